@@ -1,0 +1,32 @@
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _seed_and_clear():
+    import keras
+
+    keras.utils.set_random_seed(0)
+    yield
+    keras.backend.clear_session()
+
+
+def example_inputs(model, batch=2, seed=0, unknown=8):
+    """Random inputs that fit `model.inputs` (ints in [1, 10) for integer inputs)."""
+    import keras
+
+    rng = np.random.default_rng(seed)
+    arrays = []
+    for t in model.inputs:
+        shape = (batch,) + tuple(unknown if d is None else d for d in t.shape[1:])
+        dtype = keras.backend.standardize_dtype(t.dtype)
+        if "int" in dtype:
+            arrays.append(rng.integers(1, 10, size=shape).astype(dtype))
+        else:
+            arrays.append(rng.standard_normal(shape).astype(dtype))
+    return arrays[0] if len(arrays) == 1 else arrays

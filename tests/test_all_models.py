@@ -1,0 +1,110 @@
+"""Every registered model: build, forward, backward, config and `.keras` round trips, JAX forward.
+
+Parametrized over `zoo.list_models()`, each with its registered small test configuration
+(`ModelSpec.test_overrides`), so adding a model to the registry adds it here.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import zoo
+from zoo.registry import get_spec
+
+from conftest import example_inputs
+
+ALL = zoo.list_models()
+
+
+def _build(name):
+    spec = get_spec(name)
+    return zoo.create_model(name, **spec.test_overrides)
+
+
+def test_registry_is_filled():
+    families = {get_spec(n).family for n in ALL}
+    assert len(ALL) >= 1
+    for n in ALL:
+        assert getattr(zoo, n) is get_spec(n).builder, f"zoo.{n} is not exported"
+    assert families <= set(zoo.registry.FAMILIES)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_forward_backward(name):
+    import tensorflow as tf
+
+    model = _build(name)
+    x = example_inputs(model)
+    with tf.GradientTape() as tape:
+        y = model(x, training=True)
+        loss = sum(tf.reduce_sum(tf.cast(t, "float32")) for t in tf.nest.flatten(y))
+    grads = tape.gradient(loss, model.trainable_variables)
+    for t in tf.nest.flatten(y):
+        assert np.all(np.isfinite(np.asarray(t))), f"{name}: non-finite output"
+    got = [g for g in grads if g is not None]
+    assert got, f"{name}: no gradient reached any weight"
+    for g in got:
+        g = tf.convert_to_tensor(g)
+        assert np.all(np.isfinite(g.numpy())), f"{name}: non-finite gradient"
+    # output shapes agree with the symbolic outputs
+    for t, sym in zip(tf.nest.flatten(y), model.outputs):
+        assert tuple(t.shape[1:]) == tuple(
+            d if d is not None else t.shape[i + 1] for i, d in enumerate(sym.shape[1:])
+        )
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_config_and_keras_round_trip(name, tmp_path):
+    import keras
+
+    model = _build(name)
+    x = example_inputs(model)
+    y = keras.tree.flatten(model(x, training=False))
+
+    clone = model.__class__.from_config(model.get_config())
+    assert clone.count_params() == model.count_params()
+
+    path = str(tmp_path / f"{name}.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    y2 = keras.tree.flatten(loaded(x, training=False))
+    for a, b in zip(y, y2):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-5, rtol=1e-5)
+
+
+JAX_SCRIPT = r"""
+import json, os, sys
+import numpy as np
+import keras
+assert keras.backend.backend() == "jax"
+sys.path.insert(0, os.path.join(os.getcwd(), "tests"))
+import zoo
+from zoo.registry import get_spec
+from conftest import example_inputs
+out = {}
+for name in json.loads(sys.argv[1]):
+    model = zoo.create_model(name, **get_spec(name).test_overrides)
+    y = keras.tree.flatten(model(example_inputs(model), training=False))
+    out[name] = all(bool(np.all(np.isfinite(np.asarray(t)))) for t in y)
+    keras.backend.clear_session()
+print("RESULT " + json.dumps(out))
+"""
+
+
+def test_every_builder_runs_on_jax():
+    """The builders use keras and keras.ops only: the same code runs on the JAX backend."""
+    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    proc = subprocess.run(
+        [sys.executable, "-c", JAX_SCRIPT, json.dumps(ALL)],
+        cwd=root, env=env, capture_output=True, text=True, timeout=1200,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    line = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")][-1]
+    result = json.loads(line[len("RESULT "):])
+    assert set(result) == set(ALL)
+    assert all(result.values()), result

@@ -1,0 +1,19 @@
+"""Serializable building blocks, registered with `keras.saving.register_keras_serializable(package="zoo")`.
+
+Each module lists its public layers in `__all__`; they are re-exported here.
+"""
+
+import importlib
+import pkgutil
+
+__all__ = []
+
+for _info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+    if _info.name.startswith("_"):
+        continue
+    _module = importlib.import_module(f"{__name__}.{_info.name}")
+    for _name in getattr(_module, "__all__", ()):
+        globals()[_name] = getattr(_module, _name)
+        __all__.append(_name)
+
+del importlib, pkgutil

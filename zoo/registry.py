@@ -1,0 +1,273 @@
+"""The model registry: every family registers its variants here.
+
+A registered model is a builder function plus a card of metadata kept *beside* the architecture
+(family, task, paper reference, default input shape, weights, search space, a small configuration
+for tests). The registry is filled when `zoo` is imported.
+
+Example:
+    >>> import zoo
+    >>> zoo.list_models("resnet5*")
+    ['resnet50', 'resnet50v2']
+    >>> model = zoo.create_model("resnet50", weights=None, classes=10, input_shape=(64, 64, 3))
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import fnmatch
+import inspect
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+__all__ = [
+    "ModelSpec",
+    "register_model",
+    "list_models",
+    "create_model",
+    "get_spec",
+    "model_card",
+    "FAMILIES",
+]
+
+# Families and the kind of input their builders take.
+FAMILIES = (
+    "resnet",
+    "googlenet",
+    "inception",
+    "gated_skip",
+    "peephole_lstm",
+    "transformer",
+    "dcgan",
+)
+
+
+@dataclasses.dataclass
+class ModelSpec:
+    """Metadata of one registered model (its card), kept beside the builder.
+
+    Attributes:
+        name: registry name, also the builder's name (`zoo.<name>`).
+        builder: the function that returns a `keras.Model`.
+        family: one of `FAMILIES`.
+        task: what the model does (`"image_classification"`, `"sequence_classification"`,
+            `"sequence_regression"`, `"translation"`, `"text_classification"`,
+            `"image_generation"`, `"image_discrimination"`, ...).
+        paper: the reference the architecture follows.
+        input_shape: default input shape without the batch axis (a tuple; a dict of tuples for
+            several inputs).
+        defaults: the builder's default keyword arguments (taken from its signature).
+        test_overrides: keyword arguments giving a small configuration for fast unit tests.
+        search_space: optional callable `(hp) -> dict` of builder/training overrides for
+            keras-tuner (see `zoo.tuning`).
+        description: one line for `zoo list`.
+    """
+
+    name: str
+    builder: Callable[..., Any]
+    family: str
+    task: str
+    paper: str
+    input_shape: Any
+    defaults: Dict[str, Any]
+    test_overrides: Dict[str, Any] = dataclasses.field(default_factory=dict)
+    search_space: Optional[Callable[..., Dict[str, Any]]] = None
+    description: str = ""
+    extra: Dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def build(self, **overrides):
+        return self.builder(**overrides)
+
+
+_REGISTRY: Dict[str, ModelSpec] = {}
+
+
+def _signature_defaults(fn) -> Dict[str, Any]:
+    out = {}
+    for p in inspect.signature(fn).parameters.values():
+        if p.default is not inspect.Parameter.empty and p.kind in (
+            p.POSITIONAL_OR_KEYWORD,
+            p.KEYWORD_ONLY,
+        ):
+            out[p.name] = p.default
+    return out
+
+
+def register_model(
+    fn: Optional[Callable] = None,
+    *,
+    family: str,
+    task: str,
+    paper: str,
+    input_shape: Any,
+    name: Optional[str] = None,
+    test_overrides: Optional[Dict[str, Any]] = None,
+    search_space: Optional[Callable[..., Dict[str, Any]]] = None,
+    description: str = "",
+    **extra,
+):
+    """Decorator that registers a builder function under its name (timm style).
+
+    Example:
+        >>> from zoo.registry import register_model
+        >>> @register_model(family="resnet", task="image_classification",
+        ...                 paper="He et al. 2015", input_shape=(224, 224, 3))
+        ... def my_resnet(**kwargs):
+        ...     ...
+    """
+    if family not in FAMILIES:
+        raise ValueError(
+            f"`family` must be one of {FAMILIES}. Received: family={family!r}"
+        )
+
+    def decorator(f):
+        key = name or f.__name__
+        if key in _REGISTRY and _REGISTRY[key].builder is not f:
+            raise ValueError(f"A model named {key!r} is already registered.")
+        _REGISTRY[key] = ModelSpec(
+            name=key,
+            builder=f,
+            family=family,
+            task=task,
+            paper=paper,
+            input_shape=input_shape,
+            defaults=_signature_defaults(f),
+            test_overrides=dict(test_overrides or {}),
+            search_space=search_space,
+            description=description or (inspect.getdoc(f) or "").split("\n")[0],
+            extra=dict(extra),
+        )
+        return f
+
+    if fn is not None:
+        return decorator(fn)
+    return decorator
+
+
+def list_models(pattern: str = "*", family: Optional[str] = None) -> List[str]:
+    """Sorted names of the registered models matching a shell-style wildcard.
+
+    Args:
+        pattern: a wildcard such as `"resnet*"` or `"*v2"` (case-insensitive).
+        family: keep only this family (one of `zoo.registry.FAMILIES`).
+
+    Example:
+        >>> import zoo
+        >>> "googlenet" in zoo.list_models("goog*")
+        True
+    """
+    if not isinstance(pattern, str):
+        raise ValueError(f"`pattern` must be a string. Received: pattern={pattern!r}")
+    if family is not None and family not in FAMILIES:
+        raise ValueError(f"`family` must be one of {FAMILIES}. Received: family={family!r}")
+    pat = pattern.lower()
+    return sorted(
+        n
+        for n, s in _REGISTRY.items()
+        if fnmatch.fnmatchcase(n.lower(), pat) and (family is None or s.family == family)
+    )
+
+
+def get_spec(name: str) -> ModelSpec:
+    """The `ModelSpec` of a registered model; a ValueError listing the closest names if unknown."""
+    if name in _REGISTRY:
+        return _REGISTRY[name]
+    close = difflib.get_close_matches(str(name), list(_REGISTRY), n=5, cutoff=0.4)
+    hint = f" Closest names: {', '.join(close)}." if close else ""
+    raise ValueError(
+        f"Unknown model name {name!r}.{hint} See `zoo.list_models()` for all "
+        f"{len(_REGISTRY)} registered models."
+    )
+
+
+def create_model(name: str, **overrides):
+    """Build a registered model by name, with keyword overrides of its builder's defaults.
+
+    Args:
+        name: a name from `zoo.list_models()`.
+        **overrides: keyword arguments for the builder (e.g. `classes=10`, `weights=None`).
+
+    Returns:
+        A `keras.Model`.
+
+    Raises:
+        ValueError: for an unknown name (the message lists the closest names) or an argument the
+            builder does not take.
+
+    Example:
+        >>> import zoo
+        >>> model = zoo.create_model("googlenet", classes=10, input_shape=(96, 96, 3))
+    """
+    spec = get_spec(name)
+    params = inspect.signature(spec.builder).parameters
+    takes_kwargs = any(p.kind == p.VAR_KEYWORD for p in params.values())
+    if not takes_kwargs:
+        unknown = sorted(set(overrides) - set(params))
+        if unknown:
+            raise ValueError(
+                f"Model {name!r} does not take the argument(s) {unknown}. "
+                f"Allowed: {sorted(params)}"
+            )
+    return spec.builder(**overrides)
+
+
+def _shape_of(t):
+    shape = getattr(t, "shape", None)
+    return tuple(shape) if shape is not None else None
+
+
+def model_card(name: str, **overrides) -> Dict[str, Any]:
+    """The model card of a registered model, computed from the built graph.
+
+    The card holds the parameter counts (total and trainable), the multiply-adds of one forward
+    pass at the default input shape (`flops`, counted layer by layer from the built graph, see
+    `zoo.flops`), input and output shapes, the paper reference, the default hyperparameters, the
+    registered weights and whether a search space is declared.
+
+    Example:
+        >>> import zoo
+        >>> card = zoo.model_card("resnet50")
+        >>> card["params"]
+        25636712
+    """
+    from zoo import flops as _flops
+
+    spec = get_spec(name)
+    model = create_model(name, **overrides)
+    import keras
+
+    total = int(sum(int(keras.ops.size(w)) for w in model.weights))
+    trainable = int(sum(int(keras.ops.size(w)) for w in model.trainable_weights))
+    try:
+        macs = int(_flops.count_macs(model))
+    except Exception as e:  # pragma: no cover - reported, not hidden
+        macs = None
+        flops_error = f"{type(e).__name__}: {e}"
+    else:
+        flops_error = None
+    from zoo import weights as _weights
+
+    card = {
+        "name": spec.name,
+        "family": spec.family,
+        "task": spec.task,
+        "description": spec.description,
+        "paper": spec.paper,
+        "params": total,
+        "trainable_params": trainable,
+        "flops": macs,
+        "flops_unit": "multiply-adds per example, at the default input shape",
+        "input_shape": spec.input_shape,
+        "inputs": [_shape_of(t) for t in model.inputs],
+        "outputs": [_shape_of(t) for t in model.outputs],
+        "defaults": {k: v for k, v in spec.defaults.items() if _jsonable(v)},
+        "weights": _weights.registered_weights(spec.name),
+        "search_space": spec.search_space is not None,
+    }
+    if flops_error:
+        card["flops_error"] = flops_error
+    card.update(spec.extra)
+    return card
+
+
+def _jsonable(v) -> bool:
+    return v is None or isinstance(v, (bool, int, float, str, tuple, list, dict))

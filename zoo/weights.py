@@ -1,0 +1,361 @@
+"""Weights: registered names, sha256-checked downloads, and loading that never half-loads.
+
+`weights` in every builder is `None`, a path to a weights file, or a name registered here for that
+model (for example `"imagenet"` for the ResNets and InceptionV3, the very files keras.applications
+publishes). Files are fetched with `keras.utils.get_file` into `~/.keras/models` and checked by
+sha256; a file already there is used without any network access.
+
+Loading checks the whole file against the architecture *before* assigning anything: a file that
+does not fit fails with an error naming the first mismatching layer and the two shapes, and the
+model keeps its previous values.
+
+Two file layouts are read:
+  * Keras 3 `.weights.h5` (what `model.save_weights` writes);
+  * the legacy HDF5 layout (`layer_names` / `weight_names` attributes) in which keras.applications
+    publishes its ImageNet files, with and without top, matched layer by layer in order (as Keras
+    does) or by layer name (`by_name=True`).
+
+Example:
+    >>> import keras, zoo
+    >>> peer = keras.applications.ResNet50(weights=None)
+    >>> peer.save_weights("/tmp/r50.weights.h5")
+    >>> model = zoo.resnet50(weights="/tmp/r50.weights.h5")
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+
+__all__ = [
+    "WeightsSpec",
+    "register_weights",
+    "registered_weights",
+    "resolve_weights",
+    "load_weights",
+    "sha256_of",
+    "WeightsMismatchError",
+]
+
+
+class WeightsMismatchError(ValueError):
+    """A weights file does not fit the architecture (names the first mismatching layer)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class WeightsSpec:
+    """A registered weights file for one model.
+
+    Attributes:
+        model: registry name of the model.
+        name: the name users pass as `weights=` (e.g. `"imagenet"`).
+        include_top: whether the file holds the classifier.
+        url: where `keras.utils.get_file` fetches it from.
+        sha256: the file's sha256 (checked after download and before every load).
+        file_name: the name it is cached under in `~/.keras/models`.
+        classes: number of classes of the top (when `include_top`).
+        layout: `"legacy_h5"` or `"keras_v3"`.
+    """
+
+    model: str
+    name: str
+    include_top: bool
+    url: str
+    sha256: str
+    file_name: str
+    classes: Optional[int] = None
+    layout: str = "legacy_h5"
+
+
+_WEIGHTS: Dict[Tuple[str, str, bool], WeightsSpec] = {}
+
+
+def register_weights(spec: WeightsSpec) -> WeightsSpec:
+    """Register a weights file under `(spec.model, spec.name, spec.include_top)`."""
+    if spec.layout not in ("legacy_h5", "keras_v3"):
+        raise ValueError(
+            f"`layout` must be 'legacy_h5' or 'keras_v3'. Received: layout={spec.layout!r}"
+        )
+    _WEIGHTS[(spec.model, spec.name, bool(spec.include_top))] = spec
+    return spec
+
+
+def registered_weights(model: str) -> Dict[str, Dict[str, str]]:
+    """`{name: {"include_top": sha256, "no_top": sha256}}` for a registered model."""
+    out: Dict[str, Dict[str, str]] = {}
+    for (m, name, top), spec in sorted(_WEIGHTS.items()):
+        if m == model:
+            out.setdefault(name, {})["include_top" if top else "no_top"] = spec.sha256
+    return out
+
+
+def weight_names(model: str) -> List[str]:
+    return sorted({name for (m, name, _top) in _WEIGHTS if m == model})
+
+
+def sha256_of(path: str, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def cache_dir() -> str:
+    base = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    return os.path.join(base, "models")
+
+
+def validate_weights_arg(model_name: str, weights, include_top: bool, classes: Optional[int] = None):
+    """Check `weights` before any layer is built (keras.applications wording)."""
+    if weights is None:
+        return
+    if not isinstance(weights, (str, os.PathLike)):
+        raise ValueError(
+            "The `weights` argument should be either `None` (random initialization), the path "
+            f"to a weights file, or one of {weight_names(model_name) or '(none registered)'}. "
+            f"Received: weights={weights!r}"
+        )
+    weights = os.fspath(weights)
+    if os.path.exists(weights):
+        return
+    names = weight_names(model_name)
+    if weights not in names:
+        raise ValueError(
+            "The `weights` argument should be either `None` (random initialization), the path "
+            f"to an existing weights file, or one of {names or '(none registered for this model)'}. "
+            f"Received: weights={weights!r}"
+        )
+    spec = _WEIGHTS.get((model_name, weights, bool(include_top)))
+    if spec is None:
+        raise ValueError(
+            f"No {weights!r} weights are registered for {model_name} with "
+            f"include_top={include_top}."
+        )
+    if include_top and spec.classes is not None and classes is not None and classes != spec.classes:
+        raise ValueError(
+            f"If using `weights={weights!r}` with `include_top=True`, `classes` should be "
+            f"{spec.classes}. Received: classes={classes}"
+        )
+
+
+def resolve_weights(model_name: str, weights: str, include_top: bool) -> Tuple[str, Optional[str]]:
+    """The local path of `weights` (a path, or a registered name fetched/cached) and its sha256.
+
+    A registered file already in the cache is used without network access. A missing one is
+    fetched with `keras.utils.get_file`; if that fails (offline), the error says where to put it.
+    """
+    weights = os.fspath(weights)
+    if os.path.exists(weights):
+        return weights, None
+    spec = _WEIGHTS.get((model_name, weights, bool(include_top)))
+    if spec is None:
+        validate_weights_arg(model_name, weights, include_top)
+        raise AssertionError("unreachable")  # validate_weights_arg raised
+    cached = os.path.join(cache_dir(), spec.file_name)
+    if os.path.exists(cached):
+        digest = sha256_of(cached)
+        if digest != spec.sha256:
+            raise ValueError(
+                f"The cached weights file {cached} has sha256 {digest}, expected {spec.sha256}. "
+                "Delete it to download it again."
+            )
+        return cached, spec.sha256
+    import keras
+
+    try:
+        path = keras.utils.get_file(
+            spec.file_name, spec.url, cache_subdir="models", file_hash=spec.sha256,
+            hash_algorithm="sha256",
+        )
+    except Exception as e:
+        raise RuntimeError(
+            f"Could not download the {weights!r} weights of {model_name} "
+            f"(include_top={include_top}) from {spec.url}: {e}\n"
+            f"Offline? Put the file there by hand: {cached} (sha256 {spec.sha256})."
+        ) from e
+    return path, spec.sha256
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading files
+# ---------------------------------------------------------------------------------------------
+
+
+def _decode(v):
+    return v.decode("utf8") if hasattr(v, "decode") else str(v)
+
+
+def _legacy_layers(path: str) -> List[Tuple[str, List[Tuple[str, np.ndarray]]]]:
+    """`[(layer_name, [(weight_name, array), ...]), ...]` of a legacy HDF5 file, in file order."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        g = f["model_weights"] if "model_weights" in f else f
+        layers = []
+        for lname in g.attrs.get("layer_names", []):
+            lname = _decode(lname)
+            lg = g[lname]
+            names = [_decode(n) for n in lg.attrs.get("weight_names", [])]
+            if names:
+                layers.append((lname, [(n, np.asarray(lg[n])) for n in names]))
+        return layers
+
+
+def _is_legacy(path: str) -> bool:
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        g = f["model_weights"] if "model_weights" in f else f
+        return "layer_names" in g.attrs
+
+
+def _legacy_weights(layer):
+    # Same order as Keras' legacy loader: trainable then non-trainable.
+    return list(layer.trainable_weights) + list(layer.non_trainable_weights)
+
+
+def _mismatch(msg: str) -> WeightsMismatchError:
+    return WeightsMismatchError(msg + " No weights were loaded.")
+
+
+def _plan_legacy(model, path: str, by_name: bool):
+    saved = _legacy_layers(path)
+    targets = [l for l in model.layers if _legacy_weights(l)]
+    plan = []
+    if by_name:
+        saved_by_name = dict(saved)
+        for layer in targets:
+            if layer.name not in saved_by_name:
+                raise _mismatch(
+                    f"Layer {layer.name!r} of the model has no entry in {path}."
+                )
+            plan.append((layer, saved_by_name[layer.name], layer.name))
+    else:
+        for k, layer in enumerate(targets):
+            if k >= len(saved):
+                raise _mismatch(
+                    f"The file {path} has weights for {len(saved)} layers; the model has "
+                    f"{len(targets)}. First layer without weights in the file: {layer.name!r}."
+                )
+            plan.append((layer, saved[k][1], saved[k][0]))
+        if len(saved) > len(targets):
+            raise _mismatch(
+                f"The file {path} has weights for {len(saved)} layers; the model has "
+                f"{len(targets)}. First extra layer in the file: {saved[len(targets)][0]!r}."
+            )
+    assignments = []
+    for layer, values, saved_name in plan:
+        variables = _legacy_weights(layer)
+        if len(values) != len(variables):
+            raise _mismatch(
+                f"Layer {layer.name!r} (saved as {saved_name!r}) expects {len(variables)} "
+                f"weights; the file has {len(values)}."
+            )
+        for var, (wname, arr) in zip(variables, values):
+            if tuple(var.shape) != tuple(arr.shape):
+                raise _mismatch(
+                    f"Layer {layer.name!r} (saved as {saved_name!r}): weight {var.path} has shape "
+                    f"{tuple(var.shape)}, the file's {wname} has shape {tuple(arr.shape)}."
+                )
+            assignments.append((var, arr))
+    return assignments
+
+
+def _keras_v3_layout(path: str) -> List[Tuple[str, List[Tuple[int, ...]]]]:
+    """`[(group_path, [shapes of its vars])]` in file order, for mismatch reports."""
+    import h5py
+
+    out = []
+    with h5py.File(path, "r") as f:
+        def visit(name, obj):
+            if isinstance(obj, h5py.Group) and name.endswith("/vars") and len(obj):
+                shapes = [tuple(obj[k].shape) for k in sorted(obj, key=lambda s: int(s))]
+                out.append((name[: -len("/vars")], shapes))
+        f.visititems(visit)
+    return out
+
+
+def _check_keras_v3(model, path: str):
+    """Compare the file's weight arrays with the model's before loading anything.
+
+    Keras 3 files key layers by class-based automatic names, so entries are matched as a multiset
+    of shapes; the first model weight without a matching array is named.
+    """
+    from collections import Counter
+
+    saved = [(g, s) for g, shapes in _keras_v3_layout(path) for s in shapes]
+    available = Counter(s for _, s in saved)
+    for var in model.weights:
+        shape = tuple(var.shape)
+        if available[shape] <= 0:
+            same_count = len(saved) == len(model.weights)
+            raise _mismatch(
+                f"Weight {var.path} (layer {var.path.split('/')[-2] if '/' in var.path else var.path!r}) "
+                f"has shape {shape}, and {path} has no unused array of that shape "
+                f"(file: {len(saved)} arrays, model: {len(model.weights)}"
+                f"{'' if same_count else ', counts differ'})."
+            )
+        available[shape] -= 1
+    extra = [s for s, n in available.items() if n > 0]
+    if extra:
+        group = next(g for g, s in saved if s == extra[0])
+        raise _mismatch(
+            f"The file {path} has arrays the model has no place for; first: {group} {extra[0]}."
+        )
+
+
+def _load_keras_v3(model, path: str):
+    _check_keras_v3(model, path)
+    import keras
+
+    snapshot = [keras.ops.convert_to_numpy(v) for v in model.weights]
+    try:
+        model.load_weights(path)
+    except Exception as e:
+        for var, val in zip(model.weights, snapshot):
+            var.assign(val)
+        raise _mismatch(f"The weights file {path} does not fit the model: {e}") from e
+
+
+def load_weights(model, weights, *, model_name: Optional[str] = None, include_top: bool = True,
+                 by_name: bool = False):
+    """Load `weights` (a path or a registered name) into `model`, all or nothing.
+
+    Args:
+        model: a built `keras.Model`.
+        weights: a path to a `.weights.h5` or legacy `.h5` file, or a name registered for
+            `model_name`.
+        model_name: the registry name (needed for registered names).
+        include_top: which registered file to use.
+        by_name: for legacy files, match layers by name instead of by order.
+
+    Raises:
+        WeightsMismatchError: the file does not fit; names the first mismatching layer and shapes.
+        ValueError: a registered file's sha256 does not match.
+    """
+    path, expected = resolve_weights(model_name or model.name, weights, include_top)
+    if expected is not None:
+        digest = sha256_of(path)
+        if digest != expected:
+            raise ValueError(f"sha256 of {path} is {digest}, expected {expected}.")
+    if not os.path.isfile(path):
+        raise ValueError(f"`weights` must be a file. Received: weights={weights!r}")
+    if path.endswith(".keras"):
+        raise ValueError(
+            "`weights` takes a weights file (.weights.h5 or legacy .h5), not a whole model; "
+            f"use keras.saving.load_model for .keras files. Received: weights={weights!r}"
+        )
+    if _is_legacy(path):
+        assignments = _plan_legacy(model, path, by_name)
+        for var, arr in assignments:
+            var.assign(arr)
+        return model
+    if by_name:
+        raise ValueError("`by_name=True` only applies to legacy HDF5 files.")
+    _load_keras_v3(model, path)
+    return model
