@@ -254,6 +254,30 @@ def _mismatch(msg: str) -> WeightsMismatchError:
     return WeightsMismatchError(msg + " No weights were loaded.")
 
 
+def _raise_count_mismatch(targets, saved, path):
+    """Layer counts differ: name the first layer, in order, whose name or shapes differ."""
+    counts = (
+        f"the file has weights for {len(saved)} layers, the model for {len(targets)}"
+    )
+    for layer, (saved_name, values) in zip(targets, saved):
+        ours = [tuple(v.shape) for v in _legacy_weights(layer)]
+        theirs = [tuple(a.shape) for _, a in values]
+        if ours != theirs or layer.name != saved_name:
+            raise _mismatch(
+                f"Layer {layer.name!r} (shapes {ours}) meets the file's layer {saved_name!r} "
+                f"(shapes {theirs}) in {path}: {counts}."
+            )
+    if len(saved) > len(targets):
+        raise _mismatch(
+            f"{counts[0].upper()}{counts[1:]} ({path}); first extra layer in the file: "
+            f"{saved[len(targets)][0]!r}."
+        )
+    raise _mismatch(
+        f"{counts[0].upper()}{counts[1:]} ({path}); first model layer without weights in the "
+        f"file: {targets[len(saved)].name!r}."
+    )
+
+
 def _plan_legacy(model, path: str, by_name: bool):
     saved = _legacy_layers(path)
     targets = [l for l in model.layers if _legacy_weights(l)]
@@ -267,18 +291,10 @@ def _plan_legacy(model, path: str, by_name: bool):
                 )
             plan.append((layer, saved_by_name[layer.name], layer.name))
     else:
+        if len(saved) != len(targets):
+            _raise_count_mismatch(targets, saved, path)
         for k, layer in enumerate(targets):
-            if k >= len(saved):
-                raise _mismatch(
-                    f"The file {path} has weights for {len(saved)} layers; the model has "
-                    f"{len(targets)}. First layer without weights in the file: {layer.name!r}."
-                )
             plan.append((layer, saved[k][1], saved[k][0]))
-        if len(saved) > len(targets):
-            raise _mismatch(
-                f"The file {path} has weights for {len(saved)} layers; the model has "
-                f"{len(targets)}. First extra layer in the file: {saved[len(targets)][0]!r}."
-            )
     assignments = []
     for layer, values, saved_name in plan:
         variables = _legacy_weights(layer)
