@@ -369,8 +369,8 @@ def preprocess_input(x, data_format=None, version=1):
     Example:
         >>> import numpy as np
         >>> from zoo.models.resnet import preprocess_input
-        >>> preprocess_input(np.full((1, 2, 2, 3), 128.0), version=2)[0, 0, 0, 0]
-        0.003921628
+        >>> float(preprocess_input(np.full((1, 2, 2, 3), 127.5), version=2).max())
+        0.0
     """
     from keras.applications import imagenet_utils
 
