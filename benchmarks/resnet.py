@@ -8,6 +8,7 @@ peer_time / our_time (above 1: we are faster; target: at least 0.98).
 
 Usage:
     python benchmarks/resnet.py --batch 8 --size 224 --steps 10 --warmup 2
+    python benchmarks/resnet.py --batch 8 --size 160 --steps 24 --control   # with an A/A control
     python benchmarks/resnet.py --batch 32 --size 224 --steps 20 --jit-compile   # on a GPU
 
 Writes benchmarks/results/resnet.md (or --out).
@@ -34,6 +35,9 @@ def parse_args(argv=None):
     p.add_argument("--warmup", type=int, default=2, help="untimed rounds first (default 2)")
     p.add_argument("--classes", type=int, default=1000)
     p.add_argument("--jit-compile", action="store_true", help="compile both with jit_compile=True")
+    p.add_argument("--control", action="store_true",
+                   help="also time a second keras.applications.ResNet50: its ratio to the first "
+                        "shows the noise floor of the measurement (an A/A comparison)")
     p.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                                  "results", "resnet.md"))
     args = p.parse_args(argv)
@@ -61,6 +65,9 @@ def main(argv=None):
         "keras.applications.ResNet50": keras.applications.ResNet50(
             weights=None, input_shape=shape, classes=args.classes),
     }
+    if args.control:
+        models["keras.applications.ResNet50 (2nd)"] = keras.applications.ResNet50(
+            weights=None, input_shape=shape, classes=args.classes)
     assert len({m.count_params() for m in models.values()}) == 1
     for m in models.values():
         m.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
@@ -76,7 +83,8 @@ def main(argv=None):
     # per-round ratios are reported.
     names = list(models)
     for r in range(args.warmup + args.steps):
-        order = names if r % 2 == 0 else names[::-1]
+        k = r % len(names)  # every model goes first equally often
+        order = names[k:] + names[:k]
         for name in order:
             m = models[name]
             t = time.perf_counter()
@@ -92,15 +100,18 @@ def main(argv=None):
         print(f"round {r + 1}/{args.warmup + args.steps}"
               f"{' (warm-up)' if r < args.warmup else ''}", flush=True)
 
-    ours, peer = names
+    pairs = [(names[0], names[1], "")]
+    if args.control:
+        pairs.append((names[2], names[1], " (control: peer vs peer)"))
     rows = []
-    for kind, label in (("train", "training step"), ("infer", "batch inference")):
-        a = statistics.median(times[(ours, kind)])
-        b = statistics.median(times[(peer, kind)])
-        paired = statistics.median(
-            tb / ta for ta, tb in zip(times[(ours, kind)], times[(peer, kind)]))
-        spread = max(times[(ours, kind)]) / min(times[(ours, kind)]) - 1
-        rows.append((label, a * 1e3, b * 1e3, b / a, paired, spread))
+    for ours, peer, note in pairs:
+        for kind, label in (("train", "training step"), ("infer", "batch inference")):
+            a = statistics.median(times[(ours, kind)])
+            b = statistics.median(times[(peer, kind)])
+            paired = statistics.median(
+                tb / ta for ta, tb in zip(times[(ours, kind)], times[(peer, kind)]))
+            spread = max(times[(ours, kind)]) / min(times[(ours, kind)]) - 1
+            rows.append((label + note, a * 1e3, b * 1e3, b / a, paired, spread))
     import tensorflow as tf
 
     device = "GPU" if tf.config.list_physical_devices("GPU") else (
@@ -114,8 +125,8 @@ def main(argv=None):
         f"alternating. Keras {keras.__version__}, backend {keras.backend.backend()}, "
         f"TensorFlow {tf.__version__}, {device}.",
         "",
-        "| step | zoo.resnet50 (ms) | keras.applications.ResNet50 (ms) | ratio peer/ours "
-        "(medians) | ratio peer/ours (median of per-round ratios) | our max/min - 1 |",
+        "| step | ours: zoo.resnet50 (ms) | peer: keras.applications.ResNet50 (ms) | ratio "
+        "peer/ours (medians) | ratio peer/ours (median of per-round ratios) | ours max/min - 1 |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     for label, a, b, ratio, paired, spread in rows:
@@ -123,7 +134,10 @@ def main(argv=None):
                      f"{spread:.0%} |")
     lines.append("")
     lines.append("Ratio above 1: zoo is faster; target at least 0.98. The last column is the "
-                 "spread of our own step times (noise).")
+                 "spread of the step times (noise).")
+    if args.control:
+        lines.append("In the control rows a second keras.applications.ResNet50 stands in for "
+                     "ours: identical networks, so their ratio shows the noise of the measurement.")
     text = "\n".join(lines) + "\n"
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w") as f:
