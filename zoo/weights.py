@@ -1,9 +1,11 @@
-"""Weights: registered names, sha256-checked downloads, and loading that never half-loads.
+"""Weights: registered names, hash-checked downloads, and loading that never half-loads.
 
 `weights` in every builder is `None`, a path to a weights file, or a name registered here for that
 model (for example `"imagenet"` for the ResNets and InceptionV3, the very files keras.applications
-publishes). Files are fetched with `keras.utils.get_file` into `~/.keras/models` and checked by
-sha256; a file already there is used without any network access.
+publishes). Files are fetched with `keras.utils.get_file` into `~/.keras/models` (`$KERAS_HOME/models`
+if set) and checked by sha256, or by md5 where the publisher gives only that (`WeightsSpec.
+hash_algorithm`, as for keras.applications' files); a file already there is used without any
+network access, and a missing one, offline, fails with a message saying where to put it.
 
 Loading checks the whole file against the architecture *before* assigning anything: a file that
 does not fit fails with an error naming the first mismatching layer and the two shapes, and the
