@@ -121,8 +121,8 @@ def main(argv=None):
         "",
         f"Batch {args.batch}, input {args.size}x{args.size}x3, {args.classes} classes, "
         f"SGD(momentum 0.9), sparse categorical cross-entropy, jit_compile={bool(args.jit_compile)}; "
-        f"median of {args.steps} timed steps after {args.warmup} warm-up rounds, the two models "
-        f"alternating. Keras {keras.__version__}, backend {keras.backend.backend()}, "
+        f"median of {args.steps} timed steps after {args.warmup} warm-up rounds, the models "
+        f"taking turns to go first. Keras {keras.__version__}, backend {keras.backend.backend()}, "
         f"TensorFlow {tf.__version__}, {device}.",
         "",
         "| step | ours: zoo.resnet50 (ms) | peer: keras.applications.ResNet50 (ms) | ratio "
