@@ -1,9 +1,11 @@
-"""Weights: registered names, sha256-checked downloads, and loading that never half-loads.
+"""Weights: registered names, hash-checked downloads, and loading that never half-loads.
 
 `weights` in every builder is `None`, a path to a weights file, or a name registered here for that
 model (for example `"imagenet"` for the ResNets and InceptionV3, the very files keras.applications
-publishes). Files are fetched with `keras.utils.get_file` into `~/.keras/models` and checked by
-sha256; a file already there is used without any network access.
+publishes). Files are fetched with `keras.utils.get_file` into `~/.keras/models` (`$KERAS_HOME/models`
+if set) and checked by sha256, or by md5 where the publisher gives only that (`WeightsSpec.
+hash_algorithm`, as for keras.applications' files); a file already there is used without any
+network access, and a missing one, offline, fails with a message saying where to put it.
 
 Loading checks the whole file against the architecture *before* assigning anything: a file that
 does not fit fails with an error naming the first mismatching layer and the two shapes, and the
@@ -38,6 +40,7 @@ __all__ = [
     "resolve_weights",
     "load_weights",
     "sha256_of",
+    "hash_of",
     "WeightsMismatchError",
 ]
 
@@ -55,10 +58,13 @@ class WeightsSpec:
         name: the name users pass as `weights=` (e.g. `"imagenet"`).
         include_top: whether the file holds the classifier.
         url: where `keras.utils.get_file` fetches it from.
-        sha256: the file's sha256 (checked after download and before every load).
+        sha256: the file's hash (checked after download and before every load); a sha256
+            unless `hash_algorithm` says otherwise.
         file_name: the name it is cached under in `~/.keras/models`.
         classes: number of classes of the top (when `include_top`).
         layout: `"legacy_h5"` or `"keras_v3"`.
+        hash_algorithm: `"sha256"` (default) or `"md5"`, the algorithm of `sha256`
+            (keras.applications publishes md5 hashes for its ImageNet files).
     """
 
     model: str
@@ -69,7 +75,14 @@ class WeightsSpec:
     file_name: str
     classes: Optional[int] = None
     layout: str = "legacy_h5"
+    hash_algorithm: str = "sha256"
 
+    @property
+    def file_hash(self) -> str:
+        return self.sha256
+
+
+HASH_ALGORITHMS = ("sha256", "md5")
 
 _WEIGHTS: Dict[Tuple[str, str, bool], WeightsSpec] = {}
 
@@ -80,16 +93,25 @@ def register_weights(spec: WeightsSpec) -> WeightsSpec:
         raise ValueError(
             f"`layout` must be 'legacy_h5' or 'keras_v3'. Received: layout={spec.layout!r}"
         )
+    if spec.hash_algorithm not in HASH_ALGORITHMS:
+        raise ValueError(
+            f"`hash_algorithm` must be one of {HASH_ALGORITHMS}. "
+            f"Received: hash_algorithm={spec.hash_algorithm!r}"
+        )
     _WEIGHTS[(spec.model, spec.name, bool(spec.include_top))] = spec
     return spec
 
 
 def registered_weights(model: str) -> Dict[str, Dict[str, str]]:
-    """`{name: {"include_top": sha256, "no_top": sha256}}` for a registered model."""
+    """`{name: {"include_top": hash, "no_top": hash}}` for a registered model.
+
+    A hash is the sha256 hex digest, or `"md5:<digest>"` for files registered with an md5.
+    """
     out: Dict[str, Dict[str, str]] = {}
     for (m, name, top), spec in sorted(_WEIGHTS.items()):
         if m == model:
-            out.setdefault(name, {})["include_top" if top else "no_top"] = spec.sha256
+            h = spec.sha256 if spec.hash_algorithm == "sha256" else f"{spec.hash_algorithm}:{spec.sha256}"
+            out.setdefault(name, {})["include_top" if top else "no_top"] = h
     return out
 
 
@@ -98,7 +120,12 @@ def weight_names(model: str) -> List[str]:
 
 
 def sha256_of(path: str, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
+    return hash_of(path, "sha256", chunk)
+
+
+def hash_of(path: str, algorithm: str = "sha256", chunk: int = 1 << 20) -> str:
+    """Hex digest of a file with `algorithm` (`"sha256"` or `"md5"`)."""
+    h = hashlib.new(algorithm)
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(chunk), b""):
             h.update(block)
@@ -144,11 +171,16 @@ def validate_weights_arg(model_name: str, weights, include_top: bool, classes: O
 
 
 def resolve_weights(model_name: str, weights: str, include_top: bool) -> Tuple[str, Optional[str]]:
-    """The local path of `weights` (a path, or a registered name fetched/cached) and its sha256.
+    """The local path of `weights` (a path, or a registered name fetched/cached) and its hash.
 
     A registered file already in the cache is used without network access. A missing one is
     fetched with `keras.utils.get_file`; if that fails (offline), the error says where to put it.
     """
+    path, spec = _resolve(model_name, weights, include_top)
+    return path, (spec.sha256 if spec is not None else None)
+
+
+def _resolve(model_name: str, weights, include_top: bool) -> Tuple[str, Optional[WeightsSpec]]:
     weights = os.fspath(weights)
     if os.path.exists(weights):
         return weights, None
@@ -156,29 +188,30 @@ def resolve_weights(model_name: str, weights: str, include_top: bool) -> Tuple[s
     if spec is None:
         validate_weights_arg(model_name, weights, include_top)
         raise AssertionError("unreachable")  # validate_weights_arg raised
+    alg = spec.hash_algorithm
     cached = os.path.join(cache_dir(), spec.file_name)
     if os.path.exists(cached):
-        digest = sha256_of(cached)
+        digest = hash_of(cached, alg)
         if digest != spec.sha256:
             raise ValueError(
-                f"The cached weights file {cached} has sha256 {digest}, expected {spec.sha256}. "
+                f"The cached weights file {cached} has {alg} {digest}, expected {spec.sha256}. "
                 "Delete it to download it again."
             )
-        return cached, spec.sha256
+        return cached, spec
     import keras
 
     try:
         path = keras.utils.get_file(
             spec.file_name, spec.url, cache_subdir="models", file_hash=spec.sha256,
-            hash_algorithm="sha256",
+            hash_algorithm=alg, cache_dir=os.path.dirname(cache_dir()),
         )
     except Exception as e:
         raise RuntimeError(
             f"Could not download the {weights!r} weights of {model_name} "
             f"(include_top={include_top}) from {spec.url}: {e}\n"
-            f"Offline? Put the file there by hand: {cached} (sha256 {spec.sha256})."
+            f"Offline? Put the file there by hand: {cached} ({alg} {spec.sha256})."
         ) from e
-    return path, spec.sha256
+    return path, spec
 
 
 # ---------------------------------------------------------------------------------------------
@@ -223,6 +256,30 @@ def _mismatch(msg: str) -> WeightsMismatchError:
     return WeightsMismatchError(msg + " No weights were loaded.")
 
 
+def _raise_count_mismatch(targets, saved, path):
+    """Layer counts differ: name the first layer, in order, whose name or shapes differ."""
+    counts = (
+        f"the file has weights for {len(saved)} layers, the model for {len(targets)}"
+    )
+    for layer, (saved_name, values) in zip(targets, saved):
+        ours = [tuple(v.shape) for v in _legacy_weights(layer)]
+        theirs = [tuple(a.shape) for _, a in values]
+        if ours != theirs or layer.name != saved_name:
+            raise _mismatch(
+                f"Layer {layer.name!r} (shapes {ours}) meets the file's layer {saved_name!r} "
+                f"(shapes {theirs}) in {path}: {counts}."
+            )
+    if len(saved) > len(targets):
+        raise _mismatch(
+            f"{counts[0].upper()}{counts[1:]} ({path}); first extra layer in the file: "
+            f"{saved[len(targets)][0]!r}."
+        )
+    raise _mismatch(
+        f"{counts[0].upper()}{counts[1:]} ({path}); first model layer without weights in the "
+        f"file: {targets[len(saved)].name!r}."
+    )
+
+
 def _plan_legacy(model, path: str, by_name: bool):
     saved = _legacy_layers(path)
     targets = [l for l in model.layers if _legacy_weights(l)]
@@ -236,18 +293,10 @@ def _plan_legacy(model, path: str, by_name: bool):
                 )
             plan.append((layer, saved_by_name[layer.name], layer.name))
     else:
+        if len(saved) != len(targets):
+            _raise_count_mismatch(targets, saved, path)
         for k, layer in enumerate(targets):
-            if k >= len(saved):
-                raise _mismatch(
-                    f"The file {path} has weights for {len(saved)} layers; the model has "
-                    f"{len(targets)}. First layer without weights in the file: {layer.name!r}."
-                )
             plan.append((layer, saved[k][1], saved[k][0]))
-        if len(saved) > len(targets):
-            raise _mismatch(
-                f"The file {path} has weights for {len(saved)} layers; the model has "
-                f"{len(targets)}. First extra layer in the file: {saved[len(targets)][0]!r}."
-            )
     assignments = []
     for layer, values, saved_name in plan:
         variables = _legacy_weights(layer)
@@ -280,13 +329,89 @@ def _keras_v3_layout(path: str) -> List[Tuple[str, List[Tuple[int, ...]]]]:
     return out
 
 
+def _snake(name: str) -> str:
+    try:
+        from keras.src.utils.naming import to_snake_case
+    except ImportError:  # pragma: no cover - Keras moved it
+        import re
+
+        name = re.sub(r"\W+", "", name)
+        name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+        return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+    return to_snake_case(name)
+
+
+def _file_entries_of_layers(model) -> Optional[List[Tuple[str, object]]]:
+    """`[(file_key, layer)]` as Keras 3 names a Functional/Sequential model's layers in a file.
+
+    Keras saves `model.layers` in order under `layers/<snake_case(class)>[_<n>]` (see
+    keras/src/saving/saving_lib.py, `_save_container_state`). `None` for other models.
+    """
+    obj_type = getattr(model, "_obj_type", lambda: None)()
+    if obj_type not in ("Functional", "Sequential"):
+        return None
+    used: Dict[str, int] = {}
+    out = []
+    for layer in model.layers:
+        key = _snake(layer.__class__.__name__)
+        if key in used:
+            used[key] += 1
+            key = f"{key}_{used[key]}"
+        else:
+            used[key] = 0
+        out.append((f"layers/{key}", layer))
+    return out
+
+
+def _check_keras_v3_by_layer(model, path: str) -> bool:
+    """Layer-by-layer check in the order Keras loads; `False` when it does not apply."""
+    entries = _file_entries_of_layers(model)
+    if entries is None:
+        return False
+    layout = _keras_v3_layout(path)
+    if not any(g.startswith("layers/") for g, _ in layout):
+        return False
+    if any(not g.startswith("layers/") for g, _ in layout):
+        return False  # model-level variables: leave it to the generic check
+    by_group: Dict[str, List[Tuple[int, ...]]] = {}
+    for g, shapes in layout:
+        top = "/".join(g.split("/")[:2])
+        by_group.setdefault(top, []).extend(shapes)
+    keys = set()
+    for key, layer in entries:
+        keys.add(key)
+        ours = sorted(tuple(int(d) for d in w.shape) for w in layer.weights)
+        theirs = sorted(by_group.get(key, []))
+        if ours != theirs:
+            where = f"the file's entry {key} has {theirs}" if key in by_group else (
+                f"the file has no entry {key}"
+            )
+            raise _mismatch(
+                f"Layer {layer.name!r} does not fit {path}: its weights have shapes {ours}, "
+                f"{where} (the file's layers are matched by order and type, as Keras does)."
+            )
+    extra = [g for g in by_group if g not in keys]
+    if extra:
+        raise _mismatch(
+            f"The file {path} has weights for layers the model does not have; first: "
+            f"{extra[0]} with shapes {by_group[extra[0]]} (file: {len(by_group)} layers with "
+            f"weights, model: {sum(1 for _, l in entries if l.weights)})."
+        )
+    return True
+
+
 def _check_keras_v3(model, path: str):
     """Compare the file's weight arrays with the model's before loading anything.
 
-    Keras 3 files key layers by class-based automatic names, so entries are matched as a multiset
-    of shapes; the first model weight without a matching array is named.
+    For Functional and Sequential models the file's entries are matched to the model's layers
+    as Keras matches them (by order and class), and the first layer that does not fit is named.
+    Other models: entries are matched as a multiset of shapes; the first model weight without
+    a matching array is named.
     """
     from collections import Counter
+
+    if _check_keras_v3_by_layer(model, path):
+        return
 
     saved = [(g, s) for g, shapes in _keras_v3_layout(path) for s in shapes]
     available = Counter(s for _, s in saved)
@@ -336,13 +461,10 @@ def load_weights(model, weights, *, model_name: Optional[str] = None, include_to
 
     Raises:
         WeightsMismatchError: the file does not fit; names the first mismatching layer and shapes.
-        ValueError: a registered file's sha256 does not match.
+        ValueError: a registered file's hash (sha256, or md5 where registered so) does not match.
     """
-    path, expected = resolve_weights(model_name or model.name, weights, include_top)
-    if expected is not None:
-        digest = sha256_of(path)
-        if digest != expected:
-            raise ValueError(f"sha256 of {path} is {digest}, expected {expected}.")
+    # A registered file's hash is checked by `_resolve` (cached file) or by get_file (download).
+    path, _spec = _resolve(model_name or model.name, weights, include_top)
     if not os.path.isfile(path):
         raise ValueError(f"`weights` must be a file. Received: weights={weights!r}")
     if path.endswith(".keras"):
