@@ -71,7 +71,9 @@ def default_gate_bias(variant, depth=None):
     return -6.0
 
 
-def _check_gate_bias(gate_bias):
+def check_gating(variant, gate_bias):
+    """ValueError unless `variant` is one of `GATING_VARIANTS` and `gate_bias` a number or None."""
+    _check_variant(variant)
     if gate_bias is not None and (isinstance(gate_bias, bool) or not isinstance(gate_bias, (int, float))):
         raise ValueError(
             f"`gate_bias` must be a number or None (the variant's default). Received: gate_bias={gate_bias!r}"
@@ -85,8 +87,48 @@ def _combine(variant, gate, transformed, carried):
     return carried + gate * (transformed - carried)
 
 
+class _GatedLayer(keras.layers.Layer):
+    """Shared arguments of the gated layers: variant, gate bias, gate kernel initializer/regularizer."""
+
+    def __init__(self, variant="highway", gate_bias=None, kernel_initializer="glorot_uniform",
+                 kernel_regularizer=None, **kwargs):
+        super().__init__(**kwargs)
+        check_gating(variant, gate_bias)
+        self.variant = variant
+        self.gate_bias = gate_bias
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+
+    @property
+    def initial_gate_bias(self):
+        """The gate bias the layer starts from (`gate_bias`, or the variant's default)."""
+        return float(default_gate_bias(self.variant) if self.gate_bias is None else self.gate_bias)
+
+    def _gate_bias_initializer(self):
+        return keras.initializers.Constant(self.initial_gate_bias)
+
+    @staticmethod
+    def _positions(shape):
+        positions = 1
+        for d in shape[:-1]:
+            positions *= int(d)
+        return positions
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "variant": self.variant,
+                "gate_bias": self.gate_bias,
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+                "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
+            }
+        )
+        return config
+
+
 @keras.saving.register_keras_serializable(package="zoo")
-class GatedSkip(keras.layers.Layer):
+class GatedSkip(_GatedLayer):
     """A gated skip connection: combines a shortcut `x` with a residual branch `F(x)`.
 
     Called on `[x, fx]` (same shapes, channels last); the gate `T = sigmoid(x W + b)` is computed
@@ -117,18 +159,7 @@ class GatedSkip(keras.layers.Layer):
 
     def __init__(self, variant="highway", gate_bias=None, kernel_initializer="glorot_uniform",
                  kernel_regularizer=None, **kwargs):
-        super().__init__(**kwargs)
-        _check_variant(variant)
-        _check_gate_bias(gate_bias)
-        self.variant = variant
-        self.gate_bias = gate_bias
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
-
-    @property
-    def initial_gate_bias(self):
-        """The gate bias the layer starts from (`gate_bias`, or the variant's default)."""
-        return float(default_gate_bias(self.variant) if self.gate_bias is None else self.gate_bias)
+        super().__init__(variant, gate_bias, kernel_initializer, kernel_regularizer, **kwargs)
 
     def build(self, input_shape):
         if not isinstance(input_shape, (list, tuple)) or len(input_shape) != 2 or not isinstance(
@@ -152,10 +183,8 @@ class GatedSkip(keras.layers.Layer):
             name="kernel", shape=(channels, channels), initializer=self.kernel_initializer,
             regularizer=self.kernel_regularizer,
         )
-        self.bias = self.add_weight(
-            name="bias", shape=(channels,),
-            initializer=keras.initializers.Constant(self.initial_gate_bias),
-        )
+        self.bias = self.add_weight(name="bias", shape=(channels,),
+                                    initializer=self._gate_bias_initializer())
         super().build(input_shape)
 
     def gate(self, x):
@@ -172,26 +201,11 @@ class GatedSkip(keras.layers.Layer):
     def compute_macs(self, input_shapes, output_shapes):
         """Multiply-adds of the gate (the linear map over channels), for `zoo.flops`."""
         x = input_shapes[0]
-        positions = 1
-        for d in x[:-1]:
-            positions *= int(d)
-        return positions * int(x[-1]) * int(x[-1])
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "variant": self.variant,
-                "gate_bias": self.gate_bias,
-                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-                "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
-            }
-        )
-        return config
+        return self._positions(x) * int(x[-1]) * int(x[-1])
 
 
 @keras.saving.register_keras_serializable(package="zoo")
-class HighwayDense(keras.layers.Layer):
+class HighwayDense(_GatedLayer):
     """A fully connected highway layer: `y = H(x) * T(x) + x * (1 - T(x))`.
 
     `H(x) = activation(x W_H + b_H)` and `T(x) = sigmoid(x W_T + b_T)`, `b_T` initialised to
@@ -220,21 +234,11 @@ class HighwayDense(keras.layers.Layer):
 
     def __init__(self, units, activation="relu", variant="highway", gate_bias=None,
                  kernel_initializer="glorot_uniform", kernel_regularizer=None, **kwargs):
-        super().__init__(**kwargs)
         if isinstance(units, bool) or not isinstance(units, int) or units < 1:
             raise ValueError(f"`units` must be a positive integer. Received: units={units!r}")
-        _check_variant(variant)
-        _check_gate_bias(gate_bias)
+        super().__init__(variant, gate_bias, kernel_initializer, kernel_regularizer, **kwargs)
         self.units = units
         self.activation = keras.activations.get(activation)
-        self.variant = variant
-        self.gate_bias = gate_bias
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
-
-    @property
-    def initial_gate_bias(self):
-        return float(default_gate_bias(self.variant) if self.gate_bias is None else self.gate_bias)
 
     def build(self, input_shape):
         if input_shape[-1] != self.units:
@@ -249,10 +253,8 @@ class HighwayDense(keras.layers.Layer):
         self.gate_kernel = self.add_weight(name="gate_kernel", shape=(n, n),
                                            initializer=self.kernel_initializer,
                                            regularizer=self.kernel_regularizer)
-        self.gate_bias_weight = self.add_weight(
-            name="gate_bias", shape=(n,),
-            initializer=keras.initializers.Constant(self.initial_gate_bias),
-        )
+        self.gate_bias_weight = self.add_weight(name="gate_bias", shape=(n,),
+                                                initializer=self._gate_bias_initializer())
         super().build(input_shape)
 
     def call(self, inputs):
@@ -265,22 +267,10 @@ class HighwayDense(keras.layers.Layer):
 
     def compute_macs(self, input_shapes, output_shapes):
         """Multiply-adds of `H` and `T`, for `zoo.flops`."""
-        x = input_shapes[0]
-        positions = 1
-        for d in x[:-1]:
-            positions *= int(d)
-        return 2 * positions * self.units * self.units
+        return 2 * self._positions(input_shapes[0]) * self.units * self.units
 
     def get_config(self):
         config = super().get_config()
-        config.update(
-            {
-                "units": self.units,
-                "activation": keras.activations.serialize(self.activation),
-                "variant": self.variant,
-                "gate_bias": self.gate_bias,
-                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-                "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
-            }
-        )
+        config.update({"units": self.units,
+                       "activation": keras.activations.serialize(self.activation)})
         return config

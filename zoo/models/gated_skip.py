@@ -24,7 +24,7 @@ from keras import layers
 
 from zoo import weights as _weights
 from zoo.conventions import check_image_args, classifier_head, finish_model, image_input
-from zoo.layers.gated_skip import GATING_VARIANTS, GatedSkip, HighwayDense, default_gate_bias
+from zoo.layers.gated_skip import GatedSkip, HighwayDense, check_gating, default_gate_bias
 from zoo.registry import register_model
 
 __all__ = ["gated_resnet50", "gated_resnet101", "gated_resnet152", "highway_net"]
@@ -36,16 +36,6 @@ PAPER_GATED = (
 PAPER_HIGHWAY = "Srivastava, Greff, Schmidhuber 2015, Training Very Deep Networks, arXiv:1507.06228"
 
 _BN_EPS = 1.001e-5  # as keras.applications' ResNets
-
-
-def _check_gating(variant, gate_bias):
-    if variant not in GATING_VARIANTS:
-        raise ValueError(f"`variant` must be one of {GATING_VARIANTS}. Received: variant={variant!r}")
-    if gate_bias is not None and (isinstance(gate_bias, bool) or not isinstance(gate_bias, (int, float))):
-        raise ValueError(
-            "`gate_bias` must be a number or None (the variant's default). "
-            f"Received: gate_bias={gate_bias!r}"
-        )
 
 
 def _check_positive_int(arg, value, minimum=1):
@@ -100,7 +90,7 @@ def gated_bottleneck_block(x, filters, name, *, stride=1, conv_shortcut=False, v
 
 def _gated_resnet(blocks, *, include_top, weights, input_tensor, input_shape, pooling, classes,
                   classifier_activation, name, variant, gate_bias, base_filters, model_name):
-    _check_gating(variant, gate_bias)
+    check_gating(variant, gate_bias)
     _check_positive_int("base_filters", base_filters)
     input_shape = check_image_args(
         model_name=model_name, include_top=include_top, weights=weights, input_tensor=input_tensor,
@@ -269,7 +259,7 @@ def highway_net(include_top=True, weights=None, input_tensor=None, input_shape=(
         raise ValueError(f"`include_top` must be True or False. Received: include_top={include_top!r}")
     _check_positive_int("depth", depth, 2)
     _check_positive_int("width", width)
-    _check_gating(variant, gate_bias)
+    check_gating(variant, gate_bias)
     if include_top:
         _check_positive_int("classes", classes)
     try:
