@@ -153,7 +153,7 @@ class GatedSkip(_GatedLayer):
         >>> import numpy as np
         >>> from zoo.layers import GatedSkip
         >>> x = np.ones((2, 8, 8, 16), "float32")
-        >>> GatedSkip("shortcut_only")([x, 2 * x]).shape
+        >>> tuple(GatedSkip("shortcut_only")([x, 2 * x]).shape)
         (2, 8, 8, 16)
     """
 
@@ -228,7 +228,7 @@ class HighwayDense(_GatedLayer):
     Example:
         >>> import numpy as np
         >>> from zoo.layers import HighwayDense
-        >>> HighwayDense(50, gate_bias=-2.0)(np.ones((4, 50), "float32")).shape
+        >>> tuple(HighwayDense(50, gate_bias=-2.0)(np.ones((4, 50), "float32")).shape)
         (4, 50)
     """
 

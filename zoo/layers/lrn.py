@@ -40,7 +40,7 @@ class LocalResponseNormalization(keras.layers.Layer):
         >>> import numpy as np
         >>> from zoo.layers import LocalResponseNormalization
         >>> lrn = LocalResponseNormalization(depth_radius=2, alpha=2e-5, beta=0.75)
-        >>> lrn(np.ones((1, 4, 4, 8), "float32")).shape
+        >>> tuple(lrn(np.ones((1, 4, 4, 8), "float32")).shape)
         (1, 4, 4, 8)
     """
 
