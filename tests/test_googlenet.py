@@ -45,7 +45,8 @@ def paper_aux():
 
 @pytest.fixture(scope="module")
 def torchvision_model():
-    return zoo.googlenet_torchvision()
+    """torchvision's layout with its auxiliary heads (built once)."""
+    return zoo.googlenet_torchvision(aux_logits=True)
 
 
 @pytest.mark.parametrize("module,cin,widths,depth,side,_p,_o", TABLE_1, ids=[r[0] for r in TABLE_1])
@@ -115,20 +116,29 @@ def test_parameter_totals(paper_aux, torchvision_model):
     assert paper_aux.count_params() == 13_378_280
     main = googlenet_inference_model(paper_aux)
     assert main.count_params() == 6_998_552
-    trainable = sum(int(np.prod(w.shape)) for w in torchvision_model.trainable_weights)
-    assert trainable == 6_624_904
+    def trainable(model):
+        return sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+
+    assert trainable(googlenet_inference_model(torchvision_model)) == 6_624_904
+    # torchvision's googlenet(aux_logits=True) has 13,004,888 parameters
+    assert trainable(torchvision_model) == 13_004_888
 
 
 def test_torchvision_layout(torchvision_model):
     m = torchvision_model
     assert tuple(m.get_layer("inception_3a_5x5").kernel.shape) == (3, 3, 16, 32)
     convs = [l for l in m.layers if l.__class__.__name__ == "Conv2D"]
-    assert len(convs) == 57 and not any(c.use_bias for c in convs)
+    assert len(convs) == 59 and not any(c.use_bias for c in convs)  # 57 + the two aux convs
     bns = [l for l in m.layers if l.__class__.__name__ == "BatchNormalization"]
-    assert len(bns) == 57 and all(b.epsilon == 1e-3 for b in bns)
+    assert len(bns) == 59 and all(b.epsilon == 1e-3 for b in bns)
     assert not [l for l in m.layers if "norm" in l.name]
     assert m.get_layer("pool4_3x3_s2").pool_size == (2, 2)
     assert m.get_layer("dropout").rate == 0.2
+    assert m.get_layer("aux1_avg_pool").__class__.__name__ == "AdaptiveAveragePooling2D"
+    assert tuple(m.get_layer("aux2_flatten").output.shape[1:]) == (2048,)
+    # the adaptive pool takes any input the trunk takes
+    small = zoo.googlenet_torchvision(aux_logits=True, input_shape=(32, 32, 3), classes=3)
+    assert tuple(small.get_layer("aux1_flatten").output.shape[1:]) == (2048,)
 
 
 def test_batch_norm_variant_counts():

@@ -101,9 +101,16 @@ def inception_module(x, widths, name, *, batch_norm=False, five_by_five_kernel=5
     return layers.Concatenate(axis=-1, name=f"{name}_output")([b1, b2, b3, b4])
 
 
-def _aux_classifier(x, prefix, *, classes, classifier_activation, batch_norm, bn_momentum):
-    """Section 5: 5x5/3 average pool, 1x1 conv 128 + ReLU, FC 1024 + ReLU, 70% dropout, linear."""
-    x = layers.AveragePooling2D(5, strides=3, padding="valid", name=f"{prefix}_avg_pool")(x)
+def _aux_classifier(x, prefix, *, classes, classifier_activation, batch_norm, bn_momentum,
+                    adaptive_pool=False):
+    """Section 5: 5x5/3 average pool, 1x1 conv 128 + ReLU, FC 1024 + ReLU, 70% dropout, linear.
+
+    With `adaptive_pool` (torchvision), an adaptive average pool to 4x4 replaces the 5x5/3 one.
+    """
+    if adaptive_pool:
+        x = layers.AdaptiveAveragePooling2D(4, name=f"{prefix}_avg_pool")(x)
+    else:
+        x = layers.AveragePooling2D(5, strides=3, padding="valid", name=f"{prefix}_avg_pool")(x)
     x = conv_unit(x, 128, 1, f"{prefix}_conv", batch_norm=batch_norm, bn_momentum=bn_momentum)
     x = layers.Flatten(name=f"{prefix}_flatten")(x)
     x = layers.Dense(1024, activation="relu", name=f"{prefix}_fc")(x)
@@ -148,7 +155,7 @@ def _googlenet(*, include_top, weights, input_tensor, input_shape, pooling, clas
     if dropout is None:
         dropout = 0.2 if torchvision else 0.4
     # Every side is at least 1 at 5b from 32 on; the auxiliary 5x5 pool needs 4a to be >= 5x5.
-    min_size = 65 if aux_logits else 32
+    min_size = 65 if aux_logits and not torchvision else 32
     input_shape = check_image_args(
         model_name=model_name, include_top=include_top, weights=weights, input_tensor=input_tensor,
         input_shape=input_shape, pooling=pooling, classes=classes,
@@ -186,7 +193,8 @@ def _googlenet(*, include_top, weights, input_tensor, input_shape, pooling, clas
         if aux_logits and module in ("4a", "4d"):
             aux.append(
                 _aux_classifier(x, f"aux{len(aux) + 1}", classes=classes,
-                                classifier_activation=classifier_activation, **kw)
+                                classifier_activation=classifier_activation,
+                                adaptive_pool=torchvision, **kw)
             )
 
     # 7x7 average pool (global at 224x224), 40% dropout, linear + softmax.
@@ -202,7 +210,7 @@ _DOC_ARGS = """    Args:
         weights: None, or the path to a weights file (no registered weights yet).
         input_tensor: optional Keras tensor to use as the image input.
         input_shape: `(height, width, channels)`; defaults to `(224, 224, 3)`. At least 32x32
-            (65x65 with `aux_logits`).
+            (65x65 with the paper's `aux_logits`).
         pooling: with `include_top=False`, None, `"avg"` or `"max"` global pooling.
         classes: number of classes (with `include_top`).
         classifier_activation: activation of the classifier(s); None for logits.
@@ -237,8 +245,9 @@ def googlenet(include_top=True, weights=None, input_tensor=None, input_shape=Non
 
     Options: `batch_norm=True` puts a BN after every convolution (convolutions without bias) and
     drops the LRNs; `variant="torchvision"` is torchvision's `googlenet` layout (BN with eps 1e-3,
-    a 3x3 convolution in the "5x5" branch, a 2x2 max pool after 4e, dropout 0.2), so that weights
-    ported from there fit: 6,624,904 trainable parameters.
+    a 3x3 convolution in the "5x5" branch, a 2x2 max pool after 4e, dropout 0.2, auxiliary heads
+    with an adaptive 4x4 average pool), so that weights ported from there fit: 6,624,904
+    trainable parameters.
 {args}        batch_norm: None (False for the paper, True for torchvision) or a bool.
         variant: `"paper"` or `"torchvision"`.
 
@@ -295,7 +304,8 @@ def googlenet_bn(include_top=True, weights=None, input_tensor=None, input_shape=
 @register_model(
     family="googlenet", task="image_classification",
     paper=PAPER + " (torchvision's layout: BN, 3x3 in the 5x5 branch)",
-    input_shape=(224, 224, 3), test_overrides=dict(classes=10, input_shape=(64, 64, 3)),
+    input_shape=(224, 224, 3),
+    test_overrides=dict(classes=10, input_shape=(64, 64, 3), aux_logits=True),
     description="GoogLeNet in torchvision's layout (BN, 3x3 '5x5' branch): 6,624,904 trainable",
 )
 @_with_args_doc
@@ -306,9 +316,8 @@ def googlenet_torchvision(include_top=True, weights=None, input_tensor=None, inp
 
     Same as `googlenet(variant="torchvision")`: BN after every convolution (eps 1e-3, no conv
     bias, no LRN), a 3x3 convolution where the paper has the 5x5 one, a 2x2/2 max pool after 4e
-    and dropout 0.2: 6,624,904 trainable parameters with 1000 classes. torchvision's auxiliary
-    heads pool adaptively to 4x4; here they use the paper's 5x5/3 pool (the same 4x4 output at
-    224x224, so their weights fit too).
+    and dropout 0.2: 6,624,904 trainable parameters with 1000 classes. Its auxiliary heads pool
+    adaptively to 4x4 (`keras.layers.AdaptiveAveragePooling2D`), as torchvision's do.
 {args}
     Returns:
         A `keras.Model`.
