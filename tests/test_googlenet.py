@@ -132,7 +132,7 @@ def test_torchvision_layout(torchvision_model):
     bns = [l for l in m.layers if l.__class__.__name__ == "BatchNormalization"]
     assert len(bns) == 59 and all(b.epsilon == 1e-3 for b in bns)
     assert not [l for l in m.layers if "norm" in l.name]
-    assert m.get_layer("pool4_3x3_s2").pool_size == (2, 2)
+    assert m.get_layer("pool4_2x2_s2").pool_size == (2, 2)
     assert m.get_layer("dropout").rate == 0.2
     assert m.get_layer("aux1_avg_pool").__class__.__name__ == "AdaptiveAveragePooling2D"
     assert tuple(m.get_layer("aux2_flatten").output.shape[1:]) == (2048,)
@@ -263,3 +263,28 @@ def test_lrn_rejects_bad_arguments():
         LocalResponseNormalization(depth_radius=-1)
     with pytest.raises(ValueError, match="beta"):
         LocalResponseNormalization(beta="x")
+
+
+def _ceil_mode_max_pool(x, k, s, pad=0):
+    """NumPy max pool as Caffe / torch `ceil_mode=True` compute it (windows may overhang)."""
+    n, h, w, c = x.shape
+    xp = np.pad(x, [(0, 0), (pad, pad), (pad, pad), (0, 0)], constant_values=-np.inf)
+    out_side = -(-(h + 2 * pad - k) // s) + 1
+    if (out_side - 1) * s >= h + pad:  # the last window must start inside the image
+        out_side -= 1
+    out = np.empty((n, out_side, out_side, c), x.dtype)
+    for i in range(out_side):
+        for j in range(out_side):
+            out[:, i, j] = xp[:, i * s:i * s + k, j * s:j * s + k].max(axis=(1, 2))
+    return out
+
+
+@pytest.mark.parametrize("side,k,s,pad", [(112, 3, 2, 0), (56, 3, 2, 0), (28, 3, 2, 0),
+                                          (14, 2, 2, 0), (14, 3, 1, 1)])
+def test_same_pools_equal_the_reference_ceil_mode_pools(side, k, s, pad):
+    """At 224x224 the "same" max pools give what Caffe's and torchvision's ceil-mode pools give."""
+    import keras
+
+    x = np.random.default_rng(6).standard_normal((1, side, side, 3)).astype("float32")
+    got = np.asarray(keras.layers.MaxPooling2D(k, strides=s, padding="same")(x))
+    np.testing.assert_array_equal(got, _ceil_mode_max_pool(x, k, s, pad))

@@ -184,10 +184,8 @@ def _googlenet(*, include_top, weights, input_tensor, input_shape, pooling, clas
         if module == "4a":
             x = layers.MaxPooling2D(3, strides=2, padding="same", name="pool3_3x3_s2")(x)
         if module == "5a":
-            if torchvision:  # torchvision's maxpool4 is 2x2/2 (same output size at 224)
-                x = layers.MaxPooling2D(2, strides=2, padding="same", name="pool4_3x3_s2")(x)
-            else:
-                x = layers.MaxPooling2D(3, strides=2, padding="same", name="pool4_3x3_s2")(x)
+            k = 2 if torchvision else 3  # torchvision's maxpool4 is 2x2/2 (same size at 224)
+            x = layers.MaxPooling2D(k, strides=2, padding="same", name=f"pool4_{k}x{k}_s2")(x)
         x = inception_module(x, INCEPTION_WIDTHS[module], f"inception_{module}",
                              five_by_five_kernel=five, **kw)
         if aux_logits and module in ("4a", "4d"):
