@@ -75,37 +75,44 @@ def _loops(has_mask, has_rmask):
         return out[3].stack(), out[4].stack(), out[5].stack()
 
     def backward(G, C, c0, dH, dC, R, wi, wf, wo, mask, rmask):
+        # Everything that does not depend on the carried gradients is computed for all steps
+        # at once before the loop, so that the loop holds a handful of element-wise products
+        # and `dz @ R^T`:
+        #   dh_t = dh_carry + dH[t];  dc_t = dc_carry + dC[t]
+        #   dc = m * dc_t + dh_t * a_c          (a_c = m * (o (1 - tanh^2 c) + w_o o (1 - o) tanh c))
+        #   dz = [dc * b_i, dc * b_f, dc * b_c, dh_t * a_o]      (a_o = m * o (1 - o) tanh c)
+        #   dc_prev = dc * b_p + (1 - m) dc_t;  dh_prev = dz @ R^T + (1 - m) dh_t
+        # (c is the kept state where m = 0; a_c and a_o are zero there.)
         T = tf.shape(G)[0]
+        i, f, g, o = tf.split(G, 4, axis=2)
+        C_prev = tf.concat([c0[None], C[:-1]], axis=0)
+        tc = tf.tanh(C)
+        a_o = tc * o * (1.0 - o)
+        a_c = o * (1.0 - tc * tc) + wo * a_o
+        b_i = g * i * (1.0 - i)
+        b_f = C_prev * f * (1.0 - f)
+        b_c = i * (1.0 - g * g)
+        b_p = f + b_i * wi + b_f * wf
+        if has_mask:
+            a_o = a_o * mask
+            a_c = a_c * mask
+            keep = 1.0 - mask
+        b_ifc = tf.concat([b_i, b_f, b_c], axis=2)
         ta_dz = tf.TensorArray(G.dtype, size=T)
 
         def body(k, dh, dc, ta_dz):
             t = T - 1 - k
-            i, f, g, o = tf.split(G[t], 4, axis=1)
-            c = C[t]
-            c_prev = tf.cond(t > 0, lambda: C[tf.maximum(t - 1, 0)], lambda: c0)
             dh = dh + dH[t]
-            dc = dc + dC[t]
-            if has_mask:
-                m = mask[t]
-                dh_keep = dh - m * dh
-                dc_keep = dc - m * dc
-                dh = m * dh
-                dc = m * dc
-            # c equals the new cell state wherever m = 1; elsewhere dh = dc = 0 below.
-            tc = tf.tanh(c)
-            dzo = dh * tc * o * (1.0 - o)
-            dc = dc + dh * o * (1.0 - tc * tc) + dzo * wo
-            dzi = dc * g * i * (1.0 - i)
-            dzf = dc * c_prev * f * (1.0 - f)
-            dzc = dc * i * (1.0 - g * g)
-            dc_prev = dc * f + dzi * wi + dzf * wf
-            dz = tf.concat([dzi, dzf, dzc, dzo], axis=1)
+            dc_t = dc + dC[t]
+            dc = dh * a_c[t] + (mask[t] * dc_t if has_mask else dc_t)
+            dz = tf.concat([tf.tile(dc, [1, 3]) * b_ifc[t], dh * a_o[t]], axis=1)
             dh_prev = tf.matmul(dz, R, transpose_b=True)
             if has_rmask:
                 dh_prev = dh_prev * rmask
+            dc_prev = dc * b_p[t]
             if has_mask:
-                dh_prev = dh_prev + dh_keep
-                dc_prev = dc_prev + dc_keep
+                dh_prev = dh_prev + keep[t] * dh
+                dc_prev = dc_prev + keep[t] * dc_t
             return k + 1, dh_prev, dc_prev, ta_dz.write(t, dz)
 
         zeros = tf.zeros_like(c0)
