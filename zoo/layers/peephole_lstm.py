@@ -19,9 +19,9 @@ Parameters: 4 (m u + u u + u) + 3 u for m input features and u units.
 
 Speed: the `PeepholeLSTM` layer computes the input projections of all time steps in one matrix
 product, and keeps only the recurrent product and the gate arithmetic in the loop. On the
-TensorFlow backend it runs a fused loop with a hand-written backward pass (see
+TensorFlow backend it runs fused loops with a hand-written backward pass, compiled with XLA (see
 `zoo/layers/_peephole_lstm_tf.py`), the way `keras.layers.LSTM` picks cuDNN; on JAX and torch it
-runs `keras.ops.scan`.
+runs `keras.ops.scan` (inside the caller's `jax.jit` on JAX).
 
 Reference:
     - Gers, Schraudolph & Schmidhuber, "Learning Precise Timing with LSTM Recurrent Networks",
@@ -151,12 +151,14 @@ class PeepholeLSTM(keras.layers.RNN):
         bias_regularizer, activity_regularizer, kernel_constraint, recurrent_constraint,
         bias_constraint, dropout, recurrent_dropout, seed, return_sequences, return_state,
         go_backwards, stateful, unroll: as in `keras.layers.LSTM`.
-        fast_path: which loop runs on the TensorFlow backend. `"auto"` (default) and `"graph"`:
-            a `tf.while_loop` pair with a hand-written backward pass (measured fastest on CPU, see
-            `benchmarks/peephole_lstm.py`); `"xla"`: the same loops compiled with XLA (one
-            compilation per input shape); `"none"`: the generic `keras.ops.scan` loop that every
-            backend runs. The fused loops need the default activations (tanh, sigmoid) and
-            `unroll=False`; otherwise the generic loop runs. Ignored on other backends.
+        fast_path: which loop runs on the TensorFlow backend. `"auto"` (default) and `"xla"`:
+            fused loops with a hand-written backward pass, compiled with XLA (measured fastest on
+            CPU, see `benchmarks/peephole_lstm.py`; XLA compiles once per input shape, a fraction
+            of a second); `"graph"`: the same loops as plain TensorFlow graph ops (no
+            compilation, for inputs whose length changes at every batch); `"none"`: the generic
+            `keras.ops.scan` loop that every backend runs. The fused loops need the default
+            activations (tanh, sigmoid) and `unroll=False`; otherwise the generic loop runs.
+            Ignored on other backends.
 
     Call arguments:
         sequences: `(batch, timesteps, features)`.
@@ -252,7 +254,7 @@ class PeepholeLSTM(keras.layers.RNN):
             return None
         if self.unroll or not _is_default_activations(self.cell):
             return None
-        return "xla" if self.fast_path == "xla" else "graph"
+        return "graph" if self.fast_path == "graph" else "xla"
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
         if isinstance(mask, (list, tuple)):
