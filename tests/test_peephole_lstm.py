@@ -330,3 +330,82 @@ def test_jax_backend_matches_reference():
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads([l for l in proc.stdout.splitlines() if l.startswith("RESULT ")][-1][7:])
     assert result["err"] < 1e-5, result
+
+
+# -- registered builders ---------------------------------------------------------------------
+
+
+def _lstm_params(m, u):
+    return 4 * (m * u + u * u + u) + 3 * u
+
+
+def test_classifier_parameter_count_and_shapes():
+    model = zoo.peephole_lstm_classifier(vocabulary_size=100, embedding_dim=8, units=(6, 5),
+                                         bidirectional=True, classes=3)
+    want = 100 * 8 + 2 * _lstm_params(8, 6) + 2 * _lstm_params(12, 5) + (10 * 3 + 3)
+    assert model.count_params() == want
+    x = np.array([[4, 5, 6, 0, 0], [1, 2, 3, 4, 5]], "int32")
+    y = np.asarray(model(x))
+    assert y.shape == (2, 3)
+    np.testing.assert_allclose(y.sum(axis=1), 1.0, rtol=1e-5)
+    # Padding (id 0) is masked: trailing padding does not change the prediction.
+    np.testing.assert_allclose(np.asarray(model(x[:1, :3])), y[:1], atol=1e-5)
+
+    features = zoo.peephole_lstm_classifier(input_shape=(None, 7), vocabulary_size=None,
+                                            units=4, classes=2, classifier_activation=None)
+    assert features.count_params() == _lstm_params(7, 4) + 4 * 2 + 2
+    assert tuple(features(np.zeros((3, 9, 7), "float32")).shape) == (3, 2)
+
+
+def test_regressor_shapes_and_card():
+    model = zoo.peephole_lstm_regressor(input_shape=(20, 3), units=(8, 4), horizon=5, targets=2)
+    assert tuple(model(np.zeros((2, 20, 3), "float32")).shape) == (2, 5, 2)
+    assert model.count_params() == _lstm_params(3, 8) + _lstm_params(8, 4) + 4 * 10 + 10
+    card = zoo.model_card("peephole_lstm_regressor")
+    assert card["family"] == "peephole_lstm" and card["task"] == "sequence_regression"
+    assert card["params"] == _lstm_params(1, 64) + 65
+    assert card["flops"] == 100 * (4 * 64 * (1 + 64) + 3 * 64) + 64
+
+
+@pytest.mark.parametrize(
+    "builder, kwargs, arg",
+    [
+        ("peephole_lstm_classifier", dict(units=0), "units"),
+        ("peephole_lstm_classifier", dict(units=(8, "x")), "units"),
+        ("peephole_lstm_classifier", dict(vocabulary_size=1), "vocabulary_size"),
+        ("peephole_lstm_classifier", dict(classes=0), "classes"),
+        ("peephole_lstm_classifier", dict(vocabulary_size=None), "input_shape"),
+        ("peephole_lstm_classifier", dict(input_shape=(10, 2)), "input_shape"),
+        ("peephole_lstm_classifier", dict(bidirectional="yes"), "bidirectional"),
+        ("peephole_lstm_classifier", dict(classifier_activation="nope"), "classifier_activation"),
+        ("peephole_lstm_regressor", dict(input_shape=(10,)), "input_shape"),
+        ("peephole_lstm_regressor", dict(horizon=0), "horizon"),
+        ("peephole_lstm_regressor", dict(targets=-1), "targets"),
+        ("peephole_lstm_regressor", dict(dropout=1.0), "dropout"),
+        ("peephole_lstm_regressor", dict(fast_path="cudnn"), "fast_path"),
+        ("peephole_lstm_regressor", dict(weights=3), "weights"),
+    ],
+)
+def test_builders_validate_arguments(builder, kwargs, arg):
+    with pytest.raises(ValueError, match="Received") as info:
+        getattr(zoo, builder)(**kwargs)
+    assert arg in str(info.value)
+
+
+@pytest.mark.slow
+def test_regressor_learns_to_forecast_a_sine():
+    """A small forecaster trained for a few epochs predicts the next values of noisy sines far
+    better than repeating the last value."""
+    rng = np.random.default_rng(0)
+    steps, horizon, n = 24, 3, 512
+    phase = rng.uniform(0, 2 * np.pi, (n, 1))
+    freq = rng.uniform(0.2, 0.4, (n, 1))
+    t = np.arange(steps + horizon)[None]
+    series = np.sin(freq * t + phase).astype("float32")
+    x, y = series[:, :steps, None], series[:, steps:]
+    model = zoo.peephole_lstm_regressor(input_shape=(steps, 1), units=16, horizon=horizon)
+    model.compile(keras.optimizers.Adam(0.01), "mse")
+    model.fit(x, y, batch_size=64, epochs=12, verbose=0)
+    mse = float(np.mean((np.asarray(model(x)) - y) ** 2))
+    naive = float(np.mean((x[:, -1] - y) ** 2))
+    assert mse < 0.2 * naive, (mse, naive)

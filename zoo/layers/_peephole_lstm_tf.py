@@ -132,9 +132,9 @@ def _core(has_mask, has_rmask, xla):
     if key in _CORES:
         return _CORES[key]
     forward, backward = _loops(has_mask, has_rmask)
-    if xla:
-        forward = tf.function(forward, jit_compile=True, autograph=False)
-        backward = tf.function(backward, jit_compile=True, autograph=False)
+    # Functions, so that eager calls run graphs too; XLA-compiled with `xla`.
+    forward = tf.function(forward, jit_compile=True if xla else None, autograph=False)
+    backward = tf.function(backward, jit_compile=True if xla else None, autograph=False)
 
     @tf.custom_gradient
     def core(xz, h0, c0, R, wi, wf, wo, mask, rmask):
