@@ -52,6 +52,18 @@ def _check_rate(name, value):
         raise ValueError(f"`{name}` must be a float in [0, 1). Received: {name}={value!r}")
 
 
+def _check_activation(name, value):
+    if value is None:
+        return
+    try:
+        keras.activations.get(value)
+    except (ValueError, TypeError):
+        raise ValueError(
+            f"`{name}` must be None, a keras activation name or a callable. "
+            f"Received: {name}={value!r}"
+        ) from None
+
+
 def _check_shape(input_shape, ndim, what):
     try:
         shape = tuple(None if d is None else int(d) for d in input_shape)
@@ -186,14 +198,7 @@ def peephole_lstm_classifier(
         raise ValueError(f"`mask_zero` must be True or False. Received: mask_zero={mask_zero!r}")
     if not _is_int(classes):
         raise ValueError(f"`classes` must be an integer of at least 1. Received: classes={classes!r}")
-    if classifier_activation is not None:
-        try:
-            keras.activations.get(classifier_activation)
-        except (ValueError, TypeError):
-            raise ValueError(
-                "`classifier_activation` must be None, a keras activation name or a callable. "
-                f"Received: classifier_activation={classifier_activation!r}"
-            ) from None
+    _check_activation("classifier_activation", classifier_activation)
     if vocabulary_size is not None:
         shape = _check_shape((None,) if input_shape is None else input_shape, 1, "(steps,)")
         inputs = keras.Input(shape, dtype="int32", name="token_ids")
@@ -272,14 +277,7 @@ def peephole_lstm_regressor(
         raise ValueError(f"`horizon` must be a positive integer. Received: horizon={horizon!r}")
     if not _is_int(targets):
         raise ValueError(f"`targets` must be a positive integer. Received: targets={targets!r}")
-    if output_activation is not None:
-        try:
-            keras.activations.get(output_activation)
-        except (ValueError, TypeError):
-            raise ValueError(
-                "`output_activation` must be None, a keras activation name or a callable. "
-                f"Received: output_activation={output_activation!r}"
-            ) from None
+    _check_activation("output_activation", output_activation)
     inputs = keras.Input(shape, name="features")
     x = _stack(inputs, units, bidirectional, dropout, recurrent_dropout, fast_path, False)
     x = keras.layers.Dense(horizon * targets, activation=output_activation, name="predictions")(x)
