@@ -305,10 +305,10 @@ class PeepholeLSTM(keras.layers.RNN):
                 rmask=rmask,
                 xla=path == "xla",
             )
+            h_last, c_last = H[-1], C[-1]
         else:
-            H, C = self._scan(xz, h0, c0, fmask, rmask)
+            H, h_last, c_last = self._scan(xz, h0, c0, fmask, rmask)
 
-        h_last, c_last = H[-1], C[-1]
         outputs = H
         if fmask is not None:
             # Keras' RNN semantics: a masked step repeats the previous output (zeros before the
@@ -341,12 +341,12 @@ class PeepholeLSTM(keras.layers.RNN):
             if fmask is not None:
                 h_new = h + m * (h_new - h)
                 c_new = c + m * (c_new - c)
-            return (h_new, c_new), (h_new, c_new)
+            return (h_new, c_new), h_new
 
         xs = xz if fmask is None else (xz, fmask)
         unroll = True if self.unroll else 1
-        _, (H, C) = ops.scan(step, (h0, c0), xs, unroll=unroll)
-        return H, C
+        (h_last, c_last), H = ops.scan(step, (h0, c0), xs, unroll=unroll)
+        return H, h_last, c_last
 
     def call(self, sequences, initial_state=None, mask=None, training=False):
         return super().call(sequences, mask=mask, training=training, initial_state=initial_state)
