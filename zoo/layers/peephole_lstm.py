@@ -341,11 +341,12 @@ class PeepholeLSTM(keras.layers.RNN):
             if fmask is not None:
                 h_new = h + m * (h_new - h)
                 c_new = c + m * (c_new - c)
-            return (h_new, c_new), h_new
+            # (keras' TensorFlow scan wants the outputs shaped like the carry)
+            return (h_new, c_new), (h_new, c_new)
 
         xs = xz if fmask is None else (xz, fmask)
         unroll = True if self.unroll else 1
-        (h_last, c_last), H = ops.scan(step, (h0, c0), xs, unroll=unroll)
+        (h_last, c_last), (H, _) = ops.scan(step, (h0, c0), xs, unroll=unroll)
         return H, h_last, c_last
 
     def call(self, sequences, initial_state=None, mask=None, training=False):
