@@ -248,12 +248,15 @@ class PeepholeLSTM(keras.layers.RNN):
 
     # -- the loop -------------------------------------------------------------------------------
 
-    def _tf_fast_path(self):
-        """`"graph"`, `"xla"` or None: the fused TensorFlow loop to use for this call."""
-        if keras.backend.backend() != "tensorflow" or self.fast_path == "none":
+    def _fused_path(self):
+        """`"graph"`, `"xla"`, `"jax"` or None: the fused loops to use for this call."""
+        backend = keras.backend.backend()
+        if backend not in ("tensorflow", "jax") or self.fast_path == "none":
             return None
         if self.unroll or not _is_default_activations(self.cell):
             return None
+        if backend == "jax":
+            return "jax"
         return "graph" if self.fast_path == "graph" else "xla"
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
@@ -284,27 +287,26 @@ class PeepholeLSTM(keras.layers.RNN):
             if fmask is not None:
                 fmask = ops.flip(fmask, axis=0)
 
-        path = self._tf_fast_path()
+        path = self._fused_path()
         if path is not None:
-            from zoo.layers._peephole_lstm_tf import peephole_lstm_sequence
+            weights = [
+                ops.cast(ops.convert_to_tensor(w), xz.dtype)
+                for w in (
+                    cell.recurrent_kernel,
+                    cell.input_gate_peephole_weights,
+                    cell.forget_gate_peephole_weights,
+                    cell.output_gate_peephole_weights,
+                )
+            ]
+            if path == "jax":
+                from zoo.layers._peephole_lstm_jax import peephole_lstm_sequence
 
-            H, C = peephole_lstm_sequence(
-                xz,
-                h0,
-                c0,
-                *(
-                    ops.cast(ops.convert_to_tensor(w), xz.dtype)
-                    for w in (
-                        cell.recurrent_kernel,
-                        cell.input_gate_peephole_weights,
-                        cell.forget_gate_peephole_weights,
-                        cell.output_gate_peephole_weights,
-                    )
-                ),
-                mask=fmask,
-                rmask=rmask,
-                xla=path == "xla",
-            )
+                H, C = peephole_lstm_sequence(xz, h0, c0, *weights, mask=fmask, rmask=rmask)
+            else:
+                from zoo.layers._peephole_lstm_tf import peephole_lstm_sequence
+
+                H, C = peephole_lstm_sequence(xz, h0, c0, *weights, mask=fmask, rmask=rmask,
+                                              xla=path == "xla")
             h_last, c_last = H[-1], C[-1]
         else:
             H, h_last, c_last = self._scan(xz, h0, c0, fmask, rmask)
