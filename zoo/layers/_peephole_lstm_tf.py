@@ -122,7 +122,14 @@ def _loops(has_mask, has_rmask):
             (tf.constant(0), zeros, zeros, ta_dz),
             maximum_iterations=T,
         )
-        return out[3].stack(), out[1], out[2]
+        dZ = out[3].stack()
+        # Peephole gradients, fused here with XLA. Where a step is masked dZ is zero, so C (the
+        # kept state) can stand in for the new c.
+        dzi, dzf, _, dzo = tf.split(dZ, 4, axis=2)
+        dwi = tf.reduce_sum(dzi * C_prev, axis=[0, 1])
+        dwf = tf.reduce_sum(dzf * C_prev, axis=[0, 1])
+        dwo = tf.reduce_sum(dzo * C, axis=[0, 1])
+        return dZ, out[1], out[2], dwi, dwf, dwo
 
     return forward, backward
 
@@ -145,20 +152,16 @@ def _core(has_mask, has_rmask, xla):
             dH = tf.zeros_like(H) if dH is None else dH
             dC = tf.zeros_like(C) if dC is None else dC
             xz_, h0_, c0_, R_, wi_, wf_, wo_, mask_, rmask_ = args
-            dZ, dh0, dc0 = backward(G, C, c0_, dH, dC, R_, wi_, wf_, wo_, mask_, rmask_)
+            dZ, dh0, dc0, dwi, dwf, dwo = backward(
+                G, C, c0_, dH, dC, R_, wi_, wf_, wo_, mask_, rmask_
+            )
             units = tf.shape(h0_)[1]
             H_prev = tf.concat([h0_[None], H[:-1]], axis=0)
-            C_prev = tf.concat([c0_[None], C[:-1]], axis=0)
             if has_rmask:
                 H_prev = H_prev * rmask_
             dR = tf.matmul(
                 tf.reshape(H_prev, [-1, units]), tf.reshape(dZ, [-1, 4 * units]), transpose_a=True
             )
-            dzi, dzf, _, dzo = tf.split(dZ, 4, axis=2)
-            # Where a step is masked dZ is zero, so C (the kept state) can stand in for the new c.
-            dwi = tf.reduce_sum(dzi * C_prev, axis=[0, 1])
-            dwf = tf.reduce_sum(dzf * C_prev, axis=[0, 1])
-            dwo = tf.reduce_sum(dzo * C, axis=[0, 1])
             return (dZ, dh0, dc0, dR, dwi, dwf, dwo, tf.zeros_like(mask_), tf.zeros_like(rmask_))
 
         return (H, C), grad
