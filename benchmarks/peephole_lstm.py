@@ -16,7 +16,9 @@ Implementations timed on TensorFlow:
 - `RNN(PeepholeLSTMCell)`: the naive cell under `keras.layers.RNN` (projection at every step);
 - `tf.raw_ops.BlockLSTMV2`: TensorFlow's fused peephole LSTM kernel with the same weights.
 
-On JAX the script times the plain LSTM, `PeepholeLSTM` and the naive cell, each in one `jax.jit`.
+On JAX the script times the plain LSTM, `PeepholeLSTM` (its fused loops with a hand-written
+`jax.custom_vjp` backward pass, and the generic `keras.ops.scan` loop) and the naive cell, each
+in one `jax.jit`.
 
 Run from the repository root:
 
@@ -128,7 +130,12 @@ def _jax_candidates(x, which):
 
     makers = {
         "keras.layers.LSTM (peer)": lambda: grad_fn(keras.layers.LSTM(UNITS)),
-        "PeepholeLSTM (keras.ops.scan)": lambda: grad_fn(PeepholeLSTM(UNITS)),
+        'PeepholeLSTM fast_path="auto" (fused, jax.custom_vjp)': lambda: grad_fn(
+            PeepholeLSTM(UNITS)
+        ),
+        'PeepholeLSTM fast_path="none" (keras.ops.scan)': lambda: grad_fn(
+            PeepholeLSTM(UNITS, fast_path="none")
+        ),
         "RNN(PeepholeLSTMCell), naive": lambda: grad_fn(
             keras.layers.RNN(PeepholeLSTMCell(UNITS))
         ),

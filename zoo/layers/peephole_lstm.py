@@ -20,8 +20,9 @@ Parameters: 4 (m u + u u + u) + 3 u for m input features and u units.
 Speed: the `PeepholeLSTM` layer computes the input projections of all time steps in one matrix
 product, and keeps only the recurrent product and the gate arithmetic in the loop. On the
 TensorFlow backend it runs fused loops with a hand-written backward pass, compiled with XLA (see
-`zoo/layers/_peephole_lstm_tf.py`), the way `keras.layers.LSTM` picks cuDNN; on JAX and torch it
-runs `keras.ops.scan` (inside the caller's `jax.jit` on JAX).
+`zoo/layers/_peephole_lstm_tf.py`), the way `keras.layers.LSTM` picks cuDNN; on JAX the same
+loops as `lax.scan` with a `jax.custom_vjp` (`_peephole_lstm_jax.py`); on torch (or with
+`fast_path="none"`) the generic `keras.ops.scan` loop.
 
 Reference:
     - Gers, Schraudolph & Schmidhuber, "Learning Precise Timing with LSTM Recurrent Networks",
@@ -158,7 +159,8 @@ class PeepholeLSTM(keras.layers.RNN):
             compilation, for inputs whose length changes at every batch); `"none"`: the generic
             `keras.ops.scan` loop that every backend runs. The fused loops need the default
             activations (tanh, sigmoid) and `unroll=False`; otherwise the generic loop runs.
-            Ignored on other backends.
+            On JAX every value but `"none"` runs the same fused loops (`lax.scan` with a
+            hand-written `jax.custom_vjp` backward pass); torch runs the generic loop.
 
     Call arguments:
         sequences: `(batch, timesteps, features)`.
