@@ -8,9 +8,8 @@ each and its ratio to the plain LSTM (ours / peer: below 1.0 means faster than t
 Implementations timed on TensorFlow:
 
 - `keras.layers.LSTM` (the peer; on CPU it runs keras' generic `tf.while_loop`, cuDNN needs a GPU);
-- `PeepholeLSTM(fast_path="auto")` = `"xla"`: fused loops with a hand-written backward pass,
-  compiled with XLA;
-- `PeepholeLSTM(fast_path="graph")`: the same loops as plain graph ops;
+- `PeepholeLSTM(fast_path="auto")` = `"graph"`: fused loops with a hand-written backward pass;
+- `PeepholeLSTM(fast_path="xla")`: the same loops compiled with XLA;
 - `PeepholeLSTM(fast_path="none")`: the generic `keras.ops.scan` loop over hoisted projections
   (what JAX and torch run);
 - `RNN(PeepholeLSTMCell)`: the naive cell under `keras.layers.RNN` (projection at every step);
@@ -95,8 +94,8 @@ def _tf_candidates(x, which):
 
     makers = {
         "keras.layers.LSTM (peer)": lambda: grad_fn(keras.layers.LSTM(UNITS)),
-        'PeepholeLSTM fast_path="auto" (= "xla")': lambda: grad_fn(PeepholeLSTM(UNITS)),
-        'PeepholeLSTM fast_path="graph"': lambda: grad_fn(PeepholeLSTM(UNITS, fast_path="graph")),
+        'PeepholeLSTM fast_path="auto" (= "graph")': lambda: grad_fn(PeepholeLSTM(UNITS)),
+        'PeepholeLSTM fast_path="xla"': lambda: grad_fn(PeepholeLSTM(UNITS, fast_path="xla")),
         'PeepholeLSTM fast_path="none" (keras.ops.scan)': lambda: grad_fn(
             PeepholeLSTM(UNITS, fast_path="none")
         ),

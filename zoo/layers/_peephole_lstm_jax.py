@@ -67,6 +67,7 @@ def _core_bwd(has_mask, has_rmask, res, grads):
         a_o = a_o * mask
         a_c = a_c * mask
     b_ifc = jnp.concatenate([b_i, b_f, b_c], axis=-1)
+    R_t = R.T  # transposed once, outside the loop
 
     def step(carry, inputs):
         dh, dc = carry
@@ -78,7 +79,7 @@ def _core_bwd(has_mask, has_rmask, res, grads):
         dc_t = dc + dC_t
         dc = dh * a_c_t + (m * dc_t if has_mask else dc_t)
         dz = jnp.concatenate([jnp.tile(dc, (1, 3)) * b_ifc_t, dh * a_o_t], axis=-1)
-        dh_prev = dz @ R.T
+        dh_prev = dz @ R_t
         if has_rmask:
             dh_prev = dh_prev * rmask
         dc_prev = dc * b_p_t

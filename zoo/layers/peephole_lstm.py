@@ -19,7 +19,7 @@ Parameters: 4 (m u + u u + u) + 3 u for m input features and u units.
 
 Speed: the `PeepholeLSTM` layer computes the input projections of all time steps in one matrix
 product, and keeps only the recurrent product and the gate arithmetic in the loop. On the
-TensorFlow backend it runs fused loops with a hand-written backward pass, compiled with XLA (see
+TensorFlow backend it runs fused loops with a hand-written backward pass (see
 `zoo/layers/_peephole_lstm_tf.py`), the way `keras.layers.LSTM` picks cuDNN; on JAX the same
 loops as `lax.scan` with a `jax.custom_vjp` (`_peephole_lstm_jax.py`); on torch (or with
 `fast_path="none"`) the generic `keras.ops.scan` loop.
@@ -152,12 +152,11 @@ class PeepholeLSTM(keras.layers.RNN):
         bias_regularizer, activity_regularizer, kernel_constraint, recurrent_constraint,
         bias_constraint, dropout, recurrent_dropout, seed, return_sequences, return_state,
         go_backwards, stateful, unroll: as in `keras.layers.LSTM`.
-        fast_path: which loop runs on the TensorFlow backend. `"auto"` (default) and `"xla"`:
-            fused loops with a hand-written backward pass, compiled with XLA (measured fastest on
-            CPU, see `benchmarks/peephole_lstm.py`; XLA compiles once per input shape, a fraction
-            of a second); `"graph"`: the same loops as plain TensorFlow graph ops (no
-            compilation, for inputs whose length changes at every batch); `"none"`: the generic
-            `keras.ops.scan` loop that every backend runs. The fused loops need the default
+        fast_path: which loop runs on the TensorFlow backend. `"auto"` (default) and `"graph"`:
+            fused loops with a hand-written backward pass, as plain graph ops (measured fastest
+            on CPU, see `benchmarks/peephole_lstm.py`); `"xla"`: the same loops compiled with XLA
+            (least CPU work, but one compilation per input shape and mostly one core);
+            `"none"`: the generic `keras.ops.scan` loop. The fused loops need the default
             activations (tanh, sigmoid) and `unroll=False`; otherwise the generic loop runs.
             On JAX every value but `"none"` runs the same fused loops (`lax.scan` with a
             hand-written `jax.custom_vjp` backward pass); torch runs the generic loop.
@@ -259,7 +258,7 @@ class PeepholeLSTM(keras.layers.RNN):
             return None
         if backend == "jax":
             return "jax"
-        return "graph" if self.fast_path == "graph" else "xla"
+        return "xla" if self.fast_path == "xla" else "graph"
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
         if isinstance(mask, (list, tuple)):
