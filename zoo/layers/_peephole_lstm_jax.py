@@ -13,6 +13,8 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 
+from zoo.layers._peephole_lstm_math import backward_factors
+
 __all__ = ["peephole_lstm_sequence"]
 
 
@@ -53,20 +55,10 @@ def _core_fwd(has_mask, has_rmask, xz, h0, c0, R, wi, wf, wo, mask, rmask):
 def _core_bwd(has_mask, has_rmask, res, grads):
     G, H, C, h0, c0, R, wi, wf, wo, mask, rmask = res
     dH, dC = grads
-    i, f, g, o = jnp.split(G, 4, axis=-1)
-    C_prev = jnp.concatenate([c0[None], C[:-1]], axis=0)
+    C_prev, a_o, a_c, b_ifc, b_p = backward_factors(
+        G, C, c0, wi, wf, wo, mask if has_mask else None
+    )
     H_prev = jnp.concatenate([h0[None], H[:-1]], axis=0)
-    tc = jnp.tanh(C)
-    a_o = tc * o * (1.0 - o)
-    a_c = o * (1.0 - tc * tc) + wo * a_o
-    b_i = g * i * (1.0 - i)
-    b_f = C_prev * f * (1.0 - f)
-    b_c = i * (1.0 - g * g)
-    b_p = f + b_i * wi + b_f * wf
-    if has_mask:
-        a_o = a_o * mask
-        a_c = a_c * mask
-    b_ifc = jnp.concatenate([b_i, b_f, b_c], axis=-1)
     R_t = R.T  # transposed once, outside the loop
 
     def step(carry, inputs):

@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from zoo.layers._peephole_lstm_math import backward_factors
+
 __all__ = ["peephole_lstm_sequence"]
 
 _CORES = {}
@@ -75,29 +77,15 @@ def _loops(has_mask, has_rmask):
         return out[3].stack(), out[4].stack(), out[5].stack()
 
     def backward(G, C, c0, dH, dC, R, wi, wf, wo, mask, rmask):
-        # Everything that does not depend on the carried gradients is computed for all steps
-        # at once before the loop, so that the loop holds a handful of element-wise products
-        # and `dz @ R^T`:
-        #   dh_t = dh_carry + dH[t];  dc_t = dc_carry + dC[t]
-        #   dc = m * dc_t + dh_t * a_c          (a_c = m * (o (1 - tanh^2 c) + w_o o (1 - o) tanh c))
-        #   dz = [dc * b_i, dc * b_f, dc * b_c, dh_t * a_o]      (a_o = m * o (1 - o) tanh c)
-        #   dc_prev = dc * b_p + (1 - m) dc_t;  dh_prev = dz @ R^T + (1 - m) dh_t
-        # (c is the kept state where m = 0; a_c and a_o are zero there.)
+        # The factors that do not depend on the carried gradients are computed for all steps
+        # at once before the loop (see `backward_factors`), so that the loop holds a handful of
+        # element-wise products and `dz @ R^T`.
         T = tf.shape(G)[0]
-        i, f, g, o = tf.split(G, 4, axis=2)
-        C_prev = tf.concat([c0[None], C[:-1]], axis=0)
-        tc = tf.tanh(C)
-        a_o = tc * o * (1.0 - o)
-        a_c = o * (1.0 - tc * tc) + wo * a_o
-        b_i = g * i * (1.0 - i)
-        b_f = C_prev * f * (1.0 - f)
-        b_c = i * (1.0 - g * g)
-        b_p = f + b_i * wi + b_f * wf
+        C_prev, a_o, a_c, b_ifc, b_p = backward_factors(
+            G, C, c0, wi, wf, wo, mask if has_mask else None
+        )
         if has_mask:
-            a_o = a_o * mask
-            a_c = a_c * mask
             keep = 1.0 - mask
-        b_ifc = tf.concat([b_i, b_f, b_c], axis=2)
         # Transposed once here: `matmul(dz, R, transpose_b=True)` in the loop re-packs R at every
         # step (measured 2.5x slower on CPU).
         R_t = tf.transpose(R)
