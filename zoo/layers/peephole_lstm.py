@@ -71,7 +71,7 @@ class PeepholeLSTMCell(keras.layers.LSTMCell):
         >>> import numpy as np, keras
         >>> from zoo.layers import PeepholeLSTMCell
         >>> rnn = keras.layers.RNN(PeepholeLSTMCell(4), return_sequences=True)
-        >>> rnn(np.zeros((2, 5, 3), "float32")).shape
+        >>> tuple(rnn(np.zeros((2, 5, 3), "float32")).shape)
         (2, 5, 4)
     """
 
@@ -176,7 +176,7 @@ class PeepholeLSTM(keras.layers.RNN):
         >>> from zoo.layers import PeepholeLSTM
         >>> layer = PeepholeLSTM(8, return_sequences=True, return_state=True)
         >>> y, h, c = layer(np.zeros((2, 5, 3), "float32"))
-        >>> y.shape, h.shape, c.shape
+        >>> tuple(y.shape), tuple(h.shape), tuple(c.shape)
         ((2, 5, 8), (2, 8), (2, 8))
     """
 
