@@ -1,0 +1,112 @@
+"""JAX fast path of `zoo.layers.PeepholeLSTM` (imported only on the JAX backend).
+
+The same design as the TensorFlow path (`_peephole_lstm_tf.py`): a forward `lax.scan` over the
+projected inputs that keeps the gate activations, and a hand-written backward `lax.scan`
+(`jax.custom_vjp`) that holds only the gate derivatives and `dz @ R^T`; the weight gradients are
+products over all time steps at once after the loop.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+
+from zoo.layers._peephole_lstm_math import backward_factors
+
+__all__ = ["peephole_lstm_sequence"]
+
+
+def _forward(has_mask, has_rmask, xz, h0, c0, R, wi, wf, wo, mask, rmask):
+    def step(carry, inputs):
+        h, c = carry
+        z_x, m = inputs if has_mask else (inputs, None)
+        hr = h * rmask if has_rmask else h
+        z = z_x + hr @ R
+        zi, zf, zc, zo = jnp.split(z, 4, axis=-1)
+        i = jax.nn.sigmoid(zi + wi * c)
+        f = jax.nn.sigmoid(zf + wf * c)
+        g = jnp.tanh(zc)
+        c_new = f * c + i * g
+        o = jax.nn.sigmoid(zo + wo * c_new)
+        h_new = o * jnp.tanh(c_new)
+        if has_mask:
+            h_new = h + m * (h_new - h)
+            c_new = c + m * (c_new - c)
+        return (h_new, c_new), (jnp.concatenate([i, f, g, o], axis=-1), h_new, c_new)
+
+    xs = (xz, mask) if has_mask else xz
+    _, (G, H, C) = jax.lax.scan(step, (h0, c0), xs)
+    return G, H, C
+
+
+@partial(jax.custom_vjp, nondiff_argnums=(0, 1))
+def _core(has_mask, has_rmask, xz, h0, c0, R, wi, wf, wo, mask, rmask):
+    _, H, C = _forward(has_mask, has_rmask, xz, h0, c0, R, wi, wf, wo, mask, rmask)
+    return H, C
+
+
+def _core_fwd(has_mask, has_rmask, xz, h0, c0, R, wi, wf, wo, mask, rmask):
+    G, H, C = _forward(has_mask, has_rmask, xz, h0, c0, R, wi, wf, wo, mask, rmask)
+    return (H, C), (G, H, C, h0, c0, R, wi, wf, wo, mask, rmask)
+
+
+def _core_bwd(has_mask, has_rmask, res, grads):
+    G, H, C, h0, c0, R, wi, wf, wo, mask, rmask = res
+    dH, dC = grads
+    C_prev, a_o, a_c, b_ifc, b_p = backward_factors(
+        G, C, c0, wi, wf, wo, mask if has_mask else None
+    )
+    H_prev = jnp.concatenate([h0[None], H[:-1]], axis=0)
+    R_t = R.T  # transposed once, outside the loop
+
+    def step(carry, inputs):
+        dh, dc = carry
+        if has_mask:
+            dH_t, dC_t, a_c_t, a_o_t, b_ifc_t, b_p_t, m = inputs
+        else:
+            dH_t, dC_t, a_c_t, a_o_t, b_ifc_t, b_p_t = inputs
+        dh = dh + dH_t
+        dc_t = dc + dC_t
+        dc = dh * a_c_t + (m * dc_t if has_mask else dc_t)
+        dz = jnp.concatenate([jnp.tile(dc, (1, 3)) * b_ifc_t, dh * a_o_t], axis=-1)
+        dh_prev = dz @ R_t
+        if has_rmask:
+            dh_prev = dh_prev * rmask
+        dc_prev = dc * b_p_t
+        if has_mask:
+            dh_prev = dh_prev + (1.0 - m) * dh
+            dc_prev = dc_prev + (1.0 - m) * dc_t
+        return (dh_prev, dc_prev), dz
+
+    xs = (dH, dC, a_c, a_o, b_ifc, b_p) + ((mask,) if has_mask else ())
+    (dh0, dc0), dZ = jax.lax.scan(step, (jnp.zeros_like(h0), jnp.zeros_like(c0)), xs,
+                                  reverse=True)
+    if has_rmask:
+        H_prev = H_prev * rmask
+    units = h0.shape[-1]
+    dR = H_prev.reshape(-1, units).T @ dZ.reshape(-1, 4 * units)
+    dzi, dzf, _, dzo = jnp.split(dZ, 4, axis=-1)
+    dwi = jnp.sum(dzi * C_prev, axis=(0, 1))
+    dwf = jnp.sum(dzf * C_prev, axis=(0, 1))
+    dwo = jnp.sum(dzo * C, axis=(0, 1))
+    return (dZ, dh0, dc0, dR, dwi, dwf, dwo, jnp.zeros_like(mask), jnp.zeros_like(rmask))
+
+
+_core.defvjp(_core_fwd, _core_bwd)
+
+
+def peephole_lstm_sequence(xz, h0, c0, recurrent_kernel, wi, wf, wo, mask=None, rmask=None):
+    """Run the peephole LSTM over time-major projected inputs; see `_peephole_lstm_tf`.
+
+    Returns:
+        `(H, C)`: the states after every step, `(T, B, u)` each.
+    """
+    has_mask = mask is not None
+    has_rmask = rmask is not None
+    if mask is None:
+        mask = jnp.zeros((0,), xz.dtype)
+    if rmask is None:
+        rmask = jnp.zeros((0,), xz.dtype)
+    return _core(has_mask, has_rmask, xz, h0, c0, recurrent_kernel, wi, wf, wo, mask, rmask)
