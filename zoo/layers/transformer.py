@@ -47,6 +47,7 @@ __all__ = [
     "TransformerEncoderLayer",
     "TransformerDecoderLayer",
     "causal_mask",
+    "check_block_args",
     "sinusoidal_table",
 ]
 
@@ -305,6 +306,7 @@ class MultiHeadAttention(keras.layers.Layer):
 
     def call(self, query, value=None, attention_mask=None, training=None):
         d = self.d_model
+        self._cross = value is not None  # read by compute_macs
         w = ops.cast(self.qkv_kernel, self.compute_dtype)
         if value is None:
             qkv = ops.matmul(query, w)
@@ -345,8 +347,7 @@ class MultiHeadAttention(keras.layers.Layer):
 
     def compute_macs(self, input_shapes, output_shapes):
         q = input_shapes[0]
-        kv = input_shapes[1] if len(input_shapes) > 1 and len(input_shapes[1]) == 3 and \
-            input_shapes[1][-1] == self.d_model else q
+        kv = input_shapes[1] if getattr(self, "_cross", False) else q
         tq, tk, d = int(np.prod(q[:-1])), int(np.prod(kv[:-1])), self.d_model
         projections = tq * d * d + tk * d * 2 * d + tq * d * d  # q, k/v, output
         attention = 2 * int(q[0]) * q[1] * kv[1] * d  # scores and weighted sum, all heads
@@ -366,19 +367,8 @@ class MultiHeadAttention(keras.layers.Layer):
         return config
 
 
-class _SublayerMixin:
-    """Residual connection, dropout and layer normalisation around one sub-layer."""
-
-    def _wrap(self, x, norm, fn, training):
-        if self.pre_norm:
-            return x + self.residual_dropout(fn(norm(x)), training=training)
-        return norm(x + self.residual_dropout(fn(x), training=training))
-
-    def _feed_forward(self, x):
-        return self.ffn_output(self.ffn_inner(x))
-
-
-def _check_block_args(d_model, num_heads, d_ff, dropout, attention_dropout):
+def check_block_args(d_model, num_heads, d_ff, dropout, attention_dropout):
+    """Validate the arguments shared by the encoder and decoder layers (and the builders)."""
     _positive_int("d_model", d_model)
     _positive_int("num_heads", num_heads)
     _positive_int("d_ff", d_ff)
@@ -391,8 +381,66 @@ def _check_block_args(d_model, num_heads, d_ff, dropout, attention_dropout):
         )
 
 
+class _TransformerBlock(keras.layers.Layer):
+    """What encoder and decoder layers share: arguments, self-attention, feed-forward network,
+    and the residual/dropout/normalisation wrapper of each sub-layer."""
+
+    def __init__(self, d_model, num_heads, d_ff, dropout=0.0, attention_dropout=0.0,
+                 pre_norm=False, activation="relu", layer_norm_epsilon=1e-6, **kwargs):
+        super().__init__(**kwargs)
+        check_block_args(d_model, num_heads, d_ff, dropout, attention_dropout)
+        self.d_model, self.num_heads, self.d_ff = int(d_model), int(num_heads), int(d_ff)
+        self.dropout, self.attention_dropout = float(dropout), float(attention_dropout)
+        self.pre_norm = bool(pre_norm)
+        self.activation = keras.activations.serialize(keras.activations.get(activation))
+        self.layer_norm_epsilon = float(layer_norm_epsilon)
+        self.self_attention = self._attention("self_attention")
+        self.self_attention_norm = self._norm("self_attention_norm")
+        self.ffn_inner = keras.layers.Dense(self.d_ff, activation=activation, name="ffn_inner")
+        self.ffn_output = keras.layers.Dense(self.d_model, name="ffn_output")
+        self.ffn_norm = self._norm("ffn_norm")
+        self.residual_dropout = keras.layers.Dropout(self.dropout)
+
+    def _attention(self, name):
+        return MultiHeadAttention(self.d_model, self.num_heads, self.attention_dropout, name=name)
+
+    def _norm(self, name):
+        return keras.layers.LayerNormalization(epsilon=self.layer_norm_epsilon, name=name)
+
+    def _build_common(self, shape):
+        self.self_attention.build(shape)
+        self.self_attention_norm.build(shape)
+        self.ffn_inner.build(shape)
+        self.ffn_output.build(shape[:-1] + (self.d_ff,))
+        self.ffn_norm.build(shape)
+
+    def _wrap(self, x, norm, fn, training):
+        if self.pre_norm:
+            return x + self.residual_dropout(fn(norm(x)), training=training)
+        return norm(x + self.residual_dropout(fn(x), training=training))
+
+    def _feed_forward(self, x):
+        return self.ffn_output(self.ffn_inner(x))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "d_model": self.d_model,
+                "num_heads": self.num_heads,
+                "d_ff": self.d_ff,
+                "dropout": self.dropout,
+                "attention_dropout": self.attention_dropout,
+                "pre_norm": self.pre_norm,
+                "activation": self.activation,
+                "layer_norm_epsilon": self.layer_norm_epsilon,
+            }
+        )
+        return config
+
+
 @keras.saving.register_keras_serializable(package="zoo")
-class TransformerEncoderLayer(_SublayerMixin, keras.layers.Layer):
+class TransformerEncoderLayer(_TransformerBlock):
     """One encoder layer: self-attention and a position-wise feed-forward network (section 3.1).
 
     Each sub-layer is `LayerNorm(x + Dropout(Sublayer(x)))` as in the paper, or
@@ -422,35 +470,8 @@ class TransformerEncoderLayer(_SublayerMixin, keras.layers.Layer):
         (2, 5, 8)
     """
 
-    def __init__(self, d_model, num_heads, d_ff, dropout=0.0, attention_dropout=0.0,
-                 pre_norm=False, activation="relu", layer_norm_epsilon=1e-6, **kwargs):
-        super().__init__(**kwargs)
-        _check_block_args(d_model, num_heads, d_ff, dropout, attention_dropout)
-        self.d_model, self.num_heads, self.d_ff = int(d_model), int(num_heads), int(d_ff)
-        self.dropout, self.attention_dropout = float(dropout), float(attention_dropout)
-        self.pre_norm = bool(pre_norm)
-        self.activation = keras.activations.serialize(keras.activations.get(activation))
-        self.layer_norm_epsilon = float(layer_norm_epsilon)
-        self.self_attention = MultiHeadAttention(
-            self.d_model, self.num_heads, self.attention_dropout, name="self_attention"
-        )
-        self.self_attention_norm = keras.layers.LayerNormalization(
-            epsilon=self.layer_norm_epsilon, name="self_attention_norm"
-        )
-        self.ffn_inner = keras.layers.Dense(self.d_ff, activation=activation, name="ffn_inner")
-        self.ffn_output = keras.layers.Dense(self.d_model, name="ffn_output")
-        self.ffn_norm = keras.layers.LayerNormalization(
-            epsilon=self.layer_norm_epsilon, name="ffn_norm"
-        )
-        self.residual_dropout = keras.layers.Dropout(self.dropout)
-
     def build(self, inputs_shape, padding_mask_shape=None):
-        shape = tuple(inputs_shape)
-        self.self_attention.build(shape)
-        self.self_attention_norm.build(shape)
-        self.ffn_inner.build(shape)
-        self.ffn_output.build(shape[:-1] + (self.d_ff,))
-        self.ffn_norm.build(shape)
+        self._build_common(tuple(inputs_shape))
         self.built = True
 
     def call(self, inputs, padding_mask=None, training=None):
@@ -461,25 +482,9 @@ class TransformerEncoderLayer(_SublayerMixin, keras.layers.Layer):
         )
         return self._wrap(x, self.ffn_norm, self._feed_forward, training)
 
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "d_model": self.d_model,
-                "num_heads": self.num_heads,
-                "d_ff": self.d_ff,
-                "dropout": self.dropout,
-                "attention_dropout": self.attention_dropout,
-                "pre_norm": self.pre_norm,
-                "activation": self.activation,
-                "layer_norm_epsilon": self.layer_norm_epsilon,
-            }
-        )
-        return config
-
 
 @keras.saving.register_keras_serializable(package="zoo")
-class TransformerDecoderLayer(_SublayerMixin, keras.layers.Layer):
+class TransformerDecoderLayer(_TransformerBlock):
     """One decoder layer: masked self-attention, encoder-decoder attention, feed-forward (3.1).
 
     The self-attention is causal (position t sees positions <= t only), so the output at t does
@@ -503,41 +508,17 @@ class TransformerDecoderLayer(_SublayerMixin, keras.layers.Layer):
 
     def __init__(self, d_model, num_heads, d_ff, dropout=0.0, attention_dropout=0.0,
                  pre_norm=False, activation="relu", layer_norm_epsilon=1e-6, **kwargs):
-        super().__init__(**kwargs)
-        _check_block_args(d_model, num_heads, d_ff, dropout, attention_dropout)
-        self.d_model, self.num_heads, self.d_ff = int(d_model), int(num_heads), int(d_ff)
-        self.dropout, self.attention_dropout = float(dropout), float(attention_dropout)
-        self.pre_norm = bool(pre_norm)
-        self.activation = keras.activations.serialize(keras.activations.get(activation))
-        self.layer_norm_epsilon = float(layer_norm_epsilon)
-        eps = self.layer_norm_epsilon
-        self.self_attention = MultiHeadAttention(
-            self.d_model, self.num_heads, self.attention_dropout, name="self_attention"
-        )
-        self.self_attention_norm = keras.layers.LayerNormalization(
-            epsilon=eps, name="self_attention_norm"
-        )
-        self.cross_attention = MultiHeadAttention(
-            self.d_model, self.num_heads, self.attention_dropout, name="cross_attention"
-        )
-        self.cross_attention_norm = keras.layers.LayerNormalization(
-            epsilon=eps, name="cross_attention_norm"
-        )
-        self.ffn_inner = keras.layers.Dense(self.d_ff, activation=activation, name="ffn_inner")
-        self.ffn_output = keras.layers.Dense(self.d_model, name="ffn_output")
-        self.ffn_norm = keras.layers.LayerNormalization(epsilon=eps, name="ffn_norm")
-        self.residual_dropout = keras.layers.Dropout(self.dropout)
+        super().__init__(d_model, num_heads, d_ff, dropout, attention_dropout, pre_norm,
+                         activation, layer_norm_epsilon, **kwargs)
+        self.cross_attention = self._attention("cross_attention")
+        self.cross_attention_norm = self._norm("cross_attention_norm")
 
     def build(self, inputs_shape, encoder_outputs_shape=None, decoder_padding_mask_shape=None,
               encoder_padding_mask_shape=None):
         shape = tuple(inputs_shape)
-        self.self_attention.build(shape)
-        self.self_attention_norm.build(shape)
+        self._build_common(shape)
         self.cross_attention.build(shape, encoder_outputs_shape)
         self.cross_attention_norm.build(shape)
-        self.ffn_inner.build(shape)
-        self.ffn_output.build(shape[:-1] + (self.d_ff,))
-        self.ffn_norm.build(shape)
         self.built = True
 
     def call(self, inputs, encoder_outputs, decoder_padding_mask=None, encoder_padding_mask=None,
@@ -560,19 +541,3 @@ class TransformerDecoderLayer(_SublayerMixin, keras.layers.Layer):
             training,
         )
         return self._wrap(x, self.ffn_norm, self._feed_forward, training)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "d_model": self.d_model,
-                "num_heads": self.num_heads,
-                "d_ff": self.d_ff,
-                "dropout": self.dropout,
-                "attention_dropout": self.attention_dropout,
-                "pre_norm": self.pre_norm,
-                "activation": self.activation,
-                "layer_norm_epsilon": self.layer_norm_epsilon,
-            }
-        )
-        return config

@@ -38,6 +38,7 @@ from zoo.layers.transformer import (
     TokenEmbedding,
     TransformerDecoderLayer,
     TransformerEncoderLayer,
+    check_block_args,
 )
 from zoo.registry import register_model
 
@@ -63,18 +64,9 @@ def _check_rate(name, value):
 def _check_stack_args(num_layers, d_model, d_ff, num_heads, dropout, attention_dropout,
                       max_length, pad_id):
     _check_int("num_layers", num_layers)
-    _check_int("d_model", d_model)
-    _check_int("d_ff", d_ff)
-    _check_int("num_heads", num_heads)
-    if d_model % num_heads:
-        raise ValueError(
-            "`d_model` must be divisible by `num_heads`. "
-            f"Received: d_model={d_model}, num_heads={num_heads}"
-        )
+    check_block_args(d_model, num_heads, d_ff, dropout, attention_dropout)
     if d_model % 2:
         raise ValueError(f"`d_model` must be even (sines and cosines). Received: d_model={d_model}")
-    _check_rate("dropout", dropout)
-    _check_rate("attention_dropout", attention_dropout)
     _check_int("max_length", max_length)
     _check_int("pad_id", pad_id, minimum=0)
 
