@@ -450,6 +450,29 @@ def test_translate_in_tf_function_matches_eager():
     )
 
 
+@pytest.mark.slow
+def test_translate_exports_to_a_saved_model(tmp_path):
+    """`translate` as a SavedModel endpoint (what TF Serving loads): reload and decode."""
+    import tensorflow as tf
+
+    model = _markov_model()
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint(
+        "translate",
+        lambda ids: decoding.translate(model, ids, max_length=4, beam_size=4, alpha=0.6),
+        input_signature=[tf.TensorSpec([None, None], tf.int32, name="source_ids")],
+    )
+    archive.write_out(str(tmp_path / "1"))
+    del model, archive
+    keras.backend.clear_session()
+    served = tf.saved_model.load(str(tmp_path / "1"))
+    out = served.translate(tf.constant([[3, 4, 2], [4, 2, 0]], tf.int32))
+    np.testing.assert_array_equal(out["target_ids"].numpy(), [[4, 2, 0, 0]] * 2)
+    lp2 = ((5 + 2) / 6) ** 0.6
+    np.testing.assert_allclose(out["scores"].numpy(), [math.log(0.36) / lp2] * 2, atol=1e-3)
+
+
 def test_decoding_argument_errors():
     model = zoo.transformer(**TINY)
     src = np.array([[3, 2]], "int32")

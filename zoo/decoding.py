@@ -209,7 +209,9 @@ def beam_search(model, source_ids, max_length=64, beam_size=4, alpha=0.6, start_
         new_alive = _gather_beams(ops.reshape(seqs, (-1, length)), live_idx, batch, k)
 
         # finished: merge the ended extensions, scored with the length penalty
-        ended = ops.where(is_end, top_lp / length_penalty(i + 1, alpha), _NEG)
+        # (extensions of the -inf placeholder beams of the first step stay at -inf)
+        real_end = ops.logical_and(is_end, top_lp > _NEG / 2)
+        ended = ops.where(real_end, top_lp / length_penalty(i + 1, alpha), _NEG)
         all_scores = ops.concatenate([fin_score, ended], axis=1)  # (B, 3k)
         all_seqs = ops.concatenate(
             [ops.reshape(fin_seq, (batch, k, length)), seqs], axis=1

@@ -312,7 +312,9 @@ class MultiHeadAttention(keras.layers.Layer):
             qkv = ops.matmul(query, w)
             if self.use_bias:
                 qkv = qkv + ops.cast(self.qkv_bias, self.compute_dtype)
-            q, k, v = qkv[..., :d], qkv[..., d:2 * d], qkv[..., 2 * d:]
+            # split (its gradient is one concatenation) rather than three slices (three
+            # zero-padded gradients): measurably faster training steps
+            q, k, v = ops.split(qkv, 3, axis=-1)
         else:
             q = ops.matmul(query, w[:, :d])
             kv = ops.matmul(value, w[:, d:])
@@ -320,7 +322,7 @@ class MultiHeadAttention(keras.layers.Layer):
                 bias = ops.cast(self.qkv_bias, self.compute_dtype)
                 q = q + bias[:d]
                 kv = kv + bias[d:]
-            k, v = kv[..., :d], kv[..., d:]
+            k, v = ops.split(kv, 2, axis=-1)
         q = self._split_heads(q * ops.cast(self.head_dim**-0.5, q.dtype))
         k = self._split_heads(k)
         v = self._split_heads(v)
@@ -329,7 +331,11 @@ class MultiHeadAttention(keras.layers.Layer):
             mask = ops.cast(attention_mask, "bool")
             while len(mask.shape) < 4:
                 mask = ops.expand_dims(mask, -3)
-            scores = ops.where(mask, scores, ops.cast(_neg_inf(scores.dtype), scores.dtype))
+            # an additive bias at the mask's (broadcast) shape: cheaper than a select over the
+            # full (B, h, Tq, Tk) scores, forward and backward
+            bias = ops.where(mask, ops.cast(0.0, scores.dtype),
+                             ops.cast(_neg_inf(scores.dtype), scores.dtype))
+            scores = scores + bias
         weights = ops.softmax(scores, axis=-1)
         if self.attention_dropout is not None:
             weights = self.attention_dropout(weights, training=training)
