@@ -473,6 +473,38 @@ def test_translate_exports_to_a_saved_model(tmp_path):
     np.testing.assert_allclose(out["scores"].numpy(), [math.log(0.36) / lp2] * 2, atol=1e-3)
 
 
+JAX_DECODE = r"""
+import math, os, sys
+import numpy as np
+import jax, keras
+assert keras.backend.backend() == "jax"
+sys.path.insert(0, os.path.join(os.getcwd(), "tests"))
+from test_transformer import _markov_model
+from zoo import decoding
+model = _markov_model()
+src = np.array([[3, 4, 2], [4, 2, 0]], "int32")
+greedy = decoding.greedy_decode(model, src, max_length=4)
+beam = jax.jit(lambda s: decoding.translate(model, s, max_length=4, beam_size=4, alpha=0.6))(src)
+assert np.asarray(greedy["target_ids"]).tolist() == [[3, 2, 0, 0]] * 2, greedy
+assert np.asarray(beam["target_ids"]).tolist() == [[4, 2, 0, 0]] * 2, beam
+print("JAX DECODING OK")
+"""
+
+
+@pytest.mark.slow
+def test_decoding_runs_on_jax():
+    """The decoders are keras.ops only: greedy and beam search (under jax.jit) on JAX."""
+    import os
+    import subprocess
+
+    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    proc = subprocess.run([sys.executable, "-c", JAX_DECODE], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "JAX DECODING OK" in proc.stdout
+
+
 def test_decoding_argument_errors():
     model = zoo.transformer(**TINY)
     src = np.array([[3, 2]], "int32")
