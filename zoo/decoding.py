@@ -1,0 +1,273 @@
+"""Greedy and beam-search decoding for `zoo.transformer` models, in `keras.ops`.
+
+Written for static shapes: the target buffer has a fixed length (`max_length` + 1 for the start
+token) and the loop is `keras.ops.while_loop`, so the functions trace inside a `tf.function` with
+a `(None, None)` int32 input signature (the batch and source length unknown) and export to a
+SavedModel for TF Serving; on JAX they trace under `jax.jit`. Each step runs the decoder over the
+whole buffer (the causal mask makes the positions after the current one irrelevant) and reads the
+hidden state at the current position; only that row goes through the pre-softmax projection.
+
+Beam search follows tensor2tensor / GNMT: every step extends each of the `beam_size` live
+hypotheses, keeps the 2k best extensions, moves those ending in `end_id` into a finished set
+scored by log P / lp(length) with lp = ((5 + length) / 6)^alpha (Wu et al. 2016), and keeps the
+k best unfinished ones alive; it stops when no live hypothesis can beat the best finished one,
+or at `max_length`. The paper used beam size 4 and alpha 0.6 (section 6.1).
+
+Reference:
+    Vaswani et al. 2017, Attention Is All You Need, arXiv:1706.03762 (section 6.1);
+    Wu et al. 2016, Google's Neural Machine Translation System, arXiv:1609.08144 (eq. 14).
+
+Example:
+    >>> import numpy as np, zoo
+    >>> from zoo.decoding import translate
+    >>> model = zoo.transformer(vocab_size=20, num_layers=1, d_model=16, d_ff=32, num_heads=2)
+    >>> out = translate(model, np.array([[5, 6, 7, 2]], "int32"), max_length=6, beam_size=2)
+    >>> tuple(out["target_ids"].shape), tuple(out["scores"].shape)
+    ((1, 6), (1,))
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+__all__ = ["greedy_decode", "beam_search", "translate", "length_penalty"]
+
+_NEG = -1e9
+
+
+def _check(max_length, beam_size=1, alpha=0.0):
+    if not isinstance(max_length, int) or isinstance(max_length, bool) or max_length < 1:
+        raise ValueError(
+            f"`max_length` must be a positive Python integer (a static buffer size). "
+            f"Received: max_length={max_length!r}"
+        )
+    if not isinstance(beam_size, int) or isinstance(beam_size, bool) or beam_size < 1:
+        raise ValueError(f"`beam_size` must be a positive integer. Received: beam_size={beam_size!r}")
+    if not isinstance(alpha, (int, float)) or isinstance(alpha, bool) or alpha < 0:
+        raise ValueError(f"`alpha` must be a number >= 0. Received: alpha={alpha!r}")
+
+
+def length_penalty(length, alpha):
+    """GNMT's length penalty lp(Y) = ((5 + |Y|) / 6)^alpha."""
+    return ops.power((5.0 + ops.cast(length, "float32")) / 6.0, float(alpha))
+
+
+def _parts(model):
+    from zoo.models.transformer import encoder_decoder
+
+    return encoder_decoder(model)
+
+
+def _step_log_probs(decoder, project, seqs, i, memory, source_ids, pad_id):
+    """Log-probabilities (n, V) of the token after position `i` of `seqs` (n, L)."""
+    hidden = decoder([seqs, memory, source_ids], training=False)  # (n, L, d)
+    logits = ops.cast(project(ops.take(hidden, i, axis=1)), "float32")  # (n, V)
+    vocab = ops.shape(logits)[-1]
+    # never emit padding
+    logits = ops.where(ops.arange(vocab)[None, :] == pad_id, _NEG, logits)
+    return ops.log_softmax(logits, axis=-1)
+
+
+def _write(seqs, position, tokens):
+    """seqs[..., position] = tokens (static-shape scatter by a one-hot position mask)."""
+    length = ops.shape(seqs)[-1]
+    at = ops.arange(length) == position
+    return ops.where(at, ops.expand_dims(ops.cast(tokens, seqs.dtype), -1), seqs)
+
+
+def greedy_decode(model, source_ids, max_length=64, start_id=1, end_id=2, pad_id=0):
+    """Greedy decoding: the most probable token at every step until `end_id` or `max_length`.
+
+    Args:
+        model: a `zoo.transformer` model (or one of its registered variants).
+        source_ids: int32 (batch, source length), padded with `pad_id`.
+        max_length: number of tokens generated at most (a Python int: the static buffer size).
+        start_id: the start-of-sequence id fed first to the decoder.
+        end_id: the end-of-sequence id.
+        pad_id: padding id, written after `end_id` and never generated.
+
+    Returns:
+        A dict: `target_ids` int32 (batch, max_length), the generated tokens (end id included,
+        padding after it); `scores` float32 (batch,), their summed log-probabilities.
+
+    Example:
+        >>> import numpy as np, zoo
+        >>> model = zoo.transformer(vocab_size=20, num_layers=1, d_model=16, d_ff=32, num_heads=2)
+        >>> out = greedy_decode(model, np.array([[5, 6, 2]], "int32"), max_length=4)
+        >>> tuple(out["target_ids"].shape)
+        (1, 4)
+    """
+    _check(max_length)
+    encoder, decoder, project = _parts(model)
+    source_ids = ops.cast(source_ids, "int32")
+    memory = encoder(source_ids, training=False)
+    batch = ops.shape(source_ids)[0]
+    seqs = ops.concatenate(
+        [ops.full((batch, 1), start_id, "int32"), ops.full((batch, max_length), pad_id, "int32")],
+        axis=1,
+    )
+    scores = ops.zeros((batch,), "float32")
+    finished = ops.zeros((batch,), "bool")
+
+    def cond(i, seqs, scores, finished):
+        return ops.logical_and(i < max_length, ops.logical_not(ops.all(finished)))
+
+    def body(i, seqs, scores, finished):
+        log_probs = _step_log_probs(decoder, project, seqs, i, memory, source_ids, pad_id)
+        token = ops.cast(ops.argmax(log_probs, axis=-1), "int32")
+        best = ops.max(log_probs, axis=-1)
+        token = ops.where(finished, pad_id, token)
+        scores = scores + ops.where(finished, 0.0, best)
+        seqs = _write(seqs, i + 1, token)
+        finished = ops.logical_or(finished, token == end_id)
+        return i + 1, seqs, scores, finished
+
+    _, seqs, scores, _ = ops.while_loop(
+        cond, body, (ops.convert_to_tensor(0, "int32"), seqs, scores, finished),
+        maximum_iterations=max_length,
+    )
+    return {"target_ids": seqs[:, 1:], "scores": scores}
+
+
+def _gather_beams(x, beam_index, batch, beams):
+    """x (batch * beams_in, ...) gathered by beam_index (batch, beams) -> (batch, beams, ...)."""
+    beams_in = ops.shape(x)[0] // batch
+    offsets = ops.arange(batch)[:, None] * beams_in
+    flat = ops.reshape(beam_index + offsets, (-1,))
+    out = ops.take(x, flat, axis=0)
+    return ops.reshape(out, (batch, beams) + tuple(x.shape[1:]))
+
+
+def beam_search(model, source_ids, max_length=64, beam_size=4, alpha=0.6, start_id=1, end_id=2,
+                pad_id=0):
+    """Beam search with GNMT length penalty (section 6.1 of the paper: beam 4, alpha 0.6).
+
+    Args:
+        model: a `zoo.transformer` model.
+        source_ids: int32 (batch, source length), padded with `pad_id`.
+        max_length: number of tokens generated at most (a Python int).
+        beam_size: live hypotheses per example (k).
+        alpha: length-penalty exponent; 0 ranks by plain log-probability.
+        start_id, end_id, pad_id: special token ids.
+
+    Returns:
+        A dict: `target_ids` int32 (batch, max_length), the best hypothesis (end id included,
+        padding after it); `scores` float32 (batch,), its log-probability divided by
+        lp(length). Hypotheses that never produced `end_id` compete with their full length.
+
+    Example:
+        >>> import numpy as np, zoo
+        >>> model = zoo.transformer(vocab_size=20, num_layers=1, d_model=16, d_ff=32, num_heads=2)
+        >>> out = beam_search(model, np.array([[5, 6, 2]], "int32"), max_length=4, beam_size=3)
+        >>> tuple(out["target_ids"].shape)
+        (1, 4)
+    """
+    _check(max_length, beam_size, alpha)
+    encoder, decoder, project = _parts(model)
+    k = beam_size
+    source_ids = ops.cast(source_ids, "int32")
+    memory = encoder(source_ids, training=False)  # (B, S, d)
+    batch = ops.shape(source_ids)[0]
+    length = max_length + 1
+    # tile the source k times: (B * k, ...), example-major
+    src_k = ops.repeat(source_ids, k, axis=0)
+    memory_k = ops.repeat(memory, k, axis=0)
+
+    alive_seq = ops.concatenate(
+        [ops.full((batch * k, 1), start_id, "int32"),
+         ops.full((batch * k, max_length), pad_id, "int32")], axis=1,
+    )  # (B*k, L)
+    first = ops.concatenate([ops.zeros((1,), "float32"), ops.full((k - 1,), _NEG, "float32")], 0)
+    alive_lp = ops.zeros((batch, k), "float32") + first[None, :]
+    fin_seq = ops.full((batch * k, length), pad_id, "int32")
+    fin_score = ops.full((batch, k), _NEG, "float32")
+    max_lp = length_penalty(max_length, alpha)
+
+    def cond(i, alive_seq, alive_lp, fin_seq, fin_score):
+        # stop when, for every example, the best finished score beats the best any live
+        # hypothesis could still reach (its log-prob can only fall; lp is largest at max_length)
+        best_alive = alive_lp[:, 0] / max_lp
+        done = ops.all(fin_score[:, 0] > best_alive)
+        return ops.logical_and(i < max_length, ops.logical_not(done))
+
+    def body(i, alive_seq, alive_lp, fin_seq, fin_score):
+        log_probs = _step_log_probs(decoder, project, alive_seq, i, memory_k, src_k, pad_id)
+        vocab = ops.shape(log_probs)[-1]
+        cand = ops.reshape(alive_lp, (-1, 1)) + log_probs  # (B*k, V)
+        cand = ops.reshape(cand, (batch, -1))  # (B, k*V)
+        top_lp, top_idx = ops.top_k(cand, 2 * k)  # (B, 2k)
+        beam = top_idx // vocab
+        token = ops.cast(top_idx % vocab, "int32")
+        seqs = _gather_beams(alive_seq, beam, batch, 2 * k)  # (B, 2k, L)
+        seqs = _write(seqs, i + 1, token)
+        is_end = token == end_id
+
+        # live: the k best extensions that did not end
+        live_lp = ops.where(is_end, _NEG, top_lp)
+        live_lp, live_idx = ops.top_k(live_lp, k)
+        new_alive = _gather_beams(ops.reshape(seqs, (-1, length)), live_idx, batch, k)
+
+        # finished: merge the ended extensions, scored with the length penalty
+        # (extensions of the -inf placeholder beams of the first step stay at -inf)
+        real_end = ops.logical_and(is_end, top_lp > _NEG / 2)
+        ended = ops.where(real_end, top_lp / length_penalty(i + 1, alpha), _NEG)
+        all_scores = ops.concatenate([fin_score, ended], axis=1)  # (B, 3k)
+        all_seqs = ops.concatenate(
+            [ops.reshape(fin_seq, (batch, k, length)), seqs], axis=1
+        )  # (B, 3k, L)
+        fin_score, fin_idx = ops.top_k(all_scores, k)
+        new_fin = _gather_beams(ops.reshape(all_seqs, (-1, length)), fin_idx, batch, k)
+        return (
+            i + 1,
+            ops.reshape(new_alive, (-1, length)),
+            live_lp,
+            ops.reshape(new_fin, (-1, length)),
+            fin_score,
+        )
+
+    _, alive_seq, alive_lp, fin_seq, fin_score = ops.while_loop(
+        cond, body,
+        (ops.convert_to_tensor(0, "int32"), alive_seq, alive_lp, fin_seq, fin_score),
+        maximum_iterations=max_length,
+    )
+    # examples with no finished hypothesis fall back to their best live one (full length)
+    has_finished = fin_score[:, 0] > _NEG / 2
+    best_fin = ops.reshape(fin_seq, (batch, k, length))[:, 0]
+    best_alive = ops.reshape(alive_seq, (batch, k, length))[:, 0]
+    seqs = ops.where(has_finished[:, None], best_fin, best_alive)
+    scores = ops.where(has_finished, fin_score[:, 0], alive_lp[:, 0] / max_lp)
+    return {"target_ids": seqs[:, 1:], "scores": scores}
+
+
+def translate(model, source_ids, max_length=64, beam_size=4, alpha=0.6, start_id=1, end_id=2,
+              pad_id=0):
+    """Translate a batch of source ids: beam search (`beam_size` > 1) or greedy (`beam_size=1`).
+
+    The function for serving: it traces in a `tf.function` with
+    `input_signature=[tf.TensorSpec([None, None], tf.int32)]` (batch and length unknown);
+    `max_length`, `beam_size` and `alpha` are fixed at trace time.
+
+    Args:
+        model: a `zoo.transformer` model.
+        source_ids: int32 (batch, source length), padded with `pad_id`.
+        max_length: tokens generated at most (Python int).
+        beam_size: 1 for greedy decoding, otherwise the beam width (the paper: 4).
+        alpha: length penalty of beam search (the paper: 0.6); unused by greedy decoding.
+        start_id, end_id, pad_id: special token ids.
+
+    Returns:
+        A dict with `target_ids` int32 (batch, max_length) and `scores` float32 (batch,).
+
+    Example:
+        >>> import numpy as np, tensorflow as tf, zoo
+        >>> model = zoo.transformer(vocab_size=20, num_layers=1, d_model=16, d_ff=32, num_heads=2)
+        >>> serve = tf.function(lambda ids: translate(model, ids, max_length=5),
+        ...                     input_signature=[tf.TensorSpec([None, None], tf.int32)])
+        >>> tuple(serve(tf.constant([[4, 5, 2, 0]]))["target_ids"].shape)
+        (1, 5)
+    """
+    _check(max_length, beam_size, alpha)
+    if beam_size == 1:
+        return greedy_decode(model, source_ids, max_length, start_id, end_id, pad_id)
+    return beam_search(model, source_ids, max_length, beam_size, alpha, start_id, end_id, pad_id)

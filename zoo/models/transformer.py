@@ -1,0 +1,553 @@
+"""The Transformer of "Attention Is All You Need" (Vaswani et al. 2017), and its training pieces.
+
+Builders (registered, re-exported as `zoo.<name>`):
+
+- `transformer(...)`: the configurable encoder-decoder; inputs `[source_ids, target_ids]`
+  (int32, padding id 0), output the logits (batch, target length, target vocabulary) of the next
+  token at every target position (targets shifted right: `target_ids` starts with the start id).
+- `transformer_base`, `transformer_big`: the paper's configurations (Table 3).
+- `transformer_classifier(...)`: an encoder-only text classifier (token ids in, classes out).
+
+Training pieces of section 5 (keras only, not builders, import them from this module):
+`LabelSmoothedCrossEntropy` (eps_ls = 0.1, padding ignored), `TransformerSchedule`
+(d_model^-0.5 * min(step^-0.5, step * warmup^-1.5)), `transformer_optimizer` (Adam with
+beta_1 0.9, beta_2 0.98, epsilon 1e-9 on that schedule). Decoding (greedy, beam search, `translate`)
+is in `zoo.decoding`; `encoder_decoder(model)` gives the encoder and decoder sub-models it uses.
+
+Reference:
+    Vaswani et al. 2017, Attention Is All You Need, arXiv:1706.03762.
+
+Example:
+    >>> import numpy as np, zoo
+    >>> model = zoo.transformer(vocab_size=50, num_layers=1, d_model=16, d_ff=32, num_heads=2)
+    >>> src = np.array([[5, 6, 7, 2, 0]], "int32")
+    >>> tgt = np.array([[1, 8, 9]], "int32")
+    >>> tuple(model([src, tgt]).shape)
+    (1, 3, 50)
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import ops
+
+from zoo.layers.transformer import (
+    PaddingMask,
+    PositionalEncoding,
+    TokenEmbedding,
+    TransformerDecoderLayer,
+    TransformerEncoderLayer,
+    check_block_args,
+)
+from zoo.registry import register_model
+
+__all__ = ["transformer", "transformer_base", "transformer_big", "transformer_classifier"]
+
+PAPER = "Vaswani et al. 2017, Attention Is All You Need, arXiv:1706.03762"
+
+_TINY = dict(vocab_size=50, num_layers=1, d_model=16, d_ff=32, num_heads=2, max_length=64)
+
+
+def _check_int(name, value, minimum=1):
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < minimum:
+        raise ValueError(
+            f"`{name}` must be an integer of at least {minimum}. Received: {name}={value!r}"
+        )
+
+
+def _check_rate(name, value):
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value < 1:
+        raise ValueError(f"`{name}` must be a float in [0, 1). Received: {name}={value!r}")
+
+
+def _check_stack_args(num_layers, d_model, d_ff, num_heads, dropout, attention_dropout,
+                      max_length, pad_id):
+    _check_int("num_layers", num_layers)
+    check_block_args(d_model, num_heads, d_ff, dropout, attention_dropout)
+    if d_model % 2:
+        raise ValueError(f"`d_model` must be even (sines and cosines). Received: d_model={d_model}")
+    _check_int("max_length", max_length)
+    _check_int("pad_id", pad_id, minimum=0)
+
+
+def _embed(ids, embedding, positional, dropout_rate, prefix):
+    x = embedding(ids)
+    x = positional(x)
+    if dropout_rate:
+        x = keras.layers.Dropout(dropout_rate, name=f"{prefix}_dropout")(x)
+    return x
+
+
+def _layer_kwargs(d_model, num_heads, d_ff, dropout, attention_dropout, pre_norm):
+    return dict(d_model=d_model, num_heads=num_heads, d_ff=d_ff, dropout=dropout,
+                attention_dropout=attention_dropout, pre_norm=pre_norm)
+
+
+def transformer(
+    vocab_size=37000,
+    target_vocab_size=None,
+    num_layers=6,
+    d_model=512,
+    d_ff=2048,
+    num_heads=8,
+    dropout=0.1,
+    attention_dropout=0.0,
+    share_embeddings=True,
+    tie_output_embedding=True,
+    max_length=1024,
+    pre_norm=False,
+    pad_id=0,
+    name="transformer",
+):
+    """The Transformer encoder-decoder (section 3, Figure 1).
+
+    Source and target token ids are embedded (scaled by sqrt(d_model)), summed with the sinusoidal
+    positional encoding and dropped out; N encoder layers (self-attention, feed-forward) and N
+    decoder layers (causal self-attention, encoder-decoder attention, feed-forward) follow, each
+    sub-layer wrapped as LayerNorm(x + Dropout(Sublayer(x))) (or pre-norm); a linear projection
+    gives the next-token logits. Padding (`pad_id`) is masked in every attention.
+
+    Args:
+        vocab_size: source vocabulary size (the shared vocabulary with `share_embeddings`).
+        target_vocab_size: target vocabulary size; None means `vocab_size`.
+        num_layers: N, layers in the encoder and in the decoder.
+        d_model: model width.
+        d_ff: inner width of the feed-forward networks.
+        num_heads: attention heads h.
+        dropout: P_drop, on embeddings+positions and on every sub-layer output.
+        attention_dropout: dropout on attention weights (0 in the paper).
+        share_embeddings: one embedding matrix for source and target (needs equal vocabularies).
+        tie_output_embedding: the pre-softmax projection is the transposed target embedding
+            (section 3.4); otherwise a separate Dense layer with bias.
+        max_length: longest source or target sequence (size of the positional table).
+        pre_norm: layer normalisation before each sub-layer (and after each stack) instead of after
+            the residual sum.
+        pad_id: the padding token id, masked out.
+        name: model name.
+
+    Returns:
+        A `keras.Model` with inputs `[source_ids, target_ids]` (int32, (batch, length)) and output
+        the logits (batch, target length, target vocabulary).
+
+    Reference:
+        Vaswani et al. 2017, Attention Is All You Need, arXiv:1706.03762.
+
+    Example:
+        >>> import zoo
+        >>> model = zoo.transformer(vocab_size=100, num_layers=2, d_model=32, d_ff=64,
+        ...                         num_heads=4)
+        >>> [tuple(t.shape) for t in model.inputs]
+        [(None, None), (None, None)]
+    """
+    _check_int("vocab_size", vocab_size)
+    if target_vocab_size is None:
+        target_vocab_size = vocab_size
+    _check_int("target_vocab_size", target_vocab_size)
+    _check_stack_args(num_layers, d_model, d_ff, num_heads, dropout, attention_dropout,
+                      max_length, pad_id)
+    if share_embeddings and target_vocab_size != vocab_size:
+        raise ValueError(
+            "`share_embeddings=True` needs one vocabulary: `target_vocab_size` must be None or "
+            f"equal to `vocab_size`. Received: vocab_size={vocab_size}, "
+            f"target_vocab_size={target_vocab_size}"
+        )
+    for flag in ("share_embeddings", "tie_output_embedding", "pre_norm"):
+        value = locals()[flag]
+        if not isinstance(value, bool):
+            raise ValueError(f"`{flag}` must be True or False. Received: {flag}={value!r}")
+
+    source_ids = keras.Input(shape=(None,), dtype="int32", name="source_ids")
+    target_ids = keras.Input(shape=(None,), dtype="int32", name="target_ids")
+
+    if share_embeddings:
+        source_embedding = target_embedding = TokenEmbedding(
+            vocab_size, d_model, name="shared_embedding"
+        )
+    else:
+        source_embedding = TokenEmbedding(vocab_size, d_model, name="source_embedding")
+        target_embedding = TokenEmbedding(target_vocab_size, d_model, name="target_embedding")
+    positional = PositionalEncoding(max_length, name="positional_encoding")
+    padding = PaddingMask(pad_id, name="padding_mask")
+    kwargs = _layer_kwargs(d_model, num_heads, d_ff, dropout, attention_dropout, pre_norm)
+
+    source_mask = padding(source_ids)
+    x = _embed(source_ids, source_embedding, positional, dropout, "source")
+    for i in range(num_layers):
+        x = TransformerEncoderLayer(**kwargs, name=f"encoder_layer_{i}")(
+            x, padding_mask=source_mask
+        )
+    if pre_norm:
+        x = keras.layers.LayerNormalization(epsilon=1e-6, name="encoder_norm")(x)
+    encoder_outputs = x
+
+    target_mask = padding(target_ids)
+    y = _embed(target_ids, target_embedding, positional, dropout, "target")
+    for i in range(num_layers):
+        y = TransformerDecoderLayer(**kwargs, name=f"decoder_layer_{i}")(
+            y, encoder_outputs, decoder_padding_mask=target_mask, encoder_padding_mask=source_mask
+        )
+    if pre_norm:
+        y = keras.layers.LayerNormalization(epsilon=1e-6, name="decoder_norm")(y)
+    if tie_output_embedding:
+        logits = target_embedding(y, reverse=True)
+    else:
+        logits = keras.layers.Dense(target_vocab_size, name="output_projection")(y)
+    return keras.Model([source_ids, target_ids], logits, name=name)
+
+
+def _register(**kw):
+    return register_model(
+        family="transformer",
+        task="translation",
+        paper=PAPER,
+        input_shape={"source_ids": (None,), "target_ids": (None,)},
+        test_overrides=dict(_TINY),
+        **kw,
+    )
+
+
+@_register(description="Transformer base (Table 3): N=6, d_model 512, d_ff 2048, h 8, ~63M params")
+def transformer_base(vocab_size=37000, target_vocab_size=None, num_layers=6, d_model=512,
+                     d_ff=2048, num_heads=8, dropout=0.1, attention_dropout=0.0,
+                     share_embeddings=True, tie_output_embedding=True, max_length=1024,
+                     pre_norm=False, pad_id=0, name="transformer_base"):
+    """Transformer base (Table 3): N=6, d_model=512, d_ff=2048, h=8, P_drop=0.1.
+
+    With a shared vocabulary of 37000 tokens and one embedding matrix for source, target and
+    pre-softmax projection it has 63.1M parameters (the paper's Table 3 says 65M).
+
+    Reference:
+        Vaswani et al. 2017, Attention Is All You Need, arXiv:1706.03762.
+
+    Example:
+        >>> import zoo
+        >>> model = zoo.transformer_base(vocab_size=1000, num_layers=1)
+        >>> model.count_params()
+        7868416
+    """
+    return transformer(**{k: v for k, v in locals().items()})
+
+
+@_register(description="Transformer big (Table 3): N=6, d_model 1024, d_ff 4096, h 16, ~214M params")
+def transformer_big(vocab_size=37000, target_vocab_size=None, num_layers=6, d_model=1024,
+                    d_ff=4096, num_heads=16, dropout=0.3, attention_dropout=0.0,
+                    share_embeddings=True, tie_output_embedding=True, max_length=1024,
+                    pre_norm=False, pad_id=0, name="transformer_big"):
+    """Transformer big (Table 3): N=6, d_model=1024, d_ff=4096, h=16, P_drop=0.3.
+
+    With a shared vocabulary of 37000 tokens and one embedding matrix it has 214.2M parameters
+    (Table 3: 213M).
+
+    Reference:
+        Vaswani et al. 2017, Attention Is All You Need, arXiv:1706.03762.
+
+    Example:
+        >>> import zoo
+        >>> model = zoo.transformer_big(vocab_size=1000, num_layers=1)
+        >>> model.count_params()
+        30416896
+    """
+    return transformer(**{k: v for k, v in locals().items()})
+
+
+@register_model(
+    family="transformer",
+    task="text_classification",
+    paper=PAPER,
+    input_shape=(None,),
+    test_overrides=dict(_TINY, classes=3),
+    description="Encoder-only Transformer text classifier (token ids in, classes out)",
+)
+def transformer_classifier(vocab_size=20000, classes=2, num_layers=4, d_model=256, d_ff=1024,
+                           num_heads=4, dropout=0.1, attention_dropout=0.0, max_length=512,
+                           pre_norm=False, pad_id=0, pooling="avg",
+                           classifier_activation="softmax", name="transformer_classifier"):
+    """An encoder-only Transformer classifier: the paper's encoder, pooled, then a Dense layer.
+
+    Token ids (padding `pad_id` masked) are embedded, summed with positions and passed through
+    `num_layers` encoder layers; the real positions are averaged (`pooling="avg"`) or the first
+    position is taken (`pooling="first"`, for inputs that start with a classification token).
+
+    Args:
+        vocab_size: vocabulary size.
+        classes: number of classes.
+        num_layers, d_model, d_ff, num_heads, dropout, attention_dropout, max_length, pre_norm,
+            pad_id: as in `transformer`.
+        pooling: "avg" (mean over real tokens) or "first".
+        classifier_activation: activation of the output layer (None for logits).
+        name: model name.
+
+    Returns:
+        A `keras.Model` from int32 token ids (batch, length) to (batch, classes).
+
+    Reference:
+        Vaswani et al. 2017, Attention Is All You Need, arXiv:1706.03762.
+
+    Example:
+        >>> import numpy as np, zoo
+        >>> model = zoo.transformer_classifier(vocab_size=100, classes=3, num_layers=1,
+        ...                                    d_model=16, d_ff=32, num_heads=2)
+        >>> tuple(model(np.array([[4, 5, 6, 0]], "int32")).shape)
+        (1, 3)
+    """
+    _check_int("vocab_size", vocab_size)
+    _check_int("classes", classes)
+    _check_stack_args(num_layers, d_model, d_ff, num_heads, dropout, attention_dropout,
+                      max_length, pad_id)
+    if pooling not in ("avg", "first"):
+        raise ValueError(f"`pooling` must be 'avg' or 'first'. Received: pooling={pooling!r}")
+    if not isinstance(pre_norm, bool):
+        raise ValueError(f"`pre_norm` must be True or False. Received: pre_norm={pre_norm!r}")
+    if classifier_activation is not None:
+        try:
+            keras.activations.get(classifier_activation)
+        except (ValueError, TypeError):
+            raise ValueError(
+                "`classifier_activation` must be None, a keras activation name or a callable. "
+                f"Received: classifier_activation={classifier_activation!r}"
+            ) from None
+
+    token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+    mask = PaddingMask(pad_id, name="padding_mask")(token_ids)
+    x = _embed(token_ids, TokenEmbedding(vocab_size, d_model, name="token_embedding"),
+               PositionalEncoding(max_length, name="positional_encoding"), dropout, "embedding")
+    kwargs = _layer_kwargs(d_model, num_heads, d_ff, dropout, attention_dropout, pre_norm)
+    for i in range(num_layers):
+        x = TransformerEncoderLayer(**kwargs, name=f"encoder_layer_{i}")(x, padding_mask=mask)
+    if pre_norm:
+        x = keras.layers.LayerNormalization(epsilon=1e-6, name="encoder_norm")(x)
+    if pooling == "avg":
+        x = keras.layers.GlobalAveragePooling1D(name="avg_pool")(x, mask=mask)
+    else:
+        x = _FirstToken(name="first_token")(x)
+    if dropout:
+        x = keras.layers.Dropout(dropout, name="head_dropout")(x)
+    outputs = keras.layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
+    return keras.Model(token_ids, outputs, name=name)
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class _FirstToken(keras.layers.Layer):
+    """The representation at position 0: (batch, length, d) -> (batch, d)."""
+
+    def call(self, inputs):
+        return inputs[:, 0]
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[-1])
+
+
+# --------------------------------------------------------------------------------------------
+# Encoder and decoder sub-models (shared weights), used by zoo.decoding.
+# --------------------------------------------------------------------------------------------
+
+
+def _stack(model, prefix):
+    layers = {layer.name: layer for layer in model.layers}
+    n = 0
+    while f"{prefix}_layer_{n}" in layers:
+        n += 1
+    if n == 0:
+        raise ValueError(
+            f"`model` must be built by zoo.transformer (no layer named '{prefix}_layer_0'). "
+            f"Received: model={model.name!r}"
+        )
+    return layers, [layers[f"{prefix}_layer_{i}"] for i in range(n)]
+
+
+def encoder_decoder(model):
+    """The encoder and decoder of a `zoo.transformer` model as functional models sharing weights.
+
+    Returns:
+        `(encoder, decoder, project)`: `encoder(source_ids) -> encoder_outputs` (batch, S, d);
+        `decoder([target_ids, encoder_outputs, source_ids]) -> hidden states` (batch, T, d) (before
+        the pre-softmax projection; source ids give the padding mask); `project(hidden) -> logits`
+        applies the (tied or separate) pre-softmax projection to any (..., d) tensor.
+
+    Example:
+        >>> import numpy as np, zoo
+        >>> from zoo.models.transformer import encoder_decoder
+        >>> model = zoo.transformer(vocab_size=50, num_layers=1, d_model=16, d_ff=32, num_heads=2)
+        >>> encoder, decoder, project = encoder_decoder(model)
+        >>> src, tgt = np.array([[5, 6, 2]], "int32"), np.array([[1, 7]], "int32")
+        >>> memory = np.asarray(encoder(src))
+        >>> logits = project(decoder([tgt, memory, src]))
+        >>> bool(np.allclose(logits, model([src, tgt]), atol=1e-5))
+        True
+    """
+    cached = getattr(model, "_zoo_encoder_decoder", None)
+    if cached is not None:
+        return cached
+    layers, encoder_layers = _stack(model, "encoder")
+    _, decoder_layers = _stack(model, "decoder")
+    if "shared_embedding" in layers:
+        source_embedding = target_embedding = layers["shared_embedding"]
+    else:
+        source_embedding, target_embedding = layers["source_embedding"], layers["target_embedding"]
+    positional, padding = layers["positional_encoding"], layers["padding_mask"]
+    d_model = source_embedding.d_model
+
+    def embed(ids, embedding, prefix):
+        x = positional(embedding(ids))
+        if f"{prefix}_dropout" in layers:
+            x = layers[f"{prefix}_dropout"](x)
+        return x
+
+    source_ids = keras.Input(shape=(None,), dtype="int32", name="source_ids")
+    x = embed(source_ids, source_embedding, "source")
+    source_mask = padding(source_ids)
+    for layer in encoder_layers:
+        x = layer(x, padding_mask=source_mask)
+    if "encoder_norm" in layers:
+        x = layers["encoder_norm"](x)
+    encoder = keras.Model(source_ids, x, name=f"{model.name}_encoder")
+
+    target_ids = keras.Input(shape=(None,), dtype="int32", name="target_ids")
+    memory = keras.Input(shape=(None, d_model), name="encoder_outputs")
+    src_ids = keras.Input(shape=(None,), dtype="int32", name="source_ids")
+    src_mask = padding(src_ids)
+    y = embed(target_ids, target_embedding, "target")
+    target_mask = padding(target_ids)
+    for layer in decoder_layers:
+        y = layer(y, memory, decoder_padding_mask=target_mask, encoder_padding_mask=src_mask)
+    if "decoder_norm" in layers:
+        y = layers["decoder_norm"](y)
+    decoder = keras.Model([target_ids, memory, src_ids], y, name=f"{model.name}_decoder")
+
+    if "output_projection" in layers:
+        project = layers["output_projection"]
+    else:
+        def project(hidden):
+            return target_embedding(hidden, reverse=True)
+
+    result = (encoder, decoder, project)
+    model._zoo_encoder_decoder = result
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# Training pieces (section 5.3 and 5.4).
+# --------------------------------------------------------------------------------------------
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class LabelSmoothedCrossEntropy(keras.losses.Loss):
+    """Cross-entropy with label smoothing eps_ls (section 5.4) that ignores padding positions.
+
+    The target distribution puts 1 - epsilon + epsilon / V on the true token and epsilon / V on
+    every other token (keras' `label_smoothing` convention); positions whose label is `pad_id`
+    get weight 0 and the loss is averaged over the real tokens.
+
+    Args:
+        epsilon: smoothing eps_ls (the paper: 0.1).
+        pad_id: label id of padding, ignored.
+        from_logits: whether predictions are logits (the `zoo.transformer` output) or
+            probabilities.
+        reduction, name, dtype: as for `keras.losses.Loss`; the default reduction
+            "mean_with_sample_weight" averages over the non-padding tokens.
+
+    Example:
+        >>> import numpy as np
+        >>> loss = LabelSmoothedCrossEntropy(epsilon=0.1)
+        >>> y_true = np.array([[3, 1, 0]])
+        >>> logits = np.zeros((1, 3, 5), "float32")
+        >>> round(float(loss(y_true, logits)), 4)      # uniform prediction: log(5)
+        1.6094
+    """
+
+    def __init__(self, epsilon=0.1, pad_id=0, from_logits=True,
+                 reduction="mean_with_sample_weight", name="label_smoothed_cross_entropy",
+                 dtype=None):
+        _check_rate("epsilon", epsilon)
+        _check_int("pad_id", pad_id, minimum=0)
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        self.epsilon = float(epsilon)
+        self.pad_id = int(pad_id)
+        self.from_logits = bool(from_logits)
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        weights = ops.cast(ops.not_equal(ops.cast(y_true, "int32"), self.pad_id), "float32")
+        if sample_weight is not None:
+            weights = weights * ops.cast(sample_weight, "float32")
+        return super().__call__(y_true, y_pred, sample_weight=weights)
+
+    def call(self, y_true, y_pred):
+        y_pred = ops.convert_to_tensor(y_pred)
+        labels = ops.cast(y_true, "int32")
+        if self.from_logits:
+            log_probs = ops.log_softmax(y_pred, axis=-1)
+        else:
+            log_probs = ops.log(ops.clip(y_pred, keras.backend.epsilon(), 1.0))
+        log_probs = ops.cast(log_probs, "float32")
+        true_lp = ops.squeeze(
+            ops.take_along_axis(log_probs, ops.expand_dims(labels, -1), axis=-1), -1
+        )
+        mean_lp = ops.mean(log_probs, axis=-1)
+        # -(1 - eps) log p_y - eps * mean_v log p_v
+        return -(1.0 - self.epsilon) * true_lp - self.epsilon * mean_lp
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {"epsilon": self.epsilon, "pad_id": self.pad_id, "from_logits": self.from_logits}
+        )
+        return config
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class TransformerSchedule(keras.optimizers.schedules.LearningRateSchedule):
+    """lrate = scale * d_model^-0.5 * min(step_num^-0.5, step_num * warmup_steps^-1.5) (eq. 3).
+
+    `step` is the optimizer's iteration count, which starts at 0; `step_num = step + 1`, so the
+    first update uses step_num = 1 and the peak d_model^-0.5 * warmup^-0.5 is reached at
+    step = warmup_steps - 1.
+
+    Args:
+        d_model: model width (512 for base, 1024 for big).
+        warmup_steps: the paper's 4000.
+        scale: an extra factor (1 in the paper).
+
+    Example:
+        >>> schedule = TransformerSchedule(d_model=512, warmup_steps=4000)
+        >>> round(float(schedule(3999)), 7)
+        0.0006988
+    """
+
+    def __init__(self, d_model=512, warmup_steps=4000, scale=1.0):
+        _check_int("d_model", d_model)
+        _check_int("warmup_steps", warmup_steps)
+        if not isinstance(scale, (int, float)) or isinstance(scale, bool) or scale <= 0:
+            raise ValueError(f"`scale` must be a positive number. Received: scale={scale!r}")
+        self.d_model = int(d_model)
+        self.warmup_steps = int(warmup_steps)
+        self.scale = float(scale)
+
+    def __call__(self, step):
+        step_num = ops.cast(step, "float32") + 1.0
+        return (
+            self.scale
+            * self.d_model**-0.5
+            * ops.minimum(ops.rsqrt(step_num), step_num * float(self.warmup_steps) ** -1.5)
+        )
+
+    def get_config(self):
+        return {"d_model": self.d_model, "warmup_steps": self.warmup_steps, "scale": self.scale}
+
+
+def transformer_optimizer(d_model=512, warmup_steps=4000, scale=1.0, **kwargs):
+    """Adam with beta_1 = 0.9, beta_2 = 0.98, epsilon = 1e-9 on `TransformerSchedule` (5.3).
+
+    Args:
+        d_model, warmup_steps, scale: the schedule's arguments.
+        **kwargs: other `keras.optimizers.Adam` arguments (e.g. `clipnorm`).
+
+    Example:
+        >>> opt = transformer_optimizer(d_model=512)
+        >>> opt.beta_2, opt.epsilon
+        (0.98, 1e-09)
+    """
+    return keras.optimizers.Adam(
+        learning_rate=TransformerSchedule(d_model, warmup_steps, scale),
+        beta_1=0.9, beta_2=0.98, epsilon=1e-9, **kwargs,
+    )
