@@ -184,9 +184,10 @@ def dcgan_generator(
         Convolutional Generative Adversarial Networks, arXiv:1511.06434, figure 1.
 
     Example:
-        >>> import numpy as np, zoo
+        >>> import zoo
+        >>> from zoo.gan import sample_latents
         >>> g = zoo.dcgan_generator(latent_dim=16, image_shape=(32, 32, 3), base_filters=8)
-        >>> z = zoo.gan.sample_latents(seed=0, count=2, latent_dim=16)
+        >>> z = sample_latents(seed=0, count=2, latent_dim=16)
         >>> g.predict(z, verbose=0).shape
         (2, 32, 32, 3)
     """
