@@ -118,8 +118,8 @@ def slerp(z0, z1, t):
     Example:
         >>> import numpy as np
         >>> from zoo.gan import slerp
-        >>> slerp(np.array([1.0, 0.0]), np.array([0.0, 1.0]), [0.5]).round(4).tolist()
-        [[0.7071, 0.7071]]
+        >>> np.round(slerp(np.array([1.0, 0.0]), np.array([0.0, 1.0]), [0.5]), 4)
+        array([[0.7071, 0.7071]], dtype=float32)
     """
     z0 = np.asarray(z0, dtype="float64")
     z1 = np.asarray(z1, dtype="float64")
@@ -349,7 +349,7 @@ def serving_endpoints(served, distribution="uniform"):
         >>> archive.track(served)
         >>> for name, (fn, sig) in serving_endpoints(served).items():
         ...     _ = archive.add_endpoint(name, fn, input_signature=sig)
-        >>> archive.write_out("/tmp/dcgan_served/1")
+        >>> archive.write_out("/tmp/dcgan_served/1", verbose=False)
     """
     if keras.backend.backend() != "tensorflow":
         raise ValueError(
@@ -512,7 +512,6 @@ class DCGAN(keras.Model):
                 "`d_optimizer` and `g_optimizer` must be two optimizer instances (each keeps its "
                 "own moments). Received the same object twice."
             )
-        kwargs.setdefault("jit_compile", False)
         super().compile(optimizer=None, **kwargs)
         self.d_optimizer = d_opt
         self.g_optimizer = g_opt
