@@ -635,7 +635,11 @@ class Trainer:
     def _save(self):
         path = self.manager.save(checkpoint_number=int(self.step.numpy()))
         if not self.is_chief:
-            shutil.rmtree(os.path.dirname(self.ckpt_write_dir), ignore_errors=True)
+            shutil.rmtree(self.ckpt_write_dir, ignore_errors=True)
+            try:
+                os.rmdir(os.path.dirname(self.ckpt_write_dir))  # only when no other worker's
+            except OSError:
+                pass
             return path
         self._write_json("history.json", {"history": self.history,
                                           "wall_time_s": self._wall_time()})
