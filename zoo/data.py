@@ -331,7 +331,7 @@ def reversal_source(max_len=20, vocab=20, num_train=20_000, num_eval=1_000, seed
 # --------------------------------------------------------------------------------- TFDS, folders
 
 def tfds_source(
-    name, *, data_dir=None, manual_dir=None, train_split="train", eval_split="test",
+    name, *, data_dir=None, manual_dir=None, train_split="train", eval_split="auto",
     supervised=True, preprocess=None, download=False, cache=None,
 ):
     """A TensorFlow Datasets dataset by name (e.g. `cifar10`, `ted_hrlr_translate/pt_to_en`).
@@ -340,7 +340,8 @@ def tfds_source(
         name: a TFDS name, with an optional `/config`.
         data_dir: where the prepared dataset lives (TFDS default `~/tensorflow_datasets`).
         manual_dir: for datasets whose files you download yourself (`imagenet2012`).
-        train_split / eval_split: TFDS split names (`eval_split=None` for none).
+        train_split / eval_split: TFDS split names (`eval_split`: "auto" takes `test`, else
+            `validation`; None for none).
         supervised: read `(input, label)` pairs (`as_supervised=True`); else feature dicts.
         preprocess: `fn(example, training)`.
         download: run `download_and_prepare` first (needs the network, or `manual_dir`).
@@ -368,6 +369,12 @@ def tfds_source(
     def evaluate():
         return builder.as_dataset(split=eval_split, shuffle_files=False, as_supervised=supervised)
 
+    if eval_split == "auto":
+        try:
+            splits = set(builder.info.splits.keys())
+        except Exception:
+            splits = set()
+        eval_split = next((s for s in ("test", "validation") if s in splits), "test")
     num_train = split_size(train_split)
     info = {"tfds_name": name}
     try:

@@ -69,6 +69,9 @@ __all__ = [
     "add_train_arguments",
     "config_from_args",
     "add_cli",
+    "parse_overrides",
+    "model_builder",
+    "run_recipe",
     "STRATEGIES",
     "PRECISIONS",
 ]
@@ -908,6 +911,48 @@ def config_from_args(args, name, **fixed) -> TrainConfig:
     kw.update(fixed)
     kw["name"] = name
     return TrainConfig(**kw)
+
+
+def parse_overrides(items) -> Dict[str, Any]:
+    """`["KEY=VALUE", ...]` (values as JSON when they parse, else strings) -> dict."""
+    out = {}
+    for item in items or []:
+        if "=" not in item:
+            raise ValueError(f"`--set` takes KEY=VALUE. Received: --set={item!r}")
+        k, v = item.split("=", 1)
+        try:
+            out[k] = json.loads(v)
+        except json.JSONDecodeError:
+            out[k] = v
+    return out
+
+
+def model_builder(name, overrides=None, **candidates):
+    """`model_fn` for `Trainer`: `zoo.create_model(name, **kwargs)` where `kwargs` are the
+    `candidates` the builder takes (by its signature) updated with `overrides` (`--set`)."""
+    import inspect
+
+    from zoo.registry import create_model, get_spec
+
+    params = inspect.signature(get_spec(name).builder).parameters
+    takes_any = any(p.kind == p.VAR_KEYWORD for p in params.values())
+    kwargs = {k: v for k, v in candidates.items()
+              if v is not None and (takes_any or k in params)}
+    kwargs.update(parse_overrides(overrides) if isinstance(overrides, list) else (overrides or {}))
+    return lambda: create_model(name, **kwargs)
+
+
+def zoo_task_of(name):
+    """The registered task of model `name` (ValueError if it is not registered)."""
+    from zoo.registry import get_spec
+
+    return get_spec(name).task
+
+
+def run_recipe(args, task, source, model_fn, callbacks=None, **fixed):
+    """Train with the flags of `add_train_arguments` (`args`); returns the summary."""
+    cfg = config_from_args(args, args.model, **fixed)
+    return Trainer(task, source, model_fn, cfg, callbacks=callbacks).fit()
 
 
 # Recipe modules by family (the `recipes/` scripts); `zoo train NAME` picks one by the model's
