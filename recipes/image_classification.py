@@ -58,7 +58,7 @@ def run(args, model_fn=None):
         args.model, args.set, include_top=True, weights=None, input_shape=src.info["input_shape"],
         classes=src.info["num_classes"], classifier_activation="softmax")
     task = train.ClassificationTask(label_smoothing=args.label_smoothing)
-    return train.run_recipe(args, task, src, model_fn)
+    return train.run_recipe(args, task, src, model_fn).summary
 
 
 def main(argv=None):

@@ -71,7 +71,7 @@ def run(args, model_fn=None):
         classes=info.get("num_classes"), num_classes=info.get("num_classes"),
         outputs=1 if regression else None)
     task = train.RegressionTask() if regression else train.ClassificationTask()
-    return train.run_recipe(args, task, src, model_fn)
+    return train.run_recipe(args, task, src, model_fn).summary
 
 
 def main(argv=None):

@@ -648,6 +648,11 @@ class Trainer:
                                           "wall_time_s": self._wall_time()})
         return path
 
+    def update_summary(self, **entries):
+        """Add entries (e.g. a recipe's final check) to the summary and its JSON file."""
+        self.summary.update(entries)
+        self._write_json("summary.json", self.summary)
+
     def _write_json(self, filename, obj):
         if not self.is_chief:
             return
@@ -796,6 +801,7 @@ class Trainer:
             "examples_per_second": float(np.median(throughput)) if throughput else None,
             "params": int(self.model.count_params()),
         }
+        self.summary = summary
         if self.is_chief:
             summary["curve"] = self._plot()
             if cfg.export:
@@ -950,9 +956,12 @@ def zoo_task_of(name):
 
 
 def run_recipe(args, task, source, model_fn, callbacks=None, **fixed):
-    """Train with the flags of `add_train_arguments` (`args`); returns the summary."""
+    """Train with the flags of `add_train_arguments` (`args`); returns the `Trainer` (its
+    `summary`, `model`, ...)."""
     cfg = config_from_args(args, args.model, **fixed)
-    return Trainer(task, source, model_fn, cfg, callbacks=callbacks).fit()
+    trainer = Trainer(task, source, model_fn, cfg, callbacks=callbacks)
+    trainer.fit()
+    return trainer
 
 
 # Recipe modules by family (the `recipes/` scripts); `zoo train NAME` picks one by the model's
