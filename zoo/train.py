@@ -799,7 +799,7 @@ class Trainer:
             "final_train": final_train, "final_eval": eval_logs,
             "wall_time_s": self._wall_time(),
             "examples_per_second": float(np.median(throughput)) if throughput else None,
-            "params": int(self.model.count_params()),
+            "params": int(sum(int(np.prod(w.shape)) for w in self.model.weights)),
         }
         self.summary = summary
         if self.is_chief:
@@ -894,6 +894,7 @@ def add_train_arguments(parser: argparse.ArgumentParser, **defaults):
     g.add_argument("--schedule", choices=SCHEDULES, default=d["schedule"])
     g.add_argument("--warmup-steps", type=int, default=d["warmup_steps"])
     g.add_argument("--weight-decay", type=float, default=d["weight_decay"])
+    g.add_argument("--beta-1", type=float, default=d["beta_1"], help="Adam beta_1")
     g.add_argument("--clipnorm", type=float, default=d["clipnorm"])
     g.add_argument("--strategy", choices=STRATEGIES, default=d["strategy"])
     g.add_argument("--precision", choices=PRECISIONS, default=d["precision"])
