@@ -23,8 +23,12 @@ SEQ2SEQ_MODEL = os.environ.get("ZOO_TEST_SEQ2SEQ_MODEL", "tiny_transformer")
 GAN_MODEL = os.environ.get("ZOO_TEST_GAN_MODEL", "tiny_gan")
 
 
-def _common(tmp_path, *extra):
-    return ["--run-dir", str(tmp_path / "run"), "--no-export", "--quiet", *map(str, extra)]
+def _common(tmp_path):
+    return ["--run-dir", tmp_path / "run", "--no-export", "--quiet"]
+
+
+def _strs(items):
+    return [str(i) for i in items]
 
 
 @pytest.mark.slow
@@ -32,9 +36,9 @@ def test_image_recipe_digits_reaches_97_percent(tmp_path):
     from recipes import image_classification as recipe
 
     size = 16
-    args = recipe.build_parser().parse_args(
+    args = recipe.build_parser().parse_args(_strs(
         [IMAGE_MODEL, "--image-size", size, "--epochs", 15, "--lr", 3e-3,
-         *_common(tmp_path)])
+         *_common(tmp_path)]))
     model_fn = stand_ins.small_cnn((size, size, 3), 10) if IMAGE_MODEL == "small_cnn" else None
     summary = recipe.run(args, model_fn)
     assert summary["final_eval"]["accuracy"] >= 0.97, summary["final_eval"]
@@ -44,9 +48,9 @@ def test_image_recipe_digits_reaches_97_percent(tmp_path):
 def test_peephole_recipe_adding_problem_mse_below_001(tmp_path):
     from recipes import peephole_lstm as recipe
 
-    args = recipe.build_parser().parse_args(
+    args = recipe.build_parser().parse_args(_strs(
         [SEQUENCE_MODEL, "--dataset", "adding", "--steps", 100, "--num-train", 10_000,
-         "--epochs", 20, "--lr", 3e-3, *_common(tmp_path)])
+         "--epochs", 20, "--lr", 3e-3, *_common(tmp_path)]))
     model_fn = stand_ins.small_lstm((100, 2)) if SEQUENCE_MODEL == "small_lstm" else None
     summary = recipe.run(args, model_fn)
     assert summary["final_eval"]["mse"] < 0.01, summary["final_eval"]
@@ -56,9 +60,9 @@ def test_peephole_recipe_adding_problem_mse_below_001(tmp_path):
 def test_transformer_recipe_reversal_greedy_exact_match(tmp_path):
     from recipes import transformer as recipe
 
-    args = recipe.build_parser().parse_args(
+    args = recipe.build_parser().parse_args(_strs(
         [SEQ2SEQ_MODEL, "--num-train", 10_000, "--epochs", 10, "--lr", 1e-3,
-         "--warmup-steps", 100, "--decode-examples", 1000, *_common(tmp_path)])
+         "--warmup-steps", 100, "--decode-examples", 1000, *_common(tmp_path)]))
     model_fn = (stand_ins.tiny_transformer(23, 20, 21) if SEQ2SEQ_MODEL == "tiny_transformer"
                 else None)
     summary = recipe.run(args, model_fn)
@@ -88,9 +92,9 @@ def test_dcgan_recipe_digits_samples_are_recognisable_and_diverse(tmp_path):
     from recipes import dcgan as recipe
 
     size, latent = 16, 32
-    args = recipe.build_parser().parse_args(
+    args = recipe.build_parser().parse_args(_strs(
         [GAN_MODEL, "--image-size", size, "--latent-dim", latent, "--batch-size", 32,
-         "--epochs", 50, *_common(tmp_path)])
+         "--epochs", 50, *_common(tmp_path)]))
     model_fn = stand_ins.tiny_gan((size, size, 1), latent) if GAN_MODEL == "tiny_gan" else None
     trainer = recipe.run(args, model_fn)
     assert len(os.listdir(tmp_path / "run" / "samples")) == 50  # one grid per epoch
@@ -111,10 +115,10 @@ def test_image_recipe_on_tfds_cifar10_mock_exports(tmp_path):
 
     from recipes import image_classification as recipe
 
-    args = recipe.build_parser().parse_args(
+    args = recipe.build_parser().parse_args(_strs(
         ["small_cnn", "--dataset", "cifar10", "--data-dir", str(tmp_path / "tfds"),
          "--steps-per-epoch", "3", "--epochs", "1", "--batch-size", "8", "--quiet",
-         "--run-dir", str(tmp_path / "run"), "--export-dir", str(tmp_path / "saved")])
+         "--run-dir", str(tmp_path / "run"), "--export-dir", str(tmp_path / "saved")]))
     with tfds.testing.mock_data(num_examples=40, policy=tfds.testing.MockPolicy.USE_CODE):
         summary = recipe.run(args, stand_ins.small_cnn((32, 32, 3), 10))
     assert summary["steps"] == 3 and summary["dataset"] == "cifar10"
@@ -138,3 +142,30 @@ def test_recipe_errors_and_cli():
     args = parser.parse_args(["train", "resnet50", "--epochs", "3", "--strategy", "mirrored"])
     assert args.name == "resnet50" and args.recipe_args == ["--epochs", "3", "--strategy",
                                                             "mirrored"]
+
+
+def test_zoo_train_cli_runs_the_family_recipe_on_a_registered_model(tmp_path, capsys):
+    """`zoo train NAME` picks the recipe by the model's family and builds it by name."""
+    from zoo import cli, registry
+
+    @registry.register_model(family="resnet", task="image_classification", paper="test",
+                             input_shape=(16, 16, 3))
+    def _test_tiny_convnet(include_top=True, weights=None, input_shape=None, classes=1000,
+                           classifier_activation="softmax"):
+        return stand_ins.small_cnn(input_shape, classes)()
+
+    try:
+        rc = cli.main(["train", "_test_tiny_convnet", "--image-size", "16", "--epochs", "1",
+                       "--steps-per-epoch", "4", "--batch-size", "16", "--quiet",
+                       "--run-dir", str(tmp_path / "run"),
+                       "--export-dir", str(tmp_path / "saved")])
+    finally:
+        registry._REGISTRY.pop("_test_tiny_convnet", None)
+    assert rc == 0
+    assert "held-out accuracy" in capsys.readouterr().out
+    assert os.listdir(tmp_path / "saved" / "_test_tiny_convnet") == ["1"]
+    with open(tmp_path / "run" / "summary.json") as f:
+        import json
+
+        summary = json.load(f)
+    assert summary["steps"] == 4 and summary["final_eval"]["accuracy"] >= 0.0

@@ -1005,7 +1005,11 @@ def recipe_for(name):
 def _cmd_train(args):
     recipe = recipe_for(args.name)
     argv = [args.name] + list(args.recipe_args)
-    return recipe.main(argv)
+    try:
+        return recipe.main(argv)
+    except NonFiniteLossError as e:
+        print(f"zoo train: {e}", file=sys.stderr)
+        return 1
 
 
 def add_cli(subparsers):
