@@ -61,7 +61,7 @@ def test_transformer_recipe_reversal_greedy_exact_match(tmp_path):
     from recipes import transformer as recipe
 
     args = recipe.build_parser().parse_args(_strs(
-        [SEQ2SEQ_MODEL, "--num-train", 10_000, "--epochs", 10, "--lr", 1e-3,
+        [SEQ2SEQ_MODEL, "--num-train", 10_000, "--epochs", 8, "--lr", 3e-3,
          "--warmup-steps", 100, "--decode-examples", 1000, *_common(tmp_path)]))
     model_fn = (stand_ins.tiny_transformer(23, 20, 21) if SEQ2SEQ_MODEL == "tiny_transformer"
                 else None)
