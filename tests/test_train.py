@@ -241,3 +241,28 @@ def test_config_errors_name_the_argument():
                              lr_scaling="linear").scaled_learning_rate() == pytest.approx(0.4)
     assert train.TrainConfig(learning_rate=0.1, batch_size=1024, base_batch_size=256,
                              lr_scaling="sqrt").scaled_learning_rate() == pytest.approx(0.2)
+
+
+def test_model_step_task_uses_the_models_own_train_step(tmp_path):
+    """A model bringing its own Keras `train_step` trains in the loop (the DCGAN hook)."""
+    import keras
+
+    from zoo import data, train
+
+    src = data.get_source("adding", steps=10, num_train=512, num_eval=64)
+
+    def compile_fn(model, make_optimizer):
+        model.compile(optimizer=make_optimizer(), loss="mse")
+
+    cfg = train.TrainConfig(name="own_step", epochs=2, steps_per_epoch=16, batch_size=32,
+                            learning_rate=1e-2, run_dir=str(tmp_path), export=False,
+                            progress=False, strategy="one_device")
+    trainer = train.Trainer(
+        train.ModelStepTask(compile_fn), src,
+        lambda: keras.Sequential([keras.Input((10, 2)), keras.layers.Flatten(),
+                                  keras.layers.Dense(1)]), cfg)
+    summary = trainer.fit()
+    assert int(trainer.step.numpy()) == 32
+    assert int(trainer.model.optimizer.iterations.numpy()) == 32
+    first = [h["loss"] for h in trainer.history if h["kind"] == "train"][0]
+    assert summary["final_train"]["loss"] < first

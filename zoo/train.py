@@ -667,7 +667,7 @@ class Trainer:
         return self._prior_wall + (time.time() - self._t0)
 
     def current_learning_rate(self):
-        opt = next(iter(self.optimizers.values()))
+        opt = next(iter(self.optimizers.values()), None)
         inner = getattr(opt, "inner_optimizer", opt)
         try:
             return float(np.asarray(inner.learning_rate))
