@@ -53,7 +53,7 @@ def tiny_transformer(vocab, src_len, tgt_len, d=64, heads=4, ff=128, num_layers=
     return build
 
 
-def tiny_gan(image_shape=(16, 16, 1), latent_dim=32):
+def tiny_gan(image_shape=(16, 16, 1), latent_dim=32, width=64):
     """A small DCGAN-style pair (transposed convolutions, batch norm, LeakyReLU discriminator)."""
     import sys
     import os
@@ -67,17 +67,17 @@ def tiny_gan(image_shape=(16, 16, 1), latent_dim=32):
     def build():
         g = keras.Sequential([
             keras.Input((latent_dim,)),
-            layers.Dense(s * s * 128, use_bias=False, kernel_initializer=init),
-            layers.BatchNormalization(), layers.ReLU(), layers.Reshape((s, s, 128)),
-            layers.Conv2DTranspose(64, 4, 2, "same", use_bias=False, kernel_initializer=init),
+            layers.Dense(s * s * 2 * width, use_bias=False, kernel_initializer=init),
+            layers.BatchNormalization(), layers.ReLU(), layers.Reshape((s, s, 2 * width)),
+            layers.Conv2DTranspose(width, 4, 2, "same", use_bias=False, kernel_initializer=init),
             layers.BatchNormalization(), layers.ReLU(),
             layers.Conv2DTranspose(image_shape[-1], 4, 2, "same", activation="tanh",
                                    kernel_initializer=init),
         ], name="generator")
         d = keras.Sequential([
             keras.Input(image_shape),
-            layers.Conv2D(64, 4, 2, "same", kernel_initializer=init), layers.LeakyReLU(0.2),
-            layers.Conv2D(128, 4, 2, "same", use_bias=False, kernel_initializer=init),
+            layers.Conv2D(width, 4, 2, "same", kernel_initializer=init), layers.LeakyReLU(0.2),
+            layers.Conv2D(2 * width, 4, 2, "same", use_bias=False, kernel_initializer=init),
             layers.BatchNormalization(), layers.LeakyReLU(0.2),
             layers.Flatten(), layers.Dense(1, kernel_initializer=init),
         ], name="discriminator")
