@@ -169,3 +169,26 @@ def test_zoo_train_cli_runs_the_family_recipe_on_a_registered_model(tmp_path, ca
 
         summary = json.load(f)
     assert summary["steps"] == 4 and summary["final_eval"]["accuracy"] >= 0.0
+
+
+def test_translation_source_tokenises_tfds_pairs_with_subwords(tmp_path):
+    """ted_hrlr_translate through TFDS (mocked): subword ids shifted past PAD/BOS/EOS."""
+    import tensorflow_datasets as tfds
+
+    from recipes import transformer as recipe
+    from zoo import data
+
+    with tfds.testing.mock_data(num_examples=24, policy=tfds.testing.MockPolicy.USE_CODE):
+        src = recipe.subword_source("ted_hrlr_translate/pt_to_en", 12, 300,
+                                    data_dir=str(tmp_path))
+        (s, d), labels = next(iter(data.train_pipeline(src, 4)))
+    vocab = src.info["vocab_size"]
+    assert s.shape == (4, 12) and d.shape == labels.shape == (4, 13)
+    s, d, labels = s.numpy(), d.numpy(), labels.numpy()
+    assert np.all(d[:, 0] == data.BOS) and np.all(s < vocab) and np.all(labels < vocab)
+    for dec, lab in zip(d, labels):
+        n = int(np.sum(lab != data.PAD)) - 1  # tokens before EOS
+        assert lab[n] == data.EOS and np.all(lab[:n] >= 3)
+        np.testing.assert_array_equal(dec[1 : n + 1], lab[:n])  # teacher forcing shift
+    enc_src, _ = src.info["encoders"]
+    assert enc_src.decode([i - data.EOS for i in s[0] if i]) != ""
