@@ -95,7 +95,8 @@ def test_dcgan_recipe_digits_samples_are_recognisable_and_diverse(tmp_path):
     args = recipe.build_parser().parse_args(_strs(
         [GAN_MODEL, "--image-size", size, "--latent-dim", latent, "--batch-size", 32,
          "--epochs", 40, *_common(tmp_path)]))
-    model_fn = stand_ins.tiny_gan((size, size, 1), latent) if GAN_MODEL == "tiny_gan" else None
+    model_fn = (stand_ins.tiny_gan((size, size, 1), latent, width=128) if GAN_MODEL == "tiny_gan"
+                else None)
     trainer = recipe.run(args, model_fn)
     assert len(os.listdir(tmp_path / "run" / "samples")) == 40  # one grid per epoch
     z = np.random.default_rng(1).uniform(-1, 1, (1000, latent)).astype("float32")
