@@ -1,0 +1,77 @@
+"""Input pipelines (zoo.data): embedded datasets, sharding, resume position, image folders."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from zoo import data
+
+
+def test_digits_is_the_real_dataset_with_a_stratified_20_percent_holdout():
+    src = data.digits_source(image_size=32, channels=3, augment="none")
+    assert (src.num_train, src.num_eval) == (1437, 360)  # 1,797 scikit-learn digits
+    x, y = next(iter(data.eval_pipeline(src, 360)))
+    assert x.shape == (360, 32, 32, 3)
+    assert np.bincount(y.numpy()).min() >= 35  # every class held out
+    assert -1.0 <= float(tf.reduce_min(x)) and float(tf.reduce_max(x)) <= 1.0
+
+
+def test_adding_problem_matches_its_definition():
+    x, y = data.adding_problem(5000, steps=100, seed=3)
+    assert x.shape == (5000, 100, 2) and y.shape == (5000, 1)
+    markers = x[..., 1]
+    assert np.all(markers.sum(1) == 2)
+    assert np.all(markers[:, :50].sum(1) == 1)  # one marker in each half
+    np.testing.assert_allclose(y[:, 0], (x[..., 0] * markers).sum(1), rtol=1e-6)
+    # predicting the constant 1 gives the variance of the sum of two U(0, 1): 1/6
+    assert abs(np.mean((y - 1.0) ** 2) - 1 / 6) < 0.01
+
+
+def test_reversal_problem_targets_are_reversed_sources():
+    (src, dec_in), labels = data.reversal_problem(200, max_len=20, vocab=20, seed=0)
+    for s, d, l in zip(src, dec_in, labels):
+        seq = s[s != data.PAD]
+        assert 1 <= len(seq) <= 20 and seq.min() >= 3 and seq.max() <= 22
+        np.testing.assert_array_equal(l[: len(seq)], seq[::-1])
+        assert l[len(seq)] == data.EOS and d[0] == data.BOS
+        np.testing.assert_array_equal(d[1 : len(seq) + 1], seq[::-1])
+
+
+def _ctx(pipelines, index, replicas):
+    return tf.distribute.InputContext(pipelines, index, replicas)
+
+
+def test_sharded_pipelines_together_give_the_single_pipeline_global_batches():
+    src = data.array_source("ids", np.arange(1000), np.arange(1000))
+    single = [set(b[0].numpy()) for b in data.train_pipeline(src, 32, seed=5).take(6)]
+    shards = [list(data.train_pipeline(src, 16, _ctx(2, i, 2), seed=5).take(6)) for i in (0, 1)]
+    for step in range(6):
+        union = set(shards[0][step][0].numpy()) | set(shards[1][step][0].numpy())
+        assert union == single[step]
+    # a resumed pipeline continues with the batches it would have had
+    resumed = [set(b[0].numpy()) for b in data.train_pipeline(src, 32, seed=5, skip_steps=4)
+               .take(2)]
+    assert resumed == single[4:6]
+
+
+def test_image_folder_source_reads_class_folders(tmp_path):
+    rng = np.random.default_rng(0)
+    for c in ("cat", "dog"):
+        (tmp_path / c).mkdir()
+        for i in range(5):
+            img = rng.integers(0, 255, (20, 24, 3), dtype=np.uint8)
+            tf.io.write_file(str(tmp_path / c / f"{i}.png"), tf.io.encode_png(img))
+    src = data.image_folder_source(
+        str(tmp_path), preprocess=data.image_preprocessor(16, 3, "crop_flip"))
+    assert src.info["class_names"] == ["cat", "dog"] and (src.num_train, src.num_eval) == (8, 2)
+    x, y = next(iter(data.train_pipeline(src, 4)))
+    assert x.shape == (4, 16, 16, 3) and set(y.numpy()) <= {0, 1}
+    with pytest.raises(ValueError, match="Received: path="):
+        data.image_folder_source(str(tmp_path / "missing"))
+
+
+def test_bad_arguments_name_the_argument():
+    with pytest.raises(ValueError, match=r"`augment` must be one of .* Received: augment='rot'"):
+        data.image_preprocessor(augment="rot")
+    with pytest.raises(ValueError, match=r"Received: per_replica_batch=0"):
+        data.train_pipeline(data.adding_source(10, 64, 8), 0)

@@ -1,0 +1,268 @@
+"""The trainer (zoo.train): distribution, resume after SIGKILL, non-finite loss, outputs.
+
+The distributed runs happen in subprocesses (tests/_train_job.py) on CPU over loopback: one
+replica, `mirrored` over two logical CPU devices, and `multi_worker` with two worker processes on
+127.0.0.1. All train the same small network with the same global batch; the weights must agree.
+"""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+JOB = os.path.join(ROOT, "tests", "_train_job.py")
+TIMEOUT = 240
+
+
+def _env(**extra):
+    env = dict(os.environ)
+    env.pop("TF_CONFIG", None)
+    env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
+    env["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    env["CUDA_VISIBLE_DEVICES"] = ""
+    env.update(extra)
+    return env
+
+
+def _job(run_dir, out, *args, env=None, wait=True):
+    cmd = [sys.executable, JOB, "--run-dir", str(run_dir), "--out", str(out), *map(str, args)]
+    proc = subprocess.Popen(cmd, env=env or _env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    if not wait:
+        return proc
+    return _finish(proc)
+
+
+def _finish(proc):
+    try:
+        out, _ = proc.communicate(timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate()
+        pytest.fail(f"training job timed out:\n{out[-3000:]}")
+    assert proc.returncode == 0, out[-3000:]
+    return out
+
+
+def _weights(path):
+    f = np.load(path)
+    return [f[f"arr_{i}"] for i in range(len(f.files) - 1)], int(f["step"])
+
+
+def _summary(path):
+    with open(str(path) + ".json") as f:
+        return json.load(f)
+
+
+def _assert_same(a, b, atol=1e-5):
+    assert len(a) == len(b)
+    for x, y in zip(a, b):
+        np.testing.assert_allclose(x, y, atol=atol, rtol=0)
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """One replica, 60 steps of global batch 32, uninterrupted."""
+    d = tmp_path_factory.mktemp("reference")
+    _job(d / "run", d / "w.npz", "--strategy", "one_device")
+    weights, step = _weights(d / "w.npz")
+    assert step == 60
+    return weights
+
+
+@pytest.mark.slow
+def test_mirrored_two_cpu_replicas_equal_one_replica(reference, tmp_path):
+    _job(tmp_path / "run", tmp_path / "w.npz", "--strategy", "mirrored", "--cpu-devices", 2)
+    weights, step = _weights(tmp_path / "w.npz")
+    summary = _summary(tmp_path / "w.npz")
+    assert summary["replicas"] == 2 and summary["strategy"] == "MirroredStrategy"
+    assert step == 60
+    _assert_same(weights, reference)
+
+
+@pytest.mark.slow
+def test_multi_worker_two_processes_equal_one_replica(reference, tmp_path):
+    ports = [_free_port(), _free_port()]
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
+    procs = []
+    for i in range(2):
+        tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})
+        procs.append(_job(tmp_path / "run", tmp_path / f"w{i}.npz", "--strategy", "multi_worker",
+                          env=_env(TF_CONFIG=tf_config), wait=False))
+    for p in procs:
+        _finish(p)
+    w0, s0 = _weights(tmp_path / "w0.npz")
+    w1, s1 = _weights(tmp_path / "w1.npz")
+    assert s0 == s1 == 60
+    assert _summary(tmp_path / "w0.npz")["replicas"] == 2
+    _assert_same(w0, w1, atol=0)  # both workers hold identical weights
+    _assert_same(w0, reference)
+    # the chief wrote the checkpoints; the other worker's scratch copy is gone
+    ckpts = os.listdir(tmp_path / "run" / "checkpoints")
+    assert "ckpt-60.index" in ckpts
+    assert not os.path.exists(tmp_path / "run" / "worker_tmp")
+
+
+def _latest_step(ckpt_dir):
+    try:
+        with open(os.path.join(ckpt_dir, "checkpoint")) as f:
+            first = f.readline()
+    except OSError:
+        return 0
+    return int(first.strip().rsplit("-", 1)[-1].rstrip('"')) if "ckpt-" in first else 0
+
+
+@pytest.mark.slow
+def test_sigkill_mid_epoch_then_rerun_resumes_and_finishes(reference, tmp_path):
+    run = tmp_path / "run"
+    # Slowed down (50 ms a step) so the kill lands in the middle of the second epoch.
+    proc = _job(run, tmp_path / "w.npz", "--strategy", "one_device", "--sleep", 0.05,
+                wait=False)
+    deadline = time.time() + TIMEOUT
+    while _latest_step(run / "checkpoints") < 25:
+        assert proc.poll() is None, proc.stdout.read()[-3000:]
+        assert time.time() < deadline, "no checkpoint at step 25 in time"
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate()
+    killed_at = _latest_step(run / "checkpoints")
+    assert 25 <= killed_at < 60 and killed_at % 20 != 0  # mid-epoch
+    assert not os.path.exists(tmp_path / "w.npz")
+
+    export_dir = tmp_path / "saved_models"
+    _job(run, tmp_path / "w.npz", "--strategy", "one_device", "--export-dir", export_dir)
+    summary = _summary(tmp_path / "w.npz")
+    weights, step = _weights(tmp_path / "w.npz")
+    assert summary["resumed_from_step"] >= killed_at  # resumed, not restarted
+    assert step == summary["steps"] == 60
+    # the resumed run continues the same data stream and optimizer state
+    _assert_same(weights, reference)
+    # history spans the whole run, training curve and summary are written
+    with open(run / "history.json") as f:
+        hist = json.load(f)["history"]
+    assert [h["epoch"] for h in hist if h["kind"] == "epoch"] == [1, 2, 3]
+    assert os.path.getsize(run / "training_curve.png") > 1000
+    assert summary["final_eval"]["accuracy"] > 0.5
+    assert summary["examples_per_second"] > 0
+    # exported to saved_models/job/1 (a complete SavedModel, no temporary folder left)
+    assert sorted(os.listdir(export_dir / "job")) == ["1"]
+    import tensorflow as tf
+
+    loaded = tf.saved_model.load(str(export_dir / "job" / "1"))
+    x = np.zeros((2, 8, 8, 1), "float32")
+    assert loaded.serve(x).shape == (2, 10)
+
+
+def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
+    import keras
+    import tensorflow as tf
+
+    from zoo import data, train
+
+    x = np.ones((64, 4), "float32")
+    y = np.ones((64, 1), "float32")
+    src = data.array_source("ones", x, y)
+
+    class Explode(keras.layers.Layer):
+        """Identity until the 7th call in training, then NaN (a diverging run)."""
+
+        def build(self, shape):
+            self.calls = self.add_weight(shape=(), initializer="zeros", trainable=False)
+
+        def call(self, x, training=False):
+            if training:
+                self.calls.assign_add(1.0)
+                return x + tf.where(self.calls >= 7.0, np.nan, 0.0)
+            return x
+
+    def build():
+        return keras.Sequential([keras.Input((4,)), keras.layers.Dense(1), Explode()])
+
+    cfg = train.TrainConfig(name="nan", epochs=1, steps_per_epoch=10, batch_size=16,
+                            checkpoint_every=3, run_dir=str(tmp_path), export=False,
+                            progress=False, strategy="one_device")
+    trainer = train.Trainer(train.RegressionTask(), src, build, cfg)
+    with pytest.raises(train.NonFiniteLossError, match=r"loss became nan at step 7 .*ckpt-6"):
+        trainer.fit()
+    ckpt_dir = tmp_path / "checkpoints"
+    assert tf.train.latest_checkpoint(str(ckpt_dir)).endswith("ckpt-6")
+    reader = tf.train.load_checkpoint(str(ckpt_dir))
+    for name in reader.get_variable_to_shape_map():
+        value = reader.get_tensor(name)
+        if np.issubdtype(np.asarray(value).dtype, np.floating):
+            assert np.all(np.isfinite(value)), name
+
+
+def test_xla_under_a_strategy_matches_eager_graph(tmp_path):
+    """`jit_compile='on'` compiles the per-replica step under OneDeviceStrategy; same updates."""
+    import keras
+
+    from zoo import data, train
+
+    src = data.get_source("adding", steps=10, num_train=256, num_eval=64)
+    results = []
+    for jit in ("off", "on"):
+        keras.backend.clear_session()
+        cfg = train.TrainConfig(name=f"jit_{jit}", epochs=1, steps_per_epoch=8, batch_size=32,
+                                run_dir=str(tmp_path / jit), export=False, progress=False,
+                                strategy="one_device", jit_compile=jit)
+        trainer = train.Trainer(
+            train.RegressionTask(), src,
+            lambda: keras.Sequential([keras.Input((10, 2)), keras.layers.Flatten(),
+                                      keras.layers.Dense(8, activation="tanh"),
+                                      keras.layers.Dense(1)]), cfg)
+        summary = trainer.fit()
+        assert summary["jit_compile"] is (jit == "on")
+        results.append([np.asarray(w) for w in trainer.model.get_weights()])
+    _assert_same(results[0], results[1], atol=1e-5)
+
+
+def test_config_errors_name_the_argument():
+    from zoo import train
+
+    with pytest.raises(ValueError, match=r"`strategy` must be one of .* Received: strategy='tpu'"):
+        train.TrainConfig(strategy="tpu").validate()
+    with pytest.raises(ValueError, match=r"Received: precision='fp8'"):
+        train.TrainConfig(precision="fp8").validate()
+    assert train.TrainConfig(learning_rate=0.1, batch_size=1024, base_batch_size=256,
+                             lr_scaling="linear").scaled_learning_rate() == pytest.approx(0.4)
+    assert train.TrainConfig(learning_rate=0.1, batch_size=1024, base_batch_size=256,
+                             lr_scaling="sqrt").scaled_learning_rate() == pytest.approx(0.2)
+
+
+def test_model_step_task_uses_the_models_own_train_step(tmp_path):
+    """A model bringing its own Keras `train_step` trains in the loop (the DCGAN hook)."""
+    import keras
+
+    from zoo import data, train
+
+    src = data.get_source("adding", steps=10, num_train=512, num_eval=64)
+
+    def compile_fn(model, make_optimizer):
+        model.compile(optimizer=make_optimizer(), loss="mse")
+
+    cfg = train.TrainConfig(name="own_step", epochs=2, steps_per_epoch=16, batch_size=32,
+                            learning_rate=1e-2, run_dir=str(tmp_path), export=False,
+                            progress=False, strategy="one_device")
+    trainer = train.Trainer(
+        train.ModelStepTask(compile_fn), src,
+        lambda: keras.Sequential([keras.Input((10, 2)), keras.layers.Flatten(),
+                                  keras.layers.Dense(1)]), cfg)
+    summary = trainer.fit()
+    assert int(trainer.step.numpy()) == 32
+    assert int(trainer.model.optimizer.iterations.numpy()) == 32
+    first = [h["loss"] for h in trainer.history if h["kind"] == "train"][0]
+    assert summary["final_train"]["loss"] < first

@@ -1,0 +1,476 @@
+"""Input pipelines for the recipes (TensorFlow only): TFDS by name, image folders, embedded data.
+
+A `DataSource` says where examples come from; `train_pipeline` turns it into the tf.data pipeline
+one input pipeline (one worker) of a `tf.distribute` strategy reads: deterministic seeded shuffle,
+per-replica sharding, parallel decoding and augmentation, per-replica batches and
+`prefetch(AUTOTUNE)`. The training stream is one endless sequence of batches (the shuffle order of
+each pass is fixed by the seed), so a resumed run continues exactly where the checkpoint was taken
+by skipping the examples already consumed (`skip_steps`), on every worker alike.
+
+Sources:
+  * `tfds_source(name, ...)`: any TensorFlow Datasets name (`cifar10`, `mnist`, `imagenet2012`
+    with `manual_dir`, `imdb_reviews`, `ted_hrlr_translate/pt_to_en`, `celeb_a`, ...). Nothing is
+    downloaded unless `download=True`; files are sharded per input pipeline (`tfds.ReadConfig`).
+  * `image_folder_source(path)`: `path/<class>/<image>` (or `path/train/<class>/...` and
+    `path/test/<class>/...`), decoded in parallel.
+  * embedded defaults that need no download: `digits` (scikit-learn's 8x8 handwritten digits,
+    real data, a stratified held-out 20%), `digits_rows` (the same digits as 8-step sequences of
+    8 features), `adding` (the adding problem of Hochreiter & Schmidhuber 1997) and `reversal`
+    (reverse a random token sequence).
+
+Example:
+    >>> from zoo import data
+    >>> src = data.get_source("digits", image_size=32, channels=3)
+    >>> ds = data.train_pipeline(src, per_replica_batch=64)
+    >>> images, labels = next(iter(ds))
+    >>> images.shape
+    TensorShape([64, 32, 32, 3])
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Any, Callable, Dict, Optional
+
+import numpy as np
+import tensorflow as tf
+
+__all__ = [
+    "DataSource",
+    "EMBEDDED",
+    "get_source",
+    "train_pipeline",
+    "eval_pipeline",
+    "array_source",
+    "tfds_source",
+    "image_folder_source",
+    "image_preprocessor",
+    "digits_source",
+    "digits_rows_source",
+    "adding_problem",
+    "adding_source",
+    "reversal_problem",
+    "reversal_source",
+    "PAD",
+    "BOS",
+    "EOS",
+]
+
+AUTOTUNE = tf.data.AUTOTUNE
+# Token conventions of the sequence-to-sequence sources.
+PAD, BOS, EOS = 0, 1, 2
+
+
+@dataclasses.dataclass
+class DataSource:
+    """A dataset for training: raw examples, and how each becomes `(inputs, targets)`.
+
+    Attributes:
+        name: what `--dataset` said.
+        train: `fn(input_context) -> tf.data.Dataset` of raw training examples. It shards by itself
+            when `shards_itself` (TFDS files); otherwise `train_pipeline` shards elements after the
+            seeded shuffle, so every global batch holds the same examples whatever the replicas.
+        eval: `fn() -> tf.data.Dataset` of raw held-out examples (or None).
+        num_train / num_eval: number of examples (None when unknown).
+        preprocess: `fn(example, training) -> (inputs, targets)`, run in parallel in tf.data.
+        info: what model builders need to know (`num_classes`, `input_shape`, `vocab_size`, ...).
+        cache: cache the raw examples in memory (small datasets).
+        shards_itself: `train` applies the input context itself.
+    """
+
+    name: str
+    train: Callable[[Optional[tf.distribute.InputContext]], tf.data.Dataset]
+    eval: Optional[Callable[[], tf.data.Dataset]] = None
+    num_train: Optional[int] = None
+    num_eval: Optional[int] = None
+    preprocess: Optional[Callable[[Any, bool], Any]] = None
+    info: Dict[str, Any] = dataclasses.field(default_factory=dict)
+    cache: bool = False
+    shards_itself: bool = False
+
+
+def train_pipeline(
+    source: DataSource,
+    per_replica_batch: int,
+    input_context: Optional[tf.distribute.InputContext] = None,
+    *,
+    seed: int = 0,
+    skip_steps: int = 0,
+    shuffle_buffer: Optional[int] = None,
+) -> tf.data.Dataset:
+    """The endless training pipeline of one input pipeline (worker).
+
+    Args:
+        source: a `DataSource`.
+        per_replica_batch: examples per replica and step (global batch / replicas).
+        input_context: from `strategy.distribute_datasets_from_function`; None for one replica.
+        seed: shuffle seed, the same on every worker.
+        skip_steps: global steps already trained (a resumed run starts after them).
+        shuffle_buffer: defaults to the whole dataset when its size is known and below 100,000.
+
+    Returns:
+        A dataset of per-replica batches `(inputs, targets)`.
+    """
+    if per_replica_batch < 1:
+        raise ValueError(
+            f"`per_replica_batch` must be at least 1. Received: per_replica_batch={per_replica_batch}"
+        )
+    pipelines = input_context.num_input_pipelines if input_context else 1
+    index = input_context.input_pipeline_id if input_context else 0
+    replicas_here = (input_context.num_replicas_in_sync // pipelines) if input_context else 1
+    ds = source.train(input_context)
+    if source.cache:
+        ds = ds.cache()
+    n = source.num_train
+    buffer = shuffle_buffer or (n if n and n <= 100_000 else 10_000)
+    ds = ds.shuffle(buffer, seed=seed, reshuffle_each_iteration=True).repeat()
+    if pipelines > 1 and not source.shards_itself:
+        ds = ds.shard(pipelines, index)
+    # Each global step consumes `per_replica_batch` examples per replica of this pipeline.
+    if skip_steps:
+        ds = ds.skip(int(skip_steps) * per_replica_batch * replicas_here)
+    if source.preprocess is not None:
+        ds = ds.map(lambda *ex: source.preprocess(_unpack(ex), True), num_parallel_calls=AUTOTUNE)
+    ds = ds.batch(per_replica_batch, drop_remainder=True)
+    return ds.prefetch(AUTOTUNE)
+
+
+def eval_pipeline(source: DataSource, batch_size: int) -> Optional[tf.data.Dataset]:
+    """The held-out pipeline (every example once, in order, no augmentation), or None."""
+    if source.eval is None:
+        return None
+    ds = source.eval()
+    if source.preprocess is not None:
+        ds = ds.map(lambda *ex: source.preprocess(_unpack(ex), False), num_parallel_calls=AUTOTUNE)
+    return ds.batch(batch_size).prefetch(AUTOTUNE)
+
+
+def _unpack(ex):
+    return ex[0] if len(ex) == 1 else tuple(ex)
+
+
+# --------------------------------------------------------------------------------------- images
+
+AUGMENTATIONS = ("none", "flip", "crop", "crop_flip")
+
+
+def image_preprocessor(
+    image_size=None, channels=None, augment="crop_flip", image_key=None, label_key=None,
+    value_range=(-1.0, 1.0), with_label=True,
+):
+    """`fn(example, training) -> (image, label)` (or the image alone when not `with_label`).
+
+    Images (uint8 or float in [0, 255]) are resized to `image_size`, given `channels` channels and
+    scaled to `value_range`; in training, `augment` adds a random crop (from a 12.5% larger resize)
+    and/or a random left-right flip.
+    """
+    if augment not in AUGMENTATIONS:
+        raise ValueError(f"`augment` must be one of {AUGMENTATIONS}. Received: augment={augment!r}")
+    size = None if image_size is None else (
+        (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
+    )
+    lo, hi = value_range
+
+    def fn(example, training):
+        if isinstance(example, dict):
+            image = example[image_key or "image"]
+            label = example.get(label_key or "label") if with_label else None
+        else:
+            image, label = (example if with_label else (example, None))
+        image = tf.cast(image, tf.float32)
+        if image.shape.rank == 2:
+            image = image[..., None]
+        if channels is not None and image.shape[-1] != channels:
+            if channels == 3 and image.shape[-1] == 1:
+                image = tf.image.grayscale_to_rgb(image)
+            elif channels == 1 and image.shape[-1] == 3:
+                image = tf.image.rgb_to_grayscale(image)
+        if size is not None:
+            if training and "crop" in augment:
+                big = (int(round(size[0] * 1.125)), int(round(size[1] * 1.125)))
+                image = tf.image.resize(image, big)
+                image = tf.image.random_crop(image, size + (image.shape[-1],))
+            else:
+                image = tf.image.resize(image, size)
+        if training and "flip" in augment:
+            image = tf.image.random_flip_left_right(image)
+        image = image * ((hi - lo) / 255.0) + lo
+        if not with_label:
+            return image
+        return image, tf.cast(label, tf.int32)
+
+    return fn
+
+
+def array_source(name, x_train, y_train, x_eval=None, y_eval=None, *, preprocess=None, info=None):
+    """A `DataSource` over NumPy arrays (or tuples/dicts of arrays) held in memory."""
+    def train(_ctx):
+        return tf.data.Dataset.from_tensor_slices((x_train, y_train))
+
+    def evaluate():
+        return tf.data.Dataset.from_tensor_slices((x_eval, y_eval))
+
+    first = lambda a: len(tf.nest.flatten(a)[0])  # noqa: E731
+    return DataSource(
+        name=name,
+        train=train,
+        eval=evaluate if x_eval is not None else None,
+        num_train=first(x_train),
+        num_eval=first(x_eval) if x_eval is not None else None,
+        preprocess=preprocess,
+        info=dict(info or {}),
+    )
+
+
+def _digits_split(seed=0):
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    d = load_digits()
+    images = (d.images * (255.0 / 16.0)).astype("float32")  # 0..16 -> 0..255
+    return train_test_split(
+        images, d.target.astype("int32"), test_size=0.2, random_state=seed, stratify=d.target
+    )
+
+
+def digits_source(image_size=32, channels=3, augment="crop", value_range=(-1.0, 1.0), seed=0):
+    """scikit-learn's 8x8 handwritten digits (1,797 real images, bundled with the package),
+    upsampled to `image_size`, with a stratified held-out 20% (360 images) as the eval split.
+
+    Digits are not mirror-symmetric, so the default augmentation is a random crop without flip.
+    """
+    x_tr, x_te, y_tr, y_te = _digits_split(seed)
+    pre = image_preprocessor(image_size, channels, augment, value_range=value_range)
+    return array_source(
+        "digits", x_tr[..., None], y_tr, x_te[..., None], y_te, preprocess=pre,
+        info={"num_classes": 10, "input_shape": (image_size, image_size, channels)},
+    )
+
+
+def digits_rows_source(seed=0):
+    """The digits as sequences: 8 time steps (rows) of 8 features in [0, 1]."""
+    x_tr, x_te, y_tr, y_te = _digits_split(seed)
+    return array_source(
+        "digits_rows", x_tr / 255.0, y_tr, x_te / 255.0, y_te,
+        info={"num_classes": 10, "input_shape": (8, 8)},
+    )
+
+
+# --------------------------------------------------------------------------- generated problems
+
+def adding_problem(n, steps=100, seed=0):
+    """The adding problem (Hochreiter & Schmidhuber 1997, as in Le et al. 2015).
+
+    Each input is `steps` pairs (value ~ U(0, 1), marker); exactly two markers are 1, one in each
+    half of the sequence; the target is the sum of the two marked values. Predicting the constant
+    1 gives a mean squared error of 1/6 (about 0.167).
+
+    Returns:
+        `x` of shape (n, steps, 2) float32 and `y` of shape (n, 1) float32.
+    """
+    rng = np.random.default_rng(seed)
+    values = rng.uniform(0.0, 1.0, size=(n, steps)).astype("float32")
+    half = steps // 2
+    first = rng.integers(0, half, size=n)
+    second = rng.integers(half, steps, size=n)
+    markers = np.zeros((n, steps), "float32")
+    markers[np.arange(n), first] = 1.0
+    markers[np.arange(n), second] = 1.0
+    x = np.stack([values, markers], axis=-1)
+    y = (values[np.arange(n), first] + values[np.arange(n), second])[:, None].astype("float32")
+    return x, y
+
+
+def adding_source(steps=100, num_train=20_000, num_eval=2_000, seed=0):
+    """The adding problem as a `DataSource` (train and eval drawn with different seeds)."""
+    x_tr, y_tr = adding_problem(num_train, steps, seed)
+    x_te, y_te = adding_problem(num_eval, steps, seed + 1)
+    return array_source(
+        "adding", x_tr, y_tr, x_te, y_te, info={"input_shape": (steps, 2), "steps": steps}
+    )
+
+
+def reversal_problem(n, max_len=20, vocab=20, min_len=1, seed=0):
+    """Sequence reversal: source a random sequence of `vocab` symbols, target the same reversed.
+
+    Symbols are the token ids 3 .. vocab + 2 (0 is padding, 1 begin, 2 end). Sequences have a
+    length drawn uniformly in [min_len, max_len] and are padded to `max_len` (sources) and
+    `max_len + 1` (targets, which get BOS in the decoder input and EOS in the labels).
+
+    Returns:
+        `((source, decoder_input), labels)`, int32 arrays of shapes (n, max_len),
+        (n, max_len + 1), (n, max_len + 1).
+    """
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(min_len, max_len + 1, size=n)
+    src = np.zeros((n, max_len), "int32")
+    dec_in = np.zeros((n, max_len + 1), "int32")
+    labels = np.zeros((n, max_len + 1), "int32")
+    for i, length in enumerate(lengths):
+        seq = rng.integers(3, vocab + 3, size=length)
+        rev = seq[::-1]
+        src[i, :length] = seq
+        dec_in[i, 0] = BOS
+        dec_in[i, 1 : length + 1] = rev
+        labels[i, :length] = rev
+        labels[i, length] = EOS
+    return (src, dec_in), labels
+
+
+def reversal_source(max_len=20, vocab=20, num_train=20_000, num_eval=1_000, seed=0):
+    """Sequence reversal as a `DataSource`; `info['vocab_size']` counts PAD, BOS and EOS too."""
+    tr, y_tr = reversal_problem(num_train, max_len, vocab, seed=seed)
+    te, y_te = reversal_problem(num_eval, max_len, vocab, seed=seed + 1)
+    return array_source(
+        "reversal", tr, y_tr, te, y_te,
+        info={"vocab_size": vocab + 3, "max_len": max_len, "target_len": max_len + 1},
+    )
+
+
+# --------------------------------------------------------------------------------- TFDS, folders
+
+def tfds_source(
+    name, *, data_dir=None, manual_dir=None, train_split="train", eval_split="auto",
+    supervised=True, preprocess=None, download=False, cache=None,
+):
+    """A TensorFlow Datasets dataset by name (e.g. `cifar10`, `ted_hrlr_translate/pt_to_en`).
+
+    Args:
+        name: a TFDS name, with an optional `/config`.
+        data_dir: where the prepared dataset lives (TFDS default `~/tensorflow_datasets`).
+        manual_dir: for datasets whose files you download yourself (`imagenet2012`).
+        train_split / eval_split: TFDS split names (`eval_split`: "auto" takes `test`, else
+            `validation`; None for none).
+        supervised: read `(input, label)` pairs (`as_supervised=True`); else feature dicts.
+        preprocess: `fn(example, training)`.
+        download: run `download_and_prepare` first (needs the network, or `manual_dir`).
+        cache: cache in memory (default: when the train split has under 200,000 examples).
+    """
+    import tensorflow_datasets as tfds
+
+    builder = tfds.builder(name, data_dir=data_dir)
+    if download or manual_dir:
+        config = tfds.download.DownloadConfig(manual_dir=manual_dir) if manual_dir else None
+        builder.download_and_prepare(download_config=config)
+
+    def split_size(split):
+        try:
+            return int(builder.info.splits[split].num_examples) or None
+        except Exception:  # sizes are unknown for mocked or partial datasets
+            return None
+
+    def train(ctx):
+        read = tfds.ReadConfig(input_context=ctx, shuffle_seed=0, try_autocache=False)
+        return builder.as_dataset(
+            split=train_split, shuffle_files=True, read_config=read, as_supervised=supervised
+        )
+
+    def evaluate():
+        return builder.as_dataset(split=eval_split, shuffle_files=False, as_supervised=supervised)
+
+    if eval_split == "auto":
+        try:
+            splits = set(builder.info.splits.keys())
+        except Exception:
+            splits = set()
+        eval_split = next((s for s in ("test", "validation") if s in splits), "test")
+    num_train = split_size(train_split)
+    info = {"tfds_name": name}
+    try:
+        features = builder.info.features
+        label = features["label"] if "label" in features else None
+        if label is not None and hasattr(label, "num_classes"):
+            info["num_classes"] = int(label.num_classes)
+        if "image" in features:
+            info["image_shape"] = tuple(features["image"].shape)
+    except Exception:
+        pass
+    return DataSource(
+        name=name,
+        train=train,
+        eval=evaluate if eval_split else None,
+        num_train=num_train,
+        num_eval=split_size(eval_split) if eval_split else None,
+        preprocess=preprocess,
+        info=info,
+        cache=(num_train is not None and num_train < 200_000) if cache is None else cache,
+        shards_itself=True,
+    )
+
+
+_IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
+
+
+def image_folder_source(path, *, preprocess=None, eval_fraction=0.2, seed=0):
+    """Images on disk as `path/<class>/<file>` (classes sorted by name), decoded in parallel.
+
+    If `path/train` and `path/test` (or `path/val`) exist they are the splits; otherwise a
+    stratified `eval_fraction` of each class is held out (deterministically).
+    """
+    if not os.path.isdir(path):
+        raise ValueError(f"`path` must be a folder of class folders. Received: path={path!r}")
+
+    def listing(root):
+        classes = sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)))
+        files, labels = [], []
+        for i, c in enumerate(classes):
+            for f in sorted(os.listdir(os.path.join(root, c))):
+                if f.lower().endswith(_IMAGE_EXTS):
+                    files.append(os.path.join(root, c, f))
+                    labels.append(i)
+        return classes, np.array(files), np.array(labels, "int32")
+
+    eval_dir = next((os.path.join(path, s) for s in ("test", "val", "validation")
+                     if os.path.isdir(os.path.join(path, s))), None)
+    if os.path.isdir(os.path.join(path, "train")) and eval_dir:
+        classes, f_tr, y_tr = listing(os.path.join(path, "train"))
+        _, f_te, y_te = listing(eval_dir)
+    else:
+        classes, files, labels = listing(path)
+        rng = np.random.default_rng(seed)
+        held = np.zeros(len(files), bool)
+        for c in range(len(classes)):
+            idx = np.flatnonzero(labels == c)
+            held[rng.permutation(idx)[: int(round(len(idx) * eval_fraction))]] = True
+        f_tr, y_tr, f_te, y_te = files[~held], labels[~held], files[held], labels[held]
+    if not len(f_tr):
+        raise ValueError(f"No images ({', '.join(_IMAGE_EXTS)}) found under path={path!r}")
+
+    def decode(example, training):
+        file, label = example
+        image = tf.io.decode_image(tf.io.read_file(file), channels=3, expand_animations=False)
+        image.set_shape([None, None, 3])
+        return (preprocess or image_preprocessor())((image, label), training)
+
+    src = array_source(
+        os.path.basename(os.path.normpath(path)), f_tr, y_tr, f_te, y_te, preprocess=decode,
+        info={"num_classes": len(classes), "class_names": classes},
+    )
+    return src
+
+
+# ------------------------------------------------------------------------------------ by name
+
+EMBEDDED = ("digits", "digits_rows", "adding", "reversal")
+
+
+def get_source(name, **kwargs):
+    """A `DataSource` by name: an embedded default, a folder path, or a TFDS name.
+
+    Keyword arguments go to the matching constructor (`digits_source`, `adding_source`,
+    `reversal_source`, `image_folder_source`, `tfds_source`).
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"`dataset` must be a non-empty string. Received: dataset={name!r}")
+    makers = {
+        "digits": digits_source,
+        "digits_rows": digits_rows_source,
+        "adding": adding_source,
+        "reversal": reversal_source,
+    }
+    if name in makers:
+        return makers[name](**kwargs)
+    if os.path.isdir(name):
+        return image_folder_source(name, **kwargs)
+    return tfds_source(name, **kwargs)
