@@ -19,7 +19,7 @@ import importlib
 import json
 import sys
 
-_COMMAND_MODULES: list = []
+_COMMAND_MODULES: list = ["zoo.export"]
 
 
 def _cmd_list(args):
