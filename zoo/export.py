@@ -71,6 +71,7 @@ __all__ = [
     "list_versions",
     "write_model_config",
     "verify",
+    "verify_many",
     "endpoints_for",
     "select_outputs",
     "add_cli",
@@ -775,15 +776,16 @@ def write_model_config(export_dir="saved_models", base_path=None, filename="mode
 # Verification
 # ----------------------------------------------------------------------------------------------
 
-_CHILD = r'''
-import importlib.abc, json, sys, os
+_CHILD = r"""
+import contextlib, importlib.abc, io, json, os, sys
 class _BlockZoo(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
         if name == "zoo" or name.startswith("zoo."):
             raise ModuleNotFoundError("`zoo` is blocked in the verification process", name=name)
         return None
 sys.meta_path.insert(0, _BlockZoo())
-sys.path[:] = [p for p in sys.path if p and os.path.abspath(p) != os.path.abspath(sys.argv[5])]
+jobs_file, repo_root = sys.argv[1], sys.argv[2]
+sys.path[:] = [p for p in sys.path if p and os.path.abspath(p) != os.path.abspath(repo_root)]
 try:
     import zoo
     zoo_blocked = False
@@ -792,44 +794,49 @@ except ImportError:
 assert zoo_blocked, "zoo importable in the verification process"
 import numpy as np
 import tensorflow as tf
-path, inputs_file, out_file, report_file = sys.argv[1:5]
-want_tflite = sys.argv[6] == "1"
-inputs = dict(np.load(inputs_file))
-loaded = tf.saved_model.load(path)
-report = {"zoo_blocked": zoo_blocked, "signatures": {}, "tflite": {}}
-outputs = {}
-for key in sorted(loaded.signatures):
-    fn = loaded.signatures[key]
-    names = sorted(fn.structured_input_signature[1])
-    report["signatures"][key] = {
-        "inputs": {n: [fn.structured_input_signature[1][n].dtype.name,
-                       fn.structured_input_signature[1][n].shape.as_list()] for n in names},
-        "outputs": {n: [s.dtype.name, s.shape.as_list()] for n, s in fn.structured_outputs.items()},
-    }
-    feed = {n: tf.constant(inputs[f"{key}::{n}"]) for n in names if f"{key}::{n}" in inputs}
-    if len(feed) != len(names):
-        continue
-    for n, v in fn(**feed).items():
-        outputs[f"{key}::{n}"] = v.numpy()
-if want_tflite:
+from tensorflow.python.tools import saved_model_cli
+with open(jobs_file) as f:
+    jobs = json.load(f)
+for job in jobs:
+    path = job["path"]
+    inputs = dict(np.load(job["inputs"]))
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        saved_model_cli._show_all(path)  # what `saved_model_cli show --dir PATH --all` prints
+    loaded = tf.saved_model.load(path)
+    report = {"zoo_blocked": zoo_blocked, "signatures": {}, "tflite": {}, "cli": buf.getvalue()}
+    outputs = {}
     for key in sorted(loaded.signatures):
-        try:
-            conv = tf.lite.TFLiteConverter.from_saved_model(path, signature_keys=[key])
-            conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-            flat = conv.convert()
-            interp = tf.lite.Interpreter(model_content=flat)
-            runner = interp.get_signature_runner(key)
-            names = list(runner.get_input_details())
-            res = runner(**{n: inputs[f"{key}::{n}"] for n in names})
-            for n, v in res.items():
-                outputs[f"tflite::{key}::{n}"] = np.asarray(v)
-            report["tflite"][key] = "converted"
-        except Exception as e:
-            report["tflite"][key] = f"failed: {type(e).__name__}: {str(e).strip().splitlines()[-1][:300] if str(e).strip() else ''}"
-np.savez(out_file, **outputs)
-with open(report_file, "w") as f:
-    json.dump(report, f)
-'''
+        fn = loaded.signatures[key]
+        spec = fn.structured_input_signature[1]
+        names = sorted(spec)
+        report["signatures"][key] = {
+            "inputs": {n: [spec[n].dtype.name, spec[n].shape.as_list()] for n in names},
+            "outputs": {n: [s.dtype.name, s.shape.as_list()] for n, s in fn.structured_outputs.items()},
+        }
+        feed = {n: tf.constant(inputs[key + "::" + n]) for n in names if key + "::" + n in inputs}
+        if len(feed) != len(names):
+            continue
+        for n, v in fn(**feed).items():
+            outputs[key + "::" + n] = v.numpy()
+    if job["tflite"]:
+        for key in sorted(loaded.signatures):
+            try:
+                conv = tf.lite.TFLiteConverter.from_saved_model(path, signature_keys=[key])
+                conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+                interp = tf.lite.Interpreter(model_content=conv.convert())
+                runner = interp.get_signature_runner(key)
+                res = runner(**{n: inputs[key + "::" + n] for n in runner.get_input_details()})
+                for n, v in res.items():
+                    outputs["tflite::" + key + "::" + n] = np.asarray(v)
+                report["tflite"][key] = "converted"
+            except Exception as e:
+                msg = str(e).strip().splitlines()
+                report["tflite"][key] = "failed: " + type(e).__name__ + ": " + (msg[-1][:300] if msg else "")
+    np.savez(job["outputs"], **outputs)
+    with open(job["report"], "w") as f:
+        json.dump(report, f)
+"""
 
 
 def _sample_inputs(sigdoc, seed=0):
@@ -860,18 +867,6 @@ def _sample_inputs(sigdoc, seed=0):
     return feeds
 
 
-def _saved_model_cli(path):
-    exe = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
-    if os.path.exists(exe):
-        cmd = [exe]
-    else:
-        cmd = [sys.executable, "-m", "tensorflow.python.tools.saved_model_cli"]
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    env.pop("PYTHONPATH", None)
-    return subprocess.Popen(cmd + ["show", "--dir", path, "--all"], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, env=env, cwd=tempfile.gettempdir())
-
-
 def _compare(name, got, want, atol, rtol):
     got, want = np.asarray(got), np.asarray(want)
     if got.shape != want.shape:
@@ -882,10 +877,19 @@ def _compare(name, got, want, atol, rtol):
         return {"ok": bool(d.max(initial=0) <= 1), "max_abs_diff": float(d.max(initial=0))}
     if got.dtype.kind in "iub":
         same = np.array_equal(got, want)
-        return {"ok": bool(same), "max_abs_diff": 0.0 if same else float(np.abs(got.astype(float) - want.astype(float)).max())}
+        diff = 0.0 if same else float(np.abs(got.astype(float) - want.astype(float)).max())
+        return {"ok": bool(same), "max_abs_diff": diff}
     d = np.abs(got.astype(np.float64) - want.astype(np.float64))
     ok = bool(np.all(d <= atol + rtol * np.abs(want)))
     return {"ok": ok, "max_abs_diff": float(d.max(initial=0.0))}
+
+
+def _load_sigdoc(path):
+    sig_file = os.path.join(path, "assets.extra", "signatures.json")
+    if not os.path.exists(os.path.join(path, "saved_model.pb")) or not os.path.exists(sig_file):
+        raise ValueError(f"`path` must be a version folder written by zoo.export. Received: path={path!r}")
+    with open(sig_file) as f:
+        return json.load(f)
 
 
 def verify(path, keras_model=None, *, atol=1e-5, rtol=1e-5, tflite=False, timeout=300,
@@ -894,60 +898,78 @@ def verify(path, keras_model=None, *, atol=1e-5, rtol=1e-5, tflite=False, timeou
 
     Runs every signature on sample inputs (from `assets.extra/signatures.json`), compares the
     outputs with `keras_model` run eagerly through the same pre/post-processing (when given),
-    and checks that `saved_model_cli show --all` lists the named signatures.
+    and checks that `saved_model_cli show --all` lists the named signatures and their inputs.
 
     Args:
         path: a version folder written by `export_model`.
         keras_model: the exported Keras model (before `outputs` selection), or `None` to check only
-            shapes, dtypes, finiteness and consistency between signatures.
+            signatures, shapes, finiteness and consistency between outputs.
         atol, rtol: float tolerances (1e-5 in float32). uint8 images may differ by one level.
         tflite: also convert each signature to TFLite and compare the same way (reported per
-            signature; a failed conversion does not fail the verification).
-        timeout: seconds for the subprocesses.
-        **opts: export options to override those recorded (e.g. a `preprocessing` callable that
-            could not be recorded by name).
+            signature in `report["tflite"]`; a failed conversion does not fail the verification).
+        timeout: seconds for the subprocess.
+        **opts: export options overriding those recorded (e.g. a `preprocessing` or
+            `translate_fn` callable that could not be recorded by name).
 
     Returns:
         A report dict; `report["ok"]` is the verdict and `report["problems"]` lists what failed.
+
+    Example:
+        >>> report = verify("saved_models/resnet50/1", keras_model=model)
+        >>> assert report["ok"], report["problems"]
     """
-    path = os.path.abspath(path)
-    sig_file = os.path.join(path, "assets.extra", "signatures.json")
-    if not os.path.exists(os.path.join(path, "saved_model.pb")) or not os.path.exists(sig_file):
-        raise ValueError(f"`path` must be a version folder written by zoo.export. Received: path={path!r}")
-    with open(sig_file) as f:
-        sigdoc = json.load(f)
-    feeds = _sample_inputs(sigdoc, seed=seed)
-    problems: List[str] = []
-    report: Dict[str, Any] = {"path": path, "task": sigdoc["task"], "problems": problems, "outputs": {}}
-    cli = _saved_model_cli(path)
-    with tempfile.TemporaryDirectory() as tmp:
-        np.savez(os.path.join(tmp, "in.npz"), **feeds)
-        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH",)}
+    return verify_many([(path, keras_model, opts)], atol=atol, rtol=rtol, tflite=tflite,
+                       timeout=timeout, seed=seed)[0]
+
+
+def verify_many(items, *, atol=1e-5, rtol=1e-5, tflite=False, timeout=600, seed=0):
+    """`verify` for several exports in one fresh process (one TensorFlow start-up).
+
+    Args:
+        items: a list of `path`, `(path, keras_model)` or `(path, keras_model, opts)`.
+    """
+    jobs, metas = [], []
+    tmp = tempfile.mkdtemp(prefix="zoo-verify-")
+    try:
+        for i, item in enumerate(items):
+            if isinstance(item, (str, os.PathLike)):
+                item = (item, None, {})
+            path, model, opts = (tuple(item) + (None, {}))[:3]
+            path = os.path.abspath(path)
+            sigdoc = _load_sigdoc(path)
+            feeds = _sample_inputs(sigdoc, seed=seed)
+            np.savez(os.path.join(tmp, f"in{i}.npz"), **feeds)
+            jobs.append({"path": path, "inputs": os.path.join(tmp, f"in{i}.npz"),
+                         "outputs": os.path.join(tmp, f"out{i}.npz"),
+                         "report": os.path.join(tmp, f"report{i}.json"), "tflite": bool(tflite)})
+            metas.append((path, model, opts or {}, sigdoc, feeds))
+        with open(os.path.join(tmp, "jobs.json"), "w") as f:
+            json.dump(jobs, f)
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
         env["TF_CPP_MIN_LOG_LEVEL"] = "3"
         repo_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        child = subprocess.run(
-            [sys.executable, "-I", "-c", _CHILD, path, os.path.join(tmp, "in.npz"),
-             os.path.join(tmp, "out.npz"), os.path.join(tmp, "report.json"), repo_root,
-             "1" if tflite else "0"],
-            cwd=tmp, env=env, capture_output=True, text=True, timeout=timeout)
+        child = subprocess.run([sys.executable, "-I", "-c", _CHILD, os.path.join(tmp, "jobs.json"), repo_root],
+                               cwd=tmp, env=env, capture_output=True, text=True, timeout=timeout)
         if child.returncode != 0:
-            cli.kill()
-            cli.wait()
             raise RuntimeError(f"verification process failed:\n{child.stderr[-3000:]}")
-        with open(os.path.join(tmp, "report.json")) as f:
-            child_report = json.load(f)
-        served = dict(np.load(os.path.join(tmp, "out.npz")))
-    report["zoo_blocked"] = child_report["zoo_blocked"]
-    report["signatures"] = child_report["signatures"]
-    report["tflite"] = child_report["tflite"]
+        reports = []
+        for job, meta in zip(jobs, metas):
+            with open(job["report"]) as f:
+                child_report = json.load(f)
+            served = dict(np.load(job["outputs"]))
+            reports.append(_check(meta, child_report, served, atol, rtol))
+        return reports
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
-    # saved_model_cli lists the named signatures
-    try:
-        cli_out, _ = cli.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        cli.kill()
-        cli_out = cli.communicate()[0]
-        problems.append("saved_model_cli timed out")
+
+def _check(meta, child_report, served, atol, rtol):
+    path, keras_model, opts, sigdoc, feeds = meta
+    problems: List[str] = []
+    report: Dict[str, Any] = {"path": path, "task": sigdoc["task"], "problems": problems, "outputs": {},
+                              "zoo_blocked": child_report["zoo_blocked"],
+                              "signatures": child_report["signatures"], "tflite": child_report["tflite"]}
+    cli_out = child_report["cli"]
     listed = set(re.findall(r"signature_def\['([^']+)'\]", cli_out))
     report["saved_model_cli"] = sorted(listed)
     for key, sig in sigdoc["signatures"].items():
@@ -960,17 +982,13 @@ def verify(path, keras_model=None, *, atol=1e-5, rtol=1e-5, tflite=False, timeou
         for t in sig["inputs"]:
             if t["name"] not in got["inputs"]:
                 problems.append(f"{key}: input {t['name']!r} missing (has {sorted(got['inputs'])})")
-            elif key in listed and f"['{t['name']}'] tensor_info" not in cli_out:
-                problems.append(f"saved_model_cli does not show input {t['name']!r} of {key!r}")
+            elif f"['{t['name']}'] tensor_info" not in cli_out:
+                problems.append(f"saved_model_cli does not show input {t['name']!r}")
         for t in sig["outputs"]:
             if t["name"] not in got["outputs"] and t["name"] != "scores":
                 problems.append(f"{key}: output {t['name']!r} missing (has {sorted(got['outputs'])})")
-
-    # finiteness and internal consistency
     for k, v in served.items():
-        if k.startswith("tflite::"):
-            continue
-        if v.dtype.kind == "f" and not np.all(np.isfinite(v)):
+        if not k.startswith("tflite::") and v.dtype.kind == "f" and not np.all(np.isfinite(v)):
             problems.append(f"{k}: non-finite values")
     for key in sigdoc["signatures"]:
         p, tv = served.get(f"{key}::probabilities"), served.get(f"{key}::top_k_values")
@@ -979,8 +997,9 @@ def verify(path, keras_model=None, *, atol=1e-5, rtol=1e-5, tflite=False, timeou
             if not np.allclose(top, tv, atol=atol):
                 problems.append(f"{key}: top_k_values are not the largest probabilities")
 
-    # the Keras model, eagerly, through the same signature functions
     if keras_model is not None:
+        import tensorflow as tf
+
         merged = dict(sigdoc["options"])
         merged.update(opts)
         outputs = merged.pop("outputs", None)
@@ -991,8 +1010,6 @@ def verify(path, keras_model=None, *, atol=1e-5, rtol=1e-5, tflite=False, timeou
             if ep is None:
                 problems.append(f"signature {key!r} not produced by the Keras model's task functions")
                 continue
-            import tensorflow as tf
-
             kwargs = {t["name"]: tf.constant(feeds[f"{key}::{t['name']}"]) for t in sig["inputs"]}
             want = {n: np.asarray(v) for n, v in ep.fn(**kwargs).items()}
             for n, w in want.items():
