@@ -19,7 +19,7 @@ import importlib
 import json
 import sys
 
-_COMMAND_MODULES: list = ["zoo.export"]
+_COMMAND_MODULES: list = ["zoo.export", "zoo.tuning"]
 
 
 def _cmd_list(args):

@@ -604,6 +604,10 @@ def trials_table(tuner) -> List[Dict[str, Any]]:
     for tid in sorted(oracle.trials):
         t = oracle.trials[tid]
         hps = {k: v for k, v in t.hyperparameters.values.items() if not k.startswith(_INTERNAL)}
+        plan = getattr(oracle, "plan", None) or getattr(tuner, "zoo_plan", None)
+        index = t.hyperparameters.values.get("grid/index")
+        if plan and index is not None and index < len(plan):
+            hps = dict(plan[index])  # only the active hyperparameters of this grid point
         if "tuner/epochs" in t.hyperparameters.values:
             hps["epochs"] = t.hyperparameters.values["tuner/epochs"]
         score = t.score if t.score is not None and np.isfinite(t.score) else None
