@@ -184,10 +184,13 @@ def test_cli_export_verify_and_saved_model_cli(tmp_path, capsys):
     model.save(f)
     d = str(tmp_path / "sm")
     rc = cli.main(["export", "tiny", "--keras-file", f, "--task", "image_classification",
-                   "--export-dir", d, "--opt", "preprocessing=unit", "--opt", "top_k=2", "--verify"])
+                   "--export-dir", d, "--opt", "preprocessing=unit", "--opt", "top_k=2", "--verify", "--onnx"])
     out = capsys.readouterr().out
     assert rc == 0, out
     assert "OK" in out and "zoo importable in the serving process: False" in out
+    # extra: tf2onnx + onnxruntime agree with the Keras model too
+    assert "onnx serving_default: converted" in out and "onnx classify_float: converted" in out
+    assert "onnx::serving_default::probabilities: ok" in out
     path = os.path.join(d, "tiny", "1")
     res = subprocess.run([os.path.join(os.path.dirname(sys.executable), "saved_model_cli"), "show",
                           "--dir", path, "--all"], capture_output=True, text=True, timeout=120)

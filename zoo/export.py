@@ -833,6 +833,27 @@ for job in jobs:
             except Exception as e:
                 msg = str(e).strip().splitlines()
                 report["tflite"][key] = "failed: " + type(e).__name__ + ": " + (msg[-1][:300] if msg else "")
+    if job["onnx"]:
+        import subprocess
+        report["onnx"] = {}
+        for key in sorted(loaded.signatures):
+            target = job["outputs"] + "." + key + ".onnx"
+            r = subprocess.run([sys.executable, "-I", "-m", "tf2onnx.convert", "--saved-model", path,
+                                "--signature_def", key, "--output", target],
+                               capture_output=True, text=True, cwd=os.path.dirname(target))
+            if r.returncode != 0:
+                errs = [l for l in r.stderr.splitlines() if "Error" in l] or r.stderr.splitlines()[-1:]
+                report["onnx"][key] = "failed: " + (errs[-1][:300] if errs else "")
+                continue
+            try:
+                import onnxruntime as ort
+                sess = ort.InferenceSession(target)
+                res = sess.run(None, {i.name: inputs[key + "::" + i.name] for i in sess.get_inputs()})
+                for o, v in zip(sess.get_outputs(), res):
+                    outputs["onnx::" + key + "::" + o.name] = np.asarray(v)
+                report["onnx"][key] = "converted"
+            except Exception as e:
+                report["onnx"][key] = "failed: " + type(e).__name__ + ": " + str(e)[:300]
     np.savez(job["outputs"], **outputs)
     with open(job["report"], "w") as f:
         json.dump(report, f)
@@ -892,8 +913,8 @@ def _load_sigdoc(path):
         return json.load(f)
 
 
-def verify(path, keras_model=None, *, atol=1e-5, rtol=1e-5, tflite=False, timeout=300,
-           seed=0, **opts) -> Dict[str, Any]:
+def verify(path, keras_model=None, *, atol=1e-5, rtol=1e-5, tflite=False, onnx=False,
+           timeout=300, seed=0, **opts) -> Dict[str, Any]:
     """Check an export in a fresh process where `zoo` cannot be imported.
 
     Runs every signature on sample inputs (from `assets.extra/signatures.json`), compares the
@@ -907,6 +928,7 @@ def verify(path, keras_model=None, *, atol=1e-5, rtol=1e-5, tflite=False, timeou
         atol, rtol: float tolerances (1e-5 in float32). uint8 images may differ by one level.
         tflite: also convert each signature to TFLite and compare the same way (reported per
             signature in `report["tflite"]`; a failed conversion does not fail the verification).
+        onnx: the same with tf2onnx + onnxruntime (`pip install zoo[onnx]`), in `report["onnx"]`.
         timeout: seconds for the subprocess.
         **opts: export options overriding those recorded (e.g. a `preprocessing` or
             `translate_fn` callable that could not be recorded by name).
@@ -919,10 +941,10 @@ def verify(path, keras_model=None, *, atol=1e-5, rtol=1e-5, tflite=False, timeou
         >>> assert report["ok"], report["problems"]
     """
     return verify_many([(path, keras_model, opts)], atol=atol, rtol=rtol, tflite=tflite,
-                       timeout=timeout, seed=seed)[0]
+                       onnx=onnx, timeout=timeout, seed=seed)[0]
 
 
-def verify_many(items, *, atol=1e-5, rtol=1e-5, tflite=False, timeout=600, seed=0):
+def verify_many(items, *, atol=1e-5, rtol=1e-5, tflite=False, onnx=False, timeout=600, seed=0):
     """`verify` for several exports in one fresh process (one TensorFlow start-up).
 
     Args:
@@ -941,7 +963,8 @@ def verify_many(items, *, atol=1e-5, rtol=1e-5, tflite=False, timeout=600, seed=
             np.savez(os.path.join(tmp, f"in{i}.npz"), **feeds)
             jobs.append({"path": path, "inputs": os.path.join(tmp, f"in{i}.npz"),
                          "outputs": os.path.join(tmp, f"out{i}.npz"),
-                         "report": os.path.join(tmp, f"report{i}.json"), "tflite": bool(tflite)})
+                         "report": os.path.join(tmp, f"report{i}.json"), "tflite": bool(tflite),
+                         "onnx": bool(onnx)})
             metas.append((path, model, opts or {}, sigdoc, feeds))
         with open(os.path.join(tmp, "jobs.json"), "w") as f:
             json.dump(jobs, f)
@@ -968,7 +991,8 @@ def _check(meta, child_report, served, atol, rtol):
     problems: List[str] = []
     report: Dict[str, Any] = {"path": path, "task": sigdoc["task"], "problems": problems, "outputs": {},
                               "zoo_blocked": child_report["zoo_blocked"],
-                              "signatures": child_report["signatures"], "tflite": child_report["tflite"]}
+                              "signatures": child_report["signatures"], "tflite": child_report["tflite"],
+                              "onnx": child_report.get("onnx", {})}
     cli_out = child_report["cli"]
     listed = set(re.findall(r"signature_def\['([^']+)'\]", cli_out))
     report["saved_model_cli"] = sorted(listed)
@@ -988,7 +1012,7 @@ def _check(meta, child_report, served, atol, rtol):
             if t["name"] not in got["outputs"] and t["name"] != "scores":
                 problems.append(f"{key}: output {t['name']!r} missing (has {sorted(got['outputs'])})")
     for k, v in served.items():
-        if not k.startswith("tflite::") and v.dtype.kind == "f" and not np.all(np.isfinite(v)):
+        if not k.startswith(("tflite::", "onnx::")) and v.dtype.kind == "f" and not np.all(np.isfinite(v)):
             problems.append(f"{k}: non-finite values")
     for key in sigdoc["signatures"]:
         p, tv = served.get(f"{key}::probabilities"), served.get(f"{key}::top_k_values")
@@ -1013,7 +1037,7 @@ def _check(meta, child_report, served, atol, rtol):
             kwargs = {t["name"]: tf.constant(feeds[f"{key}::{t['name']}"]) for t in sig["inputs"]}
             want = {n: np.asarray(v) for n, v in ep.fn(**kwargs).items()}
             for n, w in want.items():
-                for prefix in ("", "tflite::"):
+                for prefix in ("", "tflite::", "onnx::"):
                     g = served.get(f"{prefix}{key}::{n}")
                     if g is None:
                         if not prefix:
@@ -1023,7 +1047,7 @@ def _check(meta, child_report, served, atol, rtol):
                     report["outputs"][f"{prefix}{key}::{n}"] = res
                     if not res["ok"]:
                         if prefix:
-                            report["tflite"][key] = f"mismatch on {n}: {res}"
+                            report[prefix[:-2]][key] = f"mismatch on {n}: {res}"
                         else:
                             problems.append(f"{key}::{n} differs from the Keras model: {res}")
     if not report["zoo_blocked"]:
@@ -1064,7 +1088,7 @@ def _cmd_export(args):
                         version=args.version, **opts)
     print(path)
     if args.verify:
-        report = verify(path, keras_model=model, tflite=args.tflite)
+        report = verify(path, keras_model=model, tflite=args.tflite, onnx=args.onnx)
         _print_report(report)
         return 0 if report["ok"] else 1
     return 0
@@ -1080,8 +1104,9 @@ def _print_report(report):
         print(f"  {key}({ins}) -> {outs}")
     for k, r in report["outputs"].items():
         print(f"  {k}: {'ok' if r['ok'] else 'MISMATCH'} {r}")
-    for k, v in report.get("tflite", {}).items():
-        print(f"  tflite {k}: {v}")
+    for conv in ("tflite", "onnx"):
+        for k, v in report.get(conv, {}).items():
+            print(f"  {conv} {k}: {v}")
     for p in report["problems"]:
         print(f"  problem: {p}")
 
@@ -1090,7 +1115,7 @@ def _cmd_verify(args):
     import keras
 
     model = keras.saving.load_model(args.keras_file) if args.keras_file else None
-    report = verify(args.path, keras_model=model, tflite=args.tflite)
+    report = verify(args.path, keras_model=model, tflite=args.tflite, onnx=args.onnx)
     if args.json:
         print(json.dumps(report, indent=2, default=str))
     else:
@@ -1111,11 +1136,13 @@ def add_cli(subparsers):
                    help="export option, e.g. preprocessing=torch, top_k=3, beam_size=4")
     p.add_argument("--verify", action="store_true", help="verify the export afterwards")
     p.add_argument("--tflite", action="store_true", help="with --verify: compare a TFLite conversion")
+    p.add_argument("--onnx", action="store_true", help="with --verify: compare a tf2onnx conversion")
     p.set_defaults(func=_cmd_export)
 
     p = subparsers.add_parser("verify", help="check a SavedModel export in a process without zoo")
     p.add_argument("path", help="saved_models/<name>/<version>")
     p.add_argument("--keras-file", help="compare with this .keras model")
     p.add_argument("--tflite", action="store_true", help="also compare a TFLite conversion")
+    p.add_argument("--onnx", action="store_true", help="also compare a tf2onnx conversion (onnxruntime)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_verify)
