@@ -586,7 +586,8 @@ def _infer_task(model, name):
     try:
         from zoo.registry import get_spec
 
-        return get_spec(name).task
+        task = get_spec(name).task
+        return task if task in TASKS else "generic"
     except Exception:
         pass
     if len(model.inputs) == 1 and len(model.inputs[0].shape) == 4 and len(model.outputs[0].shape) == 2:
