@@ -19,7 +19,7 @@ import importlib
 import json
 import sys
 
-_COMMAND_MODULES: list = ["zoo.train"]
+_COMMAND_MODULES: list = ["zoo.train", "zoo.export", "zoo.tuning"]
 
 
 def _cmd_list(args):

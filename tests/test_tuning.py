@@ -1,0 +1,146 @@
+"""zoo.tuning: conditional grids, failed trials, SIGKILL resume, distributed chief + workers."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+import _tuning_standins as S  # noqa: E402
+from zoo import tuning  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _runs(project_dir):
+    with open(os.path.join(project_dir, "runs.jsonl")) as f:
+        return [json.loads(line) for line in f]
+
+
+def _env(**extra):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.path.join(ROOT, "tests")]),
+               TF_CPP_MIN_LOG_LEVEL="3", KERAS_BACKEND="tensorflow")
+    for k in ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT", "ZOO_TUNE_SIGKILL_AT"):
+        env.pop(k, None)
+    env.update(extra)
+    return env
+
+
+def _search_cmd(spec, tmp, *args):
+    return [sys.executable, os.path.join(ROOT, "recipes", "search.py"), spec, "--directory",
+            str(tmp / "tune"), "--export-dir", str(tmp / "sm"), *args]
+
+
+def test_conditional_grid_is_enumerated_exactly():
+    def space(hp):
+        out = {"learning_rate": hp.Choice("learning_rate", [1e-2, 1e-3])}
+        if hp.Choice("cell", ["lstm", "gru"]) == "lstm":
+            out["peepholes"] = hp.Boolean("peepholes")
+            out["units"] = hp.Int("units", 4, 8, step=4)
+        with hp.conditional_scope("cell", ["gru"]):
+            if out.get("peepholes") is None:
+                out["dropout"] = hp.Float("dropout", 0.1, 0.3, step=0.1)
+        return out
+
+    grid = tuning.grid_trials(space)
+    # lstm: 2 (peepholes) x 2 (units); gru: 3 dropouts (keras-tuner's own Float grid drops 0.3)
+    assert len(grid) == 2 * (2 * 2 + 3)
+    assert len({json.dumps(g, sort_keys=True) for g in grid}) == len(grid)
+    assert {round(g["dropout"], 6) for g in grid if g["cell"] == "gru"} == {0.1, 0.2, 0.3}
+    assert all("dropout" not in g for g in grid if g["cell"] == "lstm")
+    b, t = tuning.split_overrides({"learning_rate": 1e-3, "units": 8, "warmup_steps": 10})
+    assert b == {"units": 8} and t == {"learning_rate": 1e-3, "warmup_steps": 10}
+    with pytest.raises(ValueError, match="step"):
+        tuning.grid_trials(lambda hp: {"x": hp.Float("x", 0.0, 1.0)})
+    with pytest.raises(ValueError, match="tuner"):
+        tuning.make_tuner(S.small_spec(), "annealing")
+
+
+def test_grid_runs_each_point_once_failures_recorded_report_and_export(tmp_path):
+    spec = S.failing_spec()  # learning_rate x bad x explode: 2 fine, 2 NaN, 4 bad combinations
+    logs = []
+    res = tuning.run_search(spec, "grid", directory=str(tmp_path / "tune"), export_dir=str(tmp_path / "sm"),
+                            log=logs.append)
+    assert res["num_trials"] == 8 and logs[0].startswith("grid search over 8 trials")
+    rows = res["rows"]
+    assert len(rows) == 8
+    status = {(r["learning_rate"], r["bad"], r["explode"]): r["status"] for r in rows}
+    assert len(status) == 8
+    for (lr, bad, explode), st in status.items():
+        assert st == ("COMPLETED" if not bad and not explode else "FAILED"), (lr, bad, explode, st)
+    assert any("non-finite loss" in r["message"] for r in rows)
+    assert any("`bad` must be False" in r["message"] for r in rows)
+    starts = [r["trial_id"] for r in _runs(res["tuner"].project_dir) if r["event"] == "start"]
+    assert sorted(starts) == sorted(set(starts)) and len(starts) == 8
+    md = open(res["table_md"]).read()
+    assert md.count("| COMPLETED |") == 2 and md.count("| FAILED |") == 6
+    assert open(res["table_csv"]).readline().strip().split(",")[:4] == ["trial", "bad", "explode", "learning_rate"]
+    with open(res["plot"], "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    assert res["best_hyperparameters"]["bad"] is False
+    assert res["export_path"].endswith(os.path.join("tiny_fail", "1"))
+    assert os.path.exists(os.path.join(res["export_path"], "saved_model.pb"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("tuner_name,args", [("grid", []), ("hyperband", ["--max-epochs", "3"])])
+def test_sigkill_resume_does_not_rerun_finished_trials(tmp_path, tuner_name, args):
+    cmd = _search_cmd("_tuning_standins:small_spec" if tuner_name == "hyperband" else "_tuning_standins:conditional_spec",
+                      tmp_path, "--tuner", tuner_name, "--no-export", *args)
+    first = subprocess.run(cmd, env=_env(ZOO_TUNE_SIGKILL_AT="3"), capture_output=True, text=True, timeout=240)
+    assert first.returncode == -signal.SIGKILL, first.stderr[-2000:]
+    project = tmp_path / "tune" / f"tiny_{'small' if tuner_name == 'hyperband' else 'cond'}_{tuner_name}"
+    before = _runs(project)
+    finished = {r["trial_id"] for r in before if r["event"] == "end"}
+    assert len(finished) == 2 and len([r for r in before if r["event"] == "start"]) == 3
+    second = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=240)
+    assert second.returncode == 0, second.stderr[-3000:]
+    after = _runs(project)[len(before):]
+    rerun = {r["trial_id"] for r in after if r["event"] == "start"}
+    assert not rerun & finished, (rerun, finished)
+    ended = [r["trial_id"] for r in _runs(project) if r["event"] == "end"]
+    assert len(ended) == len(set(ended))  # no trial finished twice
+    md = (project / "trials.md").read_text()
+    assert "RUNNING" not in md and md.count("| COMPLETED |") == len(ended)
+    if tuner_name == "grid":
+        assert len(ended) == 6
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_distributed_chief_and_two_workers(tmp_path):
+    port = str(_free_port())
+    cmd = _search_cmd("_tuning_standins:conditional_spec", tmp_path, "--tuner", "grid", "--time-limit", "200")
+    procs = {}
+    for tid in ("chief", "tuner0", "tuner1"):
+        env = _env(KERASTUNER_TUNER_ID=tid, KERASTUNER_ORACLE_IP="127.0.0.1", KERASTUNER_ORACLE_PORT=port)
+        procs[tid] = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    outs = {}
+    try:
+        for tid, p in procs.items():
+            outs[tid] = p.communicate(timeout=240)[0]
+    finally:
+        for p in procs.values():
+            if p.poll() is None:
+                p.kill()
+    for tid, p in procs.items():
+        assert p.returncode == 0, (tid, outs[tid][-3000:])
+    runs = _runs(tmp_path / "tune" / "tiny_cond_grid")
+    ended = [r for r in runs if r["event"] == "end"]
+    assert len(ended) == 6 and len({r["trial_id"] for r in ended}) == 6  # every grid point once
+    assert {r["tuner_id"] for r in ended} <= {"tuner0", "tuner1"}
+    assert len({r["pid"] for r in ended}) == 2  # both workers ran trials
+    md = (tmp_path / "tune" / "tiny_cond_grid" / "trials.md").read_text()
+    assert md.count("| COMPLETED |") == 6
+    assert "best model exported" in outs["chief"]
+    assert os.path.exists(tmp_path / "sm" / "tiny_cond" / "1" / "saved_model.pb")

@@ -1,0 +1,801 @@
+"""keras-tuner searches over the search space every registered model declares beside its card.
+
+**Search-space convention.** `ModelSpec.search_space` is a callable `space(hp) -> dict`. It calls
+keras-tuner's `hp.Choice / hp.Int / hp.Float / hp.Boolean / hp.Fixed` and returns one flat dict:
+
+* keys in `TRAINING_KEYS` (`learning_rate`, `weight_decay`, `warmup_steps`, `batch_size`,
+  `epochs`, `label_smoothing`, `clipnorm`, `beta_1`, `optimizer`) are *training* parameters, given
+  to the trainer;
+* every other key is a *builder* override (`depth`, `units`, `heads`, `dropout`, `peepholes`, ...),
+  given to the builder as `create_model(name, **test_or_base_overrides, **those)`.
+
+Plain Python branching (`if hp.Choice("cell", ["lstm", "gru"]) == "lstm": hp.Int("units", ...)`)
+is allowed: the grid is enumerated by running the space itself, so conditional branches are
+counted and run exactly once each (keras-tuner's GridSearch breaks on them, keras-tuner#614).
+A family that declares no space gets `default_search_space(task)` (training parameters only).
+
+**Tuners**: `"grid"` (our `ConditionalGridOracle`), `"random"`, `"bayesian"`, `"hyperband"`
+(keras-tuner's). Every search can be interrupted (even by SIGKILL) and resumed: finished trials
+are not run again and an interrupted one is run again (`overwrite=False`; Hyperband's resume,
+keras-tuner#835, is covered by a test). A failing trial (an exception, a bad combination, NaN
+loss, out of memory) is recorded as FAILED with its message, and the search goes on.
+
+**Distributed**: a chief and workers as separate processes (`KERASTUNER_TUNER_ID` = `chief` /
+`tuner0`..., `KERASTUNER_ORACLE_IP`, `KERASTUNER_ORACLE_PORT`); the chief serves the oracle with
+a deadline and exits once every expected worker has been told to stop (keras-tuner's chief may
+wait forever, #915/#254); workers are bounded by the same deadline.
+
+**Training**: `train_trial(model, data, training, ...)` (model.fit on a small embedded dataset from
+`tuning_data`, until the recipes' trainer lands; both are single functions easy to swap, or a
+family can put `tuning_train`/`tuning_data` callables in its card's `extra`).
+
+**Results**: `write_report` writes `trials.csv`, `trials.md` (hyperparameters, score, status,
+seconds) and `trials.png` (score against trial and against the most important hyperparameter);
+`run_search` then exports the best model with `zoo.export`.
+
+Example:
+    >>> from zoo import tuning
+    >>> result = tuning.run_search("resnet18", tuner="random", max_trials=3, epochs=1,
+    ...                            directory="runs/tune")
+    >>> print(open(result["table_md"]).read())
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import importlib
+import json
+import math
+import os
+import signal
+import threading
+import time
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import numpy as np
+
+__all__ = [
+    "TRAINING_KEYS",
+    "TUNERS",
+    "default_search_space",
+    "split_overrides",
+    "space_of",
+    "grid_trials",
+    "tuning_data",
+    "train_trial",
+    "ZooHyperModel",
+    "make_tuner",
+    "run_search",
+    "trials_table",
+    "write_report",
+    "add_cli",
+]
+
+TRAINING_KEYS = ("learning_rate", "weight_decay", "warmup_steps", "batch_size", "epochs",
+                 "label_smoothing", "clipnorm", "beta_1", "optimizer")
+TUNERS = ("grid", "random", "bayesian", "hyperband")
+_INTERNAL = ("tuner/", "grid/")
+
+
+# ----------------------------------------------------------------------------------------------
+# Search spaces
+# ----------------------------------------------------------------------------------------------
+
+
+def _default_space_image(hp):
+    return {
+        "learning_rate": hp.Choice("learning_rate", [1e-3, 3e-4]),
+        "weight_decay": hp.Choice("weight_decay", [0.0, 1e-4]),
+    }
+
+
+def _default_space_sequence(hp):
+    return {
+        "learning_rate": hp.Choice("learning_rate", [3e-3, 1e-3]),
+        "weight_decay": hp.Choice("weight_decay", [0.0, 1e-4]),
+    }
+
+
+def _default_space_translation(hp):
+    return {
+        "learning_rate": hp.Choice("learning_rate", [1e-3, 3e-4]),
+        "warmup_steps": hp.Choice("warmup_steps", [0, 100]),
+        "label_smoothing": hp.Choice("label_smoothing", [0.0, 0.1]),
+    }
+
+
+def _default_space_generation(hp):
+    return {"learning_rate": hp.Choice("learning_rate", [2e-4, 1e-4]),
+            "beta_1": hp.Choice("beta_1", [0.5, 0.9])}
+
+
+_DEFAULT_SPACES = {
+    "image_classification": _default_space_image,
+    "sequence_classification": _default_space_sequence,
+    "sequence_regression": _default_space_sequence,
+    "text_classification": _default_space_sequence,
+    "translation": _default_space_translation,
+    "image_generation": _default_space_generation,
+}
+
+
+def default_search_space(task: str) -> Callable:
+    """The space used for a model that declares none: training parameters for its task."""
+    return _DEFAULT_SPACES.get(task, _default_space_image)
+
+
+def space_of(spec) -> Callable:
+    """The model's declared search space, or its task's default."""
+    return spec.search_space or default_search_space(spec.task)
+
+
+def split_overrides(values: Dict[str, Any]) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+    """Split a space's dict into `(builder_overrides, training_params)` (see the convention)."""
+    if not isinstance(values, dict):
+        raise ValueError(f"A search space must return a dict. Received: {values!r}")
+    builder = {k: v for k, v in values.items() if k not in TRAINING_KEYS}
+    training = {k: v for k, v in values.items() if k in TRAINING_KEYS}
+    return builder, training
+
+
+class _Branch(Exception):
+    def __init__(self, name, values):
+        super().__init__(name)
+        self.name, self.values = name, values
+
+
+def _grid_values(hp):
+    from keras_tuner.src.engine.hyperparameters import hp_types
+
+    if isinstance(hp, hp_types.Fixed):
+        return [hp.value]
+    if isinstance(hp, hp_types.Boolean):
+        return [False, True]
+    if isinstance(hp, hp_types.Choice):
+        return list(hp.values)
+    if isinstance(hp, hp_types.Float):
+        if hp.step is None:
+            raise ValueError(
+                f"A grid search needs a step for Float {hp.name!r} (or use Choice). "
+                f"Received: step={hp.step}"
+            )
+        if hp.sampling == "log":
+            n = int(round(math.log(hp.max_value / hp.min_value) / math.log(hp.step))) + 1
+            return [float(f"{hp.min_value * hp.step ** i:.12g}") for i in range(n)]
+        n = int(round((hp.max_value - hp.min_value) / hp.step)) + 1
+        return [float(f"{hp.min_value + hp.step * i:.12g}") for i in range(n)]
+    return list(hp.values)  # Int
+
+
+def grid_trials(space: Callable) -> List[Dict[str, Any]]:
+    """Every combination of the active hyperparameters of `space`, conditional branches included.
+
+    The space is run once per partial assignment: the first hyperparameter without a value
+    branches into all its values, so a hyperparameter used only on one branch multiplies that
+    branch only.
+
+    Example:
+        >>> def space(hp):
+        ...     if hp.Choice("cell", ["lstm", "gru"]) == "lstm":
+        ...         return {"peepholes": hp.Boolean("peepholes")}
+        ...     return {}
+        >>> grid_trials(space)
+        [{'cell': 'lstm', 'peepholes': False}, {'cell': 'lstm', 'peepholes': True}, {'cell': 'gru'}]
+    """
+    import keras_tuner as kt
+
+    class _Recorder(kt.HyperParameters):
+        def __init__(self, fixed):
+            super().__init__()
+            self._fixed = fixed
+            self._used = {}
+
+        def _retrieve(self, hp):
+            super()._retrieve(hp)
+            if not self.is_active(hp):
+                return None
+            if hp.name not in self._fixed:
+                raise _Branch(hp.name, _grid_values(hp))
+            self.values[hp.name] = self._fixed[hp.name]
+            self._used[hp.name] = self._fixed[hp.name]
+            return self._fixed[hp.name]
+
+    out, queue = [], [{}]
+    while queue:
+        fixed = queue.pop(0)
+        rec = _Recorder(fixed)
+        try:
+            space(rec)
+        except _Branch as b:
+            queue[:0] = [dict(fixed, **{b.name: v}) for v in b.values]
+            continue
+        if rec._used not in out:
+            out.append(rec._used)
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Data and training (swap these for the recipes' data and trainer)
+# ----------------------------------------------------------------------------------------------
+
+
+def tuning_data(spec, model, seed=0, n=96):
+    """A small embedded, learnable dataset fitting `model`'s inputs, for `spec.task`.
+
+    Returns a dict with `x`, `y` and `validation_data`. Until the recipes' data pipelines are
+    used here, this is what every search trains on (offline, no download).
+    """
+    rng = np.random.default_rng(seed)
+    task = spec.task
+    inp = model.inputs[0]
+    shape = [d if d is not None else 8 for d in inp.shape[1:]]
+    out_dim = model.outputs[0].shape[-1]
+    if task == "translation":
+        src = rng.integers(2, 10, size=(n, 6)).astype("int32")
+        tgt = np.concatenate([np.ones((n, 1), "int32"), src[:, ::-1]], 1)  # reverse the source
+        x, y = [src, tgt[:, :-1]], tgt[:, 1:]
+    elif "int" in str(inp.dtype):
+        x = rng.integers(1, 10, size=[n] + shape).astype("int32")
+        score = (x > 5).mean(axis=tuple(range(1, x.ndim)))
+        if task == "sequence_regression":
+            y = score[:, None].astype("float32")
+        else:
+            y = np.minimum((score * (out_dim or 2)).astype("int64"), (out_dim or 2) - 1)
+    else:
+        classes = int(out_dim or 2)
+        if task == "sequence_regression":
+            x = rng.standard_normal([n] + shape).astype("float32")
+            y = x.mean(axis=tuple(range(1, x.ndim)))[:, None].astype("float32")
+        else:
+            y = rng.integers(0, classes, size=n)
+            x = rng.standard_normal([n] + shape).astype("float32") * 0.5
+            x[..., 0] += (y.reshape([n] + [1] * (len(shape) - 1)) - classes / 2).astype("float32")
+    cut = n * 3 // 4
+    split = lambda a: ([t[:cut] for t in a], [t[cut:] for t in a]) if isinstance(a, list) else (a[:cut], a[cut:])  # noqa: E731
+    (xt, xv), (yt, yv) = split(x), split(y)
+    return {"x": xt, "y": yt, "validation_data": (xv, yv)}
+
+
+def _loss_for(spec, model, training):
+    import keras
+
+    from zoo.export import _ends_in_activation
+
+    smoothing = float(training.get("label_smoothing", 0.0) or 0.0)
+    if spec.task == "sequence_regression":
+        return "mse", []
+    from_logits = not _ends_in_activation(model)
+    if smoothing:
+        def loss(y_true, y_pred):
+            classes = keras.ops.shape(y_pred)[-1]
+            onehot = keras.ops.one_hot(keras.ops.cast(y_true, "int32"), classes)
+            return keras.losses.categorical_crossentropy(onehot, y_pred, from_logits=from_logits,
+                                                         label_smoothing=smoothing)
+
+        return loss, ["accuracy"]
+    return keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits), ["accuracy"]
+
+
+def compile_for_trial(spec, model, training, steps_per_epoch=1):
+    """Compile `model` with AdamW and a linear warm-up from the trial's training parameters."""
+    import keras
+
+    lr = float(training.get("learning_rate", 1e-3))
+    warmup = int(training.get("warmup_steps", 0) or 0)
+    if warmup > 0:
+        lr = keras.optimizers.schedules.CosineDecay(
+            0.0, decay_steps=10 ** 9, warmup_target=lr, warmup_steps=warmup)
+    kwargs = {"learning_rate": lr, "weight_decay": float(training.get("weight_decay", 0.0) or 0.0),
+              "beta_1": float(training.get("beta_1", 0.9))}
+    if training.get("clipnorm"):
+        kwargs["clipnorm"] = float(training["clipnorm"])
+    name = training.get("optimizer", "adamw")
+    if name not in ("adamw", "adam", "sgd"):
+        raise ValueError(f"`optimizer` must be 'adamw', 'adam' or 'sgd'. Received: optimizer={name!r}")
+    if name == "sgd":
+        opt = keras.optimizers.SGD(learning_rate=kwargs["learning_rate"], momentum=0.9,
+                                   weight_decay=kwargs["weight_decay"])
+    elif name == "adam":
+        kwargs.pop("weight_decay")
+        opt = keras.optimizers.Adam(**kwargs)
+    else:
+        opt = keras.optimizers.AdamW(**kwargs)
+    loss, metrics = _loss_for(spec, model, training)
+    model.compile(optimizer=opt, loss=loss, metrics=metrics)
+    return model
+
+
+def train_trial(model, data, training, *, epochs=1, initial_epoch=0, callbacks=(), verbose=0):
+    """Train one trial (model.fit); returns the History. Swap for the recipes' trainer."""
+    return model.fit(data["x"], data["y"], validation_data=data.get("validation_data"),
+                     batch_size=int(training.get("batch_size", 32)), epochs=epochs,
+                     initial_epoch=initial_epoch, callbacks=list(callbacks), verbose=verbose)
+
+
+# ----------------------------------------------------------------------------------------------
+# HyperModel, oracles, tuners
+# ----------------------------------------------------------------------------------------------
+
+
+def _kt():
+    import keras_tuner as kt
+
+    return kt
+
+
+def _resolve_spec(model):
+    from zoo.registry import ModelSpec, get_spec
+
+    if isinstance(model, ModelSpec):
+        return model
+    if isinstance(model, str) and ":" in model:
+        mod, _, attr = model.partition(":")
+        obj = getattr(importlib.import_module(mod), attr)
+        return obj() if callable(obj) and not isinstance(obj, ModelSpec) else obj
+    return get_spec(model)
+
+
+def __getattr__(name):
+    # keras-tuner is imported lazily; `zoo.tuning.ZooHyperModel` is the keras_tuner.HyperModel.
+    if name == "ZooHyperModel":
+        return _hypermodel_class()
+    raise AttributeError(name)
+
+
+_HM = []
+
+
+def _hypermodel_class():
+    if _HM:
+        return _HM[0]
+    kt = _kt()
+
+    class _ZooHyperModel(kt.HyperModel):
+        """Builds `spec` with the trial's builder overrides and trains it with its training params."""
+
+        def __init__(self, spec, base_overrides=None, epochs=1, data_fn=None, train_fn=None):
+            super().__init__(name=spec.name)
+            self.spec = spec
+            self.base = dict(spec.test_overrides if base_overrides is None else base_overrides)
+            self.space = space_of(spec)
+            self.epochs = epochs
+            self.data_fn = data_fn or spec.extra.get("tuning_data") or tuning_data
+            self.train_fn = train_fn or spec.extra.get("tuning_train") or train_trial
+            self._data = None
+
+        def build(self, hp):
+            builder, training = split_overrides(self.space(hp))
+            try:
+                model = self.spec.build(**dict(self.base, **builder))
+                compile_for_trial(self.spec, model, training)
+            except Exception as e:  # a bad combination: recorded as failed, no retry
+                raise kt.errors.FailedTrialError(f"{type(e).__name__}: {e}") from e
+            return model
+
+        def fit(self, hp, model, *args, **kwargs):
+            import keras
+
+            _, training = split_overrides(self.space(hp))
+            if self._data is None:
+                self._data = self.data_fn(self.spec, model)
+            _maybe_self_kill("fit")
+            epochs = kwargs.get("epochs", int(training.get("epochs", self.epochs)))
+            callbacks = list(kwargs.get("callbacks", [])) + [keras.callbacks.TerminateOnNaN()]
+            try:
+                history = self.train_fn(model, self._data, training, epochs=epochs,
+                                        initial_epoch=kwargs.get("initial_epoch", 0),
+                                        callbacks=callbacks)
+            except Exception as e:
+                raise kt.errors.FailedTrialError(f"{type(e).__name__}: {e}") from e
+            losses = history.history.get("loss", [])
+            if not losses or not np.all(np.isfinite(losses)):
+                raise kt.errors.FailedTrialError(f"non-finite loss: {losses}")
+            return history
+
+    _HM.append(_ZooHyperModel)
+    return _ZooHyperModel
+
+
+def _maybe_self_kill(point):
+    """Test hook: `ZOO_TUNE_SIGKILL_AT=N` SIGKILLs this process as trial N (1-based) starts."""
+    at = os.environ.get("ZOO_TUNE_SIGKILL_AT")
+    if not at:
+        return
+    _maybe_self_kill.count = getattr(_maybe_self_kill, "count", 0) + 1
+    if _maybe_self_kill.count == int(at):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _grid_oracle_class():
+    kt = _kt()
+
+    class ConditionalGridOracle(kt.Oracle):
+        """Runs a precomputed list of grid points (`grid_trials`), each exactly once."""
+
+        def __init__(self, plan, **kwargs):
+            kwargs.setdefault("max_trials", len(plan))
+            super().__init__(**kwargs)
+            self.plan = plan
+
+        def populate_space(self, trial_id):
+            started = {t.hyperparameters.values.get("grid/index") for t in self.trials.values()}
+            for i, values in enumerate(self.plan):
+                if i not in started:
+                    return {"status": kt.engine.trial.TrialStatus.RUNNING,
+                            "values": dict(values, **{"grid/index": i})}
+            return {"status": kt.engine.trial.TrialStatus.STOPPED, "values": None}
+
+        def _populate_space(self, trial_id):  # keras-tuner's other hook name
+            return self.populate_space(trial_id)
+
+        def get_state(self):
+            state = super().get_state()
+            state["plan"] = self.plan
+            return state
+
+        def set_state(self, state):
+            super().set_state(state)
+            self.plan = state.get("plan", self.plan)
+
+    return ConditionalGridOracle
+
+
+def _timed(base):
+    """A tuner class that logs each trial's start/end (pid, seconds, status) to `runs.jsonl`."""
+
+    class Timed(base):
+        def run_trial(self, trial, *args, **kwargs):
+            self._log(trial, "start")
+            t0 = time.time()
+            try:
+                result = super().run_trial(trial, *args, **kwargs)
+            except BaseException as e:
+                self._log(trial, "failed", seconds=time.time() - t0, message=f"{type(e).__name__}: {e}"[:300])
+                raise
+            self._log(trial, "end", seconds=time.time() - t0)
+            return result
+
+        def _log(self, trial, event, **kw):
+            rec = {"trial_id": trial.trial_id, "event": event, "pid": os.getpid(),
+                   "tuner_id": self.tuner_id, "time": time.time(),
+                   "values": {k: v for k, v in trial.hyperparameters.values.items()}}
+            rec.update(kw)
+            path = os.path.join(self.project_dir, "runs.jsonl")
+            with open(path, "a") as f:
+                f.write(json.dumps(rec, default=str) + "\n")
+
+    Timed.__name__ = f"Zoo{base.__name__}"
+    return Timed
+
+
+def make_tuner(model, tuner="random", *, directory="runs/tune", project_name=None, max_trials=6,
+               epochs=1, max_epochs=3, objective="val_loss", seed=0, overwrite=False,
+               base_overrides=None, data_fn=None, train_fn=None, max_consecutive_failed_trials=None,
+               verbose=0):
+    """A keras-tuner tuner over `model`'s declared search space.
+
+    Args:
+        model: a registry name, a `ModelSpec`, or `"module:attr"` giving a ModelSpec.
+        tuner: one of `TUNERS`.
+        directory, project_name: where trials are stored (`project_name` defaults to
+            `<name>_<tuner>`); an existing project is resumed unless `overwrite`.
+        max_trials: for random and bayesian searches (a grid runs its whole grid).
+        epochs: epochs per trial (grid, random, bayesian); `max_epochs` for hyperband.
+        base_overrides: builder arguments under the space's (default: the card's
+            `test_overrides`, a small configuration; pass `{}` for the full model).
+        data_fn, train_fn: replace `tuning_data` / `train_trial`.
+        max_consecutive_failed_trials: stop after that many failures in a row (default: never
+            stop for failures, every trial is tried).
+    """
+    kt = _kt()
+    spec = _resolve_spec(model)
+    if tuner not in TUNERS:
+        raise ValueError(f"`tuner` must be one of {TUNERS}. Received: tuner={tuner!r}")
+    if not isinstance(max_trials, int) or max_trials < 1:
+        raise ValueError(f"`max_trials` must be a positive integer. Received: max_trials={max_trials!r}")
+    hypermodel = _hypermodel_class()(spec, base_overrides=base_overrides, epochs=epochs,
+                                     data_fn=data_fn, train_fn=train_fn)
+    common = dict(objective=objective, seed=seed, max_consecutive_failed_trials=max_consecutive_failed_trials or 10 ** 6)
+    kw = dict(directory=directory, project_name=project_name or f"{spec.name}_{tuner}",
+              overwrite=overwrite)
+    if tuner == "grid":
+        plan = grid_trials(space_of(spec))
+        oracle = _grid_oracle_class()(plan, **common)
+        t = _timed(kt.Tuner)(oracle=oracle, hypermodel=hypermodel, **kw)
+    elif tuner == "random":
+        t = _timed(kt.RandomSearch)(hypermodel, max_trials=max_trials, **common, **kw)
+    elif tuner == "bayesian":
+        t = _timed(kt.BayesianOptimization)(hypermodel, max_trials=max_trials,
+                                           num_initial_points=min(2, max_trials), **common, **kw)
+    else:
+        t = _timed(kt.Hyperband)(hypermodel, max_epochs=max_epochs, factor=3, hyperband_iterations=1,
+                                 **common, **kw)
+    _fix_retry_queue(t.oracle)
+    t.zoo_spec = spec
+    t.zoo_plan = plan if tuner == "grid" else None
+    return t
+
+
+def _fix_retry_queue(oracle):
+    """Resume fix: a reloaded oracle's retry queue may hold ids not in `trials` (keras-tuner#835)."""
+    trials = getattr(oracle, "trials", None)
+    queue = getattr(oracle, "_retry_queue", None)
+    if trials is None or queue is None:
+        return
+    oracle._retry_queue = [tid for tid in dict.fromkeys(
+        getattr(t, "trial_id", t) for t in queue) if tid in trials]
+
+
+# ----------------------------------------------------------------------------------------------
+# Distributed chief with a deadline
+# ----------------------------------------------------------------------------------------------
+
+
+def serve_chief(oracle, num_workers, deadline):
+    """Serve `oracle` to workers until all `num_workers` were told to stop or `deadline` passes.
+
+    Returns True when the search ended normally.
+    """
+    from concurrent import futures
+
+    import grpc
+    from keras_tuner.src import protos
+    from keras_tuner.src.distribute import oracle_chief
+
+    stopped = set()
+
+    class Servicer(oracle_chief.OracleServicer):
+        def CreateTrial(self, request, context):
+            trial = self.oracle.create_trial(request.tuner_id)
+            if trial.status == "STOPPED":
+                stopped.add(request.tuner_id)
+            return protos.get_service().CreateTrialResponse(trial=trial.to_proto())
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    protos.get_service_grpc().add_OracleServicer_to_server(Servicer(oracle), server)
+    server.add_insecure_port(f"{os.environ['KERASTUNER_ORACLE_IP']}:{os.environ['KERASTUNER_ORACLE_PORT']}")
+    server.start()
+    ok = False
+    try:
+        while time.time() < deadline:
+            time.sleep(0.2)
+            if len(stopped) >= num_workers and not oracle.ongoing_trials:
+                ok = True
+                break
+    finally:
+        server.stop(grace=1).wait()
+    return ok
+
+
+def _watchdog(seconds, code=3):
+    """Exit the process (code 3) after `seconds`, whatever it is doing (bounded workers)."""
+    def fire():
+        time.sleep(seconds)
+        print(f"zoo tune: time limit of {seconds:.0f}s reached, exiting", flush=True)
+        os._exit(code)
+
+    threading.Thread(target=fire, daemon=True).start()
+
+
+# ----------------------------------------------------------------------------------------------
+# Results
+# ----------------------------------------------------------------------------------------------
+
+
+def _trial_times(project_dir):
+    times = {}
+    path = os.path.join(project_dir, "runs.jsonl")
+    if os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                rec = json.loads(line)
+                if rec["event"] in ("end", "failed"):
+                    times[rec["trial_id"]] = rec.get("seconds")
+    return times
+
+
+def trials_table(tuner) -> List[Dict[str, Any]]:
+    """One row per trial: id, status, score, seconds, message, then the hyperparameters."""
+    oracle = tuner.oracle
+    times = _trial_times(tuner.project_dir)
+    rows = []
+    for tid in sorted(oracle.trials):
+        t = oracle.trials[tid]
+        hps = {k: v for k, v in t.hyperparameters.values.items() if not k.startswith(_INTERNAL)}
+        plan = getattr(oracle, "plan", None) or getattr(tuner, "zoo_plan", None)
+        index = t.hyperparameters.values.get("grid/index")
+        if plan and index is not None and index < len(plan):
+            hps = dict(plan[index])  # only the active hyperparameters of this grid point
+        if "tuner/epochs" in t.hyperparameters.values:
+            hps["epochs"] = t.hyperparameters.values["tuner/epochs"]
+        score = t.score if t.score is not None and np.isfinite(t.score) else None
+        rows.append({"trial": tid, "status": t.status, "score": score,
+                     "seconds": None if times.get(tid) is None else round(times[tid], 2),
+                     "message": (t.message or "").strip().splitlines()[-1][:120] if t.message else "",
+                     **hps})
+    return rows
+
+
+def hyperparameter_importance(rows) -> Dict[str, float]:
+    """Share of the score's variance explained by each hyperparameter (correlation ratio eta²).
+
+    Numbers with more than 5 distinct values are binned into 5 quantile bins.
+    """
+    fixed = {"trial", "status", "score", "seconds", "message"}
+    done = [r for r in rows if r["score"] is not None]
+    if len(done) < 2:
+        return {}
+    y = np.array([r["score"] for r in done], float)
+    total = ((y - y.mean()) ** 2).sum()
+    out = {}
+    keys = sorted({k for r in done for k in r if k not in fixed})
+    for k in keys:
+        vals = [r.get(k) for r in done]
+        if len(set(map(str, vals))) < 2 or total == 0:
+            out[k] = 0.0
+            continue
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vals) and len(set(vals)) > 5:
+            edges = np.quantile(vals, [0.2, 0.4, 0.6, 0.8])
+            groups = np.digitize(vals, edges).astype(str)
+        else:
+            groups = np.array([str(v) for v in vals])
+        between = sum(((y[groups == g].mean() - y.mean()) ** 2) * (groups == g).sum() for g in set(groups))
+        out[k] = float(between / total)
+    return out
+
+
+def write_report(tuner, out_dir=None) -> Dict[str, str]:
+    """Write `trials.csv`, `trials.md` and `trials.png` for `tuner` (chief or local)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_dir = out_dir or tuner.project_dir
+    os.makedirs(out_dir, exist_ok=True)
+    rows = trials_table(tuner)
+    hp_keys = sorted({k for r in rows for k in r} - {"trial", "status", "score", "seconds", "message"})
+    cols = ["trial"] + hp_keys + ["score", "status", "seconds", "message"]
+    paths = {"table_csv": os.path.join(out_dir, "trials.csv"),
+             "table_md": os.path.join(out_dir, "trials.md"),
+             "plot": os.path.join(out_dir, "trials.png")}
+    with open(paths["table_csv"], "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=cols)
+        w.writeheader()
+        for r in rows:
+            w.writerow({c: r.get(c, "") for c in cols})
+    fmt = lambda v: "" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v))  # noqa: E731
+    obj = tuner.oracle.objective
+    lines = [f"Objective: `{getattr(obj, 'name', obj)}` ({getattr(obj, 'direction', 'min')}).", "",
+             "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for r in rows:
+        lines.append("| " + " | ".join(fmt(r.get(c)).replace("|", "/") for c in cols) + " |")
+    importance = hyperparameter_importance(rows)
+    if importance:
+        lines += ["", "Hyperparameter importance (share of score variance): " +
+                  ", ".join(f"`{k}` {v:.2f}" for k, v in sorted(importance.items(), key=lambda kv: -kv[1]))]
+    with open(paths["table_md"], "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    done = [r for r in rows if r["score"] is not None]
+    failed = [r for r in rows if r["score"] is None]
+    axes[0].plot([int(r["trial"]) for r in done], [r["score"] for r in done], "o-", label="completed")
+    if failed:
+        lo = min([r["score"] for r in done], default=0.0)
+        axes[0].plot([int(r["trial"]) for r in failed], [lo] * len(failed), "rx", label="failed")
+    axes[0].set_xlabel("trial")
+    axes[0].set_ylabel(getattr(obj, "name", "score"))
+    axes[0].legend()
+    top = max(importance, key=importance.get) if importance else None
+    if top:
+        xs = [r.get(top) for r in done]
+        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in xs)
+        axes[1].plot(xs if numeric else [str(v) for v in xs], [r["score"] for r in done], "o")
+        if numeric and all(v > 0 for v in xs) and max(xs) / min(xs) > 20:
+            axes[1].set_xscale("log")
+        axes[1].set_xlabel(f"{top} (most important)")
+    axes[1].set_ylabel(getattr(obj, "name", "score"))
+    fig.suptitle(f"{tuner.zoo_spec.name}: {type(tuner).__name__}")
+    fig.tight_layout()
+    fig.savefig(paths["plot"], dpi=80)
+    plt.close(fig)
+    return paths
+
+
+# ----------------------------------------------------------------------------------------------
+# The whole search
+# ----------------------------------------------------------------------------------------------
+
+
+def run_search(model, tuner="random", *, directory="runs/tune", project_name=None, max_trials=6,
+               epochs=1, max_epochs=3, objective="val_loss", seed=0, overwrite=False,
+               base_overrides=None, export=True, export_dir="saved_models", time_limit=None,
+               num_workers=2, data_fn=None, train_fn=None, log=print) -> Dict[str, Any]:
+    """Run (or resume) a search, write its table and plot, and export the best model.
+
+    In distributed mode (`KERASTUNER_ORACLE_IP` set) the chief (`KERASTUNER_TUNER_ID=chief`)
+    serves the oracle until `num_workers` workers have finished or `time_limit` seconds pass,
+    then writes the results; a worker runs trials and returns.
+
+    Returns:
+        A dict: `tuner`, `num_trials` (the grid's size, stated before it starts), `rows`,
+        `best_hyperparameters`, `export_path`, and the report paths.
+    """
+    from keras_tuner.src.distribute import utils as dist_utils
+
+    t = make_tuner(model, tuner, directory=directory, project_name=project_name, max_trials=max_trials,
+                   epochs=epochs, max_epochs=max_epochs, objective=objective, seed=seed,
+                   overwrite=overwrite, base_overrides=base_overrides, data_fn=data_fn, train_fn=train_fn)
+    result: Dict[str, Any] = {"tuner": t}
+    if t.zoo_plan is not None:
+        result["num_trials"] = len(t.zoo_plan)
+        log(f"grid search over {len(t.zoo_plan)} trials (conditional branches included)")
+    deadline = time.time() + (time_limit or 10 ** 7)
+    if dist_utils.has_chief_oracle():
+        if not dist_utils.is_chief_oracle():
+            from keras_tuner.src.distribute import oracle_client
+
+            oracle_client.TIMEOUT = max(5, int(deadline - time.time()))
+            if time_limit:
+                _watchdog(time_limit)
+            t.search(verbose=0)
+            result["role"] = "worker"
+            return result
+        t.save()
+        result["finished"] = serve_chief(t.oracle, num_workers, deadline)
+        result["role"] = "chief"
+    else:
+        if time_limit:
+            _watchdog(time_limit)
+        t.search(verbose=0)
+        result["finished"] = True
+    result.update(write_report(t))
+    result["rows"] = trials_table(t)
+    best = [r for r in result["rows"] if r["score"] is not None]
+    if best:
+        hp = t.get_best_hyperparameters(1)[0]
+        result["best_hyperparameters"] = {k: v for k, v in hp.values.items() if not k.startswith(_INTERNAL)}
+        if export:
+            from zoo.export import export_model
+
+            best_model = t.get_best_models(1)[0]
+            result["export_path"] = export_model(best_model, t.zoo_spec.name, task=t.zoo_spec.task,
+                                                 export_dir=export_dir,
+                                                 **t.zoo_spec.extra.get("export_options", {}))
+            log(f"best model exported to {result['export_path']}")
+    log(f"trials table: {result['table_md']}")
+    return result
+
+
+def _cmd_tune(args):
+    res = run_search(args.name, args.tuner, directory=args.directory, project_name=args.project_name,
+                     max_trials=args.max_trials, epochs=args.epochs, max_epochs=args.max_epochs,
+                     objective=args.objective, overwrite=args.overwrite,
+                     base_overrides={} if args.full_size else None, export=not args.no_export,
+                     export_dir=args.export_dir, time_limit=args.time_limit, num_workers=args.num_workers)
+    if "table_md" in res:
+        print(open(res["table_md"]).read())
+    return 0
+
+
+def add_cli(subparsers):
+    """Add `zoo tune NAME` to the `zoo` command."""
+    p = subparsers.add_parser("tune", help="keras-tuner search over a model's declared search space")
+    p.add_argument("name", help="registered model name (or module:attr giving a ModelSpec)")
+    p.add_argument("--tuner", choices=TUNERS, default="random")
+    p.add_argument("--max-trials", type=int, default=6)
+    p.add_argument("--epochs", type=int, default=1, help="epochs per trial")
+    p.add_argument("--max-epochs", type=int, default=3, help="hyperband's largest budget")
+    p.add_argument("--objective", default="val_loss")
+    p.add_argument("--directory", default="runs/tune")
+    p.add_argument("--project-name", default=None)
+    p.add_argument("--overwrite", action="store_true", help="start afresh instead of resuming")
+    p.add_argument("--full-size", action="store_true", help="search the full model, not the card's small test configuration")
+    p.add_argument("--no-export", action="store_true")
+    p.add_argument("--export-dir", default="saved_models")
+    p.add_argument("--time-limit", type=float, default=None, help="seconds; distributed chief and workers exit by then")
+    p.add_argument("--num-workers", type=int, default=2, help="distributed: workers the chief waits for")
+    p.set_defaults(func=_cmd_tune)
