@@ -27,7 +27,6 @@ from keras import layers
 
 from zoo import conventions
 from zoo import weights as _weights
-from zoo.models.resnet import _check_pretrained_activation
 from zoo.registry import register_model
 
 __all__ = ["inception_v3"]
@@ -228,7 +227,7 @@ def inception_v3(
         default_size=DEFAULT_SIZE,
         min_size=MIN_SIZE,
     )
-    _check_pretrained_activation(weights, include_top, classifier_activation)
+    conventions.check_pretrained_activation(weights, include_top, classifier_activation)
     names = _Names()
     img_input = conventions.image_input(input_shape, input_tensor)
 

@@ -26,7 +26,6 @@ Example:
 
 from __future__ import annotations
 
-import keras
 from keras import layers
 
 from zoo import conventions
@@ -242,7 +241,7 @@ def build_resnet(
         default_size=DEFAULT_SIZE,
         min_size=MIN_SIZE,
     )
-    _check_pretrained_activation(weights, include_top, classifier_activation)
+    conventions.check_pretrained_activation(weights, include_top, classifier_activation)
     img_input = conventions.image_input(input_shape, input_tensor)
 
     x = layers.ZeroPadding2D(padding=((3, 3), (3, 3)), name="conv1_pad")(img_input)
@@ -267,18 +266,6 @@ def build_resnet(
         img_input, input_tensor, x, name=name, weights=weights, model_name=model_name,
         include_top=include_top,
     )
-
-
-def _check_pretrained_activation(weights, include_top, classifier_activation):
-    """keras.applications: pretrained tops take only `None` or `"softmax"`."""
-    if weights is None or not include_top:
-        return
-    act = keras.activations.get(classifier_activation)
-    if act not in (keras.activations.get("softmax"), keras.activations.get(None)):
-        raise ValueError(
-            "`classifier_activation` must be None or 'softmax' when loading pretrained weights "
-            f"with `include_top=True`. Received: classifier_activation={classifier_activation!r}"
-        )
 
 
 def _variant(depth, preact):
