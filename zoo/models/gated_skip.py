@@ -178,33 +178,21 @@ def gated_resnet50(include_top=True, weights=None, input_tensor=None, input_shap
                    pooling=None, classes=1000, classifier_activation="softmax",
                    name="gated_resnet50", variant="highway", gate_bias=None, base_filters=64):
     """ResNet-50 with gated shortcuts."""
-    return _gated_resnet([3, 4, 6, 3], include_top=include_top, weights=weights,
-                         input_tensor=input_tensor, input_shape=input_shape, pooling=pooling,
-                         classes=classes, classifier_activation=classifier_activation, name=name,
-                         variant=variant, gate_bias=gate_bias, base_filters=base_filters,
-                         model_name="gated_resnet50")
+    return _gated_resnet([3, 4, 6, 3], model_name="gated_resnet50", **locals())
 
 
 def gated_resnet101(include_top=True, weights=None, input_tensor=None, input_shape=None,
                     pooling=None, classes=1000, classifier_activation="softmax",
                     name="gated_resnet101", variant="highway", gate_bias=None, base_filters=64):
     """ResNet-101 with gated shortcuts."""
-    return _gated_resnet([3, 4, 23, 3], include_top=include_top, weights=weights,
-                         input_tensor=input_tensor, input_shape=input_shape, pooling=pooling,
-                         classes=classes, classifier_activation=classifier_activation, name=name,
-                         variant=variant, gate_bias=gate_bias, base_filters=base_filters,
-                         model_name="gated_resnet101")
+    return _gated_resnet([3, 4, 23, 3], model_name="gated_resnet101", **locals())
 
 
 def gated_resnet152(include_top=True, weights=None, input_tensor=None, input_shape=None,
                     pooling=None, classes=1000, classifier_activation="softmax",
                     name="gated_resnet152", variant="highway", gate_bias=None, base_filters=64):
     """ResNet-152 with gated shortcuts."""
-    return _gated_resnet([3, 8, 36, 3], include_top=include_top, weights=weights,
-                         input_tensor=input_tensor, input_shape=input_shape, pooling=pooling,
-                         classes=classes, classifier_activation=classifier_activation, name=name,
-                         variant=variant, gate_bias=gate_bias, base_filters=base_filters,
-                         model_name="gated_resnet152")
+    return _gated_resnet([3, 8, 36, 3], model_name="gated_resnet152", **locals())
 
 
 _register_gated(gated_resnet50, "3, 4, 6, 3", "ResNet50")
