@@ -99,6 +99,16 @@ def test_a_spec_can_declare_its_flops_input_shapes():
     assert "sequence length" not in card["flops_unit"]
 
 
+def test_import_zoo_brings_the_gan_api_without_tensorflow_on_jax():
+    code = ("import sys, zoo; assert zoo.gan.DCGAN and zoo.gan.sample_latents(0, 2, 3).shape == "
+            "(2, 3); print('tensorflow' in sys.modules)")
+    env = {**__import__("os").environ, "KERAS_BACKEND": "jax"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "False"
+
+
 def _zoo_cli(*args):
     return subprocess.run(
         [sys.executable, "-m", "zoo.cli", *args], capture_output=True, text=True, timeout=600
