@@ -2,7 +2,7 @@
 
 Usage:
     python benchmarks/resnet.py --batch 8 --size 224 --rounds 30 --repeat 2 --jit both   # the full run
-    python benchmarks/resnet.py --batch 2 --size 64 --rounds 10 --jit off   # a quick check (~1 min)
+    python benchmarks/resnet.py --batch 2 --size 64 --rounds 10 --jit off   # a quick check (2-3 min)
 
 Flags: --batch, --size (input side), --rounds (timed rounds), --repeat (interleaved steps per
 round, fastest kept), --warmup, --jit off|on|both, --threads, --classes, --bootstrap, --seed, --out.
