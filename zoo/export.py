@@ -1214,16 +1214,9 @@ def _check(meta, child_report, served, atol, rtol):
 
 
 def _parse_sets(items):
-    out = {}
-    for item in items or []:
-        if "=" not in item:
-            raise ValueError(f"--set takes KEY=VALUE. Received: {item!r}")
-        k, v = item.split("=", 1)
-        try:
-            out[k] = json.loads(v)
-        except json.JSONDecodeError:
-            out[k] = v
-    return out
+    from zoo.train import parse_overrides  # `--set KEY=VALUE`, values as JSON when they parse
+
+    return parse_overrides(items)
 
 
 def _cmd_export(args):
