@@ -942,18 +942,41 @@ for job in jobs:
             outputs[key + "::" + n] = v.numpy()
     if job["tflite"]:
         for key in sorted(loaded.signatures):
-            try:
-                conv = tf.lite.TFLiteConverter.from_saved_model(path, signature_keys=[key])
-                conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-                interp = tf.lite.Interpreter(model_content=conv.convert())
-                runner = interp.get_signature_runner(key)
-                res = runner(**{n: inputs[key + "::" + n] for n in runner.get_input_details()})
-                for n, v in res.items():
-                    outputs["tflite::" + key + "::" + n] = np.asarray(v)
-                report["tflite"][key] = "converted"
-            except Exception as e:
-                msg = str(e).strip().splitlines()
-                report["tflite"][key] = "failed: " + type(e).__name__ + ": " + (msg[-1][:300] if msg else "")
+            # builtin ops first; when they cannot express the graph, builtins + TF ops (Flex)
+            builtins_error = None
+            for ops in ([tf.lite.OpsSet.TFLITE_BUILTINS],
+                        [tf.lite.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.SELECT_TF_OPS]):
+                stage = "conversion"
+                try:
+                    conv = tf.lite.TFLiteConverter.from_saved_model(path, signature_keys=[key])
+                    conv.target_spec.supported_ops = ops
+                    if len(ops) > 1:
+                        conv._experimental_lower_tensor_list_ops = False
+                    flat = conv.convert()
+                    stage = "run"
+                    runner = tf.lite.Interpreter(model_content=flat).get_signature_runner(key)
+                    res = runner(**{n: inputs[key + "::" + n] for n in runner.get_input_details()})
+                    for n, v in res.items():
+                        outputs["tflite::" + key + "::" + n] = np.asarray(v)
+                    report["tflite"][key] = ("converted" if builtins_error is None else
+                                             "converted with SELECT_TF_OPS (Flex delegate); builtins only "
+                                             "failed: " + builtins_error)
+                    break
+                except Exception as e:
+                    lines = [l.strip() for l in str(e).strip().splitlines() if l.strip()]
+                    errors = [l.split("error: ", 1)[-1] for l in lines if "error: " in l]
+                    msg = (errors or lines[-1:] or [""])[-1].split(". ")[0][:200]
+                    msg = type(e).__name__ + ": " + msg
+                    if builtins_error is None:
+                        builtins_error = msg
+                        continue
+                    if stage == "run":
+                        report["tflite"][key] = ("failed: builtins only: " + builtins_error + "; converts "
+                                                 "with SELECT_TF_OPS, but the Flex delegate is not linked "
+                                                 "into Python's tf.lite.Interpreter, so not run here")
+                    else:
+                        report["tflite"][key] = ("failed: builtins only: " + builtins_error +
+                                                 "; with SELECT_TF_OPS: " + msg)
     if job["onnx"]:
         import subprocess
         report["onnx"] = {}
