@@ -18,12 +18,16 @@ Signatures per `task` (the registry's `ModelSpec.task`):
 | `translation` | `serving_default` | `source_ids`, `target_ids` int32 `[N, T]` | `probabilities` `[N, T, V]` (teacher forcing) |
 |  | `translate` / `translate_greedy` | `source_ids` int32 `[N, S]` | `token_ids` (+ `scores`) |
 | `image_generation` | `serving_default` | `latents` float32 `[N, Z]` | `images` uint8 `[N, H, W, C]` |
+| `image_discrimination` | `serving_default`, `classify_float` | `images` uint8 / float32, any size | `probabilities` `[N, 1]` (real) |
+| `classification` | `serving_default` | `features` float32 `[N, F]` | `probabilities`, `top_k_values`, `top_k_indices` |
 | anything else | `serving_default` | the model's inputs, named after its input layers | its outputs, named after its output layers |
 
 Images are resized (`tf.image.resize`) to the model's input size and normalised inside the graph
 (`preprocessing`: `"none"`, `"unit"` (x/255), `"symmetric"` (x/127.5-1), keras.applications'
-`"caffe"`, `"torch"`, `"tf"` modes, or a callable on a float32 tensor). Auxiliary heads are dropped
-(`outputs=` picks the outputs to keep; by default outputs whose layer name contains "aux" go).
+`"caffe"`, `"torch"`, `"tf"` modes, or a callable on a float32 tensor); a registered model gets
+its family's normalisation by default (`serving_options(name)`, `SERVING_DEFAULTS`). Auxiliary
+heads are dropped (`outputs=` picks the outputs to keep; by default outputs whose layer name
+contains "aux" go). Translation decodes with `zoo.decoding.translate` (beam search and greedy).
 
 Each export carries `assets.extra/signatures.json` (every signature, input and output with its
 documentation, dtype and shape, and the export options) and `assets.extra/README.md`.
@@ -739,7 +743,9 @@ def export_model(model, name, task=None, export_dir="saved_models", version=None
 
     Args:
         model: a `keras.Model` (TensorFlow backend).
-        name: the served model's name (the folder under `export_dir`), e.g. `"resnet50"`.
+        name: the served model's name (the folder under `export_dir`), e.g. `"resnet50"`. For a
+            registered name, `serving_options(name)` gives the default `**opts` (the family's
+            normalisation) when the task is the registry's.
         task: one of `TASKS`; `None` takes the registry's task for `name`, else guesses
             (image classifier or `"generic"`).
         export_dir: the folder holding all served models (and `models.config`).
