@@ -1278,6 +1278,8 @@ def _print_report(report):
         print(f"  {key}({ins}) -> {outs}")
     for k, r in report["outputs"].items():
         print(f"  {k}: {'ok' if r['ok'] else 'MISMATCH'} {r}")
+    if not report["outputs"]:
+        print("  outputs not compared with a Keras model (give --keras-file); ran every signature")
     for conv in ("tflite", "onnx"):
         for k, v in report.get(conv, {}).items():
             print(f"  {conv} {k}: {v}")
