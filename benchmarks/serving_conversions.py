@@ -51,11 +51,43 @@ def _status(text, diffs):
     return "**fails**: " + text.replace("failed: ", "", 1).replace("|", "/")
 
 
+def _merge(old, new, models):
+    """`old` table lines with the rows of `models` replaced by those of `new` (same order)."""
+    def model_of(line):
+        cells = line.split("|")
+        return cells[2].strip().split(" ")[0].strip("`") if line.startswith("| ") and len(cells) > 3 else None
+
+    fresh = [l for l in new if model_of(l) in models]
+    out, sections = [], 0
+    for line in old:
+        if line.startswith("`python benchmarks/serving_conversions.py`"):
+            line += f" Rows of {', '.join(models)} from a later run (`--update`)."
+        if model_of(line) in models:
+            continue
+        out.append(line)
+    # put each model's new rows back where its family's rows are, per section (tables in order)
+    result, pending = [], list(fresh)
+    for line in out:
+        result.append(line)
+    for row in pending:
+        section = [i for i, l in enumerate(new) if l == row][0] > new.index("## Signatures (as loaded "
+                                                                            "from the SavedModel, in the process without zoo)")
+        heads = [i for i, l in enumerate(result) if l.startswith("| family |")]
+        start = heads[1] if section else heads[0]
+        end = next((i for i in range(start + 2, len(result)) if not result[i].startswith("| ")), len(result))
+        family = row.split("|")[1].strip()
+        at = max([i for i in range(start + 2, end) if result[i].split("|")[1].strip() == family], default=end - 1)
+        result.insert(at + 1, row)
+    return result
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--models", nargs="+", default=list(REPRESENTATIVES))
     p.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
                                                  "serving_conversions.md"))
+    p.add_argument("--update", action="store_true",
+                   help="replace only the rows of --models in an existing --out table")
     args = p.parse_args(argv)
 
     import keras
@@ -116,6 +148,8 @@ def main(argv=None):
             fmt = lambda d: ", ".join(f"`{n}` {t}{s}" for n, (t, s) in sorted(d.items()))  # noqa: E731
             lines.append(f"| {get_spec(name).family} | `{name}` | `{key}` | {fmt(sig['inputs'])} | "
                          f"{fmt(sig['outputs'])} | {options or ''} |".replace("None", "?"))
+    if args.update and os.path.exists(args.out):
+        lines = _merge(open(args.out).read().splitlines(), lines, args.models)
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as f:
         f.write("\n".join(lines) + "\n")
