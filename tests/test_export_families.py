@@ -111,12 +111,12 @@ def test_family_export_verified_without_zoo(exported, name):
 
 
 def test_image_models_resize_and_normalise_inside(exported):
-    """ResNet v1: caffe mode (zoo.models.resnet.preprocess_input), Inception: [-1, 1], any size."""
-    from zoo.models import inception, resnet
+    """ResNet v1 serves uint8 images of any size with its own caffe-mode `preprocess_input`."""
+    from zoo.models import resnet
 
     _, models, paths, _ = exported
     rng = np.random.default_rng(1)
-    for name, pre in (("resnet50", resnet.preprocess_input), ("inception_v3", inception.preprocess_input)):
+    for name, pre in (("resnet50", resnet.preprocess_input),):
         model = models[name]
         size = tuple(model.inputs[0].shape[1:3])
         x = rng.integers(0, 256, size=(2, size[0] + 7, size[1] + 2, 3)).astype("uint8")
