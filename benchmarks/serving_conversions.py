@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import sys
 import tempfile
 import time
@@ -97,14 +98,20 @@ def main(argv=None):
     from zoo.registry import get_spec
 
     base = tempfile.mkdtemp(prefix="zoo-conversions-")
-    items = []
+    items, options = [], {}
     for i, name in enumerate(args.models):
         keras.utils.set_random_seed(i)
         spec = get_spec(name)
         model = spec.build(**spec.test_overrides)
-        items.append((ex.export_model(model, name, export_dir=base, **OPTIONS.get(name, {})), model))
+        path = ex.export_model(model, name, export_dir=base, **OPTIONS.get(name, {}))
+        with open(os.path.join(path, "assets.extra", "signatures.json")) as f:
+            options[name] = {k: v for k, v in json.load(f)["options"].items() if v is not None}
+        items.append((path, model))
     start = time.time()
-    reports = ex.verify_many(items, tflite=True, onnx=True, timeout=3600)
+    try:
+        reports = ex.verify_many(items, tflite=True, onnx=True, timeout=3600)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
     seconds = time.time() - start
 
     import tf2onnx
@@ -140,14 +147,12 @@ def main(argv=None):
         "| family | model | signature | inputs | outputs | export options |",
         "|---|---|---|---|---|---|",
     ]
-    for name, (path, _), r in zip(args.models, items, reports):
-        with open(os.path.join(path, "assets.extra", "signatures.json")) as f:
-            options = {k: v for k, v in json.load(f)["options"].items() if v is not None}
+    for name, r in zip(args.models, reports):
         for key in sorted(k for k in r["signatures"] if not k.startswith("__")):
             sig = r["signatures"][key]
             fmt = lambda d: ", ".join(f"`{n}` {t}{s}" for n, (t, s) in sorted(d.items()))  # noqa: E731
             lines.append(f"| {get_spec(name).family} | `{name}` | `{key}` | {fmt(sig['inputs'])} | "
-                         f"{fmt(sig['outputs'])} | {options or ''} |".replace("None", "?"))
+                         f"{fmt(sig['outputs'])} | {options[name] or ''} |".replace("None", "?"))
     if args.update and os.path.exists(args.out):
         lines = _merge(open(args.out).read().splitlines(), lines, args.models)
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
