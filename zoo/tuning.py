@@ -66,6 +66,7 @@ __all__ = [
     "frechet_pixels",
     "TUNERS",
     "default_search_space",
+    "optimizer_space",
     "split_overrides",
     "space_of",
     "grid_trials",
@@ -130,6 +131,30 @@ _DEFAULT_SPACES = {
 def default_search_space(task: str) -> Callable:
     """The space used for a model that declares none: training parameters for its task."""
     return _DEFAULT_SPACES.get(task, _default_space_image)
+
+
+def optimizer_space(hp, **optimizers) -> Dict[str, Any]:
+    """A building block of search spaces: `optimizer` chosen among the keyword names, each with
+    its own hyperparameters, active only under it (a conditional space).
+
+    `optimizer_space(hp, sgd={"learning_rate": [0.1, 0.05], "weight_decay": [1e-4]},
+    adamw={"learning_rate": [1e-3], "weight_decay": [0.05]})` defines `optimizer`, then
+    `sgd_learning_rate`, `sgd_weight_decay` when it is `"sgd"` and `adamw_learning_rate`,
+    `adamw_weight_decay` when it is `"adamw"`; it returns `{"optimizer", "learning_rate",
+    "weight_decay"}`. Weight decay is decoupled in both (Keras' `weight_decay`: SGD's 1e-4 is the
+    classic L2 of 1e-4, AdamW's is per unit of learning rate, so it is larger).
+    """
+    names = list(optimizers)
+    chosen = hp.Choice("optimizer", names) if len(names) > 1 else hp.Fixed("optimizer", names[0])
+    out = {"optimizer": chosen}
+    for name, params in optimizers.items():
+        with hp.conditional_scope("optimizer", [name]):
+            if chosen == name:
+                for key, values in params.items():
+                    values = list(values)
+                    out[key] = (hp.Choice(f"{name}_{key}", values) if len(values) > 1
+                                else hp.Fixed(f"{name}_{key}", values[0]))
+    return out
 
 
 def space_of(spec) -> Callable:

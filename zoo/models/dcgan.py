@@ -316,6 +316,26 @@ def dcgan_discriminator(
     return _finish(keras.Model(images, score, name=name), weights, name)
 
 
+def dcgan_search_space(base_filters, generator):
+    """Search space of a DCGAN network (`zoo.tuning` convention), after Radford et al. 2015
+    section 4: Adam at 2e-4 (0.001 was too high) with beta_1 0.5 (0.9 oscillated), batch 128;
+    here also 1e-4, beta_1 0.9 and batch 64 for comparison, the width (`base_filters`, the
+    variant's or half), the kernel (5 as the paper, or 4) and, for generators, the latent size
+    (100 as the paper, 64 or 128). Trials train the generator and discriminator together and
+    are scored by `frechet` (lower is better, `zoo.tuning.frechet_pixels`)."""
+    def space(hp):
+        out = {"optimizer": "adam", "learning_rate": hp.Choice("learning_rate", [2e-4, 1e-4]),
+               "beta_1": hp.Choice("beta_1", [0.5, 0.9]),
+               "batch_size": hp.Choice("batch_size", [128, 64]),
+               "base_filters": hp.Choice("base_filters", [base_filters, base_filters // 2]),
+               "kernel_size": hp.Choice("kernel_size", [5, 4])}
+        if generator:
+            out["latent_dim"] = hp.Choice("latent_dim", [100, 64, 128])
+        return out
+
+    return space
+
+
 def _register(fn, *, task, input_shape, test_overrides, description):
     return register_model(
         fn,
@@ -325,7 +345,15 @@ def _register(fn, *, task, input_shape, test_overrides, description):
         input_shape=input_shape,
         test_overrides=test_overrides,
         description=description,
+        search_space=dcgan_search_space(_signature_default(fn, "base_filters"),
+                                        task == "image_generation"),
     )
+
+
+def _signature_default(fn, arg):
+    import inspect
+
+    return inspect.signature(fn).parameters[arg].default
 
 
 # --- registered variants: 64x64x3 (the paper's LSUN/faces/ImageNet-1k), 32x32x3, 28x28x1 ---
