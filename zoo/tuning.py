@@ -70,6 +70,7 @@ __all__ = [
     "split_overrides",
     "space_of",
     "grid_trials",
+    "space_values",
     "tuning_data",
     "train_trial",
     "ZooHyperModel",
@@ -309,6 +310,51 @@ def _grid_values(hp):
     return list(hp.values)  # Int
 
 
+_REC = []
+
+
+def _recorder_class():
+    if _REC:
+        return _REC[0]
+    import keras_tuner as kt
+
+    class _Recorder(kt.HyperParameters):
+        """Gives the fixed values; the first active hyperparameter without one raises `_Branch`."""
+
+        def __init__(self, fixed, restrict=None):
+            super().__init__()
+            self._fixed = fixed
+            self._restrict = restrict
+            self._used = {}
+
+        def _retrieve(self, hp):
+            super()._retrieve(hp)
+            if not self.is_active(hp):
+                return None
+            if hp.name not in self._fixed:
+                raise _Branch(hp.name, _restricted_values(self._restrict, hp))
+            self.values[hp.name] = self._fixed[hp.name]
+            self._used[hp.name] = self._fixed[hp.name]
+            return self._fixed[hp.name]
+
+    _REC.append(_Recorder)
+    return _Recorder
+
+
+def space_values(space: Callable, point: Dict[str, Any]) -> Dict[str, Any]:
+    """What `space` returns (builder and training overrides) at a grid point of `grid_trials`.
+
+    Example:
+        >>> space = lambda hp: {"d_model": hp.Choice("d_model", [256, 512]), "d_ff": 1024}
+        >>> space_values(space, {"d_model": 512})
+        {'d_model': 512, 'd_ff': 1024}
+    """
+    try:
+        return space(_recorder_class()(dict(point)))
+    except _Branch as b:
+        raise ValueError(f"`point` lacks the active hyperparameter {b.name!r}. Received: point={point!r}")
+
+
 def grid_trials(space: Callable, restrict: Optional[Dict[str, Any]] = None) -> List[Dict[str, Any]]:
     """Every combination of the active hyperparameters of `space`, conditional branches included.
 
@@ -325,28 +371,10 @@ def grid_trials(space: Callable, restrict: Optional[Dict[str, Any]] = None) -> L
         >>> grid_trials(space)
         [{'cell': 'lstm', 'peepholes': False}, {'cell': 'lstm', 'peepholes': True}, {'cell': 'gru'}]
     """
-    import keras_tuner as kt
-
-    class _Recorder(kt.HyperParameters):
-        def __init__(self, fixed):
-            super().__init__()
-            self._fixed = fixed
-            self._used = {}
-
-        def _retrieve(self, hp):
-            super()._retrieve(hp)
-            if not self.is_active(hp):
-                return None
-            if hp.name not in self._fixed:
-                raise _Branch(hp.name, _restricted_values(restrict, hp))
-            self.values[hp.name] = self._fixed[hp.name]
-            self._used[hp.name] = self._fixed[hp.name]
-            return self._fixed[hp.name]
-
     out, queue = [], [{}]
     while queue:
         fixed = queue.pop(0)
-        rec = _Recorder(fixed)
+        rec = _recorder_class()(fixed, restrict)
         try:
             space(rec)
         except _Branch as b:
