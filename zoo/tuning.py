@@ -1,18 +1,27 @@
 """keras-tuner searches over the search space every registered model declares beside its card.
 
-**Search-space convention.** `ModelSpec.search_space` is a callable `space(hp) -> dict`. It calls
-keras-tuner's `hp.Choice / hp.Int / hp.Float / hp.Boolean / hp.Fixed` and returns one flat dict:
+**Search-space convention.** `ModelSpec.search_space` (declared beside the card with
+`register_model(..., search_space=...)`) is a callable `space(hp) -> dict`. It calls keras-tuner's
+`hp.Choice / hp.Int / hp.Float / hp.Boolean / hp.Fixed` and returns one flat dict:
 
 * keys in `TRAINING_KEYS` (`learning_rate`, `weight_decay`, `warmup_steps`, `batch_size`,
-  `epochs`, `label_smoothing`, `clipnorm`, `beta_1`, `optimizer`) are *training* parameters, given
-  to the trainer;
-* every other key is a *builder* override (`depth`, `units`, `heads`, `dropout`, `peepholes`, ...),
-  given to the builder as `create_model(name, **test_or_base_overrides, **those)`.
+  `epochs`, `label_smoothing`, `clipnorm`, `beta_1`, `optimizer`, `aux_loss_weight`) are
+  *training* parameters, given to the trainer;
+* every other key is a *builder* override (`depth`, `units`, `num_heads`, `dropout`,
+  `peepholes`, ...), given to the builder as `create_model(name, **base, **data, **those)`
+  (`base`: the card's small `test_overrides` by default, `{}` for the full model; `data`: what
+  the data fixes, such as `classes` or `input_shape`);
+* a returned key may come from a differently named hyperparameter (`sgd_learning_rate` ->
+  `learning_rate`) and may be a constant or derived value (`d_ff = 4 * d_model`).
 
-Plain Python branching (`if hp.Choice("cell", ["lstm", "gru"]) == "lstm": hp.Int("units", ...)`)
-is allowed: the grid is enumerated by running the space itself, so conditional branches are
-counted and run exactly once each (keras-tuner's GridSearch breaks on them, keras-tuner#614).
-A family that declares no space gets `default_search_space(task)` (training parameters only).
+Conditional parts: wrap the branch in `with hp.conditional_scope(parent, [values]):` around a
+plain `if` on the parent's value (keras-tuner then knows the hyperparameter is inactive elsewhere),
+e.g. `optimizer_space` (the optimizer with its own learning rate and weight decay). The grid is
+enumerated by running the space itself, so conditional branches are counted and run exactly once
+each (keras-tuner's GridSearch breaks on them, keras-tuner#614). `restricted_space(space,
+{"d_model": 16, "dropout": [0.0, 0.1]})` searches a subspace (`zoo tune --set`). A model that
+declares no space would get `default_search_space(task)` (training parameters only);
+`describe_space` / `format_space` list a space (`zoo info NAME`, `zoo tune NAME --show-space`).
 
 **Tuners**: `"grid"` (our `ConditionalGridOracle`), `"random"`, `"bayesian"`, `"hyperband"`
 (keras-tuner's). Every search can be interrupted (even by SIGKILL) and resumed: finished trials
@@ -25,9 +34,12 @@ loss, out of memory) is recorded as FAILED with its message, and the search goes
 a deadline and exits once every expected worker has been told to stop (keras-tuner's chief may
 wait forever, #915/#254); workers are bounded by the same deadline.
 
-**Training**: `train_trial(model, data, training, ...)` (model.fit on a small embedded dataset from
-`tuning_data`, until the recipes' trainer lands; both are single functions easy to swap, or a
-family can put `tuning_train`/`tuning_data` callables in its card's `extra`).
+**Training**: through the recipes: `recipe_data` (the `zoo.data` source for the task, offline)
+and `train_with_recipe_trainer` (`zoo.train.Trainer` with the trial's optimizer, schedule, weight
+decay, label smoothing; GoogLeNet's auxiliary heads weighted by `aux_loss_weight`; DCGANs as the
+recipe's generator/discriminator pair scored by `frechet_pixels`). A `ModelSpec` outside the
+registry may instead bring `data_fn`/`train_fn` (or `tuning_data`/`tuning_train` in its card's
+`extra`), trained with `model.fit` (`tuning_data`, `train_trial`).
 
 **Results**: `write_report` writes `trials.csv`, `trials.md` (hyperparameters, score, status,
 seconds) and `trials.png` (score against trial and against the most important hyperparameter);
@@ -35,8 +47,9 @@ seconds) and `trials.png` (score against trial and against the most important hy
 
 Example:
     >>> from zoo import tuning
-    >>> result = tuning.run_search("resnet18", tuner="random", max_trials=3, epochs=1,
-    ...                            directory="runs/tune")
+    >>> result = tuning.run_search("highway_net", tuner="grid", steps_per_epoch=5,
+    ...                            restrict={"depth": 5, "width": 16, "activation": "relu",
+    ...                                      "learning_rate": 0.03}, directory="runs/tune")
     >>> print(open(result["table_md"]).read())
 """
 
@@ -60,7 +73,7 @@ __all__ = [
     "TRAINING_KEYS",
     "describe_space",
     "format_space",
-    "restricted_hyperparameters",
+    "restricted_space",
     "recipe_data",
     "train_with_recipe_trainer",
     "frechet_pixels",
@@ -172,26 +185,53 @@ def split_overrides(values: Dict[str, Any]) -> Tuple[Dict[str, Any], Dict[str, A
     return builder, training
 
 
-def _restricted_values(restrict, hp):
-    if restrict and hp.name in restrict:
-        v = restrict[hp.name]
-        return list(v) if isinstance(v, list) else [v]
-    return _grid_values(hp)
+class _RestrictedHP:
+    """Passes every call to the real `HyperParameters`, except the definitions of restricted
+    names, which become `Fixed` (one value) or `Choice` (a list) in the same conditional scope."""
+
+    def __init__(self, hp, restrict):
+        self._hp, self._restrict = hp, restrict
+
+    def __getattr__(self, attr):
+        target = getattr(self._hp, attr)
+        if attr not in ("Choice", "Int", "Float", "Boolean", "Fixed"):
+            return target
+
+        def define(name, *args, **kwargs):
+            if name not in self._restrict:
+                return target(name, *args, **kwargs)
+            v = self._restrict[name]
+            if isinstance(v, list) and len(v) > 1:
+                return self._hp.Choice(name, v, parent_name=kwargs.get("parent_name"),
+                                       parent_values=kwargs.get("parent_values"))
+            v = v[0] if isinstance(v, list) else v
+            return self._hp.Fixed(name, v, parent_name=kwargs.get("parent_name"),
+                                  parent_values=kwargs.get("parent_values"))
+
+        return define
 
 
-def restricted_hyperparameters(restrict: Optional[Dict[str, Any]]):
-    """A `keras_tuner.HyperParameters` pre-registering `restrict` (name -> value: `Fixed`, or list
-    of values: `Choice`), given to the random / Bayesian / Hyperband tuners: the space's own
-    definitions of those names then take these values (keras-tuner's way to search a subspace)."""
-    import keras_tuner as kt
+def restricted_space(space: Callable, restrict: Optional[Dict[str, Any]]) -> Callable:
+    """`space` searched over a subspace: `restrict` maps a hyperparameter's name to one value (it
+    becomes `Fixed`) or a list of values (a `Choice` of those), wherever it is defined, inside a
+    conditional scope too. Used by every tuner (`--set` of `zoo tune`).
 
-    hp = kt.HyperParameters()
-    for name, v in (restrict or {}).items():
-        if isinstance(v, list):
-            hp.Choice(name, v)
-        else:
-            hp.Fixed(name, v)
-    return hp
+    Example:
+        >>> space = lambda hp: {"d_model": hp.Choice("d_model", [256, 512]),
+        ...                     "dropout": hp.Choice("dropout", [0.0, 0.1, 0.3])}
+        >>> grid_trials(restricted_space(space, {"d_model": 16, "dropout": [0.0, 0.1]}))
+        [{'d_model': 16, 'dropout': 0.0}, {'d_model': 16, 'dropout': 0.1}]
+    """
+    if not restrict:
+        return space
+    if not isinstance(restrict, dict):
+        raise ValueError(f"`restrict` must be a dict of name -> value or list. Received: restrict={restrict!r}")
+
+    def space_restricted(hp):
+        return space(_RestrictedHP(hp, restrict))
+
+    space_restricted.restrict = dict(restrict)
+    return space_restricted
 
 
 def describe_space(space: Callable, max_runs: int = 5000) -> List[Dict[str, Any]]:
@@ -321,10 +361,9 @@ def _recorder_class():
     class _Recorder(kt.HyperParameters):
         """Gives the fixed values; the first active hyperparameter without one raises `_Branch`."""
 
-        def __init__(self, fixed, restrict=None):
+        def __init__(self, fixed):
             super().__init__()
             self._fixed = fixed
-            self._restrict = restrict
             self._used = {}
 
         def _retrieve(self, hp):
@@ -332,7 +371,7 @@ def _recorder_class():
             if not self.is_active(hp):
                 return None
             if hp.name not in self._fixed:
-                raise _Branch(hp.name, _restricted_values(self._restrict, hp))
+                raise _Branch(hp.name, _grid_values(hp))
             self.values[hp.name] = self._fixed[hp.name]
             self._used[hp.name] = self._fixed[hp.name]
             return self._fixed[hp.name]
@@ -360,8 +399,8 @@ def grid_trials(space: Callable, restrict: Optional[Dict[str, Any]] = None) -> L
 
     The space is run once per partial assignment: the first hyperparameter without a value
     branches into all its values, so a hyperparameter used only on one branch multiplies that
-    branch only. `restrict` (name -> value or list of values) replaces a hyperparameter's values
-    by those (a subspace: `{"d_model": 16, "dropout": [0.0, 0.1]}`).
+    branch only. `restrict` (name -> value or list of values) searches a subspace (see
+    `restricted_space`).
 
     Example:
         >>> def space(hp):
@@ -371,10 +410,11 @@ def grid_trials(space: Callable, restrict: Optional[Dict[str, Any]] = None) -> L
         >>> grid_trials(space)
         [{'cell': 'lstm', 'peepholes': False}, {'cell': 'lstm', 'peepholes': True}, {'cell': 'gru'}]
     """
+    space = restricted_space(space, restrict)
     out, queue = [], [{}]
     while queue:
         fixed = queue.pop(0)
-        rec = _recorder_class()(fixed, restrict)
+        rec = _recorder_class()(fixed)
         try:
             space(rec)
         except _Branch as b:
@@ -656,6 +696,11 @@ def _trainer_class():
                 inner.weight_decay = float(self.config.weight_decay)
             return opt
 
+        def _save(self):
+            # keras-tuner keeps the best epoch's weights (and re-runs an interrupted trial from
+            # its start), so the trainer's own checkpoints would only cost time and disk.
+            return None
+
     return TuningTrainer
 
 
@@ -817,12 +862,13 @@ def _hypermodel_class():
         """
 
         def __init__(self, spec, base_overrides=None, epochs=1, data_fn=None, train_fn=None,
-                     steps_per_epoch=None, eval_examples=256, batch_size=None, seed=0):
+                     steps_per_epoch=None, eval_examples=256, batch_size=None, seed=0,
+                     restrict=None):
             super().__init__(name=spec.name)
             self.spec = spec
             self.small = base_overrides is None
             self.base = dict(spec.test_overrides if base_overrides is None else base_overrides)
-            self.space = space_of(spec)
+            self.space = restricted_space(space_of(spec), restrict)
             self.epochs = epochs
             self.recipes = not (data_fn or train_fn or spec.extra.get("tuning_data")
                                 or spec.extra.get("tuning_train"))
@@ -998,8 +1044,8 @@ def make_tuner(model, tuner="random", *, directory="runs/tune", project_name=Non
         data_fn, train_fn: replace `tuning_data` / `train_trial`.
         max_consecutive_failed_trials: stop after that many failures in a row (default: never
             stop for failures, every trial is tried).
-        restrict: search a subspace: name -> value (fixed) or list of values (see `grid_trials`
-            and `restricted_hyperparameters`).
+        restrict: search a subspace: name -> value (fixed) or list of values (see
+            `restricted_space`).
         steps_per_epoch, eval_examples, batch_size: the trainer's budget per epoch, the held-out
             examples that score a trial, the batch (default: the space's `batch_size` or 32).
         objective: default `val_loss`, or `frechet` (min) for the DCGAN's image tasks.
@@ -1013,17 +1059,15 @@ def make_tuner(model, tuner="random", *, directory="runs/tune", project_name=Non
     hypermodel = _hypermodel_class()(spec, base_overrides=base_overrides, epochs=epochs,
                                      data_fn=data_fn, train_fn=train_fn,
                                      steps_per_epoch=steps_per_epoch, eval_examples=eval_examples,
-                                     batch_size=batch_size, seed=seed)
+                                     batch_size=batch_size, seed=seed, restrict=restrict)
     if objective is None:
         objective = (kt.Objective("frechet", "min") if hypermodel.recipes and spec.task in
                      ("image_generation", "image_discrimination") else "val_loss")
     common = dict(objective=objective, seed=seed, max_consecutive_failed_trials=max_consecutive_failed_trials or 10 ** 6)
     kw = dict(directory=directory, project_name=project_name or f"{spec.name}_{tuner}",
               overwrite=overwrite)
-    if restrict and tuner != "grid":
-        kw.update(hyperparameters=restricted_hyperparameters(restrict), tune_new_entries=True)
     if tuner == "grid":
-        plan = grid_trials(space_of(spec), restrict)
+        plan = grid_trials(hypermodel.space)
         oracle = _grid_oracle_class()(plan, **common)
         t = _timed(kt.Tuner)(oracle=oracle, hypermodel=hypermodel, **kw)
     elif tuner == "random":
@@ -1284,12 +1328,16 @@ def run_search(model, tuner="random", *, directory="runs/tune", project_name=Non
         hp = t.get_best_hyperparameters(1)[0]
         result["best_hyperparameters"] = {k: v for k, v in hp.values.items() if not k.startswith(_INTERNAL)}
         if export:
+            from zoo.export import TASKS as export_tasks
             from zoo.export import export_model
 
             best_model = t.get_best_models(1)[0]
-            result["export_path"] = export_model(best_model, t.zoo_spec.name, task=t.zoo_spec.task,
-                                                 export_dir=export_dir,
-                                                 **t.zoo_spec.extra.get("export_options", {}))
+            task = t.zoo_spec.task if t.zoo_spec.task in export_tasks else "generic"
+            options = dict(t.zoo_spec.extra.get("export_options", {}))
+            if task == "translation":  # beam search of zoo.decoding (export's default names
+                options.setdefault("translate_fn", "zoo.decoding:translate")  # another module)
+            result["export_path"] = export_model(best_model, t.zoo_spec.name, task=task,
+                                                 export_dir=export_dir, **options)
             log(f"best model exported to {result['export_path']}")
     log(f"trials table: {result['table_md']}")
     return result
@@ -1312,7 +1360,7 @@ def _cmd_tune(args):
     if args.show_space:
         spec = _resolve_spec(args.name)
         print(f"{spec.name}: {'declared' if spec.search_space else 'default (training only)'} search space")
-        for line in format_space(space_of(spec)):
+        for line in format_space(restricted_space(space_of(spec), _parse_restrict(args.set))):
             print("  " + line)
         print(f"  grid: {len(grid_trials(space_of(spec), _parse_restrict(args.set)))} trials")
         return 0
