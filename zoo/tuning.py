@@ -1344,16 +1344,9 @@ def run_search(model, tuner="random", *, directory="runs/tune", project_name=Non
 
 
 def _parse_restrict(items):
-    out = {}
-    for item in items or []:
-        if "=" not in item:
-            raise ValueError(f"`--set` takes NAME=VALUE. Received: --set={item!r}")
-        k, v = item.split("=", 1)
-        try:
-            out[k] = json.loads(v)
-        except json.JSONDecodeError:
-            out[k] = v
-    return out
+    from zoo.train import parse_overrides  # `--set NAME=VALUE`, JSON values, as the recipes'
+
+    return parse_overrides(items)
 
 
 def _cmd_tune(args):
