@@ -247,3 +247,15 @@ def test_restricted_space_reaches_conditional_hyperparameters():
     assert len(grid) == len(tuning.grid_trials(space)) // 2  # each branch: 2 warm-ups -> 1
     assert {tuning.space_values(sub, p)["warmup_steps"] for p in grid} == {0}
     assert {p["dropout"] for p in grid} == {0.0, 0.1}
+
+
+def test_peepholes_off_builds_plain_lstm_layers():
+    import keras
+
+    on = zoo.peephole_lstm_regressor(input_shape=(5, 2), units=(8, 6), peepholes=True)
+    off = zoo.peephole_lstm_regressor(input_shape=(5, 2), units=(8, 6), peepholes=False)
+    # the peepholes are the only difference: 3 diagonal weight vectors per layer (Gers et al. 2002)
+    assert on.count_params() - off.count_params() == 3 * (8 + 6)
+    assert type(off.get_layer("lstm_2")) is keras.layers.LSTM
+    with pytest.raises(ValueError, match="peepholes"):
+        zoo.peephole_lstm_classifier(vocabulary_size=10, peepholes="no")
