@@ -272,7 +272,8 @@ def model_card(name: str, **overrides) -> Dict[str, Any]:
     pass at the default input shape (`flops`, counted layer by layer from the built graph, see
     `zoo.flops`; for inputs of unknown length at the shapes `flops_input_shapes`, which
     `flops_unit` states), input and output shapes, the paper reference, the default hyperparameters, the
-    registered weights and whether a search space is declared.
+    registered weights and the declared search space (one line per hyperparameter: its name,
+    type, choices or range, and the parent choice it depends on, if any).
 
     Example:
         >>> import zoo
@@ -319,7 +320,7 @@ def model_card(name: str, **overrides) -> Dict[str, Any]:
         "outputs": [_shape_of(t) for t in model.outputs],
         "defaults": {k: v for k, v in spec.defaults.items() if _jsonable(v)},
         "weights": _weights.registered_weights(spec.name),
-        "search_space": spec.search_space is not None,
+        "search_space": _space_lines(spec),
     }
     if flops_error:
         card["flops_error"] = flops_error
@@ -329,6 +330,16 @@ def model_card(name: str, **overrides) -> Dict[str, Any]:
 
 def _shapes_text(shapes) -> str:
     return ", ".join(str(tuple(s)) for s in shapes)
+
+
+def _space_lines(spec):
+    """The declared search space, one line per hyperparameter (`zoo.tuning.format_space`), or
+    None when the model declares none."""
+    if spec.search_space is None:
+        return None
+    from zoo.tuning import format_space
+
+    return format_space(spec.search_space)
 
 
 def _jsonable(v) -> bool:

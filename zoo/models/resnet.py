@@ -339,7 +339,23 @@ def _variant(depth, preact):
         test_overrides={"input_shape": (32, 32, 3), "classes": 5},
         description=f"ResNet-{depth} {kind} bottleneck network (keras.applications layout)",
         min_input_size=MIN_SIZE,
+        search_space=resnet_search_space,
     )
+
+
+def resnet_search_space(hp):
+    """Search space of the ResNets (v1 and v2), see `zoo.tuning` for the convention.
+
+    He et al. 2015 (section 3.4) train with SGD, momentum 0.9, learning rate 0.1 at batch 256
+    and weight decay 1e-4; AdamW is the common alternative (its decoupled decay is larger).
+    Label smoothing (Szegedy et al. 2015) on or off.
+    """
+    from zoo.tuning import optimizer_space
+
+    out = optimizer_space(hp, sgd={"learning_rate": [0.1, 0.05], "weight_decay": [1e-4, 5e-5]},
+                          adamw={"learning_rate": [1e-3, 3e-4], "weight_decay": [0.05]})
+    out["label_smoothing"] = hp.Choice("label_smoothing", [0.0, 0.1])
+    return out
 
 
 resnet50 = _variant(50, False)
