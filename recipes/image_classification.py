@@ -26,10 +26,11 @@ def build_parser():
     p.add_argument("--manual-dir", default=None, help="TFDS manual_dir (imagenet2012)")
     p.add_argument("--image-size", type=int, default=None,
                    help="default: 32 for digits, else the dataset's image size")
-    p.add_argument("--channels", type=int, default=3)
+    p.add_argument("--channels", type=int, default=3, help="channels the model takes")
     p.add_argument("--augment", choices=data.AUGMENTATIONS, default=None,
                    help="default: crop for digits, crop_flip otherwise")
-    p.add_argument("--label-smoothing", type=float, default=0.0)
+    p.add_argument("--label-smoothing", type=float, default=0.0,
+                   help="cross-entropy label smoothing")
     p.add_argument("--bn-momentum", type=float, default=None,
                    help="momentum of every BatchNormalization's moving statistics; default: 0.9 "
                         "for digits (a few hundred steps: with Keras' 0.99 the statistics used "

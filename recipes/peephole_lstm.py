@@ -22,13 +22,15 @@ def build_parser():
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", help="a registered sequence model (`zoo list --family peephole_lstm`)")
     p.add_argument("--dataset", default=None,
-                   help="adding | digits_rows (embedded) | a TFDS text dataset (imdb_reviews)")
-    p.add_argument("--task", choices=("auto", "classification", "regression"), default="auto")
+                   help="adding | digits_rows (embedded; default: adding for regression, else "
+                        "digits_rows) | a TFDS text dataset (imdb_reviews)")
+    p.add_argument("--task", choices=("auto", "classification", "regression"), default="auto",
+                   help="auto: regression for sequence_regression models and the adding problem")
     p.add_argument("--steps", type=int, default=100, help="adding problem: sequence length")
     p.add_argument("--num-train", type=int, default=20_000, help="adding problem: examples")
     p.add_argument("--vocab-size", type=int, default=20_000, help="text: vocabulary")
     p.add_argument("--max-length", type=int, default=256, help="text: tokens per example")
-    p.add_argument("--data-dir", default=None)
+    p.add_argument("--data-dir", default=None, help="TFDS data_dir")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="builder argument")
     return train.add_train_arguments(p, epochs=20, batch_size=64, learning_rate=1e-3,
                                      clipnorm=1.0)
@@ -76,7 +78,8 @@ def run(args, model_fn=None):
 
 def main(argv=None):
     summary = run(build_parser().parse_args(argv))
-    print(f"{summary['name']} on {summary['dataset']}: {summary['final_eval']}")
+    print(f"{summary['name']} on {summary['dataset']}: held-out {summary['final_eval']}, "
+          f"exported to {summary.get('export_path')}")
     return 0
 
 
