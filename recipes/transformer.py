@@ -107,8 +107,12 @@ def run(args, model_fn=None):
         args.model, args.set, vocab_size=info["vocab_size"],
         source_vocab_size=info["vocab_size"], target_vocab_size=info["vocab_size"],
         max_length=info["target_len"])
-    trainer = train.run_recipe(
-        args, train.Seq2SeqTask(label_smoothing=args.label_smoothing), src, model_fn)
+    task = train.Seq2SeqTask(label_smoothing=args.label_smoothing)
+    # serve greedy and beam-search translation with zoo.decoding (zoo.export's default
+    # `zoo.models.transformer:translate` does not exist); BOS + max_length fit the positions
+    task.export_options = {"translate_fn": "zoo.decoding:translate",
+                           "max_length": info["target_len"] - 1}
+    trainer = train.run_recipe(args, task, src, model_fn)
     if args.decode_examples and src.eval is not None:
         (source, _), labels = next(iter(src.eval().batch(args.decode_examples)))
         if src.preprocess is not None:  # translation: tokenise the raw pairs first

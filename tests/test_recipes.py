@@ -198,3 +198,23 @@ def test_docs_list_every_flag_of_every_recipe():
         expected = {f for f in flags if f.startswith("-")} | positional
         assert expected - listed == set(), (name, sorted(expected - listed))
         assert listed - expected == set(), (name, sorted(listed - expected))
+
+
+def test_transformer_recipe_exports_greedy_and_beam_translation(tmp_path):
+    """`zoo train transformer_base` ends with a SavedModel whose translate signatures decode."""
+    import tensorflow as tf
+
+    from recipes import transformer as recipe
+
+    args = recipe.build_parser().parse_args(
+        ["transformer_base", "--set", "num_layers=1", "--set", "d_model=16", "--set", "d_ff=32",
+         "--set", "num_heads=2", "--epochs", "1", "--steps-per-epoch", "2",
+         "--decode-examples", "10", "--quiet", "--run-dir", str(tmp_path / "run"),
+         "--export-dir", str(tmp_path / "saved")])
+    summary = recipe.run(args)
+    assert summary["export_path"] == str(tmp_path / "saved" / "transformer_base" / "1")
+    loaded = tf.saved_model.load(summary["export_path"])
+    source = tf.constant([[3, 4, 5, 0]], tf.int32)
+    for signature in ("translate", "translate_greedy"):
+        out = loaded.signatures[signature](source_ids=source)
+        assert out["target_ids"].shape == (1, 20), (signature, out["target_ids"].shape)

@@ -182,6 +182,7 @@ class Task:
 
     name = "task"
     monitor = "loss"  # the metric a recipe reports
+    export_options: Dict[str, Any] = {}  # extra `zoo.export.export_model` options
 
     def build_optimizers(self, model, make_optimizer) -> Dict[str, Any]:
         return {"optimizer": make_optimizer()}
@@ -806,7 +807,7 @@ class Trainer:
             summary["curve"] = self._plot()
             if cfg.export:
                 summary["export_path"] = _export(self.task.export_model(self.model), cfg.name,
-                                                 cfg.export_dir)
+                                                 cfg.export_dir, **self.task.export_options)
             self._write_json("summary.json", summary)
             if cfg.progress:
                 print(f"[zoo.train] done: {json.dumps(summary['final_eval'] or final_train)}; "
@@ -848,7 +849,7 @@ def _json_default(o):
     return str(o)
 
 
-def _export(model, name, export_dir):
+def _export(model, name, export_dir, **options):
     """Export for serving to `<export_dir>/<name>/<version>/` (next free integer version).
 
     Uses `zoo.export.export_model` when it exists; otherwise Keras' `model.export`, written to a
@@ -860,7 +861,7 @@ def _export(model, name, export_dir):
     except ImportError:
         export_model = None
     if export_model is not None:
-        return str(export_model(model, name=name, export_dir=export_dir))
+        return str(export_model(model, name=name, export_dir=export_dir, **options))
     root = os.path.join(export_dir, name)
     os.makedirs(root, exist_ok=True)
     versions = [int(d) for d in os.listdir(root) if d.isdigit()]
