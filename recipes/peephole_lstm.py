@@ -43,6 +43,17 @@ def _registered_task(name):
         return None
 
 
+def _builder_params(name):
+    import inspect
+
+    from zoo.registry import get_spec
+
+    try:
+        return inspect.signature(get_spec(name).builder).parameters
+    except ValueError:
+        return {}
+
+
 def make_source(args, regression):
     name = args.dataset or ("adding" if regression else "digits_rows")
     if name == "adding":
@@ -68,9 +79,12 @@ def run(args, model_fn=None):
     regression = task_name == "regression"
     src = make_source(args, regression)
     info = src.info
+    overrides = train.parse_overrides(args.set)
+    if "vocabulary_size" in _builder_params(args.model):  # None: feature vectors (digits_rows)
+        overrides = {"vocabulary_size": info.get("vocab_size"), **overrides}
     model_fn = model_fn or train.model_builder(
-        args.model, args.set, input_shape=info.get("input_shape"), vocab_size=info.get("vocab_size"),
-        classes=info.get("num_classes"), num_classes=info.get("num_classes"),
+        args.model, overrides, input_shape=info.get("input_shape"),
+        vocab_size=info.get("vocab_size"), classes=info.get("num_classes"), num_classes=info.get("num_classes"),
         outputs=1 if regression else None)
     task = train.RegressionTask() if regression else train.ClassificationTask()
     return train.run_recipe(args, task, src, model_fn).summary

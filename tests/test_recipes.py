@@ -218,3 +218,15 @@ def test_transformer_recipe_exports_greedy_and_beam_translation(tmp_path):
     for signature in ("translate", "translate_greedy"):
         out = loaded.signatures[signature](source_ids=source)
         assert out["target_ids"].shape == (1, 20), (signature, out["target_ids"].shape)
+
+
+def test_peephole_classifier_recipe_takes_feature_sequences(tmp_path):
+    """digits_rows (8 steps of 8 features) builds the classifier without an embedding."""
+    from recipes import peephole_lstm as recipe
+
+    args = recipe.build_parser().parse_args(
+        ["peephole_lstm_classifier", "--set", "units=8", "--epochs", "1", "--steps-per-epoch",
+         "2", *_strs(_common(tmp_path))])
+    summary = recipe.run(args)
+    assert summary["dataset"] == "digits_rows" and summary["task"] == "classification"
+    assert 0.0 <= summary["final_eval"]["accuracy"] <= 1.0
