@@ -108,8 +108,8 @@ def run(args, model_fn=None):
         source_vocab_size=info["vocab_size"], target_vocab_size=info["vocab_size"],
         max_length=info["target_len"])
     task = train.Seq2SeqTask(label_smoothing=args.label_smoothing)
-    # serve greedy and beam-search translation with zoo.decoding (zoo.export's default
-    # `zoo.models.transformer:translate` does not exist); BOS + max_length fit the positions
+    # serve greedy and beam-search translation (zoo.decoding) of at most target_len - 1 tokens:
+    # with BOS they fit the model's `max_length` positions (zoo.export's default is 32)
     task.export_options = {"translate_fn": "zoo.decoding:translate",
                            "max_length": info["target_len"] - 1}
     trainer = train.run_recipe(args, task, src, model_fn)

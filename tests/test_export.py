@@ -184,9 +184,13 @@ def test_cli_export_verify_and_saved_model_cli(tmp_path, capsys):
     model.save(f)
     d = str(tmp_path / "sm")
     rc = cli.main(["export", "tiny", "--keras-file", f, "--task", "image_classification",
-                   "--export-dir", d, "--opt", "preprocessing=unit", "--opt", "top_k=2", "--verify", "--onnx"])
+                   "--export-dir", d, "--opt", "preprocessing=unit", "--opt", "top_k=2"])
+    assert rc == 0 and capsys.readouterr().out.strip() == os.path.join(d, "tiny", "1")
+    # `zoo verify` on the export folder: every version of every model under it
+    rc = cli.main(["verify", d, "--keras-file", f, "--onnx"])
     out = capsys.readouterr().out
     assert rc == 0, out
+    assert out.startswith(f"verify {os.path.join(d, 'tiny', '1')} (image_classification): OK")
     assert "OK" in out and "zoo importable in the serving process: False" in out
     # extra: tf2onnx + onnxruntime agree with the Keras model too
     assert "onnx serving_default: converted" in out and "onnx classify_float: converted" in out

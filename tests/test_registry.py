@@ -56,6 +56,59 @@ def test_model_card():
     json.dumps(card, default=str)
 
 
+def test_sequence_model_cards_count_flops_at_the_familys_length():
+    from zoo.flops import count_macs
+
+    lstm = zoo.model_card("peephole_lstm_classifier")
+    assert lstm["inputs"] == [(None, None)]  # token ids of any length
+    assert lstm["flops_input_shapes"] == [(100,)]
+    assert "sequence length 100" in lstm["flops_unit"]
+    model = zoo.create_model("peephole_lstm_classifier")
+    assert lstm["flops"] == count_macs(model, input_shapes=[(100,)])
+    # the recurrence costs the same at every step: 100 steps are twice 50 (the head aside)
+    head = dict(count_macs(model, input_shapes=[(1,)], per_layer=True))["predictions"]
+    assert lstm["flops"] - head == 2 * (count_macs(model, input_shapes=[(50,)]) - head)
+    small = get_spec("transformer_base").test_overrides  # same graph, small widths: fast
+    card = zoo.model_card("transformer_base", **small)
+    assert card["flops_input_shapes"] == [(64,), (64,)]
+    assert "sequence length 64" in card["flops_unit"]
+    assert card["flops"] == count_macs(zoo.create_model("transformer_base", **small),
+                                       input_shapes=[(64,), (64,)])
+    # an explicit length wins over the family's
+    assert zoo.model_card("peephole_lstm_classifier", input_shape=(20,))["flops_input_shapes"] == [
+        (20,)]
+
+
+def test_a_spec_can_declare_its_flops_input_shapes():
+    import keras
+
+    from zoo import registry
+
+    def tiny_sequence_model(input_shape=(None,)):
+        inp = keras.Input(input_shape, dtype="int32", name="ids")
+        x = keras.layers.Embedding(10, 4)(inp)
+        return keras.Model(inp, keras.layers.Dense(3)(x))
+
+    registry.register_model(tiny_sequence_model, family="transformer", task="test", paper="-",
+                            input_shape=(None,), flops_input_shapes={"ids": (7,)})
+    try:
+        card = zoo.model_card("tiny_sequence_model")
+    finally:
+        del registry._REGISTRY["tiny_sequence_model"]
+    assert card["flops_input_shapes"] == [(7,)] and card["flops"] == 7 * 4 * 3
+    assert "sequence length" not in card["flops_unit"]
+
+
+def test_import_zoo_brings_the_gan_api_without_tensorflow_on_jax():
+    code = ("import sys, zoo; assert zoo.gan.DCGAN and zoo.gan.sample_latents(0, 2, 3).shape == "
+            "(2, 3); print('tensorflow' in sys.modules)")
+    env = {**__import__("os").environ, "KERAS_BACKEND": "jax"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "False"
+
+
 def _zoo_cli(*args):
     return subprocess.run(
         [sys.executable, "-m", "zoo.cli", *args], capture_output=True, text=True, timeout=600

@@ -33,7 +33,8 @@ def _env(**extra):
 
 def _search_cmd(spec, tmp, *args):
     return [sys.executable, os.path.join(ROOT, "recipes", "search.py"), spec, "--directory",
-            str(tmp / "tune"), "--export-dir", str(tmp / "sm"), *args]
+            str(tmp / "tune"), "--export-dir", str(tmp / "sm"), "--steps-per-epoch", "3",
+            "--eval-examples", "64", *args]
 
 
 def test_conditional_grid_is_enumerated_exactly():
@@ -65,7 +66,7 @@ def test_grid_runs_each_point_once_failures_recorded_report_and_export(tmp_path)
     spec = S.failing_spec()  # learning_rate x bad x explode: 2 fine, 2 NaN, 4 bad combinations
     logs = []
     res = tuning.run_search(spec, "grid", directory=str(tmp_path / "tune"), export_dir=str(tmp_path / "sm"),
-                            log=logs.append)
+                            log=logs.append, steps_per_epoch=3, eval_examples=64)
     assert res["num_trials"] == 8 and logs[0].startswith("grid search over 8 trials")
     rows = res["rows"]
     assert len(rows) == 8

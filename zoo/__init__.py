@@ -7,6 +7,7 @@ Example:
     ['resnet101', 'resnet101v2']
     >>> model = zoo.create_model("resnet50", classes=10, input_shape=(64, 64, 3))
     >>> card = zoo.model_card("resnet50")
+    >>> z = zoo.gan.sample_latents(0, 4, 100)   # zoo.gan: DCGAN training and sampling
 """
 
 __version__ = "0.1.0"
@@ -15,6 +16,7 @@ from zoo.registry import create_model, get_spec, list_models, model_card, regist
 from zoo import layers  # noqa: E402,F401
 from zoo import models  # noqa: E402,F401
 from zoo.models import *  # noqa: E402,F401,F403
+from zoo import gan  # noqa: E402,F401  (keras only at import; its TensorFlow parts load on use)
 
 __all__ = [
     "create_model",
@@ -24,4 +26,5 @@ __all__ = [
     "register_model",
     "layers",
     "models",
+    "gan",
 ] + list(models.__all__)

@@ -60,6 +60,10 @@ def _cmd_info(args):
             print("defaults:")
             for k, v in value.items():
                 print(f"  {k}: {v!r}")
+        elif key == "search_space" and isinstance(value, list):
+            print("search_space:")
+            for line in value:
+                print(f"  {line}")
         elif isinstance(value, int) and not isinstance(value, bool):
             print(f"{key}: {value:,}")
         else:

@@ -19,7 +19,14 @@ import keras
 
 from zoo import weights as _weights
 
-__all__ = ["POOLINGS", "check_image_args", "image_input", "classifier_head", "finish_model"]
+__all__ = [
+    "POOLINGS",
+    "check_image_args",
+    "check_pretrained_activation",
+    "image_input",
+    "classifier_head",
+    "finish_model",
+]
 
 POOLINGS = (None, "avg", "max")
 
@@ -139,6 +146,36 @@ def check_image_args(
             f"input_shape={input_shape}"
         )
     return input_shape
+
+
+def check_pretrained_activation(weights, include_top, classifier_activation):
+    """keras.applications' rule for pretrained tops: only `None` or `"softmax"` activations.
+
+    A model loading weights (a file or a registered name) with its classifier (`include_top`)
+    keeps the classifier the weights were trained with, so keras.applications accepts only logits
+    (`None`) or `"softmax"` there. Call it after `check_image_args`, before building any layer.
+
+    Args:
+        weights: the builder's `weights` argument (`None` passes).
+        include_top: the builder's `include_top` (False passes).
+        classifier_activation: the builder's `classifier_activation`.
+
+    Raises:
+        ValueError: another activation with pretrained weights and a top.
+
+    Example:
+        >>> from zoo.conventions import check_pretrained_activation
+        >>> check_pretrained_activation("imagenet", True, "softmax")
+        >>> check_pretrained_activation(None, True, "sigmoid")  # random weights: anything goes
+    """
+    if weights is None or not include_top:
+        return
+    act = keras.activations.get(classifier_activation)
+    if act not in (keras.activations.get("softmax"), keras.activations.get(None)):
+        raise ValueError(
+            "`classifier_activation` must be None or 'softmax' when loading pretrained weights "
+            f"with `include_top=True`. Received: classifier_activation={classifier_activation!r}"
+        )
 
 
 def _is_path(weights):

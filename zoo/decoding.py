@@ -115,8 +115,10 @@ def greedy_decode(model, source_ids, max_length=64, start_id=1, end_id=2, pad_id
 
     def body(i, seqs, scores, finished):
         log_probs = _step_log_probs(decoder, project, seqs, i, memory, source_ids, pad_id)
-        token = ops.cast(ops.argmax(log_probs, axis=-1), "int32")
-        best = ops.max(log_probs, axis=-1)
+        # top_k rather than argmax + max: Keras' TF argmax adds a sign-bit test (bitcast,
+        # BitwiseAnd) that TFLite builtins and tf2onnx's Loop cannot convert; same first-index ties
+        best, token = ops.top_k(log_probs, 1)
+        best, token = best[:, 0], ops.cast(token[:, 0], "int32")
         token = ops.where(finished, pad_id, token)
         scores = scores + ops.where(finished, 0.0, best)
         seqs = _write(seqs, i + 1, token)

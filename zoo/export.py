@@ -18,12 +18,16 @@ Signatures per `task` (the registry's `ModelSpec.task`):
 | `translation` | `serving_default` | `source_ids`, `target_ids` int32 `[N, T]` | `probabilities` `[N, T, V]` (teacher forcing) |
 |  | `translate` / `translate_greedy` | `source_ids` int32 `[N, S]` | `token_ids` (+ `scores`) |
 | `image_generation` | `serving_default` | `latents` float32 `[N, Z]` | `images` uint8 `[N, H, W, C]` |
+| `image_discrimination` | `serving_default`, `classify_float` | `images` uint8 / float32, any size | `probabilities` `[N, 1]` (real) |
+| `classification` | `serving_default` | `features` float32 `[N, F]` | `probabilities`, `top_k_values`, `top_k_indices` |
 | anything else | `serving_default` | the model's inputs, named after its input layers | its outputs, named after its output layers |
 
 Images are resized (`tf.image.resize`) to the model's input size and normalised inside the graph
 (`preprocessing`: `"none"`, `"unit"` (x/255), `"symmetric"` (x/127.5-1), keras.applications'
-`"caffe"`, `"torch"`, `"tf"` modes, or a callable on a float32 tensor). Auxiliary heads are dropped
-(`outputs=` picks the outputs to keep; by default outputs whose layer name contains "aux" go).
+`"caffe"`, `"torch"`, `"tf"` modes, or a callable on a float32 tensor); a registered model gets
+its family's normalisation by default (`serving_options(name)`, `SERVING_DEFAULTS`). Auxiliary
+heads are dropped (`outputs=` picks the outputs to keep; by default outputs whose layer name
+contains "aux" go). Translation decodes with `zoo.decoding.translate` (beam search and greedy).
 
 Each export carries `assets.extra/signatures.json` (every signature, input and output with its
 documentation, dtype and shape, and the export options) and `assets.extra/README.md`.
@@ -70,6 +74,9 @@ __all__ = [
     "next_version",
     "list_versions",
     "write_model_config",
+    "serving_options",
+    "SERVING_DEFAULTS",
+    "find_exports",
     "verify",
     "verify_many",
     "endpoints_for",
@@ -79,6 +86,8 @@ __all__ = [
 
 TASKS = (
     "image_classification",
+    "image_discrimination",
+    "classification",
     "sequence_classification",
     "sequence_regression",
     "translation",
@@ -253,7 +262,12 @@ def _probabilities_fn(model, output_activation):
     import tensorflow as tf
 
     if output_activation == "auto":
-        output_activation = "identity" if _ends_in_activation(model) else "softmax"
+        if _ends_in_activation(model):
+            output_activation = "identity"
+        elif model.outputs[0].shape[-1] == 1:
+            output_activation = "sigmoid"  # one logit (a discriminator, a binary classifier)
+        else:
+            output_activation = "softmax"
     if output_activation == "identity":
         return lambda y: y
     if output_activation == "softmax":
@@ -274,13 +288,24 @@ def _top_k(probs, k):
     return {"top_k_values": values, "top_k_indices": tf.cast(indices, "int32")}, k
 
 
-def _image_endpoints(model, opts):
+def _model_core(model, opts, spec_shape):
+    """`x -> model(x)`; when exporting (`_trace_once`), one `tf.function` with a fixed input
+    signature, so that signatures sharing the model (uint8 and float images) trace it once."""
+    import tensorflow as tf
+
+    if opts.get("_trace_once") and all(d is not None for d in spec_shape[1:]):
+        return tf.function(lambda x: model(x, training=False), autograph=False,
+                           input_signature=[tf.TensorSpec(spec_shape, "float32")])
+    return lambda x: model(x, training=False)
+
+
+def _image_endpoints(model, opts, task="image_classification"):
     import tensorflow as tf
 
     shape = tuple(model.inputs[0].shape[1:])
     if len(model.inputs) != 1 or len(shape) != 3:
         raise ValueError(
-            "task='image_classification' needs a model with one image input [N, H, W, C]. "
+            f"task={task!r} needs a model with one image input [N, H, W, C]. "
             f"Received: model inputs {[tuple(t.shape) for t in model.inputs]}"
         )
     h, w, c = shape
@@ -289,47 +314,92 @@ def _image_endpoints(model, opts):
     to_probs = _probabilities_fn(model, opts.get("output_activation", "auto"))
     classes = int(model.outputs[0].shape[-1])
     k = min(int(opts.get("top_k", 5)), classes)
+    with_top_k = task == "image_classification" and classes > 1
     method = opts.get("resize_method", "bilinear")
+    core = _model_core(model, opts, [None] + (list(size) if size else [h, w]) + [c])
 
     def classify(images):
         x = tf.cast(images, "float32")
         if size is not None:
             x = tf.image.resize(x, size, method=method)
         x = pre(x)
-        probs = to_probs(_single_output(model(x, training=False)))
+        probs = to_probs(_single_output(core(x)))
         out = {"probabilities": probs}
-        out.update(_top_k(probs, k)[0])
+        if with_top_k:
+            out.update(_top_k(probs, k)[0])
         return out
 
     sample_size = [(size[0] + 5) if size else 37, (size[1] + 3) if size else 29]
-    outs = [
-        TensorDoc("probabilities", "float32", [None, classes], "class probabilities"),
-        TensorDoc("top_k_values", "float32", [None, k], f"the {k} largest probabilities, sorted"),
-        TensorDoc("top_k_indices", "int32", [None, k], "their class indices"),
-    ]
+    if with_top_k:
+        outs = [
+            TensorDoc("probabilities", "float32", [None, classes], "class probabilities"),
+            TensorDoc("top_k_values", "float32", [None, k], f"the {k} largest probabilities, sorted"),
+            TensorDoc("top_k_indices", "int32", [None, k], "their class indices"),
+        ]
+        verb = "Classify"
+    else:
+        what = "probability that each image is real" if task == "image_discrimination" else "probabilities"
+        outs = [TensorDoc("probabilities", "float32", [None, classes], what)]
+        verb = "Score" if task == "image_discrimination" else "Classify"
     resize_doc = f"resized to {size[0]}x{size[1]} ({method})" if size else "not resized"
+    pre_doc = f"preprocessing={_callable_name(opts['preprocessing']) if callable(opts.get('preprocessing')) else opts.get('preprocessing', 'none')!r}"
     return [
         Endpoint(
             "serving_default",
             lambda images: classify(images),
             [TensorDoc("images", "uint8", [None, None, None, c],
-                       f"RGB images of any size, pixel values 0..255; {resize_doc}, then "
-                       f"preprocessing={opts.get('preprocessing', 'none')!r} inside the graph",
+                       f"images of any size with {c} channel(s), pixel values 0..255; {resize_doc}, "
+                       f"then {pre_doc} inside the graph",
                        {"shape": [2] + sample_size + [c], "low": 0, "high": 256})],
             outs,
-            "Classify uint8 images of any size.",
+            f"{verb} uint8 images of any size.",
         ),
         Endpoint(
             "classify_float",
             lambda images: classify(images),
             [TensorDoc("images", "float32", [None, None, None, c],
                        f"images of any size as float32 pixel values 0..255; {resize_doc}, then "
-                       f"preprocessing={opts.get('preprocessing', 'none')!r}",
+                       f"{pre_doc}",
                        {"shape": [2] + sample_size + [c], "low": 0.0, "high": 255.0})],
             outs,
-            "Classify float32 images of any size (same as serving_default, float pixels).",
+            f"{verb} float32 images of any size (same as serving_default, float pixels).",
         ),
     ]
+
+
+def _vector_endpoints(model, opts):
+    """task='classification': one feature vector per example (e.g. a flattened MNIST image)."""
+    import tensorflow as tf
+
+    shape = list(model.inputs[0].shape[1:])
+    if len(model.inputs) != 1 or len(shape) != 1 or shape[0] is None:
+        raise ValueError(
+            "task='classification' needs a model with one feature-vector input [N, F]. "
+            f"Received: model inputs {[tuple(t.shape) for t in model.inputs]}"
+        )
+    to_probs = _probabilities_fn(model, opts.get("output_activation", "auto"))
+    classes = int(model.outputs[0].shape[-1])
+    k = min(int(opts.get("top_k", 5)), classes)
+    with_top_k = classes > 1
+    pre = _preprocess_fn(opts.get("preprocessing", "none"))
+
+    def classify(features):
+        probs = to_probs(_single_output(model(pre(tf.cast(features, "float32")), training=False)))
+        out = {"probabilities": probs}
+        if with_top_k:
+            out.update(_top_k(probs, k)[0])
+        return out
+
+    outs = [TensorDoc("probabilities", "float32", [None, classes], "class probabilities")]
+    if with_top_k:
+        outs += [TensorDoc("top_k_values", "float32", [None, k], "largest probabilities"),
+                 TensorDoc("top_k_indices", "int32", [None, k], "their class indices")]
+    return [Endpoint(
+        "serving_default", classify,
+        [TensorDoc("features", "float32", [None, shape[0]],
+                   f"feature vectors; preprocessing={opts.get('preprocessing', 'none')!r} inside the graph",
+                   {"shape": [2, shape[0]], "low": 0.0, "high": 1.0})],
+        outs, "Classify feature vectors.")]
 
 
 def _sequence_endpoints(model, task, opts):
@@ -421,13 +491,13 @@ def _translation_endpoints(model, opts):
     to_probs = _probabilities_fn(model, opts.get("output_activation", "auto"))
     vocab = model.outputs[0].shape[-1]
     sample_vocab = int(opts.get("sample_vocab", 10))
-    translate_fn = opts.get("translate_fn") or "zoo.models.transformer:translate"
+    translate_fn = opts.get("translate_fn") or "zoo.decoding:translate"
     try:
         translate_fn = _resolve_callable(translate_fn)
     except (ImportError, AttributeError) as e:
         raise ValueError(
             "task='translation' needs `translate_fn(model, source_ids, max_length, beam_size, alpha)`"
-            f" (default zoo.models.transformer:translate). Received: translate_fn={translate_fn!r} ({e})"
+            f" (default zoo.decoding:translate). Received: translate_fn={translate_fn!r} ({e})"
         ) from None
     max_length = int(opts.get("max_length", 32))
     beam_size = int(opts.get("beam_size", 4))
@@ -441,8 +511,9 @@ def _translation_endpoints(model, opts):
     def make_translate(beam):
         def translate(source_ids):
             res = translate_fn(model, tf.cast(source_ids, "int32"), max_length, beam, alpha)
-            if isinstance(res, dict):
-                return {k: tf.convert_to_tensor(v) for k, v in res.items()}
+            if isinstance(res, dict):  # zoo.decoding returns target_ids and scores
+                return {("token_ids" if k == "target_ids" else k): tf.convert_to_tensor(v)
+                        for k, v in res.items()}
             if isinstance(res, (tuple, list)):
                 out = {"token_ids": tf.cast(res[0], "int32")}
                 if len(res) > 1:
@@ -492,8 +563,9 @@ def _generation_endpoints(model, opts):
 
     return [Endpoint(
         "serving_default", generate,
-        [TensorDoc("latents", "float32", [None] + list(z), "latent vectors (standard normal)",
-                   {"shape": [2] + list(z), "normal": True})],
+        [TensorDoc("latents", "float32", [None] + list(z),
+                   "latent vectors z (zoo's DCGAN draws them from U(-1, 1))",
+                   {"shape": [2] + list(z), "low": -1.0, "high": 1.0})],
         [TensorDoc("images", "uint8", [None] + out_shape,
                    f"generated images, model outputs in [{lo}, {hi}] mapped to 0..255")],
         "Generate uint8 images from latent vectors.",
@@ -528,8 +600,10 @@ def endpoints_for(model, task, **opts) -> List[Endpoint]:
     """The named signatures of `model` for `task` (see the module docstring for the options)."""
     if task not in TASKS:
         raise ValueError(f"`task` must be one of {TASKS}. Received: task={task!r}")
-    if task == "image_classification":
-        return _image_endpoints(model, opts)
+    if task in ("image_classification", "image_discrimination"):
+        return _image_endpoints(model, opts, task)
+    if task == "classification":
+        return _vector_endpoints(model, opts)
     if task in _CLASSIFICATION or task == "sequence_regression":
         return _sequence_endpoints(model, task, opts)
     if task == "translation":
@@ -582,6 +656,46 @@ def _clean_stale_tmp(model_dir):
                 shutil.rmtree(os.path.join(model_dir, d), ignore_errors=True)
 
 
+# Export options of the registered models (a card's `extra["export_options"]` overrides these):
+# the normalisation each family's builders expect, put inside the graph. ResNet v1 follows its
+# `preprocess_input` (keras.applications' caffe mode, as its ImageNet weights); ResNet v2 and
+# Inception v3 their `preprocess_input` (tf mode, [-1, 1]); the families without ported weights
+# take zoo.data.image_preprocessor's default range [-1, 1], what the recipes train them on.
+SERVING_DEFAULTS = (
+    ("resnet*v2", {"preprocessing": "tf"}),
+    ("resnet*", {"preprocessing": "caffe"}),
+    ("inception_v3*", {"preprocessing": "tf"}),
+    ("googlenet*", {"preprocessing": "symmetric"}),
+    ("gated_resnet*", {"preprocessing": "symmetric"}),
+    ("dcgan_discriminator*", {"preprocessing": "symmetric"}),
+    ("dcgan_generator*", {"output_range": [-1.0, 1.0]}),
+)
+
+
+def serving_options(name) -> Dict[str, Any]:
+    """Default export options of the registered model `name` (`{}` for other names).
+
+    Example:
+        >>> serving_options("resnet50")
+        {'preprocessing': 'caffe'}
+    """
+    import fnmatch
+
+    try:
+        from zoo.registry import get_spec
+
+        spec = get_spec(name)
+    except Exception:
+        return {}
+    out = {}
+    for pattern, options in SERVING_DEFAULTS:
+        if fnmatch.fnmatch(name, pattern):
+            out = dict(options)
+            break
+    out.update(spec.extra.get("export_options", {}))
+    return out
+
+
 def _infer_task(model, name):
     try:
         from zoo.registry import get_spec
@@ -629,7 +743,9 @@ def export_model(model, name, task=None, export_dir="saved_models", version=None
 
     Args:
         model: a `keras.Model` (TensorFlow backend).
-        name: the served model's name (the folder under `export_dir`), e.g. `"resnet50"`.
+        name: the served model's name (the folder under `export_dir`), e.g. `"resnet50"`. For a
+            registered name, `serving_options(name)` gives the default `**opts` (the family's
+            normalisation) when the task is the registry's.
         task: one of `TASKS`; `None` takes the registry's task for `name`, else guesses
             (image classifier or `"generic"`).
         export_dir: the folder holding all served models (and `models.config`).
@@ -669,7 +785,9 @@ def export_model(model, name, task=None, export_dir="saved_models", version=None
     served = inference_model if inference_model is not None else model
     served = select_outputs(served, outputs)
     task = task or _infer_task(served, name)
-    endpoints = endpoints_for(served, task, **opts)
+    if _infer_task(served, name) == task:  # a registered model: its normalisation by default
+        opts = dict(serving_options(name), **opts)
+    endpoints = endpoints_for(served, task, _trace_once=True, **opts)
 
     model_dir = os.path.join(export_dir, name)
     os.makedirs(model_dir, exist_ok=True)
@@ -803,7 +921,15 @@ for job in jobs:
     inputs = dict(np.load(job["inputs"]))
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
-        saved_model_cli._show_all(path)  # what `saved_model_cli show --dir PATH --all` prints
+        # what `saved_model_cli show --dir PATH --all` prints, less its op list and "Concrete
+        # Functions" (which load the whole model a second time)
+        from tensorflow.python.tools import saved_model_utils
+        for mgd in saved_model_utils.read_saved_model(path).meta_graphs:
+            print("\nMetaGraphDef with tag-set: '%s' contains the following SignatureDefs:"
+                  % ", ".join(mgd.meta_info_def.tags))
+            for key in sorted(mgd.signature_def):
+                print("\nsignature_def['" + key + "']:")
+                saved_model_cli._show_inputs_outputs_mgd(mgd, key, indent=1)
     loaded = tf.saved_model.load(path)
     report = {"zoo_blocked": zoo_blocked, "signatures": {}, "tflite": {}, "cli": buf.getvalue()}
     outputs = {}
@@ -822,18 +948,41 @@ for job in jobs:
             outputs[key + "::" + n] = v.numpy()
     if job["tflite"]:
         for key in sorted(loaded.signatures):
-            try:
-                conv = tf.lite.TFLiteConverter.from_saved_model(path, signature_keys=[key])
-                conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-                interp = tf.lite.Interpreter(model_content=conv.convert())
-                runner = interp.get_signature_runner(key)
-                res = runner(**{n: inputs[key + "::" + n] for n in runner.get_input_details()})
-                for n, v in res.items():
-                    outputs["tflite::" + key + "::" + n] = np.asarray(v)
-                report["tflite"][key] = "converted"
-            except Exception as e:
-                msg = str(e).strip().splitlines()
-                report["tflite"][key] = "failed: " + type(e).__name__ + ": " + (msg[-1][:300] if msg else "")
+            # builtin ops first; when they cannot express the graph, builtins + TF ops (Flex)
+            builtins_error = None
+            for ops in ([tf.lite.OpsSet.TFLITE_BUILTINS],
+                        [tf.lite.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.SELECT_TF_OPS]):
+                stage = "conversion"
+                try:
+                    conv = tf.lite.TFLiteConverter.from_saved_model(path, signature_keys=[key])
+                    conv.target_spec.supported_ops = ops
+                    if len(ops) > 1:
+                        conv._experimental_lower_tensor_list_ops = False
+                    flat = conv.convert()
+                    stage = "run"
+                    runner = tf.lite.Interpreter(model_content=flat).get_signature_runner(key)
+                    res = runner(**{n: inputs[key + "::" + n] for n in runner.get_input_details()})
+                    for n, v in res.items():
+                        outputs["tflite::" + key + "::" + n] = np.asarray(v)
+                    report["tflite"][key] = ("converted" if builtins_error is None else
+                                             "converted with SELECT_TF_OPS (Flex delegate); builtins only "
+                                             "failed: " + builtins_error)
+                    break
+                except Exception as e:
+                    lines = [l.strip() for l in str(e).strip().splitlines() if l.strip()]
+                    errors = [l.split("error: ", 1)[-1] for l in lines if "error: " in l]
+                    msg = (errors or lines[-1:] or [""])[-1].split(". ")[0][:200]
+                    msg = type(e).__name__ + ": " + msg
+                    if builtins_error is None:
+                        builtins_error = msg
+                        continue
+                    if stage == "run":
+                        report["tflite"][key] = ("failed: builtins only: " + builtins_error + "; converts "
+                                                 "with SELECT_TF_OPS, but the Flex delegate is not linked "
+                                                 "into Python's tf.lite.Interpreter, so not run here")
+                    else:
+                        report["tflite"][key] = ("failed: builtins only: " + builtins_error +
+                                                 "; with SELECT_TF_OPS: " + msg)
     if job["onnx"]:
         import subprocess
         report["onnx"] = {}
@@ -906,6 +1055,29 @@ def _compare(name, got, want, atol, rtol):
     return {"ok": ok, "max_abs_diff": float(d.max(initial=0.0))}
 
 
+def find_exports(path) -> List[str]:
+    """The version folders written by `export_model` under `path`, sorted.
+
+    `path` may be a version folder (`saved_models/resnet50/3`), a model folder (all its versions)
+    or an export folder (every model's versions, as listed in `models.config`).
+    """
+    path = os.fspath(path)
+    if os.path.exists(os.path.join(path, "saved_model.pb")):
+        return [path]
+    if not os.path.isdir(path):
+        raise ValueError(f"`path` must be a version, model or export folder. Received: path={path!r}")
+    found = [os.path.join(path, str(v)) for v in list_versions(path)]
+    found = [p for p in found if os.path.exists(os.path.join(p, "saved_model.pb"))]
+    if found:
+        return found
+    for d in sorted(os.listdir(path)):
+        sub = os.path.join(path, d)
+        if not d.startswith(".") and os.path.isdir(sub):
+            found += [os.path.join(sub, str(v)) for v in list_versions(sub)
+                      if os.path.exists(os.path.join(sub, str(v), "saved_model.pb"))]
+    return found
+
+
 def _load_sigdoc(path):
     sig_file = os.path.join(path, "assets.extra", "signatures.json")
     if not os.path.exists(os.path.join(path, "saved_model.pb")) or not os.path.exists(sig_file):
@@ -949,8 +1121,16 @@ def verify_many(items, *, atol=1e-5, rtol=1e-5, tflite=False, onnx=False, timeou
     """`verify` for several exports in one fresh process (one TensorFlow start-up).
 
     Args:
-        items: a list of `path`, `(path, keras_model)` or `(path, keras_model, opts)`.
+        items: a list of `path`, `(path, keras_model)` or `(path, keras_model, opts)`; a bare
+            `path` may be a model or export folder (every version under it, see `find_exports`).
     """
+    expanded = []
+    for item in items:  # a bare folder: every export under it
+        if isinstance(item, (str, os.PathLike)):
+            expanded += [(p, None, {}) for p in find_exports(item)] or [(item, None, {})]
+        else:
+            expanded.append(item)
+    items = expanded
     jobs, metas = [], []
     tmp = tempfile.mkdtemp(prefix="zoo-verify-")
     try:
@@ -1063,16 +1243,9 @@ def _check(meta, child_report, served, atol, rtol):
 
 
 def _parse_sets(items):
-    out = {}
-    for item in items or []:
-        if "=" not in item:
-            raise ValueError(f"--set takes KEY=VALUE. Received: {item!r}")
-        k, v = item.split("=", 1)
-        try:
-            out[k] = json.loads(v)
-        except json.JSONDecodeError:
-            out[k] = v
-    return out
+    from zoo.train import parse_overrides  # `--set KEY=VALUE`, values as JSON when they parse
+
+    return parse_overrides(items)
 
 
 def _cmd_export(args):
@@ -1105,6 +1278,8 @@ def _print_report(report):
         print(f"  {key}({ins}) -> {outs}")
     for k, r in report["outputs"].items():
         print(f"  {k}: {'ok' if r['ok'] else 'MISMATCH'} {r}")
+    if not report["outputs"]:
+        print("  outputs not compared with a Keras model (give --keras-file); ran every signature")
     for conv in ("tflite", "onnx"):
         for k, v in report.get(conv, {}).items():
             print(f"  {conv} {k}: {v}")
@@ -1115,13 +1290,24 @@ def _print_report(report):
 def _cmd_verify(args):
     import keras
 
-    model = keras.saving.load_model(args.keras_file) if args.keras_file else None
-    report = verify(args.path, keras_model=model, tflite=args.tflite, onnx=args.onnx)
+    paths = [p for path in args.path for p in find_exports(path)]
+    if not paths:
+        raise ValueError(f"no export found under {args.path}. Received: path={args.path!r}")
+    keras_files = args.keras_file or []
+    if keras_files and len(keras_files) != len(paths):
+        raise ValueError(
+            f"`--keras-file` must be given once per export ({len(paths)}: {paths}). "
+            f"Received: --keras-file={keras_files!r}"
+        )
+    items = [(p, keras.saving.load_model(k) if keras_files else None, {})
+             for p, k in zip(paths, keras_files or [None] * len(paths))]
+    reports = verify_many(items, tflite=args.tflite, onnx=args.onnx)
     if args.json:
-        print(json.dumps(report, indent=2, default=str))
+        print(json.dumps(reports[0] if len(reports) == 1 else reports, indent=2, default=str))
     else:
-        _print_report(report)
-    return 0 if report["ok"] else 1
+        for report in reports:
+            _print_report(report)
+    return 0 if all(r["ok"] for r in reports) else 1
 
 
 def add_cli(subparsers):
@@ -1141,8 +1327,11 @@ def add_cli(subparsers):
     p.set_defaults(func=_cmd_export)
 
     p = subparsers.add_parser("verify", help="check a SavedModel export in a process without zoo")
-    p.add_argument("path", help="saved_models/<name>/<version>")
-    p.add_argument("--keras-file", help="compare with this .keras model")
+    p.add_argument("path", nargs="+",
+                   help="saved_models/<name>/<version>, a model folder (all its versions) or an "
+                        "export folder (every model's versions); all verified in one process")
+    p.add_argument("--keras-file", action="append",
+                   help="compare with this .keras model (once per export, in order)")
     p.add_argument("--tflite", action="store_true", help="also compare a TFLite conversion")
     p.add_argument("--onnx", action="store_true", help="also compare a tf2onnx conversion (onnxruntime)")
     p.add_argument("--json", action="store_true")

@@ -27,6 +27,8 @@ __all__ = [
     "get_spec",
     "model_card",
     "FAMILIES",
+    "FLOPS_SEQUENCE_LENGTH",
+    "flops_input_shapes",
 ]
 
 # Families and the kind of input their builders take.
@@ -39,6 +41,11 @@ FAMILIES = (
     "transformer",
     "dcgan",
 )
+
+# The sequence length at which a model card counts multiply-adds when the model's inputs have an
+# unknown length, per family (a `ModelSpec.flops_input_shapes` overrides it for one model):
+# 64 source and target tokens for the Transformer family, 100 steps for the LSTM family.
+FLOPS_SEQUENCE_LENGTH = {"transformer": 64, "peephole_lstm": 100}
 
 
 @dataclasses.dataclass
@@ -60,6 +67,9 @@ class ModelSpec:
         search_space: optional callable `(hp) -> dict` of builder/training overrides for
             keras-tuner (see `zoo.tuning`).
         description: one line for `zoo list`.
+        flops_input_shapes: optional input shapes (without the batch axis; a list, one per input,
+            or a dict by input name) at which the card counts multiply-adds; None: the model's own
+            input shapes, with an unknown length set to the family's `FLOPS_SEQUENCE_LENGTH`.
     """
 
     name: str
@@ -73,6 +83,7 @@ class ModelSpec:
     search_space: Optional[Callable[..., Dict[str, Any]]] = None
     description: str = ""
     extra: Dict[str, Any] = dataclasses.field(default_factory=dict)
+    flops_input_shapes: Any = None
 
     def build(self, **overrides):
         return self.builder(**overrides)
@@ -103,6 +114,7 @@ def register_model(
     test_overrides: Optional[Dict[str, Any]] = None,
     search_space: Optional[Callable[..., Dict[str, Any]]] = None,
     description: str = "",
+    flops_input_shapes: Any = None,
     **extra,
 ):
     """Decorator that registers a builder function under its name (timm style).
@@ -135,6 +147,7 @@ def register_model(
             search_space=search_space,
             description=description or (inspect.getdoc(f) or "").split("\n")[0],
             extra=dict(extra),
+            flops_input_shapes=flops_input_shapes,
         )
         return f
 
@@ -215,13 +228,52 @@ def _shape_of(t):
     return tuple(shape) if shape is not None else None
 
 
+def flops_input_shapes(spec: ModelSpec, model) -> Optional[List[Tuple]]:
+    """The input shapes (without batch) at which `model_card` counts `spec`'s multiply-adds.
+
+    `spec.flops_input_shapes` if declared (a dict is ordered as `model.inputs`); else the model's
+    input shapes with every unknown dimension set to the family's `FLOPS_SEQUENCE_LENGTH`; None
+    when they are all known already (count at the model's own shapes).
+
+    Example:
+        >>> import zoo
+        >>> from zoo.registry import flops_input_shapes, get_spec
+        >>> spec = get_spec("transformer_classifier")
+        >>> flops_input_shapes(spec, zoo.create_model("transformer_classifier"))
+        [(64,)]
+    """
+    declared = spec.flops_input_shapes
+    if declared is not None:
+        if isinstance(declared, dict):
+            names = [getattr(t, "name", None) for t in model.inputs]
+            missing = sorted(set(names) - set(declared))
+            if missing:
+                raise ValueError(
+                    f"`flops_input_shapes` of {spec.name!r} must name every input {names}. "
+                    f"Received: flops_input_shapes={declared!r}"
+                )
+            return [tuple(declared[n]) for n in names]
+        if isinstance(declared, tuple) and all(isinstance(d, int) for d in declared):
+            declared = [declared]
+        return [tuple(s) for s in declared]
+    own = [tuple(t.shape[1:]) for t in model.inputs]
+    if all(d is not None for s in own for d in s):
+        return None
+    length = FLOPS_SEQUENCE_LENGTH.get(spec.family)
+    if length is None:
+        return own  # count_macs explains what is missing
+    return [tuple(length if d is None else int(d) for d in s) for s in own]
+
+
 def model_card(name: str, **overrides) -> Dict[str, Any]:
     """The model card of a registered model, computed from the built graph.
 
     The card holds the parameter counts (total and trainable), the multiply-adds of one forward
     pass at the default input shape (`flops`, counted layer by layer from the built graph, see
-    `zoo.flops`), input and output shapes, the paper reference, the default hyperparameters, the
-    registered weights and whether a search space is declared.
+    `zoo.flops`; for inputs of unknown length at the shapes `flops_input_shapes`, which
+    `flops_unit` states), input and output shapes, the paper reference, the default hyperparameters, the
+    registered weights and the declared search space (one line per hyperparameter: its name,
+    type, choices or range, and the parent choice it depends on, if any).
 
     Example:
         >>> import zoo
@@ -237,8 +289,10 @@ def model_card(name: str, **overrides) -> Dict[str, Any]:
 
     total = int(sum(int(keras.ops.size(w)) for w in model.weights))
     trainable = int(sum(int(keras.ops.size(w)) for w in model.trainable_weights))
+    shapes = None
     try:
-        macs = int(_flops.count_macs(model))
+        shapes = flops_input_shapes(spec, model)
+        macs = int(_flops.count_macs(model, input_shapes=shapes))
     except Exception as e:  # pragma: no cover - reported, not hidden
         macs = None
         flops_error = f"{type(e).__name__}: {e}"
@@ -255,18 +309,37 @@ def model_card(name: str, **overrides) -> Dict[str, Any]:
         "params": total,
         "trainable_params": trainable,
         "flops": macs,
-        "flops_unit": "multiply-adds per example, at the default input shape",
+        "flops_unit": "multiply-adds per example, at the default input shape" if shapes is None
+        else f"multiply-adds per example, at input shapes {_shapes_text(shapes)}"
+        + (f" (sequence length {FLOPS_SEQUENCE_LENGTH[spec.family]}, the {spec.family} family's "
+           "length for counting)" if spec.flops_input_shapes is None
+           and spec.family in FLOPS_SEQUENCE_LENGTH else ""),
+        "flops_input_shapes": shapes or [tuple(t.shape[1:]) for t in model.inputs],
         "input_shape": spec.input_shape,
         "inputs": [_shape_of(t) for t in model.inputs],
         "outputs": [_shape_of(t) for t in model.outputs],
         "defaults": {k: v for k, v in spec.defaults.items() if _jsonable(v)},
         "weights": _weights.registered_weights(spec.name),
-        "search_space": spec.search_space is not None,
+        "search_space": _space_lines(spec),
     }
     if flops_error:
         card["flops_error"] = flops_error
     card.update(spec.extra)
     return card
+
+
+def _shapes_text(shapes) -> str:
+    return ", ".join(str(tuple(s)) for s in shapes)
+
+
+def _space_lines(spec):
+    """The declared search space, one line per hyperparameter (`zoo.tuning.format_space`), or
+    None when the model declares none."""
+    if spec.search_space is None:
+        return None
+    from zoo.tuning import format_space
+
+    return format_space(spec.search_space)
 
 
 def _jsonable(v) -> bool:

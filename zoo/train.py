@@ -850,30 +850,12 @@ def _json_default(o):
 
 
 def _export(model, name, export_dir, **options):
-    """Export for serving to `<export_dir>/<name>/<version>/` (next free integer version).
+    """Export for serving with `zoo.export.export_model` (`options` are its task options):
+    `<export_dir>/<name>/<version>/`, the next free integer version, written to a temporary
+    folder and renamed into place."""
+    from zoo.export import export_model
 
-    Uses `zoo.export.export_model` when it exists; otherwise Keras' `model.export`, written to a
-    temporary folder beside the target and renamed into place when complete, so a server never
-    sees a half-written version.
-    """
-    try:
-        from zoo.export import export_model  # the serving issue's exporter
-    except ImportError:
-        export_model = None
-    if export_model is not None:
-        return str(export_model(model, name=name, export_dir=export_dir, **options))
-    root = os.path.join(export_dir, name)
-    os.makedirs(root, exist_ok=True)
-    versions = [int(d) for d in os.listdir(root) if d.isdigit()]
-    version = max(versions, default=0) + 1
-    tmp = tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=root)
-    target = os.path.join(root, str(version))
-    try:
-        model.export(os.path.join(tmp, "model"), format="tf_saved_model", verbose=False)
-        os.rename(os.path.join(tmp, "model"), target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
+    return str(export_model(model, name=name, export_dir=export_dir, **options))
 
 
 # ------------------------------------------------------------------------------------- CLI

@@ -316,6 +316,26 @@ def dcgan_discriminator(
     return _finish(keras.Model(images, score, name=name), weights, name)
 
 
+def dcgan_search_space(base_filters, generator):
+    """Search space of a DCGAN network (`zoo.tuning` convention), after Radford et al. 2015
+    section 4: Adam at 2e-4 (0.001 was too high) with beta_1 0.5 (0.9 oscillated), batch 128;
+    here also 1e-4, beta_1 0.9 and batch 64 for comparison, the width (`base_filters`, the
+    variant's or half), the kernel (5 as the paper, or 4) and, for generators, the latent size
+    (100 as the paper, 64 or 128). Trials train the generator and discriminator together and
+    are scored by `frechet` (lower is better, `zoo.tuning.frechet_pixels`)."""
+    def space(hp):
+        out = {"optimizer": "adam", "learning_rate": hp.Choice("learning_rate", [2e-4, 1e-4]),
+               "beta_1": hp.Choice("beta_1", [0.5, 0.9]),
+               "batch_size": hp.Choice("batch_size", [128, 64]),
+               "base_filters": hp.Choice("base_filters", [base_filters, base_filters // 2]),
+               "kernel_size": hp.Choice("kernel_size", [5, 4])}
+        if generator:
+            out["latent_dim"] = hp.Choice("latent_dim", [100, 64, 128])
+        return out
+
+    return space
+
+
 def _register(fn, *, task, input_shape, test_overrides, description):
     return register_model(
         fn,
@@ -325,124 +345,77 @@ def _register(fn, *, task, input_shape, test_overrides, description):
         input_shape=input_shape,
         test_overrides=test_overrides,
         description=description,
+        search_space=dcgan_search_space(_signature_default(fn, "base_filters"),
+                                        task == "image_generation"),
     )
+
+
+def _signature_default(fn, arg):
+    import inspect
+
+    return inspect.signature(fn).parameters[arg].default
 
 
 # --- registered variants: 64x64x3 (the paper's LSUN/faces/ImageNet-1k), 32x32x3, 28x28x1 ---
 
 
-def dcgan_generator_64(latent_dim=100, base_filters=128, kernel_size=5, weights=None,
-                       name="dcgan_generator_64"):
-    """DCGAN generator for 64x64x3 images: z(100) -> 4x4x1024 -> 512 -> 256 -> 128 -> 64x64x3.
+def _variant(kind, image_shape, base_filters, title, reference):
+    """A registered variant: `dcgan_generator` / `dcgan_discriminator` at a fixed image shape,
+    with its own name, default width and docstring (so `zoo.dcgan_generator_64` is a plain
+    builder function with keyword defaults)."""
+    h, w, c = image_shape
+    fn_name = f"dcgan_{kind}_{h}"
+    if kind == "generator":
+        def builder(latent_dim=100, base_filters=base_filters, kernel_size=5, weights=None,
+                    name=fn_name):
+            return dcgan_generator(latent_dim=latent_dim, image_shape=image_shape,
+                                   base_filters=base_filters, kernel_size=kernel_size,
+                                   weights=weights, name=name)
+        out = f"({None!r}, {h}, {w}, {c})"
+    else:
+        def builder(base_filters=base_filters, kernel_size=5, output_activation=None,
+                    weights=None, name=fn_name):
+            return dcgan_discriminator(image_shape=image_shape, base_filters=base_filters,
+                                       kernel_size=kernel_size, output_activation=output_activation,
+                                       weights=weights, name=name)
+        out = "(None, 1)"
+    builder.__name__ = builder.__qualname__ = fn_name
+    builder.__doc__ = f"""{title}
 
-    See `dcgan_generator` for the arguments.
+    See `dcgan_{kind}` for the arguments.
 
     Reference:
-        Radford, Metz & Chintala 2015, arXiv:1511.06434, figure 1.
+        Radford, Metz & Chintala 2015, arXiv:1511.06434{reference}.
 
     Example:
         >>> import zoo
-        >>> zoo.dcgan_generator_64().output.shape
-        (None, 64, 64, 3)
+        >>> zoo.{fn_name}().output.shape
+        {out}
     """
-    return dcgan_generator(latent_dim=latent_dim, image_shape=(64, 64, 3),
-                           base_filters=base_filters, kernel_size=kernel_size,
-                           weights=weights, name=name)
+    return builder
 
 
-def dcgan_discriminator_64(base_filters=128, kernel_size=5, output_activation=None,
-                           weights=None, name="dcgan_discriminator_64"):
-    """DCGAN discriminator for 64x64x3 images: 128 -> 256 -> 512 -> 1024 (4x4) -> 1.
-
-    See `dcgan_discriminator` for the arguments.
-
-    Reference:
-        Radford, Metz & Chintala 2015, arXiv:1511.06434, section 3.
-
-    Example:
-        >>> import zoo
-        >>> zoo.dcgan_discriminator_64().output.shape
-        (None, 1)
-    """
-    return dcgan_discriminator(image_shape=(64, 64, 3), base_filters=base_filters,
-                               kernel_size=kernel_size, output_activation=output_activation,
-                               weights=weights, name=name)
-
-
-def dcgan_generator_32(latent_dim=100, base_filters=128, kernel_size=5, weights=None,
-                       name="dcgan_generator_32"):
-    """DCGAN generator for 32x32x3 images: z(100) -> 4x4x512 -> 256 -> 128 -> 32x32x3.
-
-    See `dcgan_generator` for the arguments.
-
-    Reference:
-        Radford, Metz & Chintala 2015, arXiv:1511.06434 (figure 1, one stage fewer).
-
-    Example:
-        >>> import zoo
-        >>> zoo.dcgan_generator_32().output.shape
-        (None, 32, 32, 3)
-    """
-    return dcgan_generator(latent_dim=latent_dim, image_shape=(32, 32, 3),
-                           base_filters=base_filters, kernel_size=kernel_size,
-                           weights=weights, name=name)
-
-
-def dcgan_discriminator_32(base_filters=128, kernel_size=5, output_activation=None,
-                           weights=None, name="dcgan_discriminator_32"):
-    """DCGAN discriminator for 32x32x3 images: 128 -> 256 -> 512 (4x4) -> 1.
-
-    See `dcgan_discriminator` for the arguments.
-
-    Reference:
-        Radford, Metz & Chintala 2015, arXiv:1511.06434, section 3.
-
-    Example:
-        >>> import zoo
-        >>> zoo.dcgan_discriminator_32().output.shape
-        (None, 1)
-    """
-    return dcgan_discriminator(image_shape=(32, 32, 3), base_filters=base_filters,
-                               kernel_size=kernel_size, output_activation=output_activation,
-                               weights=weights, name=name)
-
-
-def dcgan_generator_28(latent_dim=100, base_filters=64, kernel_size=5, weights=None,
-                       name="dcgan_generator_28"):
-    """DCGAN generator for 28x28x1 (MNIST-like) images: z(100) -> 7x7x128 -> 14x14x64 -> 28x28x1.
-
-    See `dcgan_generator` for the arguments.
-
-    Reference:
-        Radford, Metz & Chintala 2015, arXiv:1511.06434 (figure 1, two stages from 7x7).
-
-    Example:
-        >>> import zoo
-        >>> zoo.dcgan_generator_28().output.shape
-        (None, 28, 28, 1)
-    """
-    return dcgan_generator(latent_dim=latent_dim, image_shape=(28, 28, 1),
-                           base_filters=base_filters, kernel_size=kernel_size,
-                           weights=weights, name=name)
-
-
-def dcgan_discriminator_28(base_filters=64, kernel_size=5, output_activation=None,
-                           weights=None, name="dcgan_discriminator_28"):
-    """DCGAN discriminator for 28x28x1 images: 64 (14x14) -> 128 (7x7) -> 1.
-
-    See `dcgan_discriminator` for the arguments.
-
-    Reference:
-        Radford, Metz & Chintala 2015, arXiv:1511.06434, section 3.
-
-    Example:
-        >>> import zoo
-        >>> zoo.dcgan_discriminator_28().output.shape
-        (None, 1)
-    """
-    return dcgan_discriminator(image_shape=(28, 28, 1), base_filters=base_filters,
-                               kernel_size=kernel_size, output_activation=output_activation,
-                               weights=weights, name=name)
+dcgan_generator_64 = _variant(
+    "generator", (64, 64, 3), 128,
+    "DCGAN generator for 64x64x3 images: z(100) -> 4x4x1024 -> 512 -> 256 -> 128 -> 64x64x3.",
+    ", figure 1")
+dcgan_discriminator_64 = _variant(
+    "discriminator", (64, 64, 3), 128,
+    "DCGAN discriminator for 64x64x3 images: 128 -> 256 -> 512 -> 1024 (4x4) -> 1.", ", section 3")
+dcgan_generator_32 = _variant(
+    "generator", (32, 32, 3), 128,
+    "DCGAN generator for 32x32x3 images: z(100) -> 4x4x512 -> 256 -> 128 -> 32x32x3.",
+    " (figure 1, one stage fewer)")
+dcgan_discriminator_32 = _variant(
+    "discriminator", (32, 32, 3), 128,
+    "DCGAN discriminator for 32x32x3 images: 128 -> 256 -> 512 (4x4) -> 1.", ", section 3")
+dcgan_generator_28 = _variant(
+    "generator", (28, 28, 1), 64,
+    "DCGAN generator for 28x28x1 (MNIST-like) images: z(100) -> 7x7x128 -> 14x14x64 -> 28x28x1.",
+    " (figure 1, two stages from 7x7)")
+dcgan_discriminator_28 = _variant(
+    "discriminator", (28, 28, 1), 64,
+    "DCGAN discriminator for 28x28x1 images: 64 (14x14) -> 128 (7x7) -> 1.", ", section 3")
 
 
 _SMALL_G = {"latent_dim": 8, "base_filters": 4}

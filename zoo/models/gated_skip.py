@@ -163,12 +163,39 @@ _GATED_DOC = """{title}
 _GATED_TEST = dict(classes=10, input_shape=(32, 32, 3), base_filters=8)
 
 
+def _gate_space(hp, highway_biases):
+    """The gating variant and, conditional on it, the gate's initial bias."""
+    variant = hp.Choice("variant", ["highway", "exclusive", "shortcut_only"])
+    out = {"variant": variant}
+    with hp.conditional_scope("variant", ["highway"]):
+        if variant == "highway":
+            out["gate_bias"] = hp.Choice("highway_gate_bias", list(highway_biases))
+    with hp.conditional_scope("variant", ["exclusive", "shortcut_only"]):
+        if variant != "highway":
+            out["gate_bias"] = hp.Choice("gate_bias", [-6.0, 0.0])
+    return out
+
+
+def gated_resnet_search_space(hp):
+    """Search space of the gated ResNets (`zoo.tuning` convention): the gating variant with its
+    initial gate bias as a conditional hyperparameter (highway: -1, -2, -3, Srivastava et al.
+    2015; exclusive / shortcut-only: -6 or 0, He et al. 2016 Table 1), the width (`base_filters`
+    64 as ResNet, or 32), and SGD at 0.1 with weight decay 1e-4 (He et al. 2015) or AdamW."""
+    from zoo.tuning import optimizer_space
+
+    out = optimizer_space(hp, sgd={"learning_rate": [0.1, 0.05], "weight_decay": [1e-4]},
+                          adamw={"learning_rate": [1e-3], "weight_decay": [0.05]})
+    out.update(_gate_space(hp, (-1.0, -2.0, -3.0)))
+    out["base_filters"] = hp.Choice("base_filters", [64, 32])
+    return out
+
+
 def _register_gated(fn, blocks, peer):
     fn.__doc__ = _GATED_DOC.format(title=fn.__doc__.strip(), peer=peer, blocks=blocks,
                                    fn=fn.__name__)
     return register_model(
         fn, family="gated_skip", task="image_classification", paper=PAPER_GATED,
-        input_shape=(224, 224, 3), test_overrides=_GATED_TEST,
+        input_shape=(224, 224, 3), test_overrides=_GATED_TEST, search_space=gated_resnet_search_space,
         description=f"{peer} with every bottleneck shortcut gated (highway / exclusive / "
                     "shortcut-only)",
     )
@@ -178,33 +205,21 @@ def gated_resnet50(include_top=True, weights=None, input_tensor=None, input_shap
                    pooling=None, classes=1000, classifier_activation="softmax",
                    name="gated_resnet50", variant="highway", gate_bias=None, base_filters=64):
     """ResNet-50 with gated shortcuts."""
-    return _gated_resnet([3, 4, 6, 3], include_top=include_top, weights=weights,
-                         input_tensor=input_tensor, input_shape=input_shape, pooling=pooling,
-                         classes=classes, classifier_activation=classifier_activation, name=name,
-                         variant=variant, gate_bias=gate_bias, base_filters=base_filters,
-                         model_name="gated_resnet50")
+    return _gated_resnet([3, 4, 6, 3], model_name="gated_resnet50", **locals())
 
 
 def gated_resnet101(include_top=True, weights=None, input_tensor=None, input_shape=None,
                     pooling=None, classes=1000, classifier_activation="softmax",
                     name="gated_resnet101", variant="highway", gate_bias=None, base_filters=64):
     """ResNet-101 with gated shortcuts."""
-    return _gated_resnet([3, 4, 23, 3], include_top=include_top, weights=weights,
-                         input_tensor=input_tensor, input_shape=input_shape, pooling=pooling,
-                         classes=classes, classifier_activation=classifier_activation, name=name,
-                         variant=variant, gate_bias=gate_bias, base_filters=base_filters,
-                         model_name="gated_resnet101")
+    return _gated_resnet([3, 4, 23, 3], model_name="gated_resnet101", **locals())
 
 
 def gated_resnet152(include_top=True, weights=None, input_tensor=None, input_shape=None,
                     pooling=None, classes=1000, classifier_activation="softmax",
                     name="gated_resnet152", variant="highway", gate_bias=None, base_filters=64):
     """ResNet-152 with gated shortcuts."""
-    return _gated_resnet([3, 8, 36, 3], include_top=include_top, weights=weights,
-                         input_tensor=input_tensor, input_shape=input_shape, pooling=pooling,
-                         classes=classes, classifier_activation=classifier_activation, name=name,
-                         variant=variant, gate_bias=gate_bias, base_filters=base_filters,
-                         model_name="gated_resnet152")
+    return _gated_resnet([3, 8, 36, 3], model_name="gated_resnet152", **locals())
 
 
 _register_gated(gated_resnet50, "3, 4, 6, 3", "ResNet50")
@@ -212,9 +227,23 @@ _register_gated(gated_resnet101, "3, 4, 23, 3", "ResNet101")
 _register_gated(gated_resnet152, "3, 8, 36, 3", "ResNet152")
 
 
+def highway_net_search_space(hp):
+    """Search space of the highway network (`zoo.tuning` convention), after Srivastava et al.
+    2015: depths 10, 20, 50, 100 and widths 50 or 71 of their MNIST networks, ReLU or tanh, the
+    gating variant with its initial gate bias conditional on it (highway: -1, -2, -3; the paper
+    suggests more negative for deeper nets), SGD with momentum at 0.01 to 0.1 (the paper searched
+    the learning rate at random)."""
+    out = {"depth": hp.Choice("depth", [10, 20, 50, 100]), "width": hp.Choice("width", [50, 71]),
+           "activation": hp.Choice("activation", ["relu", "tanh"])}
+    out.update(_gate_space(hp, (-1.0, -2.0, -3.0)))
+    out["optimizer"] = "sgd"
+    out["learning_rate"] = hp.Choice("learning_rate", [0.01, 0.03, 0.1])
+    return out
+
+
 @register_model(
     family="gated_skip", task="classification", paper=PAPER_HIGHWAY, input_shape=(784,),
-    test_overrides=dict(depth=5, width=16),
+    test_overrides=dict(depth=5, width=16), search_space=highway_net_search_space,
     description="Deep fully connected highway network (MNIST-sized by default)",
 )
 def highway_net(include_top=True, weights=None, input_tensor=None, input_shape=(784,), classes=10,

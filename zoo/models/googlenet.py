@@ -225,10 +225,34 @@ def _with_args_doc(fn):
     return fn
 
 
+def googlenet_search_space(dropouts=(0.4, 0.2), batch_norm=False):
+    """Search space of a GoogLeNet variant (`zoo.tuning` convention), after Szegedy et al. 2014
+    (section 6): SGD with momentum 0.9 (or AdamW), dropout before the classifier (0.4 in the
+    paper, 0.2 in torchvision), the auxiliary classifiers on or off and, when on, the weight of
+    their loss (0.3 in the paper, section 5; a conditional hyperparameter); `batch_norm` adds
+    the BN-or-LRN choice."""
+    from zoo.tuning import optimizer_space
+
+    def space(hp):
+        out = optimizer_space(hp, sgd={"learning_rate": [0.01, 0.04], "weight_decay": [2e-4]},
+                              adamw={"learning_rate": [1e-3, 3e-4], "weight_decay": [0.05]})
+        out["dropout"] = hp.Choice("dropout", list(dropouts))
+        aux = out["aux_logits"] = hp.Boolean("aux_logits", default=True)
+        with hp.conditional_scope("aux_logits", [True]):
+            if aux:
+                out["aux_loss_weight"] = hp.Choice("aux_loss_weight", [0.3, 0.1])
+        if batch_norm:
+            out["batch_norm"] = hp.Boolean("batch_norm", default=False)
+        return out
+
+    return space
+
+
 @register_model(
     family="googlenet", task="image_classification", paper=PAPER, input_shape=(224, 224, 3),
     test_overrides=dict(classes=10, input_shape=(96, 96, 3), aux_logits=True),
     description="GoogLeNet (Inception v1) as in Table 1: LRN, true 5x5 branches, 6,998,552 params",
+    search_space=googlenet_search_space(batch_norm=True),
 )
 @_with_args_doc
 def googlenet(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None,
@@ -272,6 +296,7 @@ def googlenet(include_top=True, weights=None, input_tensor=None, input_shape=Non
     family="googlenet", task="image_classification", paper=PAPER + " (with batch normalization)",
     input_shape=(224, 224, 3), test_overrides=dict(classes=10, input_shape=(64, 64, 3)),
     description="GoogLeNet with a BN after every convolution (no LRN), true 5x5 branches",
+    search_space=googlenet_search_space(),
 )
 @_with_args_doc
 def googlenet_bn(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None,
@@ -305,6 +330,7 @@ def googlenet_bn(include_top=True, weights=None, input_tensor=None, input_shape=
     input_shape=(224, 224, 3),
     test_overrides=dict(classes=10, input_shape=(64, 64, 3), aux_logits=True),
     description="GoogLeNet in torchvision's layout (BN, 3x3 '5x5' branch): 6,624,904 trainable",
+    search_space=googlenet_search_space(dropouts=(0.2, 0.4)),
 )
 @_with_args_doc
 def googlenet_torchvision(include_top=True, weights=None, input_tensor=None, input_shape=None,

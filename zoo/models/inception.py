@@ -27,7 +27,6 @@ from keras import layers
 
 from zoo import conventions
 from zoo import weights as _weights
-from zoo.models.resnet import _check_pretrained_activation
 from zoo.registry import register_model
 
 __all__ = ["inception_v3"]
@@ -166,6 +165,20 @@ def inception_c(x, index, names, name):
     return _concat([b1, b3, bd, bp], name)
 
 
+def inception_v3_search_space(hp):
+    """Search space of Inception v3 (`zoo.tuning` convention), after Szegedy et al. 2015 section 8:
+    RMSProp at 0.045 with gradient clipping at 2.0 and label smoothing 0.1 (section 7); here SGD
+    (momentum 0.9) at 0.045 or 0.1 or AdamW, clipping 2.0 or none, label smoothing 0.1 or none,
+    weight decay 4e-5 (TF-slim's Inception v3)."""
+    from zoo.tuning import optimizer_space
+
+    out = optimizer_space(hp, sgd={"learning_rate": [0.045, 0.1], "weight_decay": [4e-5]},
+                          adamw={"learning_rate": [1e-3, 3e-4], "weight_decay": [0.05]})
+    out["label_smoothing"] = hp.Choice("label_smoothing", [0.1, 0.0])
+    out["clipnorm"] = hp.Choice("clipnorm", [2.0, 0.0])
+    return out
+
+
 @register_model(
     family="inception",
     task="image_classification",
@@ -174,6 +187,7 @@ def inception_c(x, index, names, name):
     test_overrides={"input_shape": (75, 75, 3), "classes": 5},
     description="Inception v3 (keras.applications layout and layer names)",
     min_input_size=MIN_SIZE,
+    search_space=inception_v3_search_space,
 )
 def inception_v3(
     include_top=True,
@@ -228,7 +242,7 @@ def inception_v3(
         default_size=DEFAULT_SIZE,
         min_size=MIN_SIZE,
     )
-    _check_pretrained_activation(weights, include_top, classifier_activation)
+    conventions.check_pretrained_activation(weights, include_top, classifier_activation)
     names = _Names()
     img_input = conventions.image_input(input_shape, input_tensor)
 

@@ -83,8 +83,11 @@ def _check_shape(input_shape, ndim, what):
     return shape
 
 
-def _check_common(name, units, bidirectional, dropout, recurrent_dropout, fast_path, weights):
+def _check_common(name, units, bidirectional, dropout, recurrent_dropout, fast_path, weights,
+                  peepholes=True):
     units = _check_units(units)
+    if not isinstance(peepholes, bool):
+        raise ValueError(f"`peepholes` must be True or False. Received: peepholes={peepholes!r}")
     if not isinstance(bidirectional, bool):
         raise ValueError(
             f"`bidirectional` must be True or False. Received: bidirectional={bidirectional!r}"
@@ -100,18 +103,24 @@ def _check_common(name, units, bidirectional, dropout, recurrent_dropout, fast_p
     return units
 
 
-def _stack(x, units, bidirectional, dropout, recurrent_dropout, fast_path, last_sequences):
-    """Stacked peephole LSTM layers; every layer but the last returns sequences."""
+def _stack(x, units, bidirectional, dropout, recurrent_dropout, fast_path, last_sequences,
+           peepholes=True):
+    """Stacked peephole LSTM layers (plain `keras.layers.LSTM` ones, `lstm_1`, ..., without
+    peepholes); every layer but the last returns sequences."""
     for k, u in enumerate(units):
         sequences = last_sequences or k < len(units) - 1
-        layer = PeepholeLSTM(
-            u,
-            return_sequences=sequences,
-            dropout=dropout,
-            recurrent_dropout=recurrent_dropout,
-            fast_path=fast_path,
-            name=f"peephole_lstm_{k + 1}",
-        )
+        if peepholes:
+            layer = PeepholeLSTM(
+                u,
+                return_sequences=sequences,
+                dropout=dropout,
+                recurrent_dropout=recurrent_dropout,
+                fast_path=fast_path,
+                name=f"peephole_lstm_{k + 1}",
+            )
+        else:
+            layer = keras.layers.LSTM(u, return_sequences=sequences, dropout=dropout,
+                                      recurrent_dropout=recurrent_dropout, name=f"lstm_{k + 1}")
         if bidirectional:
             layer = keras.layers.Bidirectional(layer, name=f"bidirectional_{k + 1}")
         x = layer(x)
@@ -124,6 +133,29 @@ def _finish(model, name, weights):
     return model
 
 
+def lstm_search_space(bidirectional):
+    """Search space of the peephole LSTM models (`zoo.tuning` convention): peepholes on or off
+    (the ablation of Gers et al. 2002), one or two stacked layers with the second layer's units
+    a conditional hyperparameter (active only with two layers), dropout, optionally
+    bidirectional layers, Adam at 1e-3 or 3e-3 with gradient clipping at 1.0 (the recipe's)."""
+    def space(hp):
+        out = {"peepholes": hp.Boolean("peepholes", default=True)}
+        layers = hp.Choice("num_layers", [1, 2])
+        units = [hp.Choice("units_1", [128, 64, 256])]
+        with hp.conditional_scope("num_layers", [2]):
+            if layers == 2:
+                units.append(hp.Choice("units_2", [128, 64]))
+        out["units"] = tuple(units)
+        out["dropout"] = hp.Choice("dropout", [0.0, 0.2, 0.5])
+        if bidirectional:
+            out["bidirectional"] = hp.Boolean("bidirectional", default=False)
+        out.update(optimizer="adam", clipnorm=1.0,
+                   learning_rate=hp.Choice("learning_rate", [1e-3, 3e-3]))
+        return out
+
+    return space
+
+
 @register_model(
     family="peephole_lstm",
     task="sequence_classification",
@@ -133,6 +165,7 @@ def _finish(model, name, weights):
         vocabulary_size=50, embedding_dim=8, units=(8, 6), bidirectional=True, classes=3
     ),
     description="Peephole LSTM sequence classifier (token ids or feature vectors in, classes out)",
+    search_space=lstm_search_space(bidirectional=True),
 )
 def peephole_lstm_classifier(
     input_shape=None,
@@ -148,6 +181,7 @@ def peephole_lstm_classifier(
     fast_path="auto",
     weights=None,
     name="peephole_lstm_classifier",
+    peepholes=True,
 ):
     """Sequence classifier of stacked (optionally bidirectional) peephole LSTM layers.
 
@@ -169,6 +203,8 @@ def peephole_lstm_classifier(
         fast_path: TensorFlow loop of the peephole layers (see `zoo.layers.PeepholeLSTM`).
         weights: None or the path to a weights file.
         name: model name.
+        peepholes: False builds plain `keras.layers.LSTM` layers (`lstm_1`, ...) instead, the
+            ablation of Gers et al. 2002 (and a search-space choice).
 
     Returns:
         A `keras.Model` from `(batch, steps[, features])` to `(batch, classes)`.
@@ -184,7 +220,7 @@ def peephole_lstm_classifier(
         (1, 4)
     """
     units = _check_common(name, units, bidirectional, dropout, recurrent_dropout, fast_path,
-                          weights)
+                          weights, peepholes)
     if vocabulary_size is not None and not _is_int(vocabulary_size, 2):
         raise ValueError(
             "`vocabulary_size` must be None (feature-vector inputs) or an integer of at least 2. "
@@ -213,7 +249,7 @@ def peephole_lstm_classifier(
         shape = _check_shape(input_shape, 2, "(steps, features)")
         inputs = keras.Input(shape, name="features")
         x = inputs
-    x = _stack(x, units, bidirectional, dropout, recurrent_dropout, fast_path, False)
+    x = _stack(x, units, bidirectional, dropout, recurrent_dropout, fast_path, False, peepholes)
     outputs = keras.layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
     return _finish(keras.Model(inputs, outputs, name=name), name, weights)
 
@@ -225,6 +261,7 @@ def peephole_lstm_classifier(
     input_shape=(100, 1),
     test_overrides=dict(input_shape=(12, 2), units=(8, 8), horizon=3),
     description="Peephole LSTM forecaster (feature vectors in, one or several future values out)",
+    search_space=lstm_search_space(bidirectional=False),
 )
 def peephole_lstm_regressor(
     input_shape=(100, 1),
@@ -238,6 +275,7 @@ def peephole_lstm_regressor(
     fast_path="auto",
     weights=None,
     name="peephole_lstm_regressor",
+    peepholes=True,
 ):
     """Sequence regressor / forecaster of stacked peephole LSTM layers.
 
@@ -255,6 +293,7 @@ def peephole_lstm_regressor(
         fast_path: TensorFlow loop of the peephole layers (see `zoo.layers.PeepholeLSTM`).
         weights: None or the path to a weights file.
         name: model name.
+        peepholes: False builds plain `keras.layers.LSTM` layers instead (see the classifier).
 
     Returns:
         A `keras.Model` from `(batch, steps, features)` to `(batch, horizon)` when `targets` is
@@ -271,7 +310,7 @@ def peephole_lstm_regressor(
         (2, 5)
     """
     units = _check_common(name, units, bidirectional, dropout, recurrent_dropout, fast_path,
-                          weights)
+                          weights, peepholes)
     shape = _check_shape(input_shape, 2, "(steps, features)")
     if not _is_int(horizon):
         raise ValueError(f"`horizon` must be a positive integer. Received: horizon={horizon!r}")
@@ -279,7 +318,7 @@ def peephole_lstm_regressor(
         raise ValueError(f"`targets` must be a positive integer. Received: targets={targets!r}")
     _check_activation("output_activation", output_activation)
     inputs = keras.Input(shape, name="features")
-    x = _stack(inputs, units, bidirectional, dropout, recurrent_dropout, fast_path, False)
+    x = _stack(inputs, units, bidirectional, dropout, recurrent_dropout, fast_path, False, peepholes)
     x = keras.layers.Dense(horizon * targets, activation=output_activation, name="predictions")(x)
     if targets > 1:
         x = keras.layers.Reshape((horizon, targets), name="forecast")(x)

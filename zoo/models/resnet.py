@@ -26,7 +26,6 @@ Example:
 
 from __future__ import annotations
 
-import keras
 from keras import layers
 
 from zoo import conventions
@@ -242,7 +241,7 @@ def build_resnet(
         default_size=DEFAULT_SIZE,
         min_size=MIN_SIZE,
     )
-    _check_pretrained_activation(weights, include_top, classifier_activation)
+    conventions.check_pretrained_activation(weights, include_top, classifier_activation)
     img_input = conventions.image_input(input_shape, input_tensor)
 
     x = layers.ZeroPadding2D(padding=((3, 3), (3, 3)), name="conv1_pad")(img_input)
@@ -267,18 +266,6 @@ def build_resnet(
         img_input, input_tensor, x, name=name, weights=weights, model_name=model_name,
         include_top=include_top,
     )
-
-
-def _check_pretrained_activation(weights, include_top, classifier_activation):
-    """keras.applications: pretrained tops take only `None` or `"softmax"`."""
-    if weights is None or not include_top:
-        return
-    act = keras.activations.get(classifier_activation)
-    if act not in (keras.activations.get("softmax"), keras.activations.get(None)):
-        raise ValueError(
-            "`classifier_activation` must be None or 'softmax' when loading pretrained weights "
-            f"with `include_top=True`. Received: classifier_activation={classifier_activation!r}"
-        )
 
 
 def _variant(depth, preact):
@@ -352,7 +339,23 @@ def _variant(depth, preact):
         test_overrides={"input_shape": (32, 32, 3), "classes": 5},
         description=f"ResNet-{depth} {kind} bottleneck network (keras.applications layout)",
         min_input_size=MIN_SIZE,
+        search_space=resnet_search_space,
     )
+
+
+def resnet_search_space(hp):
+    """Search space of the ResNets (v1 and v2), see `zoo.tuning` for the convention.
+
+    He et al. 2015 (section 3.4) train with SGD, momentum 0.9, learning rate 0.1 at batch 256
+    and weight decay 1e-4; AdamW is the common alternative (its decoupled decay is larger).
+    Label smoothing (Szegedy et al. 2015) on or off.
+    """
+    from zoo.tuning import optimizer_space
+
+    out = optimizer_space(hp, sgd={"learning_rate": [0.1, 0.05], "weight_decay": [1e-4, 5e-5]},
+                          adamw={"learning_rate": [1e-3, 3e-4], "weight_decay": [0.05]})
+    out["label_smoothing"] = hp.Choice("label_smoothing", [0.0, 0.1])
+    return out
 
 
 resnet50 = _variant(50, False)

@@ -196,13 +196,44 @@ def transformer(
     return keras.Model([source_ids, target_ids], logits, name=name)
 
 
-def _register(**kw):
+def transformer_search_space(d_models=(512, 256, 1024), dropouts=(0.1, 0.2), layers=(6, 4, 2),
+                             heads=(8, 16, 4), learning_rates=(7e-4, 3.5e-4),
+                             warmups=(4000, 8000)):
+    """Search space of a Transformer (`zoo.tuning` convention), after Vaswani et al. 2017 Table 3:
+    `num_layers` N, `d_model` (with `d_ff` = 4 d_model), `num_heads` h (every choice divides every
+    d_model), dropout, label smoothing 0.1 or none; Adam (beta_1 0.9) at the peak learning rate
+    of the paper's schedule (d_model^-0.5 warmup^-0.5 = 7e-4 for 512 and 4000) or half; and the
+    norm placement with the warm-up conditional on it: post-norm (the paper) needs a warm-up of
+    4000 or 8000 steps, pre-norm trains with less or none (Xiong et al. 2020)."""
+    def space(hp):
+        d_model = hp.Choice("d_model", list(d_models))
+        out = {"d_model": d_model, "d_ff": 4 * d_model,
+               "num_layers": hp.Choice("num_layers", list(layers)),
+               "num_heads": hp.Choice("num_heads", list(heads)),
+               "dropout": hp.Choice("dropout", list(dropouts)),
+               "label_smoothing": hp.Choice("label_smoothing", [0.1, 0.0]),
+               "optimizer": "adam", "beta_1": 0.9,
+               "learning_rate": hp.Choice("learning_rate", list(learning_rates))}
+        pre_norm = out["pre_norm"] = hp.Boolean("pre_norm", default=False)
+        with hp.conditional_scope("pre_norm", [False]):
+            if not pre_norm:
+                out["warmup_steps"] = hp.Choice("warmup_steps", list(warmups))
+        with hp.conditional_scope("pre_norm", [True]):
+            if pre_norm:
+                out["warmup_steps"] = hp.Choice("pre_norm_warmup_steps", [0, min(warmups)])
+        return out
+
+    return space
+
+
+def _register(search_space=None, **kw):
     return register_model(
         family="transformer",
         task="translation",
         paper=PAPER,
         input_shape={"source_ids": (None,), "target_ids": (None,)},
         test_overrides=dict(_TINY),
+        search_space=search_space or transformer_search_space(),
         **kw,
     )
 
@@ -229,7 +260,9 @@ def transformer_base(vocab_size=37000, target_vocab_size=None, num_layers=6, d_m
     return transformer(**{k: v for k, v in locals().items()})
 
 
-@_register(description="Transformer big (Table 3): N=6, d_model 1024, d_ff 4096, h 16, ~214M params")
+@_register(description="Transformer big (Table 3): N=6, d_model 1024, d_ff 4096, h 16, ~214M params",
+           search_space=transformer_search_space(d_models=(1024, 512), dropouts=(0.3, 0.1),
+                                                 heads=(16, 8), learning_rates=(5e-4, 2.5e-4)))
 def transformer_big(vocab_size=37000, target_vocab_size=None, num_layers=6, d_model=1024,
                     d_ff=4096, num_heads=16, dropout=0.3, attention_dropout=0.0,
                     share_embeddings=True, tie_output_embedding=True, max_length=1024,
@@ -258,6 +291,8 @@ def transformer_big(vocab_size=37000, target_vocab_size=None, num_layers=6, d_mo
     input_shape=(None,),
     test_overrides=dict(_TINY, classes=3),
     description="Encoder-only Transformer text classifier (token ids in, classes out)",
+    search_space=transformer_search_space(d_models=(256, 128, 512), layers=(4, 2, 6), heads=(4, 8),
+                                          learning_rates=(3e-4, 1e-4), warmups=(1000, 4000)),
 )
 def transformer_classifier(vocab_size=20000, classes=2, num_layers=4, d_model=256, d_ff=1024,
                            num_heads=4, dropout=0.1, attention_dropout=0.0, max_length=512,

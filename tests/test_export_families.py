@@ -1,0 +1,173 @@
+"""zoo.export on the registered builders of every family (at the registry's `test_overrides`).
+
+One model per task of each family is exported into one export folder, and ONE `zoo verify`
+process (zoo blocked, TF only) checks them all against the Keras models (1e-5 in float32).
+"""
+
+import json
+import os
+import re
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+tf = pytest.importorskip("tensorflow")
+
+import zoo  # noqa: E402
+from zoo import export as ex  # noqa: E402
+from zoo.registry import FAMILIES, get_spec  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+# family -> the registered models exported here: one per task the family has
+FAMILY_MODELS = {
+    "resnet": ["resnet50"],
+    "inception": ["inception_v3"],
+    "googlenet": ["googlenet"],  # test_overrides has aux_logits=True
+    "gated_skip": ["gated_resnet50", "highway_net"],
+    "peephole_lstm": ["peephole_lstm_classifier", "peephole_lstm_regressor"],
+    "transformer": ["transformer_base", "transformer_classifier"],
+    "dcgan": ["dcgan_generator_28", "dcgan_discriminator_28"],
+}
+MODELS = [n for names in FAMILY_MODELS.values() for n in names]
+OPTIONS = {"transformer_base": dict(max_length=6, beam_size=3)}  # the rest: registered defaults
+
+_IMAGE = {"inputs": {"images": "uint8"},
+          "outputs": {"probabilities": "float32", "top_k_values": "float32", "top_k_indices": "int32"}}
+_IMAGE_F = dict(_IMAGE, inputs={"images": "float32"})
+_TOKENS = {"inputs": {"tokens": "int32", "lengths": "int32"},
+           "outputs": {"probabilities": "float32", "top_k_values": "float32", "top_k_indices": "int32"}}
+_TRANSLATE = {"inputs": {"source_ids": "int32"}, "outputs": {"token_ids": "int32", "scores": "float32"}}
+# the named signatures every export must carry: {signature: {inputs: dtypes, outputs: dtypes}}
+EXPECTED = {
+    "resnet50": {"serving_default": _IMAGE, "classify_float": _IMAGE_F},
+    "inception_v3": {"serving_default": _IMAGE, "classify_float": _IMAGE_F},
+    "googlenet": {"serving_default": _IMAGE, "classify_float": _IMAGE_F},
+    "gated_resnet50": {"serving_default": _IMAGE, "classify_float": _IMAGE_F},
+    "highway_net": {"serving_default": dict(_IMAGE, inputs={"features": "float32"})},
+    "peephole_lstm_classifier": {"serving_default": _TOKENS},
+    "peephole_lstm_regressor": {"serving_default": {
+        "inputs": {"features": "float32", "lengths": "int32"}, "outputs": {"predictions": "float32"}}},
+    "transformer_base": {
+        "serving_default": {"inputs": {"source_ids": "int32", "target_ids": "int32"},
+                            "outputs": {"probabilities": "float32"}},
+        "translate": _TRANSLATE, "translate_greedy": _TRANSLATE},
+    "transformer_classifier": {"serving_default": _TOKENS},
+    "dcgan_generator_28": {"serving_default": {"inputs": {"latents": "float32"}, "outputs": {"images": "uint8"}}},
+    "dcgan_discriminator_28": {
+        "serving_default": {"inputs": {"images": "uint8"}, "outputs": {"probabilities": "float32"}},
+        "classify_float": {"inputs": {"images": "float32"}, "outputs": {"probabilities": "float32"}}},
+}
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """Every model of MODELS exported into one folder, then verified in one fresh process."""
+    base = str(tmp_path_factory.mktemp("saved_models"))
+    models, paths = {}, {}
+    for i, name in enumerate(MODELS):
+        keras.utils.set_random_seed(i)
+        spec = get_spec(name)
+        models[name] = spec.build(**spec.test_overrides)
+        paths[name] = ex.export_model(models[name], name, export_dir=base, **OPTIONS.get(name, {}))
+    reports = ex.verify_many([(paths[n], models[n]) for n in MODELS])
+    return base, models, paths, dict(zip(MODELS, reports))
+
+
+def test_every_family_and_task_is_exported():
+    covered = {(get_spec(n).family, get_spec(n).task) for n in MODELS}
+    registered = {(get_spec(n).family, get_spec(n).task) for n in zoo.list_models()}
+    assert covered == registered
+    assert set(FAMILY_MODELS) == set(FAMILIES)
+
+
+def test_layout_and_models_config(exported):
+    base, _, paths, _ = exported
+    assert ex.find_exports(base) == [os.path.join(base, n, "1") for n in sorted(MODELS)]
+    assert all(paths[n] == os.path.join(base, n, "1") for n in MODELS)
+    config = open(os.path.join(base, "models.config")).read()
+    assert re.findall(r'name: "(\w+)"', config) == sorted(MODELS)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_family_export_verified_without_zoo(exported, name):
+    _, _, paths, reports = exported
+    r = reports[name]
+    assert r["ok"], r["problems"]
+    assert r["zoo_blocked"]
+    sigs = {k: v for k, v in r["signatures"].items() if not k.startswith("__")}
+    got = {k: {"inputs": {n: d for n, (d, _) in v["inputs"].items()},
+               "outputs": {n: d for n, (d, _) in v["outputs"].items()}} for k, v in sigs.items()}
+    assert got == EXPECTED[name]
+    assert set(r["saved_model_cli"]) == set(EXPECTED[name]) | {"__saved_model_init_op"}
+    # every output of every signature was compared with the Keras model, within 1e-5
+    compared = {k.split("::")[0] for k in r["outputs"]}
+    assert compared == set(EXPECTED[name])
+    for k, res in r["outputs"].items():
+        assert res["ok"] and res["max_abs_diff"] <= 1e-5, (k, res)
+    doc = json.load(open(os.path.join(paths[name], "assets.extra", "signatures.json")))
+    assert doc["options"].get("preprocessing") == ex.serving_options(name).get("preprocessing")
+
+
+def test_image_models_resize_and_normalise_inside(exported):
+    """ResNet v1 serves uint8 images of any size with its own caffe-mode `preprocess_input`."""
+    from zoo.models import resnet
+
+    _, models, paths, _ = exported
+    rng = np.random.default_rng(1)
+    for name, pre in (("resnet50", resnet.preprocess_input),):
+        model = models[name]
+        size = tuple(model.inputs[0].shape[1:3])
+        x = rng.integers(0, 256, size=(2, size[0] + 7, size[1] + 2, 3)).astype("uint8")
+        want = model(pre(tf.image.resize(x.astype("float32"), size).numpy()), training=False).numpy()
+        fn = tf.saved_model.load(paths[name]).signatures["serving_default"]
+        got = fn(images=tf.constant(x))
+        np.testing.assert_allclose(got["probabilities"].numpy(), want, atol=1e-5)
+
+
+def test_googlenet_exported_without_auxiliary_heads(exported):
+    from zoo.models.googlenet import googlenet_inference_model
+
+    _, models, paths, reports = exported
+    model = models["googlenet"]
+    assert len(model.outputs) == 3  # aux_logits=True
+    stored = tf.train.list_variables(os.path.join(paths["googlenet"], "variables", "variables"))
+    params = sum(int(np.prod(s)) for n, s in stored if n.startswith("_all_variables/"))
+    assert params == googlenet_inference_model(model).count_params() < model.count_params()
+    sig = reports["googlenet"]["signatures"]["serving_default"]
+    assert sig["outputs"]["probabilities"] == ["float32", [None, 10]]
+
+
+def test_transformer_translate_equals_zoo_decoding(exported):
+    from zoo.decoding import translate
+
+    _, models, paths, _ = exported
+    model = models["transformer_base"]
+    loaded = tf.saved_model.load(paths["transformer_base"])
+    src = np.array([[5, 9, 13, 7, 2, 0], [4, 4, 8, 2, 0, 0], [11, 3, 6, 17, 21, 2]], "int32")
+    for key, beam in (("translate", 3), ("translate_greedy", 1)):
+        got = loaded.signatures[key](source_ids=tf.constant(src))
+        want = translate(model, src, max_length=6, beam_size=beam, alpha=0.6)
+        np.testing.assert_array_equal(got["token_ids"].numpy(), np.asarray(want["target_ids"]))
+        np.testing.assert_allclose(got["scores"].numpy(), np.asarray(want["scores"]), atol=1e-5)
+
+
+def test_sequence_lengths_mask_the_padding(exported):
+    """A sequence padded past `lengths` scores as the unpadded sequence does in Keras."""
+    _, models, paths, _ = exported
+    for name in ("peephole_lstm_classifier", "transformer_classifier"):
+        fn = tf.saved_model.load(paths[name]).signatures["serving_default"]
+        toks = np.array([[3, 4, 5, 6, 7], [3, 4, 5, 6, 7]], "int32")
+        got = fn(tokens=toks, lengths=np.array([5, 3], "int32"))["probabilities"].numpy()
+        np.testing.assert_allclose(got[0], models[name](toks[:1])[0], atol=1e-5)
+        np.testing.assert_allclose(got[1], models[name](toks[1:, :3])[0], atol=1e-5)
+
+
+def test_dcgan_generator_serves_uint8_images(exported):
+    _, models, paths, _ = exported
+    z = np.random.default_rng(2).uniform(-1, 1, size=(3, 8)).astype("float32")
+    got = tf.saved_model.load(paths["dcgan_generator_28"]).signatures["serving_default"](latents=z)["images"]
+    want = np.round((models["dcgan_generator_28"](z).numpy() + 1.0) * 127.5)
+    assert got.dtype == tf.uint8 and got.shape == (3, 28, 28, 1)
+    assert np.abs(got.numpy().astype(int) - want).max() <= 1 and got.numpy().std() > 0
