@@ -22,13 +22,15 @@ def build_parser():
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", help="a registered sequence model (`zoo list --family peephole_lstm`)")
     p.add_argument("--dataset", default=None,
-                   help="adding | digits_rows (embedded) | a TFDS text dataset (imdb_reviews)")
-    p.add_argument("--task", choices=("auto", "classification", "regression"), default="auto")
+                   help="adding | digits_rows (embedded; default: adding for regression, else "
+                        "digits_rows) | a TFDS text dataset (imdb_reviews)")
+    p.add_argument("--task", choices=("auto", "classification", "regression"), default="auto",
+                   help="auto: regression for sequence_regression models and the adding problem")
     p.add_argument("--steps", type=int, default=100, help="adding problem: sequence length")
     p.add_argument("--num-train", type=int, default=20_000, help="adding problem: examples")
     p.add_argument("--vocab-size", type=int, default=20_000, help="text: vocabulary")
     p.add_argument("--max-length", type=int, default=256, help="text: tokens per example")
-    p.add_argument("--data-dir", default=None)
+    p.add_argument("--data-dir", default=None, help="TFDS data_dir")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="builder argument")
     return train.add_train_arguments(p, epochs=20, batch_size=64, learning_rate=1e-3,
                                      clipnorm=1.0)
@@ -39,6 +41,17 @@ def _registered_task(name):
         return train.zoo_task_of(name)
     except ValueError:
         return None
+
+
+def _builder_params(name):
+    import inspect
+
+    from zoo.registry import get_spec
+
+    try:
+        return inspect.signature(get_spec(name).builder).parameters
+    except ValueError:
+        return {}
 
 
 def make_source(args, regression):
@@ -66,9 +79,12 @@ def run(args, model_fn=None):
     regression = task_name == "regression"
     src = make_source(args, regression)
     info = src.info
+    overrides = train.parse_overrides(args.set)
+    if "vocabulary_size" in _builder_params(args.model):  # None: feature vectors (digits_rows)
+        overrides = {"vocabulary_size": info.get("vocab_size"), **overrides}
     model_fn = model_fn or train.model_builder(
-        args.model, args.set, input_shape=info.get("input_shape"), vocab_size=info.get("vocab_size"),
-        classes=info.get("num_classes"), num_classes=info.get("num_classes"),
+        args.model, overrides, input_shape=info.get("input_shape"),
+        vocab_size=info.get("vocab_size"), classes=info.get("num_classes"), num_classes=info.get("num_classes"),
         outputs=1 if regression else None)
     task = train.RegressionTask() if regression else train.ClassificationTask()
     return train.run_recipe(args, task, src, model_fn).summary
@@ -76,7 +92,8 @@ def run(args, model_fn=None):
 
 def main(argv=None):
     summary = run(build_parser().parse_args(argv))
-    print(f"{summary['name']} on {summary['dataset']}: {summary['final_eval']}")
+    print(f"{summary['name']} on {summary['dataset']}: held-out {summary['final_eval']}, "
+          f"exported to {summary.get('export_path')}")
     return 0
 
 

@@ -29,8 +29,9 @@ def build_parser():
     p.add_argument("--vocab", type=int, default=20, help="reversal: symbols")
     p.add_argument("--num-train", type=int, default=20_000, help="reversal: examples")
     p.add_argument("--target-vocab", type=int, default=2**13, help="subword vocabulary size")
-    p.add_argument("--label-smoothing", type=float, default=0.0)
-    p.add_argument("--data-dir", default=None)
+    p.add_argument("--label-smoothing", type=float, default=0.0,
+                   help="cross-entropy label smoothing")
+    p.add_argument("--data-dir", default=None, help="TFDS data_dir")
     p.add_argument("--decode-examples", type=int, default=1000,
                    help="held-out examples decoded greedily at the end")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="builder argument")
@@ -106,8 +107,12 @@ def run(args, model_fn=None):
         args.model, args.set, vocab_size=info["vocab_size"],
         source_vocab_size=info["vocab_size"], target_vocab_size=info["vocab_size"],
         max_length=info["target_len"])
-    trainer = train.run_recipe(
-        args, train.Seq2SeqTask(label_smoothing=args.label_smoothing), src, model_fn)
+    task = train.Seq2SeqTask(label_smoothing=args.label_smoothing)
+    # serve greedy and beam-search translation (zoo.decoding) of at most target_len - 1 tokens:
+    # with BOS they fit the model's `max_length` positions (zoo.export's default is 32)
+    task.export_options = {"translate_fn": "zoo.decoding:translate",
+                           "max_length": info["target_len"] - 1}
+    trainer = train.run_recipe(args, task, src, model_fn)
     if args.decode_examples and src.eval is not None:
         (source, _), labels = next(iter(src.eval().batch(args.decode_examples)))
         if src.preprocess is not None:  # translation: tokenise the raw pairs first
@@ -121,8 +126,9 @@ def run(args, model_fn=None):
 
 def main(argv=None):
     summary = run(build_parser().parse_args(argv))
-    print(f"{summary['name']} on {summary['dataset']}: {summary['final_eval']}, greedy exact "
-          f"match {summary.get('greedy_exact_match')}")
+    print(f"{summary['name']} on {summary['dataset']}: held-out {summary['final_eval']}, greedy "
+          f"exact match {summary.get('greedy_exact_match')}, exported to "
+          f"{summary.get('export_path')}")
     return 0
 
 

@@ -1,7 +1,7 @@
-"""Small stand-in models for the recipe quality tests until registered builders are used.
+"""Small models for tests that exercise a recipe's code path, not its quality.
 
-Each test takes a model name: a registered name goes through the recipe's `zoo.create_model`
-path; one of the names here builds the stand-in instead.
+`small_cnn` stands in where the model does not matter (the TFDS mock path, a temporary registered
+model in the CLI test, a quick digits judge); the quality tests train registered models.
 """
 
 import keras
@@ -18,38 +18,6 @@ def small_cnn(input_shape, classes):
             layers.Flatten(), layers.Dropout(0.3),
             layers.Dense(classes, activation="softmax"),
         ], name="small_cnn")
-    return build
-
-
-def small_lstm(input_shape, units=64):
-    def build():
-        return keras.Sequential([keras.Input(input_shape), layers.LSTM(units), layers.Dense(1)],
-                                name="small_lstm")
-    return build
-
-
-def tiny_transformer(vocab, src_len, tgt_len, d=64, heads=4, ff=128, num_layers=2):
-    """Post-norm encoder-decoder with learned positions and a causal decoder."""
-
-    def embed(ids, length, name):
-        tok = layers.Embedding(vocab, d, name=f"{name}_tok")(ids)
-        pos = layers.Embedding(length, d, name=f"{name}_pos")(keras.ops.arange(length))
-        return tok + pos
-
-    def build():
-        src = keras.Input((src_len,), dtype="int32", name="source")
-        dec = keras.Input((tgt_len,), dtype="int32", name="decoder_input")
-        x = embed(src, src_len, "enc")
-        for i in range(num_layers):
-            x = layers.LayerNormalization()(x + layers.MultiHeadAttention(heads, d // heads)(x, x))
-            x = layers.LayerNormalization()(x + layers.Dense(d)(layers.Dense(ff, "relu")(x)))
-        y = embed(dec, tgt_len, "dec")
-        for i in range(num_layers):
-            y = layers.LayerNormalization()(
-                y + layers.MultiHeadAttention(heads, d // heads)(y, y, use_causal_mask=True))
-            y = layers.LayerNormalization()(y + layers.MultiHeadAttention(heads, d // heads)(y, x))
-            y = layers.LayerNormalization()(y + layers.Dense(d)(layers.Dense(ff, "relu")(y)))
-        return keras.Model([src, dec], layers.Dense(vocab)(y), name="tiny_transformer")
     return build
 
 

@@ -1,8 +1,7 @@
 """Recipes reach their quality targets on the embedded defaults, and run on TFDS data (mocked).
 
-Each quality test takes a model name (environment variables below): a registered model goes
-through the recipe's own `zoo.create_model` path; the stand-ins of tests/_recipe_models.py are
-used until the family's builders are registered.
+The quality tests train registered models, built by name through each recipe's own
+`zoo.create_model` path (`--set KEY=VALUE` for smaller builder settings), as `zoo train` does.
 """
 
 import os
@@ -17,9 +16,6 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))
 
 import _recipe_models as stand_ins  # noqa: E402
 
-IMAGE_MODEL = os.environ.get("ZOO_TEST_IMAGE_MODEL", "small_cnn")
-SEQUENCE_MODEL = os.environ.get("ZOO_TEST_SEQUENCE_MODEL", "small_lstm")
-SEQ2SEQ_MODEL = os.environ.get("ZOO_TEST_SEQ2SEQ_MODEL", "tiny_transformer")
 GAN_MODEL = os.environ.get("ZOO_TEST_GAN_MODEL", "tiny_gan")
 
 
@@ -33,39 +29,41 @@ def _strs(items):
 
 @pytest.mark.slow
 def test_image_recipe_digits_reaches_97_percent(tmp_path):
+    """GoogLeNet (BN) on the digits upsampled to 32x32x3: >= 97% on the held-out 20%."""
     from recipes import image_classification as recipe
 
-    size = 16
     args = recipe.build_parser().parse_args(_strs(
-        [IMAGE_MODEL, "--image-size", size, "--epochs", 15, "--lr", 3e-3,
-         *_common(tmp_path)]))
-    model_fn = stand_ins.small_cnn((size, size, 3), 10) if IMAGE_MODEL == "small_cnn" else None
-    summary = recipe.run(args, model_fn)
+        ["googlenet_bn", "--epochs", 12, "--lr", 3e-3, *_common(tmp_path)]))
+    summary = recipe.run(args)
+    assert summary["params"] > 5_000_000  # the registered GoogLeNet, not a small stand-in
     assert summary["final_eval"]["accuracy"] >= 0.97, summary["final_eval"]
 
 
 @pytest.mark.slow
 def test_peephole_recipe_adding_problem_mse_below_001(tmp_path):
+    """The registered peephole LSTM regressor (64 units) on the adding problem, 100 steps."""
     from recipes import peephole_lstm as recipe
 
     args = recipe.build_parser().parse_args(_strs(
-        [SEQUENCE_MODEL, "--dataset", "adding", "--steps", 100, "--num-train", 10_000,
+        ["peephole_lstm_regressor", "--dataset", "adding", "--steps", 100, "--num-train", 10_000,
          "--epochs", 20, "--lr", 3e-3, *_common(tmp_path)]))
-    model_fn = stand_ins.small_lstm((100, 2)) if SEQUENCE_MODEL == "small_lstm" else None
-    summary = recipe.run(args, model_fn)
+    summary = recipe.run(args)
+    u, f = 64, 2  # gates 4u(f + u) + 4u, peepholes 3u (Gers et al. 2002), linear head u + 1
+    assert summary["params"] == 4 * u * (f + u) + 4 * u + 3 * u + u + 1
     assert summary["final_eval"]["mse"] < 0.01, summary["final_eval"]
 
 
 @pytest.mark.slow
 def test_transformer_recipe_reversal_greedy_exact_match(tmp_path):
+    """`transformer_base` with a small config (2+2 layers, d_model 64) on sequence reversal."""
     from recipes import transformer as recipe
 
     args = recipe.build_parser().parse_args(_strs(
-        [SEQ2SEQ_MODEL, "--num-train", 10_000, "--epochs", 8, "--lr", 3e-3,
-         "--warmup-steps", 100, "--decode-examples", 1000, *_common(tmp_path)]))
-    model_fn = (stand_ins.tiny_transformer(23, 20, 21) if SEQ2SEQ_MODEL == "tiny_transformer"
-                else None)
-    summary = recipe.run(args, model_fn)
+        ["transformer_base", "--set", "num_layers=2", "--set", "d_model=64", "--set", "d_ff=128",
+         "--set", "num_heads=4", "--set", "dropout=0", "--num-train", 10_000,
+         "--epochs", 6, "--lr", 3e-3, "--warmup-steps", 100,
+         "--decode-examples", 1000, *_common(tmp_path)]))
+    summary = recipe.run(args)
     assert summary["greedy_exact_match"] >= 0.95, summary
 
 
@@ -176,3 +174,60 @@ def test_translation_source_tokenises_tfds_pairs_with_subwords(tmp_path):
         np.testing.assert_array_equal(dec[1 : n + 1], lab[:n])  # teacher forcing shift
     enc_src, _ = src.info["encoders"]
     assert enc_src.decode([i - data.EOS for i in s[0] if i]) != ""
+
+
+def test_docs_list_every_flag_of_every_recipe():
+    """docs/recipes.md has a flag table per parser (tools/recipe_flags.py writes them) that names
+    every flag the parser takes, so the documentation cannot drift from the recipes."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "recipe_flags", os.path.join(ROOT, "tools", "recipe_flags.py"))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    with open(tool.DOC) as f:
+        documented = tool.documented_blocks(f.read())
+    parsers = tool.parsers()
+    assert set(parsers) == {"trainer", *tool.RECIPES}
+    for name, (_, actions) in parsers.items():
+        assert name in documented, f"docs/recipes.md has no flag table for {name}"
+        rows = [r for r in documented[name].splitlines() if r.startswith("| `")]
+        listed = {f.strip("`") for r in rows for f in r.split("|")[1].strip().split(", ")}
+        flags = set(tool.flags_of(actions))
+        positional = {a.dest.upper() for a in actions if not a.option_strings}
+        expected = {f for f in flags if f.startswith("-")} | positional
+        assert expected - listed == set(), (name, sorted(expected - listed))
+        assert listed - expected == set(), (name, sorted(listed - expected))
+
+
+@pytest.mark.slow
+def test_transformer_recipe_exports_greedy_and_beam_translation(tmp_path):
+    """`zoo train transformer_base` ends with a SavedModel whose translate signatures decode."""
+    import tensorflow as tf
+
+    from recipes import transformer as recipe
+
+    args = recipe.build_parser().parse_args(
+        ["transformer_base", "--set", "num_layers=1", "--set", "d_model=16", "--set", "d_ff=32",
+         "--set", "num_heads=2", "--epochs", "1", "--steps-per-epoch", "2",
+         "--decode-examples", "10", "--quiet", "--run-dir", str(tmp_path / "run"),
+         "--export-dir", str(tmp_path / "saved")])
+    summary = recipe.run(args)
+    assert summary["export_path"] == str(tmp_path / "saved" / "transformer_base" / "1")
+    loaded = tf.saved_model.load(summary["export_path"])
+    source = tf.constant([[3, 4, 5, 0]], tf.int32)
+    for signature in ("translate", "translate_greedy"):
+        out = loaded.signatures[signature](source_ids=source)
+        assert out["token_ids"].shape == (1, 20), (signature, out["token_ids"].shape)
+
+
+def test_peephole_classifier_recipe_takes_feature_sequences(tmp_path):
+    """digits_rows (8 steps of 8 features) builds the classifier without an embedding."""
+    from recipes import peephole_lstm as recipe
+
+    args = recipe.build_parser().parse_args(
+        ["peephole_lstm_classifier", "--set", "units=8", "--epochs", "1", "--steps-per-epoch",
+         "2", *_strs(_common(tmp_path))])
+    summary = recipe.run(args)
+    assert summary["dataset"] == "digits_rows" and summary["task"] == "classification"
+    assert 0.0 <= summary["final_eval"]["accuracy"] <= 1.0

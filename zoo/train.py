@@ -182,6 +182,7 @@ class Task:
 
     name = "task"
     monitor = "loss"  # the metric a recipe reports
+    export_options: Dict[str, Any] = {}  # extra `zoo.export.export_model` options
 
     def build_optimizers(self, model, make_optimizer) -> Dict[str, Any]:
         return {"optimizer": make_optimizer()}
@@ -806,7 +807,7 @@ class Trainer:
             summary["curve"] = self._plot()
             if cfg.export:
                 summary["export_path"] = _export(self.task.export_model(self.model), cfg.name,
-                                                 cfg.export_dir)
+                                                 cfg.export_dir, **self.task.export_options)
             self._write_json("summary.json", summary)
             if cfg.progress:
                 print(f"[zoo.train] done: {json.dumps(summary['final_eval'] or final_train)}; "
@@ -848,12 +849,13 @@ def _json_default(o):
     return str(o)
 
 
-def _export(model, name, export_dir):
-    """Export for serving with `zoo.export.export_model`: `<export_dir>/<name>/<version>/`, the
-    next free integer version, written to a temporary folder and renamed into place."""
+def _export(model, name, export_dir, **options):
+    """Export for serving with `zoo.export.export_model` (`options` are its task options):
+    `<export_dir>/<name>/<version>/`, the next free integer version, written to a temporary
+    folder and renamed into place."""
     from zoo.export import export_model
 
-    return str(export_model(model, name=name, export_dir=export_dir))
+    return str(export_model(model, name=name, export_dir=export_dir, **options))
 
 
 # ------------------------------------------------------------------------------------- CLI
@@ -863,31 +865,46 @@ def add_train_arguments(parser: argparse.ArgumentParser, **defaults):
     d = dataclasses.asdict(TrainConfig())
     d.update(defaults)
     g = parser.add_argument_group("training")
-    g.add_argument("--epochs", type=int, default=d["epochs"])
+    g.add_argument("--epochs", type=int, default=d["epochs"], help="planned epochs")
     g.add_argument("--steps-per-epoch", type=int, default=d["steps_per_epoch"],
                    help="default: examples // batch size")
     g.add_argument("--batch-size", type=int, default=d["batch_size"], help="global batch")
-    g.add_argument("--learning-rate", "--lr", type=float, default=d["learning_rate"])
+    g.add_argument("--learning-rate", "--lr", type=float, default=d["learning_rate"],
+                   help="peak learning rate (at --base-batch-size when --lr-scaling is on)")
     g.add_argument("--lr-scaling", choices=LR_SCALINGS, default=d["lr_scaling"],
                    help="scale the learning rate with batch-size / base-batch-size")
-    g.add_argument("--base-batch-size", type=int, default=d["base_batch_size"])
-    g.add_argument("--optimizer", choices=OPTIMIZERS, default=d["optimizer"])
-    g.add_argument("--schedule", choices=SCHEDULES, default=d["schedule"])
-    g.add_argument("--warmup-steps", type=int, default=d["warmup_steps"])
-    g.add_argument("--weight-decay", type=float, default=d["weight_decay"])
+    g.add_argument("--base-batch-size", type=int, default=d["base_batch_size"],
+                   help="the batch --lr is given for (with --lr-scaling)")
+    g.add_argument("--optimizer", choices=OPTIMIZERS, default=d["optimizer"],
+                   help="sgd: Nesterov momentum 0.9")
+    g.add_argument("--schedule", choices=SCHEDULES, default=d["schedule"],
+                   help="cosine: linear warm-up, then cosine decay to 0 at the last step")
+    g.add_argument("--warmup-steps", type=int, default=d["warmup_steps"],
+                   help="linear warm-up steps (cosine schedule)")
+    g.add_argument("--weight-decay", type=float, default=d["weight_decay"], help="AdamW")
     g.add_argument("--beta-1", type=float, default=d["beta_1"], help="Adam beta_1")
-    g.add_argument("--clipnorm", type=float, default=d["clipnorm"])
-    g.add_argument("--strategy", choices=STRATEGIES, default=d["strategy"])
-    g.add_argument("--precision", choices=PRECISIONS, default=d["precision"])
+    g.add_argument("--clipnorm", type=float, default=d["clipnorm"],
+                   help="clip each gradient to this norm")
+    g.add_argument("--strategy", choices=STRATEGIES, default=d["strategy"],
+                   help="auto: all local GPUs (mirrored), one GPU or the CPU; multi_worker reads "
+                        "TF_CONFIG")
+    g.add_argument("--precision", choices=PRECISIONS, default=d["precision"],
+                   help="Keras dtype policy; mixed_float16 adds dynamic loss scaling")
     g.add_argument("--jit-compile", choices=("auto", "on", "off"), default=d["jit_compile"],
                    help="XLA: auto = on with a GPU/TPU")
     g.add_argument("--run-dir", default=d["run_dir"], help="default: runs/<name>")
-    g.add_argument("--checkpoint-every", type=int, default=d["checkpoint_every"])
-    g.add_argument("--log-every", type=int, default=d["log_every"])
-    g.add_argument("--seed", type=int, default=d["seed"])
-    g.add_argument("--no-export", dest="export", action="store_false", default=d["export"])
-    g.add_argument("--export-dir", default=d["export_dir"])
-    g.add_argument("--quiet", dest="progress", action="store_false", default=d["progress"])
+    g.add_argument("--checkpoint-every", type=int, default=d["checkpoint_every"],
+                   help="steps between checkpoints (also at each epoch end; 0: epoch ends only)")
+    g.add_argument("--log-every", type=int, default=d["log_every"],
+                   help="steps between TensorBoard / history entries")
+    g.add_argument("--seed", type=int, default=d["seed"],
+                   help="initialisation and data order (the same on every worker)")
+    g.add_argument("--no-export", dest="export", action="store_false", default=d["export"],
+                   help="skip the SavedModel export at the end")
+    g.add_argument("--export-dir", default=d["export_dir"],
+                   help="export to <export-dir>/<name>/<version>/ (next free version)")
+    g.add_argument("--quiet", dest="progress", action="store_false", default=d["progress"],
+                   help="no progress bars or per-epoch lines")
     g.add_argument("--cpu-devices", type=int, default=d["cpu_devices"],
                    help="split the CPU into N logical devices (try --strategy mirrored on CPU)")
     return parser
