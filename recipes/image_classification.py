@@ -85,6 +85,9 @@ def run(args, model_fn=None):
     if momentum is not None:
         model_fn = _with_bn_momentum(model_fn, momentum)
     task = train.ClassificationTask(label_smoothing=args.label_smoothing)
+    # the pipeline scales pixels to [-1, 1] (zoo.data.image_preprocessor): the export does the
+    # same inside its graph, whatever the family's default for keras.applications weights is
+    task.export_options = {"preprocessing": "symmetric"}
     return train.run_recipe(args, task, src, model_fn).summary
 
 

@@ -110,6 +110,11 @@ def test_image_recipe_on_tfds_cifar10_mock_exports(tmp_path):
     probs = [v for v in outputs.values() if v.shape[-1] == 10 and v.dtype == tf.float32]
     assert probs, list(outputs)
     np.testing.assert_allclose(np.sum(probs[0], -1), 1.0, rtol=1e-5)
+    # the pipeline trains on pixels scaled to [-1, 1]: the served graph scales uint8 the same way
+    import json
+
+    with open(export / "assets.extra" / "signatures.json") as f:
+        assert json.load(f)["options"]["preprocessing"] == "symmetric"
 
 
 def test_recipe_errors_and_cli():
