@@ -6,6 +6,17 @@
 NAME is a registered generator; its discriminator is `--discriminator` (default: the name with
 "generator" replaced by "discriminator"). Adam with lr 2e-4 and beta_1 0.5 (Radford et al. 2015),
 latent vectors from U(-1, 1), images scaled to [-1, 1]. The generator is exported.
+
+Options beyond the paper (all off by default): `--label-smoothing` (one-sided, Salimans et al.
+2016), `--ema-decay` (a moving average of G's weights samples and is exported; Yazici et al.
+2019), `--diff-augment translation,cutout` (DiffAugment, Zhao et al. 2020, for small datasets),
+`--discriminator-set KEY=VALUE` (discriminator arguments, as `--set` for the generator).
+On the embedded digits (docs/dcgan.md):
+
+    zoo train dcgan_generator_32 --image-size 32 --channels 3 --batch-size 32 --epochs 40 \
+        --set base_filters=32 --set kernel_size=4 --discriminator-set base_filters=32 \
+        --discriminator-set kernel_size=4 --label-smoothing 0.1 --ema-decay 0.999 \
+        --diff-augment translation
 """
 
 import argparse
@@ -132,7 +143,8 @@ class DCGANTask(train.GANTask):
             self._update_ema(model, optimizers["g_optimizer"].iterations)
         return {"d_loss_sum": tf.reduce_sum(d_per), "g_loss_sum": tf.reduce_sum(g_per),
                 "d_real_sum": tf.reduce_sum(tf.sigmoid(real_logits)),
-                "d_fake_sum": tf.reduce_sum(tf.sigmoid(fake_logits)), "count": tf.cast(n, "float32")}
+                "d_fake_sum": tf.reduce_sum(tf.sigmoid(fake_logits)),
+                "count": tf.cast(n, tf.float32)}
 
     def _update_ema(self, model, updates):
         t = tf.cast(updates, tf.float32)
@@ -198,7 +210,23 @@ def sample_grid(generator, z, path, columns=8):
     return save_image_grid(images, path, rows=int(np.ceil(len(images) / columns)))
 
 
+def make_task(args):
+    """The `DCGANTask` of the flags (ValueError on a bad value, before anything is built)."""
+    policy = [a for a in (args.diff_augment or "").split(",") if a]
+    if any(a not in DIFF_AUGMENTATIONS for a in policy):
+        raise ValueError(f"`--diff-augment` takes a comma-separated subset of "
+                         f"{DIFF_AUGMENTATIONS}. Received: diff_augment={args.diff_augment!r}")
+    if not 0 <= args.label_smoothing < 1:
+        raise ValueError(f"`--label-smoothing` must be in [0, 1). "
+                         f"Received: label_smoothing={args.label_smoothing}")
+    if not 0 <= args.ema_decay < 1:
+        raise ValueError(f"`--ema-decay` must be in [0, 1) (0: off). "
+                         f"Received: ema_decay={args.ema_decay}")
+    return DCGANTask(args.latent_dim, args.label_smoothing, args.ema_decay, policy)
+
+
 def run(args, model_fn=None):
+    task = make_task(args)
     src, shape = make_source(args)
     if model_fn is None:
         disc_name = args.discriminator or args.model.replace("generator", "discriminator")
@@ -211,10 +239,9 @@ def run(args, model_fn=None):
     def samples(trainer, epoch, logs):
         folder = os.path.join(trainer.run_dir, "samples")
         os.makedirs(folder, exist_ok=True)
-        sample_grid(getattr(trainer.model, "sampler", trainer.model.generator), fixed_z, os.path.join(folder, f"epoch_{epoch:03d}.png"))
+        sample_grid(getattr(trainer.model, "sampler", trainer.model.generator), fixed_z,
+                    os.path.join(folder, f"epoch_{epoch:03d}.png"))
 
-    task = DCGANTask(args.latent_dim, args.label_smoothing, args.ema_decay,
-                     [a for a in args.diff_augment.split(",") if a])
     return train.run_recipe(args, task, src, model_fn, callbacks=[samples])
 
 
