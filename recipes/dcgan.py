@@ -93,6 +93,21 @@ def diff_augment(images, policy, background=-1.0):
     return images
 
 
+class ScaledSchedule(keras.optimizers.schedules.LearningRateSchedule):
+    """`schedule(step) * factor` (D's learning rate under `--d-lr-ratio`)."""
+
+    def __init__(self, schedule, factor):
+        self.schedule = schedule
+        self.factor = factor
+
+    def __call__(self, step):
+        return self.schedule(step) * self.factor
+
+    def get_config(self):
+        return {"schedule": keras.optimizers.schedules.serialize(self.schedule),
+                "factor": self.factor}
+
+
 class DCGANTask(train.GANTask):
     """`train.GANTask` with one-sided label smoothing and an EMA of the generator's weights.
 
@@ -106,11 +121,32 @@ class DCGANTask(train.GANTask):
             `num_updates`, so short runs average over fewer steps. 0 turns it off.
     """
 
-    def __init__(self, latent_dim=None, label_smoothing=0.0, ema_decay=0.0, augment=()):
+    def __init__(self, latent_dim=None, label_smoothing=0.0, ema_decay=0.0, augment=(),
+                 d_lr_ratio=1.0, beta_2=0.999):
         super().__init__(latent_dim=latent_dim)
         self.augment = tuple(augment)
         self.label_smoothing = float(label_smoothing)
         self.ema_decay = float(ema_decay)
+        self.d_lr_ratio = float(d_lr_ratio)
+        self.beta_2 = float(beta_2)
+
+    def build_optimizers(self, model, make_optimizer):
+        """Two optimizers of the trainer's flags; D's learning rate (schedule included) is
+        `d_lr_ratio` times G's (the two time-scale update rule, Heusel et al. 2017), and Adam's
+        beta_2 is `beta_2`."""
+        opts = {"d_optimizer": make_optimizer(), "g_optimizer": make_optimizer()}
+        for opt in opts.values():
+            inner = getattr(opt, "inner_optimizer", opt)
+            if hasattr(inner, "beta_2"):
+                inner.beta_2 = self.beta_2
+        if self.d_lr_ratio != 1.0:
+            inner = getattr(opts["d_optimizer"], "inner_optimizer", opts["d_optimizer"])
+            lr = inner._learning_rate
+            if isinstance(lr, keras.optimizers.schedules.LearningRateSchedule):
+                inner._learning_rate = ScaledSchedule(lr, self.d_lr_ratio)
+            else:
+                inner.learning_rate = float(inner.learning_rate) * self.d_lr_ratio
+        return opts
 
     def train_step(self, model, optimizers, batch, denominator, num_replicas):
         real = batch[0] if isinstance(batch, (tuple, list)) else batch
@@ -185,6 +221,10 @@ def build_parser():
                    help="one-sided: D's target for real images is 1 - this (0 in the paper)")
     p.add_argument("--diff-augment", default="",
                    help="comma-separated DiffAugment policy for D's inputs: translation, cutout")
+    p.add_argument("--d-lr-ratio", type=float, default=1.0,
+                   help="D's learning rate is this times G's (--learning-rate); 4 with G at 1e-4 "
+                        "is the two time-scale update rule (Heusel et al. 2017); 1 in the paper")
+    p.add_argument("--beta-2", type=float, default=0.999, help="Adam beta_2 (0.999 in the paper)")
     p.add_argument("--ema-decay", type=float, default=0.0,
                    help="keep an exponential moving average of G's weights, which samples and "
                         "is exported (0: off)")
@@ -222,7 +262,12 @@ def make_task(args):
     if not 0 <= args.ema_decay < 1:
         raise ValueError(f"`--ema-decay` must be in [0, 1) (0: off). "
                          f"Received: ema_decay={args.ema_decay}")
-    return DCGANTask(args.latent_dim, args.label_smoothing, args.ema_decay, policy)
+    if args.d_lr_ratio <= 0:
+        raise ValueError(f"`--d-lr-ratio` must be positive. Received: d_lr_ratio={args.d_lr_ratio}")
+    if not 0 <= args.beta_2 < 1:
+        raise ValueError(f"`--beta-2` must be in [0, 1). Received: beta_2={args.beta_2}")
+    return DCGANTask(args.latent_dim, args.label_smoothing, args.ema_decay, policy,
+                     args.d_lr_ratio, args.beta_2)
 
 
 def run(args, model_fn=None):
@@ -231,8 +276,9 @@ def run(args, model_fn=None):
     if model_fn is None:
         disc_name = args.discriminator or args.model.replace("generator", "discriminator")
         gen_fn = train.model_builder(args.model, args.set, latent_dim=args.latent_dim,
-                                     image_shape=shape)
-        disc_fn = train.model_builder(disc_name, args.discriminator_set, image_shape=shape)
+                                     image_shape=shape, channels=shape[2])
+        disc_fn = train.model_builder(disc_name, args.discriminator_set, image_shape=shape,
+                                      channels=shape[2])
         model_fn = lambda: GANPair(gen_fn(), disc_fn(), ema=args.ema_decay > 0)  # noqa: E731
     fixed_z = np.random.default_rng(0).uniform(-1, 1, (64, args.latent_dim)).astype("float32")
 

@@ -693,3 +693,43 @@ def test_recipe_options_train_under_mirrored_strategy(tmp_path):
     line = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")][-1]
     result = json.loads(line[len("RESULT "):])
     assert result == {"replicas": 2, "differs": True, "finite": True, "grids": 2}
+
+
+def test_two_time_scale_learning_rates_and_beta_2():
+    import keras
+
+    from recipes.dcgan import DCGANTask
+
+    def make_optimizer(schedule=False):
+        lr = 1e-4
+        if schedule:
+            lr = keras.optimizers.schedules.CosineDecay(1e-4, decay_steps=100)
+        return keras.optimizers.Adam(learning_rate=lr, beta_1=0.5)
+
+    opts = DCGANTask(d_lr_ratio=4.0, beta_2=0.99).build_optimizers(None, make_optimizer)
+    assert np.isclose(float(opts["d_optimizer"].learning_rate), 4e-4)
+    assert np.isclose(float(opts["g_optimizer"].learning_rate), 1e-4)
+    assert opts["d_optimizer"].beta_2 == opts["g_optimizer"].beta_2 == 0.99
+    opts = DCGANTask(d_lr_ratio=4.0).build_optimizers(None, lambda: make_optimizer(True))
+    for opt in opts.values():
+        opt.iterations.assign(50)  # cosine at half way: half the peak
+    assert np.isclose(float(opts["d_optimizer"].learning_rate), 2e-4)
+    assert np.isclose(float(opts["g_optimizer"].learning_rate), 0.5e-4)
+    assert opts["g_optimizer"].beta_2 == 0.999  # Adam's (and the paper's) default
+
+
+def test_recipe_rejects_bad_optimizer_options():
+    from recipes import dcgan as recipe
+
+    for flags, arg in ((["--d-lr-ratio", "0"], "d_lr_ratio=0.0"), (["--beta-2", "1"], "beta_2=1.0")):
+        args = recipe.build_parser().parse_args(["dcgan_generator_28", *flags])
+        with pytest.raises(ValueError, match=arg):
+            recipe.make_task(args)
+
+
+def test_32_builders_take_channels():
+    g = zoo.dcgan_generator_32(base_filters=4, channels=1)
+    d = zoo.dcgan_discriminator_32(base_filters=4, channels=1)
+    assert g.output.shape == (None, 32, 32, 1) and d.input.shape == (None, 32, 32, 1)
+    assert g.count_params() == generator_params(100, 4, [16, 8, 4], 1, 5)
+    assert d.count_params() == discriminator_params(1, [4, 8, 16], 4, 5)

@@ -370,10 +370,11 @@ def dcgan_discriminator_64(base_filters=128, kernel_size=5, output_activation=No
 
 
 def dcgan_generator_32(latent_dim=100, base_filters=128, kernel_size=5, weights=None,
-                       name="dcgan_generator_32"):
+                       name="dcgan_generator_32", channels=3):
     """DCGAN generator for 32x32x3 images: z(100) -> 4x4x512 -> 256 -> 128 -> 32x32x3.
 
-    See `dcgan_generator` for the arguments.
+    See `dcgan_generator` for the arguments; `channels` (default 3) sets the images' channels
+    (1 for greyscale data such as digits).
 
     Reference:
         Radford, Metz & Chintala 2015, arXiv:1511.06434 (figure 1, one stage fewer).
@@ -383,16 +384,17 @@ def dcgan_generator_32(latent_dim=100, base_filters=128, kernel_size=5, weights=
         >>> zoo.dcgan_generator_32().output.shape
         (None, 32, 32, 3)
     """
-    return dcgan_generator(latent_dim=latent_dim, image_shape=(32, 32, 3),
+    return dcgan_generator(latent_dim=latent_dim, image_shape=(32, 32, channels),
                            base_filters=base_filters, kernel_size=kernel_size,
                            weights=weights, name=name)
 
 
 def dcgan_discriminator_32(base_filters=128, kernel_size=5, output_activation=None,
-                           weights=None, name="dcgan_discriminator_32"):
+                           weights=None, name="dcgan_discriminator_32", channels=3):
     """DCGAN discriminator for 32x32x3 images: 128 -> 256 -> 512 (4x4) -> 1.
 
-    See `dcgan_discriminator` for the arguments.
+    See `dcgan_discriminator` for the arguments; `channels` (default 3) sets the images'
+    channels (1 for greyscale data such as digits).
 
     Reference:
         Radford, Metz & Chintala 2015, arXiv:1511.06434, section 3.
@@ -402,7 +404,7 @@ def dcgan_discriminator_32(base_filters=128, kernel_size=5, output_activation=No
         >>> zoo.dcgan_discriminator_32().output.shape
         (None, 1)
     """
-    return dcgan_discriminator(image_shape=(32, 32, 3), base_filters=base_filters,
+    return dcgan_discriminator(image_shape=(32, 32, channels), base_filters=base_filters,
                                kernel_size=kernel_size, output_activation=output_activation,
                                weights=weights, name=name)
 
