@@ -604,3 +604,132 @@ def test_serving_endpoints_export(tmp_path):
     assert a.dtype == np.uint8 and a.shape == (5, 8, 8, 1)
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
+
+
+# ---------------------------------------------------------------- recipe options (recipes/dcgan.py)
+
+
+def test_diff_augment_translation_moves_each_image_within_an_eighth():
+    import tensorflow as tf
+
+    from recipes.dcgan import diff_augment
+
+    x = -np.ones((64, 16, 16, 1), "float32")
+    x[:, 8, 8, 0] = 1.0  # one bright pixel on the background
+    tf.random.set_seed(0)
+    out = diff_augment(tf.constant(x), ["translation"]).numpy()
+    assert out.shape == x.shape
+    for img in out:
+        (ys, xs) = np.nonzero(img[..., 0] > 0)
+        assert len(ys) == 1 and abs(ys[0] - 8) <= 2 and abs(xs[0] - 8) <= 2
+        assert np.all(img[img < 0.5] == -1.0)  # filled with the background
+    assert len({tuple(np.argwhere(img[..., 0] > 0)[0]) for img in out}) > 5  # per-image shifts
+
+
+def test_diff_augment_cutout_and_gradient():
+    import tensorflow as tf
+
+    from recipes.dcgan import diff_augment
+
+    x = tf.ones((8, 16, 16, 3))
+    out = diff_augment(x, ["cutout"]).numpy()
+    np.testing.assert_array_equal((out[..., 0] == -1.0).sum(axis=(1, 2)), [64] * 8)  # 8x8
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = tf.reduce_sum(diff_augment(x, ["translation", "cutout"]))
+    grad = tape.gradient(y, x).numpy()
+    assert set(np.unique(grad)) <= {0.0, 1.0} and grad.sum() > 0  # differentiable, for G
+
+
+def test_ema_update_follows_the_documented_decay():
+    import tensorflow as tf
+
+    from recipes.dcgan import DCGANTask, GANPair
+
+    g = zoo.dcgan_generator(latent_dim=4, image_shape=(8, 8, 1), base_filters=2)
+    d = zoo.dcgan_discriminator(image_shape=(8, 8, 1), base_filters=2)
+    pair = GANPair(g, d, ema=True)
+    assert pair.sampler is pair.ema_generator
+    for w, e in zip(g.weights, pair.ema_generator.weights):
+        np.testing.assert_array_equal(np.asarray(w), np.asarray(e))
+    old = [np.asarray(w).copy() for w in g.weights]
+    new = [o + 1.0 for o in old]
+    for w, v in zip(g.weights, new):
+        w.assign(v)
+    task = DCGANTask(ema_decay=0.9)
+    task._update_ema(pair, tf.constant(1000, tf.int64))  # min(0.9, 1001/1010) = 0.9
+    for e, o, v in zip(pair.ema_generator.weights, old, new):
+        np.testing.assert_allclose(np.asarray(e), 0.9 * o + 0.1 * v, rtol=1e-6, atol=1e-6)
+    task._update_ema(pair, tf.constant(0, tf.int64))  # min(0.9, 1/10) = 0.1
+    for e, o, v in zip(pair.ema_generator.weights, old, new):
+        np.testing.assert_allclose(np.asarray(e), 0.1 * (0.9 * o + 0.1 * v) + 0.9 * v,
+                                   rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_recipe_options_train_under_mirrored_strategy(tmp_path):
+    """Label smoothing, EMA and DiffAugment in the recipe over two CPU replicas (subprocess)."""
+    script = (
+        "import sys, json, numpy as np\n"
+        "from recipes import dcgan as r\n"
+        "a = r.build_parser().parse_args(sys.argv[1:])\n"
+        "t = r.run(a)\n"
+        "m = t.model\n"
+        "print('RESULT ' + json.dumps({'replicas': t.replicas, 'differs': any(not np.allclose("
+        "np.asarray(e), np.asarray(w)) for e, w in zip(m.ema_generator.weights, "
+        "m.generator.weights)), 'finite': all(bool(np.isfinite(np.asarray(e)).all()) for e in "
+        "m.ema_generator.weights), 'grids': len(__import__('os').listdir(a.run_dir + "
+        "'/samples'))}))\n"
+    )
+    args = ["dcgan_generator_28", "--set", "base_filters=4", "--discriminator-set",
+            "base_filters=4", "--epochs", "2", "--steps-per-epoch", "3", "--batch-size", "8",
+            "--strategy", "mirrored", "--cpu-devices", "2", "--label-smoothing", "0.1",
+            "--ema-decay", "0.999", "--diff-augment", "translation,cutout", "--quiet",
+            "--no-export", "--run-dir", str(tmp_path / "run")]
+    env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="2")
+    proc = subprocess.run([sys.executable, "-c", script, *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    line = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")][-1]
+    result = json.loads(line[len("RESULT "):])
+    assert result == {"replicas": 2, "differs": True, "finite": True, "grids": 2}
+
+
+def test_two_time_scale_learning_rates_and_beta_2():
+    import keras
+
+    from recipes.dcgan import DCGANTask
+
+    def make_optimizer(schedule=False):
+        lr = 1e-4
+        if schedule:
+            lr = keras.optimizers.schedules.CosineDecay(1e-4, decay_steps=100)
+        return keras.optimizers.Adam(learning_rate=lr, beta_1=0.5)
+
+    opts = DCGANTask(d_lr_ratio=4.0, beta_2=0.99).build_optimizers(None, make_optimizer)
+    assert np.isclose(float(opts["d_optimizer"].learning_rate), 4e-4)
+    assert np.isclose(float(opts["g_optimizer"].learning_rate), 1e-4)
+    assert opts["d_optimizer"].beta_2 == opts["g_optimizer"].beta_2 == 0.99
+    opts = DCGANTask(d_lr_ratio=4.0).build_optimizers(None, lambda: make_optimizer(True))
+    for opt in opts.values():
+        opt.iterations.assign(50)  # cosine at half way: half the peak
+    assert np.isclose(float(opts["d_optimizer"].learning_rate), 2e-4)
+    assert np.isclose(float(opts["g_optimizer"].learning_rate), 0.5e-4)
+    assert opts["g_optimizer"].beta_2 == 0.999  # Adam's (and the paper's) default
+
+
+def test_recipe_rejects_bad_optimizer_options():
+    from recipes import dcgan as recipe
+
+    for flags, arg in ((["--d-lr-ratio", "0"], "d_lr_ratio=0.0"), (["--beta-2", "1"], "beta_2=1.0")):
+        args = recipe.build_parser().parse_args(["dcgan_generator_28", *flags])
+        with pytest.raises(ValueError, match=arg):
+            recipe.make_task(args)
+
+
+def test_32_builders_take_channels():
+    g = zoo.dcgan_generator_32(base_filters=4, channels=1)
+    d = zoo.dcgan_discriminator_32(base_filters=4, channels=1)
+    assert g.output.shape == (None, 32, 32, 1) and d.input.shape == (None, 32, 32, 1)
+    assert g.count_params() == generator_params(100, 4, [16, 8, 4], 1, 5)
+    assert d.count_params() == discriminator_params(1, [4, 8, 16], 4, 5)

@@ -16,9 +16,6 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))
 
 import _recipe_models as stand_ins  # noqa: E402
 
-GAN_MODEL = os.environ.get("ZOO_TEST_GAN_MODEL", "tiny_gan")
-
-
 def _common(tmp_path):
     return ["--run-dir", tmp_path / "run", "--no-export", "--quiet"]
 
@@ -65,24 +62,6 @@ def test_transformer_recipe_reversal_greedy_exact_match(tmp_path):
          "--decode-examples", 1000, *_common(tmp_path)]))
     summary = recipe.run(args)
     assert summary["greedy_exact_match"] >= 0.95, summary
-
-
-def _digits_classifier(size):
-    """A CNN trained here on the real digits (held-out accuracy checked) to judge samples."""
-    import keras
-
-    from zoo import data
-
-    src = data.digits_source(size, 1, augment="none")
-    xs, ys = zip(*data.train_pipeline(src, 64).take(300).as_numpy_iterator())
-    x_te, y_te = zip(*data.eval_pipeline(src, 400).as_numpy_iterator())
-    clf = stand_ins.small_cnn((size, size, 1), 10)()
-    clf.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
-    clf.fit(np.concatenate(xs), np.concatenate(ys), epochs=2, batch_size=64, verbose=0)
-    acc = clf.evaluate(np.concatenate(x_te), np.concatenate(y_te), verbose=0)[1]
-    assert acc > 0.95, acc
-    keras.backend.clear_session(free_memory=False)
-    return clf
 
 
 def test_image_recipe_on_tfds_cifar10_mock_exports(tmp_path):

@@ -367,22 +367,23 @@ def _variant(kind, image_shape, base_filters, title, reference):
     fn_name = f"dcgan_{kind}_{h}"
     if kind == "generator":
         def builder(latent_dim=100, base_filters=base_filters, kernel_size=5, weights=None,
-                    name=fn_name):
-            return dcgan_generator(latent_dim=latent_dim, image_shape=image_shape,
+                    name=fn_name, channels=c):
+            return dcgan_generator(latent_dim=latent_dim, image_shape=(h, w, channels),
                                    base_filters=base_filters, kernel_size=kernel_size,
                                    weights=weights, name=name)
         out = f"({None!r}, {h}, {w}, {c})"
     else:
         def builder(base_filters=base_filters, kernel_size=5, output_activation=None,
-                    weights=None, name=fn_name):
-            return dcgan_discriminator(image_shape=image_shape, base_filters=base_filters,
+                    weights=None, name=fn_name, channels=c):
+            return dcgan_discriminator(image_shape=(h, w, channels), base_filters=base_filters,
                                        kernel_size=kernel_size, output_activation=output_activation,
                                        weights=weights, name=name)
         out = "(None, 1)"
     builder.__name__ = builder.__qualname__ = fn_name
     builder.__doc__ = f"""{title}
 
-    See `dcgan_{kind}` for the arguments.
+    See `dcgan_{kind}` for the arguments; `channels` (default {c}) sets the images' channels
+    (1 for greyscale data such as digits, 3 for colour).
 
     Reference:
         Radford, Metz & Chintala 2015, arXiv:1511.06434{reference}.
