@@ -73,16 +73,9 @@ def _cmd_info(args):
 
 def _cmd_build(args):
     import zoo
+    from zoo.registry import parse_overrides
 
-    overrides = {}
-    for item in args.set or []:
-        if "=" not in item:
-            raise SystemExit(f"--set takes KEY=VALUE. Received: {item!r}")
-        k, v = item.split("=", 1)
-        try:
-            overrides[k] = json.loads(v)
-        except json.JSONDecodeError:
-            overrides[k] = v
+    overrides = parse_overrides(args.set)
     model = zoo.create_model(args.name, **overrides)
     model.summary(line_length=110)
     return 0

@@ -1243,7 +1243,7 @@ def _check(meta, child_report, served, atol, rtol):
 
 
 def _parse_sets(items):
-    from zoo.train import parse_overrides  # `--set KEY=VALUE`, values as JSON when they parse
+    from zoo.registry import parse_overrides  # `--set KEY=VALUE`, JSON values, as the recipes'
 
     return parse_overrides(items)
 

@@ -17,6 +17,7 @@ import dataclasses
 import difflib
 import fnmatch
 import inspect
+import json
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "FAMILIES",
     "FLOPS_SEQUENCE_LENGTH",
     "flops_input_shapes",
+    "parse_overrides",
 ]
 
 # Families and the kind of input their builders take.
@@ -344,3 +346,25 @@ def _space_lines(spec):
 
 def _jsonable(v) -> bool:
     return v is None or isinstance(v, (bool, int, float, str, tuple, list, dict))
+
+
+def parse_overrides(items) -> Dict[str, Any]:
+    """`["KEY=VALUE", ...]` (the command line's `--set`) -> builder overrides for `create_model`.
+
+    Values are read as JSON when they parse (`classes=10`, `input_shape=[32,32,3]`), else kept
+    as strings (`name=x`).
+
+    Example:
+        >>> parse_overrides(["classes=10", "name=x"])
+        {'classes': 10, 'name': 'x'}
+    """
+    out = {}
+    for item in items or []:
+        if "=" not in item:
+            raise ValueError(f"`--set` takes KEY=VALUE. Received: --set={item!r}")
+        k, v = item.split("=", 1)
+        try:
+            out[k] = json.loads(v)
+        except json.JSONDecodeError:
+            out[k] = v
+    return out

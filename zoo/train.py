@@ -46,7 +46,6 @@ import math
 import os
 import shutil
 import sys
-import tempfile
 import time
 from typing import Any, Callable, Dict, List, Optional
 
@@ -54,6 +53,7 @@ import numpy as np
 import tensorflow as tf
 
 from zoo import data as zdata
+from zoo.registry import parse_overrides  # noqa: F401  (`--set KEY=VALUE`; public here too)
 
 __all__ = [
     "TrainConfig",
@@ -916,20 +916,6 @@ def config_from_args(args, name, **fixed) -> TrainConfig:
     kw.update(fixed)
     kw["name"] = name
     return TrainConfig(**kw)
-
-
-def parse_overrides(items) -> Dict[str, Any]:
-    """`["KEY=VALUE", ...]` (values as JSON when they parse, else strings) -> dict."""
-    out = {}
-    for item in items or []:
-        if "=" not in item:
-            raise ValueError(f"`--set` takes KEY=VALUE. Received: --set={item!r}")
-        k, v = item.split("=", 1)
-        try:
-            out[k] = json.loads(v)
-        except json.JSONDecodeError:
-            out[k] = v
-    return out
 
 
 def model_builder(name, overrides=None, **candidates):

@@ -1343,7 +1343,7 @@ def run_search(model, tuner="random", *, directory="runs/tune", project_name=Non
 
 
 def _parse_restrict(items):
-    from zoo.train import parse_overrides  # `--set NAME=VALUE`, JSON values, as the recipes'
+    from zoo.registry import parse_overrides  # `--set KEY=VALUE`, JSON values, as the recipes'
 
     return parse_overrides(items)
 
