@@ -257,7 +257,7 @@ def transformer_base(vocab_size=37000, target_vocab_size=None, num_layers=6, d_m
         >>> model.count_params()
         7868416
     """
-    return transformer(**{k: v for k, v in locals().items()})
+    return transformer(**locals())
 
 
 @_register(description="Transformer big (Table 3): N=6, d_model 1024, d_ff 4096, h 16, ~214M params",
@@ -281,7 +281,7 @@ def transformer_big(vocab_size=37000, target_vocab_size=None, num_layers=6, d_mo
         >>> model.count_params()
         30416896
     """
-    return transformer(**{k: v for k, v in locals().items()})
+    return transformer(**locals())
 
 
 @register_model(
