@@ -10,8 +10,9 @@ latent vectors from U(-1, 1), images scaled to [-1, 1]. The generator is exporte
 Options beyond the paper (all off by default): `--label-smoothing` (one-sided, Salimans et al.
 2016), `--ema-decay` (a moving average of G's weights samples and is exported; Yazici et al.
 2019), `--diff-augment translation,cutout` (DiffAugment, Zhao et al. 2020, for small datasets),
-`--discriminator-set KEY=VALUE` (discriminator arguments, as `--set` for the generator).
-On the embedded digits (docs/dcgan.md):
+`--r1-gamma` (a penalty on D's gradient at real images, Mescheder et al. 2018), `--g-steps`
+(generator updates per discriminator update), `--discriminator-set KEY=VALUE` (discriminator
+arguments, as `--set` for the generator). On the embedded digits (docs/dcgan.md):
 
     zoo train dcgan_generator_32 --image-size 32 --channels 3 --batch-size 32 --epochs 40 \
         --set base_filters=32 --set kernel_size=4 --discriminator-set base_filters=32 \
@@ -119,11 +120,18 @@ class DCGANTask(train.GANTask):
             `model.ema_generator` (Yazici et al. 2019); the decay at update `t` is
             `min(ema_decay, (1 + t) / (10 + t))`, as `tf.train.ExponentialMovingAverage` with
             `num_updates`, so short runs average over fewer steps. 0 turns it off.
+        augment: DiffAugment policy (`diff_augment`) applied before D in both updates.
+        d_lr_ratio, beta_2: D's learning rate over G's, and Adam's beta_2 (`build_optimizers`).
+        r1_gamma: weight of the R1 penalty `r1_gamma / 2 * |grad_x D(x)|^2` at real images
+            (Mescheder et al. 2018, eq. 9), added to D's loss; 0 turns it off.
+        g_steps: generator updates (each on fresh latents) per discriminator update.
     """
 
     def __init__(self, latent_dim=None, label_smoothing=0.0, ema_decay=0.0, augment=(),
-                 d_lr_ratio=1.0, beta_2=0.999):
+                 d_lr_ratio=1.0, beta_2=0.999, r1_gamma=0.0, g_steps=1):
         super().__init__(latent_dim=latent_dim)
+        self.g_steps = int(g_steps)
+        self.r1_gamma = float(r1_gamma)
         self.augment = tuple(augment)
         self.label_smoothing = float(label_smoothing)
         self.ema_decay = float(ema_decay)
@@ -164,19 +172,32 @@ class DCGANTask(train.GANTask):
 
         with tf.GradientTape() as tape:
             fake = gen(tf.random.uniform([n, latent], -1.0, 1.0), training=True)
-            real_logits, fake_logits = logits(real), logits(fake)
-            d_per = bce(1.0 - self.label_smoothing, real_logits) + bce(0.0, fake_logits)
+            if self.r1_gamma:
+                real = tf.convert_to_tensor(real)
+                with tf.GradientTape() as inner:
+                    inner.watch(real)
+                    real_logits = logits(real)
+                    total = tf.reduce_sum(real_logits)
+                slopes = inner.gradient(total, real)
+                r1_per = tf.reduce_sum(tf.square(slopes), axis=[1, 2, 3])
+            else:
+                real_logits = logits(real)
+                r1_per = tf.zeros([n])
+            fake_logits = logits(fake)
+            d_per = (bce(1.0 - self.label_smoothing, real_logits) + bce(0.0, fake_logits)
+                     + 0.5 * self.r1_gamma * r1_per)
             scaled = optimizers["d_optimizer"].scale_loss(tf.reduce_sum(d_per) / denominator)
         grads = tape.gradient(scaled, disc.trainable_variables)
         optimizers["d_optimizer"].apply_gradients(zip(grads, disc.trainable_variables))
-        with tf.GradientTape() as tape:
-            g_logits = logits(gen(tf.random.uniform([n, latent], -1.0, 1.0), training=True))
-            g_per = bce(1.0, g_logits)
-            scaled = optimizers["g_optimizer"].scale_loss(tf.reduce_sum(g_per) / denominator)
-        grads = tape.gradient(scaled, gen.trainable_variables)
-        optimizers["g_optimizer"].apply_gradients(zip(grads, gen.trainable_variables))
-        if self.ema_decay and getattr(model, "ema_generator", None) is not None:
-            self._update_ema(model, optimizers["g_optimizer"].iterations)
+        for _ in range(self.g_steps):
+            with tf.GradientTape() as tape:
+                g_logits = logits(gen(tf.random.uniform([n, latent], -1.0, 1.0), training=True))
+                g_per = bce(1.0, g_logits)
+                scaled = optimizers["g_optimizer"].scale_loss(tf.reduce_sum(g_per) / denominator)
+            grads = tape.gradient(scaled, gen.trainable_variables)
+            optimizers["g_optimizer"].apply_gradients(zip(grads, gen.trainable_variables))
+            if self.ema_decay and getattr(model, "ema_generator", None) is not None:
+                self._update_ema(model, optimizers["g_optimizer"].iterations)
         return {"d_loss_sum": tf.reduce_sum(d_per), "g_loss_sum": tf.reduce_sum(g_per),
                 "d_real_sum": tf.reduce_sum(tf.sigmoid(real_logits)),
                 "d_fake_sum": tf.reduce_sum(tf.sigmoid(fake_logits)),
@@ -224,6 +245,12 @@ def build_parser():
     p.add_argument("--d-lr-ratio", type=float, default=1.0,
                    help="D's learning rate is this times G's (--learning-rate); 4 with G at 1e-4 "
                         "is the two time-scale update rule (Heusel et al. 2017); 1 in the paper")
+    p.add_argument("--g-steps", type=int, default=1,
+                   help="generator updates per discriminator update (1 in the paper; 2 in "
+                        "carpedm20/DCGAN-tensorflow, so that D's loss does not go to zero)")
+    p.add_argument("--r1-gamma", type=float, default=0.0,
+                   help="R1 penalty weight on D's gradient at real images (Mescheder et al. "
+                        "2018); 0 (off) in the paper")
     p.add_argument("--beta-2", type=float, default=0.999, help="Adam beta_2 (0.999 in the paper)")
     p.add_argument("--ema-decay", type=float, default=0.0,
                    help="keep an exponential moving average of G's weights, which samples and "
@@ -266,8 +293,12 @@ def make_task(args):
         raise ValueError(f"`--d-lr-ratio` must be positive. Received: d_lr_ratio={args.d_lr_ratio}")
     if not 0 <= args.beta_2 < 1:
         raise ValueError(f"`--beta-2` must be in [0, 1). Received: beta_2={args.beta_2}")
+    if args.r1_gamma < 0:
+        raise ValueError(f"`--r1-gamma` must be >= 0 (0: off). Received: r1_gamma={args.r1_gamma}")
+    if args.g_steps < 1:
+        raise ValueError(f"`--g-steps` must be >= 1. Received: g_steps={args.g_steps}")
     return DCGANTask(args.latent_dim, args.label_smoothing, args.ema_decay, policy,
-                     args.d_lr_ratio, args.beta_2)
+                     args.d_lr_ratio, args.beta_2, args.r1_gamma, args.g_steps)
 
 
 def run(args, model_fn=None):

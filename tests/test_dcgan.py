@@ -721,7 +721,8 @@ def test_two_time_scale_learning_rates_and_beta_2():
 def test_recipe_rejects_bad_optimizer_options():
     from recipes import dcgan as recipe
 
-    for flags, arg in ((["--d-lr-ratio", "0"], "d_lr_ratio=0.0"), (["--beta-2", "1"], "beta_2=1.0")):
+    for flags, arg in ((["--d-lr-ratio", "0"], "d_lr_ratio=0.0"), (["--beta-2", "1"], "beta_2=1.0"),
+                       (["--r1-gamma", "-1"], "r1_gamma=-1.0"), (["--g-steps", "0"], "g_steps=0")):
         args = recipe.build_parser().parse_args(["dcgan_generator_28", *flags])
         with pytest.raises(ValueError, match=arg):
             recipe.make_task(args)
@@ -733,3 +734,53 @@ def test_32_builders_take_channels():
     assert g.output.shape == (None, 32, 32, 1) and d.input.shape == (None, 32, 32, 1)
     assert g.count_params() == generator_params(100, 4, [16, 8, 4], 1, 5)
     assert d.count_params() == discriminator_params(1, [4, 8, 16], 4, 5)
+
+
+def _one_step(task, seed=0):
+    """One `task.train_step` on a tiny pair; returns the pair, its optimizers and the stats."""
+    import keras
+    import tensorflow as tf
+
+    from recipes.dcgan import GANPair
+
+    keras.utils.set_random_seed(seed)
+    pair = GANPair(zoo.dcgan_generator(latent_dim=4, image_shape=(8, 8, 1), base_filters=2),
+                   zoo.dcgan_discriminator(image_shape=(8, 8, 1), base_filters=2))
+    opts = task.build_optimizers(pair, lambda: keras.optimizers.SGD(0.1))
+    real = tf.constant(np.random.default_rng(seed).uniform(-1, 1, (4, 8, 8, 1)), tf.float32)
+    stats = task.train_step(pair, opts, real, 4.0, 1)
+    return pair, opts, real, stats
+
+
+def test_r1_penalty_is_half_gamma_times_squared_input_gradient():
+    import tensorflow as tf
+
+    from recipes.dcgan import DCGANTask
+
+    gamma = 1000.0  # a penalty well above the float32 rounding of the summed losses
+    import keras
+
+    _, _, real, stats = _one_step(DCGANTask(r1_gamma=gamma))
+    _, _, _, base = _one_step(DCGANTask())
+    # Same seed, same weights and fakes: D's summed loss differs by the penalty at the start.
+    keras.utils.set_random_seed(0)
+    zoo.dcgan_generator(latent_dim=4, image_shape=(8, 8, 1), base_filters=2)  # same draws
+    d0 = zoo.dcgan_discriminator(image_shape=(8, 8, 1), base_filters=2)
+    with tf.GradientTape() as tape:
+        tape.watch(real)
+        total = tf.reduce_sum(d0(real, training=True))
+    slopes = tape.gradient(total, real)
+    penalty = 0.5 * gamma * float(tf.reduce_sum(tf.square(slopes)))
+    assert penalty > 0
+    np.testing.assert_allclose(float(stats["d_loss_sum"]) - float(base["d_loss_sum"]), penalty,
+                               rtol=1e-3)
+    assert np.isfinite([float(v) for v in stats.values()]).all()
+
+
+def test_g_steps_updates_the_generator_that_many_times():
+    from recipes.dcgan import DCGANTask
+
+    for steps in (1, 3):
+        _, opts, _, _ = _one_step(DCGANTask(g_steps=steps))
+        assert int(opts["g_optimizer"].iterations) == steps
+        assert int(opts["d_optimizer"].iterations) == 1
