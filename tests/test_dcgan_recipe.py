@@ -2,11 +2,12 @@
 
 A judge CNN trained here on the real digits (at the generated samples' resolution, channels and
 [-1, 1] range; its held-out accuracy is checked) labels 1,000 generated samples; every class must
-appear among the confident (>= 0.9) ones (no collapse), and at least 65% must be confident.
+appear among the confident (>= 0.9) ones (no collapse), and at least 60% must be confident.
 
-This is a guard of what the documented settings reach (0.72-0.74 in docs/dcgan.md), NOT issue 5's
-target of 80%, which these settings do not reach in a CI-sized run (1,760 steps; 0.76-0.79 after
-3,520-5,280 steps). Measured against this judge: the paper's defaults reach 0.57.
+This is a regression guard of the documented settings, shortened to 20 epochs (880 steps, 0.68
+measured; 40 epochs give 0.72-0.74, docs/dcgan.md) to fit the suite's time budget. It is NOT
+issue 5's target of 80%, which these settings do not reach in a CI-sized run (0.76-0.79 after
+3,520-5,280 steps).
 """
 
 import os
@@ -18,11 +19,11 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-SIZE, CHANNELS = 32, 3
-# The recipe's documented flags (docs/dcgan.md, "Training on the embedded digits").
+SIZE, CHANNELS, EPOCHS = 32, 3, 20
+# The recipe's documented flags (docs/dcgan.md), 20 epochs instead of 40.
 RECIPE_FLAGS = [
     "dcgan_generator_32", "--image-size", SIZE, "--channels", CHANNELS, "--batch-size", 32,
-    "--epochs", 40, "--set", "base_filters=32", "--set", "kernel_size=4",
+    "--epochs", EPOCHS, "--set", "base_filters=32", "--set", "kernel_size=4",
     "--discriminator-set", "base_filters=32", "--discriminator-set", "kernel_size=4",
     "--label-smoothing", 0.1, "--ema-decay", 0.999, "--diff-augment", "translation",
 ]
@@ -59,7 +60,7 @@ def test_dcgan_recipe_digits_samples_are_recognisable_and_diverse(tmp_path):
     args = recipe.build_parser().parse_args([str(a) for a in RECIPE_FLAGS] + [
         "--run-dir", str(tmp_path / "run"), "--no-export", "--quiet"])
     trainer = recipe.run(args)
-    assert len(os.listdir(tmp_path / "run" / "samples")) == 40  # one grid per epoch
+    assert len(os.listdir(tmp_path / "run" / "samples")) == EPOCHS  # one grid per epoch
     z = np.random.default_rng(1).uniform(-1, 1, (1000, 100)).astype("float32")
     images = np.asarray(trainer.model.sampler(z, training=False))
     assert images.shape == (1000, SIZE, SIZE, CHANNELS)
@@ -67,5 +68,5 @@ def test_dcgan_recipe_digits_samples_are_recognisable_and_diverse(tmp_path):
     confident = probs.max(-1) >= 0.9
     classes = np.bincount(probs.argmax(-1)[confident], minlength=10)
     print(f"confident {confident.mean():.3f}, per class {classes.tolist()}")
-    assert confident.mean() >= 0.65, (confident.mean(), classes.tolist())
+    assert confident.mean() >= 0.6, (confident.mean(), classes.tolist())
     assert (classes > 0).all(), classes.tolist()
