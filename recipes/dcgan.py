@@ -182,10 +182,10 @@ class DCGANTask(train.GANTask):
                 r1_per = tf.reduce_sum(tf.square(slopes), axis=[1, 2, 3])
             else:
                 real_logits = logits(real)
-                r1_per = tf.zeros([n])
             fake_logits = logits(fake)
-            d_per = (bce(1.0 - self.label_smoothing, real_logits) + bce(0.0, fake_logits)
-                     + 0.5 * self.r1_gamma * r1_per)
+            d_per = bce(1.0 - self.label_smoothing, real_logits) + bce(0.0, fake_logits)
+            if self.r1_gamma:
+                d_per += 0.5 * self.r1_gamma * r1_per
             scaled = optimizers["d_optimizer"].scale_loss(tf.reduce_sum(d_per) / denominator)
         grads = tape.gradient(scaled, disc.trainable_variables)
         optimizers["d_optimizer"].apply_gradients(zip(grads, disc.trainable_variables))
