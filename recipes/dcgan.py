@@ -1,7 +1,7 @@
 """DCGAN: train a generator and discriminator on images, with a grid of samples each epoch.
 
     zoo train dcgan_generator_28 --dataset digits --epochs 30            # embedded 8x8 digits
-    zoo train dcgan_generator --dataset celeb_a --image-size 64 --epochs 20 --strategy mirrored
+    zoo train dcgan_generator_64 --dataset celeb_a --epochs 20 --strategy mirrored
 
 NAME is a registered generator; its discriminator is `--discriminator` (default: the name with
 "generator" replaced by "discriminator"). Adam with lr 2e-4 and beta_1 0.5 (Radford et al. 2015),
@@ -231,8 +231,11 @@ def build_parser():
     p.add_argument("--discriminator", default=None)
     p.add_argument("--dataset", default="digits",
                    help="digits (embedded) or a TFDS image dataset (celeb_a, mnist, cifar10, ...)")
-    p.add_argument("--image-size", type=int, default=None, help="default 28 for digits, else 64")
-    p.add_argument("--channels", type=int, default=None, help="default 1 for digits, else 3")
+    p.add_argument("--image-size", type=int, default=None,
+                   help="the models' image side (the default; another value is an error, since "
+                        "each registered variant has a fixed side)")
+    p.add_argument("--channels", type=int, default=None,
+                   help="default: the models' (1 for dcgan_*_28, else 3)")
     p.add_argument("--latent-dim", type=int, default=100)
     p.add_argument("--data-dir", default=None)
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="generator argument")
@@ -259,9 +262,33 @@ def build_parser():
                                      beta_1=0.5)
 
 
+def image_shape_of(args):
+    """`(side, side, channels)` of the registered discriminator, checked against the flags.
+
+    Each registered variant has a fixed side (`dcgan_generator_32` makes 32x32 images), so
+    `--image-size` must be that side or absent; `--channels` may change the channels.
+    """
+    from zoo.registry import get_spec
+
+    disc_name = args.discriminator or args.model.replace("generator", "discriminator")
+    g_side = get_spec(args.model).builder(latent_dim=1, base_filters=1).output.shape[1]
+    h, w, c = get_spec(disc_name).input_shape
+    if g_side != h:
+        raise ValueError(f"The generator `{args.model}` makes {g_side}x{g_side} images but the "
+                         f"discriminator `{disc_name}` takes {h}x{w}; pass a matching "
+                         f"`--discriminator`.")
+    if args.image_size not in (None, h):
+        raise ValueError(f"`--image-size` must be {h} for `{args.model}` (its fixed side; the "
+                         f"registered variants are dcgan_generator_28/32/64). "
+                         f"Received: image_size={args.image_size}")
+    if args.channels is not None and args.channels < 1:
+        raise ValueError(f"`--channels` must be a positive integer. Received: "
+                         f"channels={args.channels}")
+    return h, w, args.channels or c
+
+
 def make_source(args):
-    size = args.image_size or (28 if args.dataset == "digits" else 64)
-    channels = args.channels or (1 if args.dataset in ("digits", "mnist") else 3)
+    size, _, channels = image_shape_of(args)
     if args.dataset == "digits":
         src = data.digits_source(size, channels, augment="none")
         src.eval = None

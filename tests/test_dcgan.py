@@ -728,6 +728,26 @@ def test_recipe_rejects_bad_optimizer_options():
             recipe.make_task(args)
 
 
+def test_recipe_image_shape_is_the_variants_and_a_wrong_one_is_named():
+    """Each registered variant has a fixed side: `--image-size` defaults to it, and another value
+    (or a discriminator of another side) is refused before anything is built or trained."""
+    from recipes import dcgan as recipe
+
+    def shape(*flags):
+        return recipe.image_shape_of(recipe.build_parser().parse_args(list(flags)))
+
+    assert shape("dcgan_generator_28") == (28, 28, 1)
+    assert shape("dcgan_generator_32") == (32, 32, 3)
+    assert shape("dcgan_generator_64", "--dataset", "celeb_a") == (64, 64, 3)
+    assert shape("dcgan_generator_32", "--image-size", "32", "--channels", "1") == (32, 32, 1)
+    with pytest.raises(ValueError, match=r"`--image-size` must be 32 .*image_size=16"):
+        shape("dcgan_generator_32", "--image-size", "16")
+    with pytest.raises(ValueError, match="makes 32x32 images but the discriminator"):
+        shape("dcgan_generator_32", "--discriminator", "dcgan_discriminator_28")
+    with pytest.raises(ValueError, match="channels=0"):
+        shape("dcgan_generator_32", "--channels", "0")
+
+
 def test_32_builders_take_channels():
     g = zoo.dcgan_generator_32(base_filters=4, channels=1)
     d = zoo.dcgan_discriminator_32(base_filters=4, channels=1)
