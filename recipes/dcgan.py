@@ -271,8 +271,10 @@ def image_shape_of(args):
     from zoo.registry import get_spec
 
     disc_name = args.discriminator or args.model.replace("generator", "discriminator")
-    g_side = get_spec(args.model).builder(latent_dim=1, base_filters=1).output.shape[1]
-    h, w, c = get_spec(disc_name).input_shape
+    # Read from the cards, not by building a model: that would initialise TensorFlow's devices
+    # before the trainer sets up `--cpu-devices`.
+    g_side = get_spec(args.model).builder.image_shape[0]
+    h, w, c = get_spec(disc_name).builder.image_shape
     if g_side != h:
         raise ValueError(f"The generator `{args.model}` makes {g_side}x{g_side} images but the "
                          f"discriminator `{disc_name}` takes {h}x{w}; pass a matching "

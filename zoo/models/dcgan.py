@@ -380,6 +380,7 @@ def _variant(kind, image_shape, base_filters, title, reference):
                                        weights=weights, name=name)
         out = "(None, 1)"
     builder.__name__ = builder.__qualname__ = fn_name
+    builder.image_shape = image_shape  # the images' default shape (recipes read it)
     builder.__doc__ = f"""{title}
 
     See `dcgan_{kind}` for the arguments; `channels` (default {c}) sets the images' channels
