@@ -18,7 +18,8 @@ import zoo  # noqa: E402
 from zoo import export as ex  # noqa: E402
 from zoo.registry import FAMILIES, get_spec  # noqa: E402
 
-pytestmark = pytest.mark.slow
+# One xdist worker runs this whole module, so its module-scoped fixtures are built once.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("test_export_families")]
 
 # family -> the registered models exported here: one per task the family has
 FAMILY_MODELS = {

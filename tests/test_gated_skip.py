@@ -10,6 +10,9 @@ import zoo
 from zoo.layers import GatedSkip, HighwayDense
 from zoo.layers.gated_skip import default_gate_bias
 
+# One xdist worker runs this whole module, so its module-scoped fixtures are built once.
+pytestmark = pytest.mark.xdist_group("test_gated_skip")
+
 DEPTH = 50  # gated blocks in the gradient test
 WIDTH = 64
 

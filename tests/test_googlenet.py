@@ -10,6 +10,9 @@ import pytest
 import zoo
 from zoo.models.googlenet import googlenet_inference_model, googlenet_loss_weights
 
+# One xdist worker runs this whole module, so its module-scoped fixtures are built once.
+pytestmark = pytest.mark.xdist_group("test_googlenet")
+
 # Table 1 of the paper: input channels, (#1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj),
 # output size, printed params (K = 1024 weights, without biases) and ops (M multiply-adds).
 TABLE_1 = [

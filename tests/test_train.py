@@ -16,6 +16,9 @@ import time
 import numpy as np
 import pytest
 
+# One xdist worker runs this whole module, so its module-scoped fixtures are built once.
+pytestmark = pytest.mark.xdist_group("test_train")
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 JOB = os.path.join(ROOT, "tests", "_train_job.py")
 TIMEOUT = 240
