@@ -44,6 +44,7 @@ from __future__ import annotations
 import keras
 
 from zoo import weights as _weights
+from zoo.layers.mixture_latent import MixtureLatent
 from zoo.registry import register_model
 
 __all__ = [
@@ -151,6 +152,8 @@ def dcgan_generator(
     base_filters=128,
     kernel_size=5,
     num_upsamplings=None,
+    latent_components=0,
+    latent_scale=1.0,
     weights=None,
     name="dcgan_generator",
 ):
@@ -172,6 +175,12 @@ def dcgan_generator(
             authors' code, 4 as in dcgan.torch.
         num_upsamplings: `k`, the number of stride-2 upsamplings; by default the largest that
             leaves a start side of at least 4.
+        latent_components: 0 (the paper) feeds `z` to the projection; `K > 0` first maps it
+            through `zoo.layers.MixtureLatent(K, latent_scale)`, a learned mixture of `K`
+            components (DeLiGAN, Gurumurthy et al. 2017) picked by `z[:, 0]`, for small
+            multimodal datasets (the embedded digits, docs/dcgan.md). The input stays
+            `z ~ U(-1, 1)`.
+        latent_scale: the fixed spread of each mixture component (with `latent_components`).
         weights: `None` or the path to a `.weights.h5` file of this architecture.
         name: the model's name.
 
@@ -200,10 +209,21 @@ def dcgan_generator(
     sh, sw = h // 2**k, w // 2**k
     width = base_filters * 2 ** (k - 1)
 
+    if isinstance(latent_components, bool) or not isinstance(latent_components, int) or (
+        latent_components < 0
+    ):
+        raise ValueError(
+            "`latent_components` must be 0 (off) or a positive integer. "
+            f"Received: latent_components={latent_components!r}"
+        )
+
     z = keras.Input(shape=(latent_dim,), name="latent")
+    x = z
+    if latent_components:
+        x = MixtureLatent(latent_components, latent_scale, name="latent_mixture")(x)
     x = keras.layers.Dense(
         sh * sw * width, use_bias=False, kernel_initializer=_kernel_init(), name="project"
-    )(z)
+    )(x)
     x = keras.layers.Reshape((sh, sw, width), name="project_reshape")(x)
     x = _batch_norm("project_bn")(x)
     x = keras.layers.ReLU(name="project_relu")(x)
@@ -367,10 +387,11 @@ def _variant(kind, image_shape, base_filters, title, reference):
     fn_name = f"dcgan_{kind}_{h}"
     if kind == "generator":
         def builder(latent_dim=100, base_filters=base_filters, kernel_size=5, weights=None,
-                    name=fn_name, channels=c):
+                    name=fn_name, channels=c, latent_components=0, latent_scale=1.0):
             return dcgan_generator(latent_dim=latent_dim, image_shape=(h, w, channels),
                                    base_filters=base_filters, kernel_size=kernel_size,
-                                   weights=weights, name=name)
+                                   latent_components=latent_components,
+                                   latent_scale=latent_scale, weights=weights, name=name)
         out = f"({None!r}, {h}, {w}, {c})"
     else:
         def builder(base_filters=base_filters, kernel_size=5, output_activation=None,
