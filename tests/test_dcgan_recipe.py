@@ -1,13 +1,17 @@
-"""The DCGAN recipe on the embedded digits, registered builders: a quality regression guard.
+"""Issue 5's DCGAN target: the recipe on the embedded digits, registered builders, documented flags.
 
-A judge CNN trained here on the real digits (at the generated samples' resolution, channels and
-[-1, 1] range; its held-out accuracy is checked) labels 1,000 generated samples; every class must
-appear among the confident (>= 0.9) ones (no collapse), and at least 60% must be confident.
+A judge CNN trained here on the real digits (at the samples' resolution, channels and [-1, 1]
+range; its held-out accuracy is checked) labels 1,000 generated samples: at least 80% must be
+labelled with confidence >= 0.9 and every class must appear among them (no collapse). Two checks
+beyond the issue's keep that from being met by a degenerate generator: few samples may have a
+near-duplicate among the others (a generator whose mixture components each collapsed to one
+image would pass the judge), and the samples must not be copies of training digits.
 
-This is a regression guard of the documented settings, shortened to 20 epochs (880 steps, 0.68
-measured; 40 epochs give 0.72-0.74, docs/dcgan.md) to fit the suite's time budget. It is NOT
-issue 5's target of 80%, which these settings do not reach in a CI-sized run (0.76-0.79 after
-3,520-5,280 steps).
+The flags are docs/dcgan.md's: `dcgan_generator_32` / `dcgan_discriminator_32` narrowed to
+`base_filters=32` and 4x4 kernels, a mixture latent of 20 components (DeLiGAN), one-sided label
+smoothing, an EMA generator and DiffAugment translation (40 epochs are about 90 s of
+training on 2 idle CPU cores), 60 epochs (2,640 steps): the seed-to-seed spread at 40
+epochs was 0.79-0.93 (docs/dcgan.md). Measured: 0.896 confident, every class, no near-duplicates.
 """
 
 import os
@@ -19,11 +23,10 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-SIZE, CHANNELS, EPOCHS = 32, 3, 20
-# The recipe's documented flags (docs/dcgan.md), 20 epochs instead of 40.
+SIZE, CHANNELS, EPOCHS = 32, 3, 60
 RECIPE_FLAGS = [
-    "dcgan_generator_32", "--image-size", SIZE, "--channels", CHANNELS, "--batch-size", 32,
-    "--epochs", EPOCHS, "--set", "base_filters=32", "--set", "kernel_size=4",
+    "dcgan_generator_32", "--batch-size", 32, "--epochs", EPOCHS,
+    "--set", "base_filters=32", "--set", "kernel_size=4", "--set", "latent_components=20",
     "--discriminator-set", "base_filters=32", "--discriminator-set", "kernel_size=4",
     "--label-smoothing", 0.1, "--ema-decay", 0.999, "--diff-augment", "translation",
 ]
@@ -53,6 +56,30 @@ def _digits_classifier(size, channels):
     return clf
 
 
+def _nearest(a, b, exclude_self=False):
+    """Euclidean distance from each row of `a` to its nearest row of `b`."""
+    d = (a * a).sum(1)[:, None] + (b * b).sum(1)[None] - 2.0 * a @ b.T
+    d = np.sqrt(np.maximum(d, 0.0))
+    if exclude_self:
+        np.fill_diagonal(d, np.inf)
+    return d.min(1)
+
+
+def _real_digits(size):
+    """The training and held-out digits as the recipe sees them (one channel, [-1, 1])."""
+    import tensorflow as tf
+
+    from zoo import data
+
+    x_tr, x_te, _, _ = data._digits_split(0)
+
+    def prep(x):
+        x = tf.image.resize(x[..., None].astype("float32"), (size, size)).numpy()
+        return (x * (2.0 / 255.0) - 1.0).reshape(len(x), -1)
+
+    return prep(x_tr), prep(x_te)
+
+
 @pytest.mark.slow
 def test_dcgan_recipe_digits_samples_are_recognisable_and_diverse(tmp_path):
     from recipes import dcgan as recipe
@@ -64,9 +91,24 @@ def test_dcgan_recipe_digits_samples_are_recognisable_and_diverse(tmp_path):
     z = np.random.default_rng(1).uniform(-1, 1, (1000, 100)).astype("float32")
     images = np.asarray(trainer.model.sampler(z, training=False))
     assert images.shape == (1000, SIZE, SIZE, CHANNELS)
+
     probs = _digits_classifier(SIZE, CHANNELS).predict(images, verbose=0)
     confident = probs.max(-1) >= 0.9
     classes = np.bincount(probs.argmax(-1)[confident], minlength=10)
-    print(f"confident {confident.mean():.3f}, per class {classes.tolist()}")
-    assert confident.mean() >= 0.6, (confident.mean(), classes.tolist())
+
+    train, held_out = _real_digits(SIZE)
+    flat = images[..., 0].reshape(len(images), -1)
+    to_other = _nearest(flat, flat, exclude_self=True)
+    near_duplicates = float(np.mean(to_other < 1.0))
+    to_train = float(np.median(_nearest(flat, train)))
+    real_to_train = float(np.median(_nearest(held_out, train)))
+    print(f"confident {confident.mean():.3f}, per class {classes.tolist()}, near-duplicates "
+          f"{near_duplicates:.3f}, median distance to the nearest other sample "
+          f"{np.median(to_other):.2f}, median distance to the nearest training digit {to_train:.2f} "
+          f"(held-out real digits: {real_to_train:.2f})")
+    assert confident.mean() >= 0.8, (confident.mean(), classes.tolist())
     assert (classes > 0).all(), classes.tolist()
+    # A distance of 1 is a sixth of the real digits' typical nearest-neighbour distance (about 6);
+    # generators whose mixture components collapsed had 58-100% of their samples that close.
+    assert near_duplicates <= 0.05, near_duplicates
+    assert to_train >= 0.5 * real_to_train, (to_train, real_to_train)
