@@ -265,6 +265,11 @@ def build_parser():
                                      beta_1=0.5)
 
 
+def discriminator_name(args):
+    """`--discriminator`, or NAME with "generator" replaced by "discriminator"."""
+    return args.discriminator or args.model.replace("generator", "discriminator")
+
+
 def image_shape_of(args):
     """`(side, side, channels)` of the registered discriminator, checked against the flags.
 
@@ -273,7 +278,7 @@ def image_shape_of(args):
     """
     from zoo.registry import get_spec
 
-    disc_name = args.discriminator or args.model.replace("generator", "discriminator")
+    disc_name = discriminator_name(args)
     # Read from the cards, not by building a model: that would initialise TensorFlow's devices
     # before the trainer sets up `--cpu-devices`.
     g_side = get_spec(args.model).builder.image_shape[0]
@@ -337,7 +342,7 @@ def run(args, model_fn=None):
     task = make_task(args)
     src, shape = make_source(args)
     if model_fn is None:
-        disc_name = args.discriminator or args.model.replace("generator", "discriminator")
+        disc_name = discriminator_name(args)
         gen_fn = train.model_builder(args.model, args.set, latent_dim=args.latent_dim,
                                      image_shape=shape, channels=shape[2])
         disc_fn = train.model_builder(disc_name, args.discriminator_set, image_shape=shape,

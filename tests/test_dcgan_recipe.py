@@ -66,16 +66,14 @@ def _nearest(a, b, exclude_self=False):
 
 
 def _real_digits(size):
-    """The training and held-out digits as the recipe sees them (one channel, [-1, 1])."""
-    import tensorflow as tf
-
+    """The training and held-out digits through the recipe's preprocessing (one channel)."""
     from zoo import data
 
     x_tr, x_te, _, _ = data._digits_split(0)
+    pre = data.image_preprocessor(size, 1, "none", with_label=False)
 
     def prep(x):
-        x = tf.image.resize(x[..., None].astype("float32"), (size, size)).numpy()
-        return (x * (2.0 / 255.0) - 1.0).reshape(len(x), -1)
+        return np.asarray(pre(x[..., None], False)).reshape(len(x), -1)
 
     return prep(x_tr), prep(x_te)
 

@@ -209,13 +209,8 @@ def dcgan_generator(
     sh, sw = h // 2**k, w // 2**k
     width = base_filters * 2 ** (k - 1)
 
-    if isinstance(latent_components, bool) or not isinstance(latent_components, int) or (
-        latent_components < 0
-    ):
-        raise ValueError(
-            "`latent_components` must be 0 (off) or a positive integer. "
-            f"Received: latent_components={latent_components!r}"
-        )
+    if latent_components != 0:
+        _positive_int(latent_components, "latent_components")
 
     z = keras.Input(shape=(latent_dim,), name="latent")
     x = z
