@@ -62,3 +62,5 @@ def test_generator_with_a_mixture_latent_round_trips_and_counts_its_means(tmp_pa
     np.testing.assert_allclose(np.asarray(loaded(z)), np.asarray(g(z)), atol=1e-6)
     with pytest.raises(ValueError, match="latent_components=-1"):
         zoo.dcgan_generator(latent_components=-1)
+    with pytest.raises(ValueError, match="latent_scale=0"):
+        zoo.dcgan_generator_32(latent_components=3, latent_scale=0)

@@ -211,6 +211,12 @@ def dcgan_generator(
 
     if latent_components != 0:
         _positive_int(latent_components, "latent_components")
+        if isinstance(latent_scale, bool) or not isinstance(latent_scale, (int, float)) or not (
+            latent_scale > 0
+        ):
+            raise ValueError(
+                f"`latent_scale` must be a positive number. Received: latent_scale={latent_scale!r}"
+            )
 
     z = keras.Input(shape=(latent_dim,), name="latent")
     x = z
