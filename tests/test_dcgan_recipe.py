@@ -69,7 +69,7 @@ def _real_digits(size):
     """The training and held-out digits through the recipe's preprocessing (one channel)."""
     from zoo import data
 
-    x_tr, x_te, _, _ = data._digits_split(0)
+    x_tr, x_te, _, _ = data.digits_split(0)
     pre = data.image_preprocessor(size, 1, "none", with_label=False)
 
     def prep(x):

@@ -19,7 +19,7 @@ import importlib
 import json
 import sys
 
-_COMMAND_MODULES: list = ["zoo.train", "zoo.export", "zoo.tuning"]
+_COMMAND_MODULES: list = ["zoo.train.cli", "zoo.export.cli", "zoo.tuning.cli"]
 
 
 def _cmd_list(args):

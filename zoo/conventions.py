@@ -218,3 +218,26 @@ def finish_model(img_input, input_tensor, outputs, *, name, weights, model_name,
     if weights is not None:
         _weights.load_weights(model, weights, model_name=model_name, include_top=include_top)
     return model
+
+
+def output_is_probability(model, names=("softmax", "sigmoid")) -> bool:
+    """Whether `model`'s first output already is a probability (its last layer ends in softmax
+    or sigmoid, or is a `Softmax` layer): the single answer that training (`from_logits`),
+    export (no second softmax) and search use.
+
+    Example:
+        >>> import keras
+        >>> inp = keras.Input((4,))
+        >>> output_is_probability(keras.Model(inp, keras.layers.Dense(3, activation="softmax")(inp)))
+        True
+        >>> output_is_probability(keras.Model(inp, keras.layers.Dense(3)(inp)))
+        False
+    """
+    try:
+        layer = model.outputs[0]._keras_history.operation
+    except (AttributeError, IndexError, TypeError):
+        return False
+    act = getattr(layer, "activation", None)
+    if act is None and isinstance(layer, keras.layers.Softmax):
+        return True
+    return any(act is keras.activations.get(n) for n in names)

@@ -38,6 +38,8 @@ import tensorflow as tf
 
 __all__ = [
     "DataSource",
+    "digits_split",
+    "unpack",
     "EMBEDDED",
     "get_source",
     "train_pipeline",
@@ -131,7 +133,7 @@ def train_pipeline(
     if skip_steps:
         ds = ds.skip(int(skip_steps) * per_replica_batch * replicas_here)
     if source.preprocess is not None:
-        ds = ds.map(lambda *ex: source.preprocess(_unpack(ex), True), num_parallel_calls=AUTOTUNE)
+        ds = ds.map(lambda *ex: source.preprocess(unpack(ex), True), num_parallel_calls=AUTOTUNE)
     ds = ds.batch(per_replica_batch, drop_remainder=True)
     return ds.prefetch(AUTOTUNE)
 
@@ -142,11 +144,11 @@ def eval_pipeline(source: DataSource, batch_size: int) -> Optional[tf.data.Datas
         return None
     ds = source.eval()
     if source.preprocess is not None:
-        ds = ds.map(lambda *ex: source.preprocess(_unpack(ex), False), num_parallel_calls=AUTOTUNE)
+        ds = ds.map(lambda *ex: source.preprocess(unpack(ex), False), num_parallel_calls=AUTOTUNE)
     return ds.batch(batch_size).prefetch(AUTOTUNE)
 
 
-def _unpack(ex):
+def unpack(ex):
     return ex[0] if len(ex) == 1 else tuple(ex)
 
 
@@ -223,7 +225,7 @@ def array_source(name, x_train, y_train, x_eval=None, y_eval=None, *, preprocess
     )
 
 
-def _digits_split(seed=0):
+def digits_split(seed=0):
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
@@ -240,7 +242,7 @@ def digits_source(image_size=32, channels=3, augment="crop", value_range=(-1.0, 
 
     Digits are not mirror-symmetric, so the default augmentation is a random crop without flip.
     """
-    x_tr, x_te, y_tr, y_te = _digits_split(seed)
+    x_tr, x_te, y_tr, y_te = digits_split(seed)
     pre = image_preprocessor(image_size, channels, augment, value_range=value_range)
     return array_source(
         "digits", x_tr[..., None], y_tr, x_te[..., None], y_te, preprocess=pre,
@@ -250,7 +252,7 @@ def digits_source(image_size=32, channels=3, augment="crop", value_range=(-1.0, 
 
 def digits_rows_source(seed=0):
     """The digits as sequences: 8 time steps (rows) of 8 features in [0, 1]."""
-    x_tr, x_te, y_tr, y_te = _digits_split(seed)
+    x_tr, x_te, y_tr, y_te = digits_split(seed)
     return array_source(
         "digits_rows", x_tr / 255.0, y_tr, x_te / 255.0, y_te,
         info={"num_classes": 10, "input_shape": (8, 8)},

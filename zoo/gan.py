@@ -1,41 +1,27 @@
-"""Training, monitoring, sampling and serving for the DCGAN networks of `zoo.models.dcgan`.
+"""Monitoring, sampling and the served generator of the DCGAN networks (`zoo.models.dcgan`);
+Keras only, every backend.
 
-* `DCGAN`: a `keras.Model` holding a generator and a discriminator with its own `train_step`
-  (the non-saturating loss of Goodfellow et al. 2014 as used by Radford et al. 2015, two Adam
-  optimisers with the paper's lr 0.0002 and beta1 0.5), metrics `d_loss`, `g_loss`, `d_x`
-  (mean D(x) on real images) and `d_g_z` (mean D(G(z)) on generated ones). It saves and loads as
-  a `.keras` file with its optimisers, so a run resumes where it stopped.
 * `GANMonitor`: a callback that flags a discriminator whose loss goes to ~0 and a generated batch
   whose diversity collapses, keeps the last good checkpoint (written atomically), and warns or
   stops training.
 * `SampleGrid`: a callback rendering a fixed latent grid to a PNG after every epoch.
 * `sample_latents`, `interpolate_latents` (linear and slerp), `image_grid`, `save_image_grid`.
-* `serving_generator`: the generator wrapped to map latent vectors to uint8 images (what gets
-  exported); `serving_endpoints`: TensorFlow functions for `keras.export.ExportArchive`, one taking
-  latent vectors and one taking a seed and a count.
+* `serving_generator`: the generator wrapped to map latent vectors to uint8 images.
 
-Backends: everything here is Keras-only except `DCGAN.fit`/`train_step` and
-`serving_endpoints`, which need the TensorFlow backend (the recipes' backend, with
-`tf.distribute`). A Keras 3 custom `train_step` is backend specific and a GAN keeps two optimiser
-states, which the JAX trainer's single stateless optimiser state does not carry; we implement the
-TensorFlow one and `DCGAN.fit` says so on other backends. Building, loading and sampling
-(`DCGAN(...)(z)`, `serving_generator`) work on every backend.
+GAN training (the one implementation: `zoo.tasks.gan.gan_update`, used by the trainer's task and
+by the Keras model `zoo.tasks.gan.DCGAN`) and the served signatures
+(`zoo.tasks.image_generation`) live with the tasks.
 
 Reference:
     Radford, Metz & Chintala 2015, Unsupervised Representation Learning with Deep Convolutional
     Generative Adversarial Networks, arXiv:1511.06434.
 
 Example:
-    >>> import numpy as np, zoo
-    >>> from zoo.gan import DCGAN, sample_latents
+    >>> import zoo
+    >>> from zoo.gan import sample_latents, serving_generator
     >>> g = zoo.dcgan_generator(latent_dim=8, image_shape=(16, 16, 1), base_filters=4)
-    >>> d = zoo.dcgan_discriminator(image_shape=(16, 16, 1), base_filters=4)
-    >>> gan = DCGAN(g, d)
-    >>> gan.compile()
-    >>> images = np.random.uniform(-1, 1, (32, 16, 16, 1)).astype("float32")
-    >>> history = gan.fit(images, batch_size=8, epochs=1, verbose=0)
-    >>> sorted(history.history)
-    ['d_g_z', 'd_loss', 'd_x', 'g_loss']
+    >>> serving_generator(g).predict(sample_latents(0, 2, 8), verbose=0).shape
+    (2, 16, 16, 1)
 """
 
 from __future__ import annotations
@@ -50,7 +36,6 @@ import numpy as np
 from zoo.layers.uint8_image import ToUint8Image
 
 __all__ = [
-    "DCGAN",
     "GANMonitor",
     "SampleGrid",
     "sample_latents",
@@ -61,7 +46,6 @@ __all__ = [
     "save_image_grid",
     "mean_pairwise_distance",
     "serving_generator",
-    "serving_endpoints",
     "atomic_save",
 ]
 
@@ -326,328 +310,6 @@ def serving_generator(generator, name=None):
     images = generator(z, training=False)
     pixels = ToUint8Image(name="uint8_images")(images)
     return keras.Model(z, pixels, name=name or f"{generator.name}_serving")
-
-
-def serving_endpoints(served, distribution="uniform"):
-    """TensorFlow functions to export a served generator (TensorFlow backend only).
-
-    Returns a dict of `name -> (function, input_signature)` for
-    `keras.export.ExportArchive.add_endpoint`:
-
-    * `"generate"`: `latents` float32 `(None, latent_dim)` -> uint8 images;
-    * `"generate_from_seed"`: `seed` int64 scalar and `count` int32 scalar -> uint8 images of
-      latents drawn in-graph from U(-1, 1) (or N(0, 1)) with `tf.random.stateless_uniform`
-      (`seed=[seed, 0]`): the same seed gives the same images. (This stream differs from
-      `sample_latents`' NumPy one.)
-
-    Example:
-        >>> import keras, zoo
-        >>> from zoo.gan import serving_endpoints, serving_generator
-        >>> g = zoo.dcgan_generator(latent_dim=8, image_shape=(16, 16, 3), base_filters=4)
-        >>> served = serving_generator(g)
-        >>> archive = keras.export.ExportArchive()
-        >>> archive.track(served)
-        >>> for name, (fn, sig) in serving_endpoints(served).items():
-        ...     _ = archive.add_endpoint(name, fn, input_signature=sig)
-        >>> archive.write_out("/tmp/dcgan_served/1", verbose=False)
-    """
-    if keras.backend.backend() != "tensorflow":
-        raise ValueError(
-            "`serving_endpoints` builds TensorFlow functions and needs the TensorFlow backend. "
-            f"Received: keras.backend.backend()={keras.backend.backend()!r}"
-        )
-    if distribution not in LATENT_DISTRIBUTIONS:
-        raise ValueError(
-            f"`distribution` must be one of {LATENT_DISTRIBUTIONS}. "
-            f"Received: distribution={distribution!r}"
-        )
-    import tensorflow as tf
-
-    latent_dim = int(served.inputs[0].shape[-1])
-
-    def generate(latents):
-        return served(latents, training=False)
-
-    def generate_from_seed(seed, count):
-        shape = tf.stack([tf.cast(count, tf.int32), latent_dim])
-        seeds = tf.stack([tf.cast(seed, tf.int64), tf.constant(0, tf.int64)])
-        if distribution == "uniform":
-            z = tf.random.stateless_uniform(shape, seed=seeds, minval=-1.0, maxval=1.0)
-        else:
-            z = tf.random.stateless_normal(shape, seed=seeds)
-        return served(z, training=False)
-
-    return {
-        "generate": (generate, [tf.TensorSpec((None, latent_dim), tf.float32, name="latents")]),
-        "generate_from_seed": (
-            generate_from_seed,
-            [tf.TensorSpec((), tf.int64, name="seed"), tf.TensorSpec((), tf.int32, name="count")],
-        ),
-    }
-
-
-# ----------------------------------------------------------------------------- the GAN model
-
-
-def _adam():
-    return keras.optimizers.Adam(learning_rate=2e-4, beta_1=0.5)
-
-
-@keras.saving.register_keras_serializable(package="zoo")
-class DCGAN(keras.Model):
-    """A generator and a discriminator trained against each other (Radford et al. 2015).
-
-    One `train_step` updates the discriminator once on a real batch and a generated batch
-    (separate batches, so batch normalisation never mixes them, as in the authors' code), then the
-    generator once on a fresh latent batch with the non-saturating loss `-log D(G(z))`.
-
-    Args:
-        generator: a `keras.Model` `(batch, latent_dim) -> images` (e.g. `zoo.dcgan_generator`).
-        discriminator: a `keras.Model` `images -> (batch, 1)` (e.g. `zoo.dcgan_discriminator`).
-        latent_distribution: `"uniform"` (U(-1, 1), the paper's) or `"normal"`.
-        from_logits: whether the discriminator outputs logits (the zoo's default) rather than
-            probabilities.
-        label_smoothing: one-sided label smoothing of the real targets (0 in the paper).
-        **kwargs: `keras.Model` arguments (`name`).
-
-    Calling the model generates: `gan(z)` is `generator(z)`; `gan.predict(z)` works.
-
-    `compile(d_optimizer=None, g_optimizer=None, ...)` defaults both to Adam(lr=0.0002,
-    beta_1=0.5). Training (`fit`) needs the TensorFlow backend; it works under any
-    `tf.distribute` strategy whose scope held the model's creation and `compile`.
-
-    Reference:
-        Radford, Metz & Chintala 2015, Unsupervised Representation Learning with Deep
-        Convolutional Generative Adversarial Networks, arXiv:1511.06434, section 4.
-
-    Example:
-        >>> import keras, numpy as np, zoo
-        >>> from zoo.gan import DCGAN
-        >>> g = zoo.dcgan_generator(latent_dim=8, image_shape=(16, 16, 1), base_filters=4)
-        >>> d = zoo.dcgan_discriminator(image_shape=(16, 16, 1), base_filters=4)
-        >>> gan = DCGAN(g, d)
-        >>> gan.compile()
-        >>> _ = gan.fit(np.zeros((16, 16, 16, 1), "float32"), batch_size=8, verbose=0)
-        >>> gan.save("/tmp/gan.keras")
-        >>> resumed = keras.saving.load_model("/tmp/gan.keras")   # compiled, optimisers restored
-    """
-
-    def __init__(self, generator, discriminator, latent_distribution="uniform",
-                 from_logits=True, label_smoothing=0.0, **kwargs):
-        for arg, net in (("generator", generator), ("discriminator", discriminator)):
-            if not isinstance(net, keras.Model) or len(net.inputs) != 1:
-                raise ValueError(
-                    f"`{arg}` must be a built keras.Model with one input. Received: {arg}={net!r}"
-                )
-        if len(generator.inputs[0].shape) != 2 or generator.inputs[0].shape[-1] is None:
-            raise ValueError(
-                "`generator` must take latent vectors (batch, latent_dim). Received: input "
-                f"shape {tuple(generator.inputs[0].shape)}"
-            )
-        g_out = tuple(generator.outputs[0].shape[1:])
-        d_in = tuple(discriminator.inputs[0].shape[1:])
-        if g_out != d_in:
-            raise ValueError(
-                "The generator's output shape must be the discriminator's input shape. "
-                f"Received: generator output {g_out}, discriminator input {d_in}"
-            )
-        if latent_distribution not in LATENT_DISTRIBUTIONS:
-            raise ValueError(
-                f"`latent_distribution` must be one of {LATENT_DISTRIBUTIONS}. "
-                f"Received: latent_distribution={latent_distribution!r}"
-            )
-        if not isinstance(from_logits, bool):
-            raise ValueError(f"`from_logits` must be a bool. Received: from_logits={from_logits!r}")
-        if (
-            isinstance(label_smoothing, bool)
-            or not isinstance(label_smoothing, (int, float))
-            or not 0 <= label_smoothing < 1
-        ):
-            raise ValueError(
-                "`label_smoothing` must be a number in [0, 1). "
-                f"Received: label_smoothing={label_smoothing!r}"
-            )
-        super().__init__(**kwargs)
-        self.generator = generator
-        self.discriminator = discriminator
-        self.latent_distribution = latent_distribution
-        self.from_logits = from_logits
-        self.label_smoothing = float(label_smoothing)
-        self.latent_dim = int(generator.inputs[0].shape[-1])
-        self.d_optimizer = None
-        self.g_optimizer = None
-        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
-        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
-        self.d_x_tracker = keras.metrics.Mean(name="d_x")
-        self.d_g_z_tracker = keras.metrics.Mean(name="d_g_z")
-        self.built = True  # both networks are built; calling generates
-
-    def call(self, inputs, training=False):
-        return self.generator(inputs, training=training)
-
-    @property
-    def metrics(self):
-        return [self.d_loss_tracker, self.g_loss_tracker, self.d_x_tracker, self.d_g_z_tracker]
-
-    # -- compile and its config (so a loaded .keras file resumes with its optimisers) --
-
-    def compile(self, d_optimizer=None, g_optimizer=None, **kwargs):
-        """Set the two optimisers (default Adam(lr=0.0002, beta_1=0.5) each).
-
-        Args:
-            d_optimizer: optimiser (instance, name or config) of the discriminator.
-            g_optimizer: optimiser of the generator.
-            **kwargs: `run_eagerly`, `jit_compile`, `steps_per_execution` of `Model.compile`.
-        """
-        for key in ("optimizer", "loss", "metrics", "loss_weights", "weighted_metrics"):
-            if key in kwargs:
-                raise ValueError(
-                    "DCGAN.compile takes `d_optimizer` and `g_optimizer`; its losses and metrics "
-                    f"are fixed. Received: {key}={kwargs[key]!r}"
-                )
-        d_opt = keras.optimizers.get(d_optimizer) if d_optimizer is not None else _adam()
-        g_opt = keras.optimizers.get(g_optimizer) if g_optimizer is not None else _adam()
-        if d_opt is g_opt:
-            raise ValueError(
-                "`d_optimizer` and `g_optimizer` must be two optimizer instances (each keeps its "
-                "own moments). Received the same object twice."
-            )
-        super().compile(optimizer=None, **kwargs)
-        self.d_optimizer = d_opt
-        self.g_optimizer = g_opt
-        scope = getattr(self, "distribute_strategy", None)
-        if scope is not None:
-            with scope.scope():
-                self._build_optimizers()
-        else:
-            self._build_optimizers()
-
-    def _build_optimizers(self):
-        if not self.d_optimizer.built:
-            self.d_optimizer.build(self.discriminator.trainable_variables)
-        if not self.g_optimizer.built:
-            self.g_optimizer.build(self.generator.trainable_variables)
-
-    def get_compile_config(self):
-        if self.d_optimizer is None:
-            return None
-        return {
-            "d_optimizer": keras.saving.serialize_keras_object(self.d_optimizer),
-            "g_optimizer": keras.saving.serialize_keras_object(self.g_optimizer),
-        }
-
-    def compile_from_config(self, config):
-        self.compile(
-            d_optimizer=keras.saving.deserialize_keras_object(config["d_optimizer"]),
-            g_optimizer=keras.saving.deserialize_keras_object(config["g_optimizer"]),
-        )
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "generator": keras.saving.serialize_keras_object(self.generator),
-                "discriminator": keras.saving.serialize_keras_object(self.discriminator),
-                "latent_distribution": self.latent_distribution,
-                "from_logits": self.from_logits,
-                "label_smoothing": self.label_smoothing,
-            }
-        )
-        return config
-
-    @classmethod
-    def from_config(cls, config, custom_objects=None):
-        config = dict(config)
-        for key in ("generator", "discriminator"):
-            config[key] = keras.saving.deserialize_keras_object(
-                config[key], custom_objects=custom_objects
-            )
-        return cls(**config)
-
-    # -- training (TensorFlow backend) --
-
-    def fit(self, *args, **kwargs):
-        if keras.backend.backend() != "tensorflow":
-            raise NotImplementedError(
-                "DCGAN.fit implements its train_step for the TensorFlow backend only (see "
-                "zoo.gan's module docstring). Received: keras.backend.backend()="
-                f"{keras.backend.backend()!r}"
-            )
-        if self.d_optimizer is None:
-            raise ValueError("Call `compile()` before `fit()`.")
-        return super().fit(*args, **kwargs)
-
-    def _latents(self, batch):
-        import tensorflow as tf
-
-        shape = tf.stack([batch, self.latent_dim])
-        if self.latent_distribution == "uniform":
-            return tf.random.uniform(shape, minval=-1.0, maxval=1.0)
-        return tf.random.normal(shape)
-
-    def _bce(self, target, output):
-        return keras.ops.mean(
-            keras.ops.binary_crossentropy(
-                keras.ops.full_like(output, target), output, from_logits=self.from_logits
-            )
-        )
-
-    def _prob(self, output):
-        return keras.ops.sigmoid(output) if self.from_logits else output
-
-    def train_step(self, data):
-        import tensorflow as tf
-
-        real = data[0] if isinstance(data, (tuple, list)) else data
-        real = tf.cast(real, self.compute_dtype)
-        batch = tf.shape(real)[0]
-        # Gradients are summed over replicas: scale the per-replica mean losses.
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        d_vars = self.discriminator.trainable_variables
-        g_vars = self.generator.trainable_variables
-
-        # 1. discriminator: maximise log D(x) + log(1 - D(G(z)))
-        fake = self.generator(self._latents(batch), training=True)
-        with tf.GradientTape() as tape:
-            real_out = self.discriminator(real, training=True)
-            fake_out = self.discriminator(fake, training=True)
-            d_loss = self._bce(1.0 - self.label_smoothing, real_out) + self._bce(0.0, fake_out)
-            scaled = d_loss / replicas
-        grads = tape.gradient(scaled, d_vars)
-        self.d_optimizer.apply_gradients(zip(grads, d_vars))
-
-        # 2. generator: maximise log D(G(z)) (the non-saturating loss)
-        with tf.GradientTape() as tape:
-            gen_out = self.discriminator(
-                self.generator(self._latents(batch), training=True), training=True
-            )
-            g_loss = self._bce(1.0, gen_out)
-            scaled = g_loss / replicas
-        grads = tape.gradient(scaled, g_vars)
-        self.g_optimizer.apply_gradients(zip(grads, g_vars))
-
-        self.d_loss_tracker.update_state(d_loss)
-        self.g_loss_tracker.update_state(g_loss)
-        self.d_x_tracker.update_state(keras.ops.mean(self._prob(real_out)))
-        self.d_g_z_tracker.update_state(keras.ops.mean(self._prob(fake_out)))
-        return {m.name: m.result() for m in self.metrics}
-
-    def test_step(self, data):
-        import tensorflow as tf
-
-        real = data[0] if isinstance(data, (tuple, list)) else data
-        real = tf.cast(real, self.compute_dtype)
-        batch = tf.shape(real)[0]
-        real_out = self.discriminator(real, training=False)
-        fake_out = self.discriminator(
-            self.generator(self._latents(batch), training=False), training=False
-        )
-        d_loss = self._bce(1.0, real_out) + self._bce(0.0, fake_out)
-        self.d_loss_tracker.update_state(d_loss)
-        self.g_loss_tracker.update_state(self._bce(1.0, fake_out))
-        self.d_x_tracker.update_state(keras.ops.mean(self._prob(real_out)))
-        self.d_g_z_tracker.update_state(keras.ops.mean(self._prob(fake_out)))
-        return {m.name: m.result() for m in self.metrics}
 
 
 # ----------------------------------------------------------------------------- callbacks

@@ -33,6 +33,18 @@ __all__ = [
     "parse_overrides",
 ]
 
+# The task kinds (one module each in zoo.tasks).
+TASKS = (
+    "image_classification",
+    "image_discrimination",
+    "classification",
+    "sequence_classification",
+    "sequence_regression",
+    "text_classification",
+    "translation",
+    "image_generation",
+)
+
 # Families and the kind of input their builders take.
 FAMILIES = (
     "resnet",
@@ -86,6 +98,7 @@ class ModelSpec:
     description: str = ""
     extra: Dict[str, Any] = dataclasses.field(default_factory=dict)
     flops_input_shapes: Any = None
+    partner: Optional[str] = None
 
     def build(self, **overrides):
         return self.builder(**overrides)
@@ -117,6 +130,7 @@ def register_model(
     search_space: Optional[Callable[..., Dict[str, Any]]] = None,
     description: str = "",
     flops_input_shapes: Any = None,
+    partner: Optional[str] = None,
     **extra,
 ):
     """Decorator that registers a builder function under its name (timm style).
@@ -150,6 +164,7 @@ def register_model(
             description=description or (inspect.getdoc(f) or "").split("\n")[0],
             extra=dict(extra),
             flops_input_shapes=flops_input_shapes,
+            partner=partner,
         )
         return f
 
@@ -339,7 +354,7 @@ def _space_lines(spec):
     None when the model declares none."""
     if spec.search_space is None:
         return None
-    from zoo.tuning import format_space
+    from zoo.spaces import format_space
 
     return format_space(spec.search_space)
 

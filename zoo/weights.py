@@ -42,7 +42,15 @@ __all__ = [
     "sha256_of",
     "hash_of",
     "WeightsMismatchError",
+    "set_preprocessing",
+    "preprocessing_of",
+    "save_model",
+    "load_model",
 ]
+
+# The attribute of a model that says how its weights' inputs were normalised.
+PREPROCESSING_ATTR = "zoo_preprocessing"
+SIDECAR_SUFFIX = ".zoo.json"
 
 
 class WeightsMismatchError(ValueError):
@@ -65,6 +73,9 @@ class WeightsSpec:
         layout: `"legacy_h5"` or `"keras_v3"`.
         hash_algorithm: `"sha256"` (default) or `"md5"`, the algorithm of `sha256`
             (keras.applications publishes md5 hashes for its ImageNet files).
+        preprocessing: the input normalisation the weights were trained with (a
+            `zoo.tasks.serving.PREPROCESSING_MODES` name, e.g. keras.applications' `"caffe"`);
+            it travels with the loaded model (`preprocessing_of`) into its exports.
     """
 
     model: str
@@ -76,6 +87,7 @@ class WeightsSpec:
     classes: Optional[int] = None
     layout: str = "legacy_h5"
     hash_algorithm: str = "sha256"
+    preprocessing: Optional[str] = None
 
     @property
     def file_hash(self) -> str:
@@ -464,7 +476,7 @@ def load_weights(model, weights, *, model_name: Optional[str] = None, include_to
         ValueError: a registered file's hash (sha256, or md5 where registered so) does not match.
     """
     # A registered file's hash is checked by `_resolve` (cached file) or by get_file (download).
-    path, _spec = _resolve(model_name or model.name, weights, include_top)
+    path, spec = _resolve(model_name or model.name, weights, include_top)
     if not os.path.isfile(path):
         raise ValueError(f"`weights` must be a file. Received: weights={weights!r}")
     if path.endswith(".keras"):
@@ -476,8 +488,74 @@ def load_weights(model, weights, *, model_name: Optional[str] = None, include_to
         assignments = _plan_legacy(model, path, by_name)
         for var, arr in assignments:
             var.assign(arr)
-        return model
-    if by_name:
-        raise ValueError("`by_name=True` only applies to legacy HDF5 files.")
-    _load_keras_v3(model, path)
+    else:
+        if by_name:
+            raise ValueError("`by_name=True` only applies to legacy HDF5 files.")
+        _load_keras_v3(model, path)
+    set_preprocessing(model, spec.preprocessing if spec is not None else _sidecar(path).get(
+        "preprocessing"))
     return model
+
+
+def set_preprocessing(model, preprocessing: Optional[str]):
+    """Record on `model` the input normalisation its weights were trained with (None: unknown).
+
+    Training (`zoo.train`), a registered weights file (`WeightsSpec.preprocessing`) and
+    `load_model`/`load_weights` of a file saved by zoo set it; exports read it
+    (`preprocessing_of`), so the served graph normalises as the weights expect.
+    """
+    object.__setattr__(model, PREPROCESSING_ATTR, preprocessing)
+    return model
+
+
+def preprocessing_of(model) -> Optional[str]:
+    """The input normalisation recorded on `model` by `set_preprocessing`, or None."""
+    return getattr(model, PREPROCESSING_ATTR, None)
+
+
+def _sidecar(path: str) -> Dict[str, str]:
+    import json
+
+    side = os.fspath(path) + SIDECAR_SUFFIX
+    if not os.path.isfile(side):
+        return {}
+    with open(side) as f:
+        return json.load(f)
+
+
+def save_model(model, path: str, **info) -> str:
+    """`model.save(path)` (a `.keras` or `.weights.h5` file) plus `<path>.zoo.json` holding
+    `preprocessing_of(model)` and `info`, both written to temporary names and renamed into place.
+
+    Example:
+        >>> import keras
+        >>> from zoo.weights import load_model, save_model, set_preprocessing
+        >>> inp = keras.Input((3,))
+        >>> model = set_preprocessing(keras.Model(inp, keras.layers.Dense(2)(inp)), "symmetric")
+        >>> _ = save_model(model, "/tmp/tiny.keras")
+        >>> from zoo.weights import preprocessing_of
+        >>> preprocessing_of(load_model("/tmp/tiny.keras"))
+        'symmetric'
+    """
+    import json
+
+    path = os.fspath(path)
+    suffix = ".weights.h5" if path.endswith(".weights.h5") else os.path.splitext(path)[1]
+    if suffix not in (".keras", ".weights.h5"):
+        raise ValueError(f"`path` must end in .keras or .weights.h5. Received: path={path!r}")
+    tmp = f"{path[: -len(suffix)]}.tmp{os.getpid()}{suffix}"
+    (model.save_weights if suffix == ".weights.h5" else model.save)(tmp)
+    side = {"preprocessing": preprocessing_of(model), **info}
+    with open(tmp + SIDECAR_SUFFIX, "w") as f:
+        json.dump(side, f, indent=2, default=str)
+    os.replace(tmp + SIDECAR_SUFFIX, path + SIDECAR_SUFFIX)
+    os.replace(tmp, path)
+    return path
+
+
+def load_model(path: str, **kwargs):
+    """`keras.saving.load_model(path)` with the preprocessing recorded by `save_model`."""
+    import keras
+
+    model = keras.saving.load_model(path, **kwargs)
+    return set_preprocessing(model, _sidecar(path).get("preprocessing"))

@@ -357,7 +357,7 @@ def dcgan_search_space(base_filters, generator):
     return space
 
 
-def _register(fn, *, task, input_shape, test_overrides, description):
+def _register(fn, *, task, input_shape, test_overrides, description, partner):
     return register_model(
         fn,
         family="dcgan",
@@ -366,6 +366,7 @@ def _register(fn, *, task, input_shape, test_overrides, description):
         input_shape=input_shape,
         test_overrides=test_overrides,
         description=description,
+        partner=partner,
         search_space=dcgan_search_space(_signature_default(fn, "base_filters"),
                                         task == "image_generation"),
     )
@@ -444,19 +445,20 @@ dcgan_discriminator_28 = _variant(
 
 _SMALL_G = {"latent_dim": 8, "base_filters": 4}
 _SMALL_D = {"base_filters": 4}
-for _fn, _task, _shape, _small, _desc in (
-    (dcgan_generator_64, "image_generation", (100,), _SMALL_G,
+for _fn, _partner, _task, _shape, _small, _desc in (
+    (dcgan_generator_64, "dcgan_discriminator_64", "image_generation", (100,), _SMALL_G,
      "DCGAN generator, 64x64x3 (paper figure 1: 1024-512-256-128)"),
-    (dcgan_discriminator_64, "image_discrimination", (64, 64, 3), _SMALL_D,
+    (dcgan_discriminator_64, "dcgan_generator_64", "image_discrimination", (64, 64, 3), _SMALL_D,
      "DCGAN discriminator, 64x64x3 (128-256-512-1024)"),
-    (dcgan_generator_32, "image_generation", (100,), _SMALL_G,
+    (dcgan_generator_32, "dcgan_discriminator_32", "image_generation", (100,), _SMALL_G,
      "DCGAN generator, 32x32x3 (512-256-128)"),
-    (dcgan_discriminator_32, "image_discrimination", (32, 32, 3), _SMALL_D,
+    (dcgan_discriminator_32, "dcgan_generator_32", "image_discrimination", (32, 32, 3), _SMALL_D,
      "DCGAN discriminator, 32x32x3 (128-256-512)"),
-    (dcgan_generator_28, "image_generation", (100,), _SMALL_G,
+    (dcgan_generator_28, "dcgan_discriminator_28", "image_generation", (100,), _SMALL_G,
      "DCGAN generator, 28x28x1 MNIST-like (7x7x128-64)"),
-    (dcgan_discriminator_28, "image_discrimination", (28, 28, 1), _SMALL_D,
+    (dcgan_discriminator_28, "dcgan_generator_28", "image_discrimination", (28, 28, 1), _SMALL_D,
      "DCGAN discriminator, 28x28x1 MNIST-like (64-128)"),
 ):
-    _register(_fn, task=_task, input_shape=_shape, test_overrides=_small, description=_desc)
-del _fn, _task, _shape, _small, _desc
+    _register(_fn, task=_task, input_shape=_shape, test_overrides=_small, description=_desc,
+              partner=_partner)
+del _fn, _partner, _task, _shape, _small, _desc

@@ -1,0 +1,344 @@
+"""Writing SavedModels that TF Serving loads (`export_model`), TensorFlow only.
+
+`export_model` writes `<export_dir>/<name>/<version>/` (TF Serving's layout: an integer version
+folder, the next free one by default) through `keras.export.ExportArchive`, with the *named*
+signatures of the model's task (`zoo.tasks.<task>.endpoints`). The version is written into a
+hidden temporary folder beside it and renamed into place only when complete, so a crash never
+leaves a partial version that a server would load. Each export carries
+`assets.extra/signatures.json` and `assets.extra/README.md`; `write_model_config` writes TF
+Serving's `models.config`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import shutil
+import time
+import uuid
+from typing import Any, Dict, List
+
+from zoo.registry import TASKS as MODEL_TASKS
+from zoo.registry import get_spec
+from zoo.tasks import task_class
+from zoo.tasks.base import Task
+from zoo.tasks.serving import (
+    Endpoint,
+    TensorDoc,
+    callable_name,
+    input_names,
+    named_function,
+    output_names,
+    select_outputs,
+)
+from zoo.weights import preprocessing_of, set_preprocessing
+
+__all__ = ["TASKS", "TMP_PREFIX", "export_model", "endpoints_for", "next_version", "list_versions",
+           "write_model_config", "serving_options"]
+
+# the task kinds, and "generic": the model's own inputs and outputs, named after its layers
+TASKS = tuple(MODEL_TASKS) + ("generic",)
+TMP_PREFIX = ".incomplete-"
+
+
+def _registered(name, task):
+    """The registered spec of `name` when it is registered with `task`, else None."""
+    try:
+        spec = get_spec(name)
+    except ValueError:
+        return None
+    return spec if spec.task == task else None
+
+
+def _generic_endpoints(model, opts):
+    import tensorflow as tf
+
+    in_names = [re.sub(r"\W", "_", n) for n in input_names(model)]
+    out_names = [re.sub(r"\W", "_", n) for n in output_names(model)]
+
+    def fn(**kw):
+        xs = [tf.convert_to_tensor(kw[n]) for n in in_names]
+        y = model(xs[0] if len(xs) == 1 else xs, training=False)
+        ys = y if isinstance(y, (list, tuple)) else [y]
+        return {n: tf.convert_to_tensor(t) for n, t in zip(out_names, ys)}
+
+    ins = []
+    for n, t in zip(in_names, model.inputs):
+        shape = [None] + list(t.shape[1:])
+        dt = str(t.dtype)
+        sample = {"shape": [2] + [7 if d is None else d for d in shape[1:]]}
+        sample.update({"low": 1, "high": 10} if "int" in dt else {"normal": True})
+        ins.append(TensorDoc(n, dt, shape, "model input", sample))
+    outs = [TensorDoc(n, str(t.dtype), [None] + list(t.shape[1:]), "model output")
+            for n, t in zip(out_names, model.outputs)]
+    return [Endpoint("serving_default", named_function(fn, in_names), ins, outs, "The model's forward pass.")]
+
+
+
+
+def endpoints_for(model, task, **opts) -> List[Endpoint]:
+    """The named signatures of `model` for `task` (a kind of `TASKS` or a `Task`)."""
+    if isinstance(task, Task):
+        return task.endpoints(model, **opts)
+    if task not in TASKS:
+        raise ValueError(f"`task` must be one of {TASKS}. Received: task={task!r}")
+    if task == "generic":
+        return _generic_endpoints(model, opts)
+    return task_class(task)().endpoints(model, **opts)
+
+
+def list_versions(model_dir) -> List[int]:
+    """Integer version folders under `model_dir` (what TF Serving would load), sorted."""
+    if not os.path.isdir(model_dir):
+        return []
+    return sorted(int(d) for d in os.listdir(model_dir)
+                  if d.isdigit() and os.path.isdir(os.path.join(model_dir, d)))
+
+
+def next_version(model_dir) -> int:
+    """The next free integer version under `model_dir` (1 for a new model)."""
+    versions = list_versions(model_dir)
+    return versions[-1] + 1 if versions else 1
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _clean_stale_tmp(model_dir):
+    """Remove temporary folders left by exports whose process died (a crash mid-write)."""
+    if not os.path.isdir(model_dir):
+        return
+    for d in os.listdir(model_dir):
+        if d.startswith(TMP_PREFIX):
+            try:
+                pid = int(d[len(TMP_PREFIX):].split("-")[0])
+            except ValueError:
+                continue
+            if not _pid_alive(pid):
+                shutil.rmtree(os.path.join(model_dir, d), ignore_errors=True)
+
+
+def _infer_task(model, name):
+    """The registered task of `name`, else a guess: an image classifier or `"generic"`."""
+    try:
+        return get_spec(name).task
+    except ValueError:
+        pass
+    if len(model.inputs) == 1 and len(model.inputs[0].shape) == 4 and len(model.outputs[0].shape) == 2:
+        return "image_classification"
+    return "generic"
+
+
+def serving_options(name, model=None) -> Dict[str, Any]:
+    """Default export options of registered model `name` (`{}` for other names): its task's
+    `export_options` (the preprocessing its weights were trained with, see `zoo.tasks.base`).
+
+    Example:
+        >>> serving_options("resnet50")
+        {'preprocessing': 'caffe'}
+    """
+    try:
+        spec = get_spec(name)
+    except ValueError:
+        return {}
+    return task_class(spec.task)().export_options(spec, model)
+
+
+def _jsonable_opts(opts):
+    out = {}
+    for k, v in opts.items():
+        if callable(v):
+            out[k] = callable_name(v)
+        elif isinstance(v, tuple):
+            out[k] = list(v)
+        else:
+            try:
+                json.dumps(v)
+                out[k] = v
+            except TypeError:
+                out[k] = repr(v)
+    return out
+
+
+def _fsync_tree(root):
+    for dirpath, _, files in os.walk(root):
+        for f in files:
+            try:
+                fd = os.open(os.path.join(dirpath, f), os.O_RDONLY)
+                os.fsync(fd)
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def export_model(model, name, task=None, export_dir="saved_models", version=None, *,
+                 outputs=None, inference_model=None, write_config=True, verbose=False,
+                 **opts) -> str:
+    """Export `model` as `<export_dir>/<name>/<version>/`, a SavedModel TF Serving loads.
+
+    Args:
+        model: a `keras.Model` (TensorFlow backend).
+        name: the served model's name (the folder under `export_dir`), e.g. `"resnet50"`.
+        task: one of `TASKS` or a `zoo.tasks.base.Task`; `None` takes the registry's task for
+            `name`, else guesses (image classifier or `"generic"`). The task's `export_options`
+            give the default `**opts`: the preprocessing the weights were trained with
+            (`zoo.weights.preprocessing_of(model)`: a zoo training run's pipeline or a registered
+            weights file's), else the card's, else the task pipeline's.
+        export_dir: the folder holding all served models (and `models.config`).
+        version: integer version; `None` takes the next free one. An existing version is an error.
+        outputs: which outputs to serve (index, name or list); `None` drops outputs whose layer
+            name contains "aux" (GoogLeNet's auxiliary classifiers).
+        inference_model: serve this model instead of `model` (e.g. a GAN's generator); its
+            weights are `model`'s when it shares layers.
+        write_config: also (re)write `<export_dir>/models.config`.
+        verbose: print the endpoints as Keras does.
+        **opts: task options: `preprocessing` (image tasks: one of `PREPROCESSING_MODES`, a
+            callable or `"module:function"`), `image_size` ((h, w) for models without a fixed
+            size), `resize_method`, `top_k` (default 5), `output_activation` (`"auto"`,
+            `"identity"`, `"softmax"`, `"sigmoid"`), `pad_value` (sequences), `translate_fn`,
+            `max_length`, `beam_size`, `alpha` (translation), `output_range` (generation, default
+            (-1, 1)), `sample_vocab` (largest token id + 1 in `verify`'s samples).
+
+    Returns:
+        The path of the version folder.
+
+    Example:
+        >>> path = export_model(model, "tiny", task="image_classification", export_dir="/tmp/sm")
+    """
+    import keras
+
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.\-]+", name):
+        raise ValueError(f"`name` must be a folder name of letters, digits, '_', '-' or '.'. Received: name={name!r}")
+    if version is not None and (not isinstance(version, int) or isinstance(version, bool) or version < 0):
+        raise ValueError(f"`version` must be None or a non-negative integer. Received: version={version!r}")
+    task_obj = task if isinstance(task, Task) else None
+    task = task_obj.name if task_obj is not None else task
+    if task is not None and task not in TASKS:
+        raise ValueError(f"`task` must be None or one of {TASKS}. Received: task={task!r}")
+    if keras.backend.backend() != "tensorflow":
+        raise ValueError(
+            "zoo.export writes TensorFlow SavedModels and needs KERAS_BACKEND=tensorflow. "
+            f"Received: backend={keras.backend.backend()!r}"
+        )
+    served = inference_model if inference_model is not None else model
+    task = task or _infer_task(served, name)
+    if task != "generic":
+        task_obj = task_obj or task_class(task)()
+        spec = _registered(name, task)
+        # the preprocessing the weights were trained with (recorded on the model by training or
+        # a weights load), else the card's, else the task pipeline's; explicit options win
+        opts = dict(task_obj.export_options(spec, served), **opts)
+    preprocessing = preprocessing_of(served)
+    served = select_outputs(served, outputs)
+    set_preprocessing(served, preprocessing)
+    endpoints = endpoints_for(served, task_obj or task, _trace_once=True, **opts)
+
+    model_dir = os.path.join(export_dir, name)
+    os.makedirs(model_dir, exist_ok=True)
+    _clean_stale_tmp(model_dir)
+    version = next_version(model_dir) if version is None else version
+    final = os.path.join(model_dir, str(version))
+    if os.path.exists(final):
+        raise ValueError(f"Version {version} of {name!r} already exists at {final}. Received: version={version}")
+
+    tmp = os.path.join(model_dir, f"{TMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    try:
+        _write_archive(served, endpoints, tmp, verbose=verbose)
+        _write_docs(tmp, name, task, version, endpoints, opts, outputs)
+        _fsync_tree(tmp)
+        if os.path.exists(final):
+            raise FileExistsError(f"{final} appeared while exporting")
+        os.rename(tmp, final)  # atomic on one file system: a server sees all or nothing
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if write_config:
+        write_model_config(export_dir)
+    return final
+
+
+def _write_archive(model, endpoints, path, verbose=False):
+    import keras
+    import tensorflow as tf
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    for ep in endpoints:
+        fn = named_function(ep.fn, [t.name for t in ep.inputs])
+        tfn = tf.function(fn, input_signature=[t.spec() for t in ep.inputs], autograph=True)
+        tfn.get_concrete_function()
+        archive.add_endpoint(ep.name, tfn)
+    archive.write_out(path, verbose=verbose)
+
+
+def _write_docs(path, name, task, version, endpoints, opts, outputs):
+    import keras
+    import tensorflow as tf
+
+    extra = os.path.join(path, "assets.extra")
+    os.makedirs(extra, exist_ok=True)
+    doc = {
+        "name": name,
+        "version": version,
+        "task": task,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "options": _jsonable_opts(dict(opts, outputs=outputs)),
+        "signatures": {
+            ep.name: {
+                "doc": ep.doc,
+                "inputs": [dataclasses.asdict(t) for t in ep.inputs],
+                "outputs": [{k: v for k, v in dataclasses.asdict(t).items() if k != "sample"} for t in ep.outputs],
+            }
+            for ep in endpoints
+        },
+    }
+    with open(os.path.join(extra, "signatures.json"), "w") as f:
+        json.dump(doc, f, indent=2)
+    lines = [f"# {name}, version {version} ({task})", "",
+             "SavedModel for TF Serving, written by `zoo.export`.", ""]
+    for ep in endpoints:
+        lines.append(f"## `{ep.name}`: {ep.doc}")
+        for kind, ts in (("input", ep.inputs), ("output", ep.outputs)):
+            for t in ts:
+                lines.append(f"- {kind} `{t.name}` {t.dtype} {t.shape}: {t.doc}")
+        lines.append("")
+    with open(os.path.join(extra, "README.md"), "w") as f:
+        f.write("\n".join(lines))
+
+
+def write_model_config(export_dir="saved_models", base_path=None, filename="models.config") -> str:
+    """Write TF Serving's `model_config_list` for every model with a version under `export_dir`.
+
+    Args:
+        export_dir: the folder of exported models.
+        base_path: the folder as the server sees it (e.g. `"/models"` in the tensorflow/serving
+            container); `None` uses the absolute path of `export_dir`.
+
+    Returns:
+        The path of the file (serve with `--model_config_file=<it>`).
+    """
+    root = os.path.abspath(export_dir)
+    base = base_path.rstrip("/") if base_path else root
+    names = sorted(d for d in os.listdir(root) if list_versions(os.path.join(root, d)))
+    body = ["model_config_list {"]
+    for n in names:
+        body += ["  config {", f'    name: "{n}"', f'    base_path: "{base}/{n}"',
+                 '    model_platform: "tensorflow"', "  }"]
+    body.append("}")
+    path = os.path.join(root, filename)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w") as f:
+        f.write("\n".join(body) + "\n")
+    os.replace(tmp, path)
+    return path

@@ -1,0 +1,109 @@
+"""`zoo export` and `zoo verify` (argparse only; TensorFlow is imported when a command runs)."""
+
+from __future__ import annotations
+
+import json
+
+from zoo.registry import TASKS as MODEL_TASKS
+from zoo.registry import parse_overrides
+
+__all__ = ["add_cli"]
+
+TASKS = tuple(MODEL_TASKS) + ("generic",)
+
+
+def _parse_sets(items):
+    return parse_overrides(items)  # `--set KEY=VALUE`, JSON values, as the recipes'
+
+
+def _cmd_export(args):
+    from zoo.export.archive import export_model
+    from zoo.export.verification import verify
+    from zoo.registry import create_model
+    from zoo.weights import load_model
+
+    if args.keras_file:  # a file saved by zoo carries the preprocessing its weights expect
+        model = load_model(args.keras_file)
+    else:
+        model = create_model(args.name, **_parse_sets(args.set))
+    opts = _parse_sets(args.opt)
+    path = export_model(model, args.name, task=args.task, export_dir=args.export_dir,
+                        version=args.version, **opts)
+    print(path)
+    if args.verify:
+        report = verify(path, keras_model=model, tflite=args.tflite, onnx=args.onnx)
+        _print_report(report)
+        return 0 if report["ok"] else 1
+    return 0
+
+
+def _print_report(report):
+    print(f"verify {report['path']} ({report['task']}): {'OK' if report['ok'] else 'FAILED'}")
+    print(f"  zoo importable in the serving process: {not report['zoo_blocked']}")
+    print(f"  saved_model_cli lists: {', '.join(report['saved_model_cli'])}")
+    for key, sig in report["signatures"].items():
+        ins = ", ".join(f"{n} {d}{s}" for n, (d, s) in sig["inputs"].items())
+        outs = ", ".join(f"{n} {d}{s}" for n, (d, s) in sig["outputs"].items())
+        print(f"  {key}({ins}) -> {outs}")
+    for k, r in report["outputs"].items():
+        print(f"  {k}: {'ok' if r['ok'] else 'MISMATCH'} {r}")
+    if not report["outputs"]:
+        print("  outputs not compared with a Keras model (give --keras-file); ran every signature")
+    for conv in ("tflite", "onnx"):
+        for k, v in report.get(conv, {}).items():
+            print(f"  {conv} {k}: {v}")
+    for p in report["problems"]:
+        print(f"  problem: {p}")
+
+
+def _cmd_verify(args):
+    from zoo.export.verification import find_exports, verify_many
+    from zoo.weights import load_model
+
+    paths = [p for path in args.path for p in find_exports(path)]
+    if not paths:
+        raise ValueError(f"no export found under {args.path}. Received: path={args.path!r}")
+    keras_files = args.keras_file or []
+    if keras_files and len(keras_files) != len(paths):
+        raise ValueError(
+            f"`--keras-file` must be given once per export ({len(paths)}: {paths}). "
+            f"Received: --keras-file={keras_files!r}"
+        )
+    items = [(p, load_model(k) if keras_files else None, {})
+             for p, k in zip(paths, keras_files or [None] * len(paths))]
+    reports = verify_many(items, tflite=args.tflite, onnx=args.onnx)
+    if args.json:
+        print(json.dumps(reports[0] if len(reports) == 1 else reports, indent=2, default=str))
+    else:
+        for report in reports:
+            _print_report(report)
+    return 0 if all(r["ok"] for r in reports) else 1
+
+
+def add_cli(subparsers):
+    """Add `zoo export` and `zoo verify` to the `zoo` command."""
+    p = subparsers.add_parser("export", help="export a model as a SavedModel for TF Serving")
+    p.add_argument("name", help="registered model name (also the served name)")
+    p.add_argument("--keras-file", help="export this .keras file instead of building NAME")
+    p.add_argument("--task", choices=TASKS, default=None,
+                   help="default: the registered task of NAME")
+    p.add_argument("--export-dir", default="saved_models")
+    p.add_argument("--version", type=int, default=None)
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="builder override (JSON value)")
+    p.add_argument("--opt", action="append", metavar="KEY=VALUE",
+                   help="export option, e.g. preprocessing=torch, top_k=3, beam_size=4")
+    p.add_argument("--verify", action="store_true", help="verify the export afterwards")
+    p.add_argument("--tflite", action="store_true", help="with --verify: compare a TFLite conversion")
+    p.add_argument("--onnx", action="store_true", help="with --verify: compare a tf2onnx conversion")
+    p.set_defaults(func=_cmd_export)
+
+    p = subparsers.add_parser("verify", help="check a SavedModel export in a process without zoo")
+    p.add_argument("path", nargs="+",
+                   help="saved_models/<name>/<version>, a model folder (all its versions) or an "
+                        "export folder (every model's versions); all verified in one process")
+    p.add_argument("--keras-file", action="append",
+                   help="compare with this .keras model (once per export, in order)")
+    p.add_argument("--tflite", action="store_true", help="also compare a TFLite conversion")
+    p.add_argument("--onnx", action="store_true", help="also compare a tf2onnx conversion (onnxruntime)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_verify)

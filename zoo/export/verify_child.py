@@ -1,0 +1,124 @@
+"""The verification process of `zoo.export.verify` (a program, run as a script).
+
+    python -I verify_child.py JOBS_JSON REPO_ROOT
+
+It blocks `zoo` (an import of it fails), drops REPO_ROOT from the path, then for every job loads
+the SavedModel with TensorFlow alone, lists its signatures as `saved_model_cli show --all` does,
+runs every signature on the job's sample inputs and, when asked, converts each signature to
+TFLite and ONNX and runs those too. It writes each job's outputs (`.npz`) and report (`.json`);
+the parent (`zoo.export.verify`) compares them with the Keras model. It imports nothing of zoo,
+so it shows that an export runs where zoo is not installed.
+"""
+# ruff: noqa: E401, E741
+
+import contextlib, importlib.abc, io, json, os, sys
+class _BlockZoo(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "zoo" or name.startswith("zoo."):
+            raise ModuleNotFoundError("`zoo` is blocked in the verification process", name=name)
+        return None
+sys.meta_path.insert(0, _BlockZoo())
+jobs_file, repo_root = sys.argv[1], sys.argv[2]
+sys.path[:] = [p for p in sys.path if p and os.path.abspath(p) != os.path.abspath(repo_root)]
+try:
+    import zoo
+    zoo_blocked = False
+except ImportError:
+    zoo_blocked = True
+assert zoo_blocked, "zoo importable in the verification process"
+import numpy as np
+import tensorflow as tf
+from tensorflow.python.tools import saved_model_cli
+with open(jobs_file) as f:
+    jobs = json.load(f)
+for job in jobs:
+    path = job["path"]
+    inputs = dict(np.load(job["inputs"]))
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        # what `saved_model_cli show --dir PATH --all` prints, less its op list and "Concrete
+        # Functions" (which load the whole model a second time)
+        from tensorflow.python.tools import saved_model_utils
+        for mgd in saved_model_utils.read_saved_model(path).meta_graphs:
+            print("\nMetaGraphDef with tag-set: '%s' contains the following SignatureDefs:"
+                  % ", ".join(mgd.meta_info_def.tags))
+            for key in sorted(mgd.signature_def):
+                print("\nsignature_def['" + key + "']:")
+                saved_model_cli._show_inputs_outputs_mgd(mgd, key, indent=1)
+    loaded = tf.saved_model.load(path)
+    report = {"zoo_blocked": zoo_blocked, "signatures": {}, "tflite": {}, "cli": buf.getvalue()}
+    outputs = {}
+    for key in sorted(loaded.signatures):
+        fn = loaded.signatures[key]
+        spec = fn.structured_input_signature[1]
+        names = sorted(spec)
+        report["signatures"][key] = {
+            "inputs": {n: [spec[n].dtype.name, spec[n].shape.as_list()] for n in names},
+            "outputs": {n: [s.dtype.name, s.shape.as_list()] for n, s in fn.structured_outputs.items()},
+        }
+        feed = {n: tf.constant(inputs[key + "::" + n]) for n in names if key + "::" + n in inputs}
+        if len(feed) != len(names):
+            continue
+        for n, v in fn(**feed).items():
+            outputs[key + "::" + n] = v.numpy()
+    if job["tflite"]:
+        for key in sorted(loaded.signatures):
+            # builtin ops first; when they cannot express the graph, builtins + TF ops (Flex)
+            builtins_error = None
+            for ops in ([tf.lite.OpsSet.TFLITE_BUILTINS],
+                        [tf.lite.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.SELECT_TF_OPS]):
+                stage = "conversion"
+                try:
+                    conv = tf.lite.TFLiteConverter.from_saved_model(path, signature_keys=[key])
+                    conv.target_spec.supported_ops = ops
+                    if len(ops) > 1:
+                        conv._experimental_lower_tensor_list_ops = False
+                    flat = conv.convert()
+                    stage = "run"
+                    runner = tf.lite.Interpreter(model_content=flat).get_signature_runner(key)
+                    res = runner(**{n: inputs[key + "::" + n] for n in runner.get_input_details()})
+                    for n, v in res.items():
+                        outputs["tflite::" + key + "::" + n] = np.asarray(v)
+                    report["tflite"][key] = ("converted" if builtins_error is None else
+                                             "converted with SELECT_TF_OPS (Flex delegate); builtins only "
+                                             "failed: " + builtins_error)
+                    break
+                except Exception as e:
+                    lines = [l.strip() for l in str(e).strip().splitlines() if l.strip()]
+                    errors = [l.split("error: ", 1)[-1] for l in lines if "error: " in l]
+                    msg = (errors or lines[-1:] or [""])[-1].split(". ")[0][:200]
+                    msg = type(e).__name__ + ": " + msg
+                    if builtins_error is None:
+                        builtins_error = msg
+                        continue
+                    if stage == "run":
+                        report["tflite"][key] = ("failed: builtins only: " + builtins_error + "; converts "
+                                                 "with SELECT_TF_OPS, but the Flex delegate is not linked "
+                                                 "into Python's tf.lite.Interpreter, so not run here")
+                    else:
+                        report["tflite"][key] = ("failed: builtins only: " + builtins_error +
+                                                 "; with SELECT_TF_OPS: " + msg)
+    if job["onnx"]:
+        import subprocess
+        report["onnx"] = {}
+        for key in sorted(loaded.signatures):
+            target = job["outputs"] + "." + key + ".onnx"
+            r = subprocess.run([sys.executable, "-I", "-m", "tf2onnx.convert", "--saved-model", path,
+                                "--signature_def", key, "--output", target],
+                               capture_output=True, text=True, cwd=os.path.dirname(target))
+            if r.returncode != 0:
+                errs = [l for l in r.stderr.splitlines() if "Error" in l] or r.stderr.splitlines()[-1:]
+                report["onnx"][key] = "failed: " + (errs[-1][:300] if errs else "")
+                continue
+            try:
+                import onnxruntime as ort
+                sess = ort.InferenceSession(target)
+                res = sess.run(None, {i.name: inputs[key + "::" + i.name] for i in sess.get_inputs()})
+                for o, v in zip(sess.get_outputs(), res):
+                    outputs["onnx::" + key + "::" + o.name] = np.asarray(v)
+                report["onnx"][key] = "converted"
+            except Exception as e:
+                report["onnx"][key] = "failed: " + type(e).__name__ + ": " + str(e)[:300]
+    np.savez(job["outputs"], **outputs)
+    with open(job["report"], "w") as f:
+        json.dump(report, f)

@@ -1,0 +1,46 @@
+"""One module per task kind: the single place that says what a task is (TensorFlow).
+
+Each module `zoo.tasks.<kind>`, named after a task of `zoo.registry.TASKS`, defines a
+`zoo.tasks.base.Task` subclass as `TASK`: its training step, loss and metrics, default data and
+recipe flags, serving signatures and export options, search space, search data and objective.
+`task_for(name)` gives the task of a registered model; the workflows (`zoo.train`, `zoo.export`,
+`zoo.tuning`) read it and never switch on task or model names.
+
+    image_classification    GoogLeNet, Inception v3, ResNets, gated ResNets
+    classification          feature vectors (highway network)
+    sequence_classification peephole LSTM classifier
+    sequence_regression     peephole LSTM regressor (adding problem)
+    text_classification     Transformer encoder classifier
+    translation             Transformer encoder-decoder
+    image_generation        DCGAN generators (GAN training with the registered discriminator)
+    image_discrimination    DCGAN discriminators
+
+Example:
+    >>> from zoo.tasks import task_class, task_for
+    >>> task_class("translation").__name__
+    'Translation'
+    >>> task_for("resnet50").name
+    'image_classification'
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from zoo.registry import TASKS, get_spec
+
+__all__ = ["task_class", "task_for", "TASKS"]
+
+
+def task_class(kind: str):
+    """The `Task` subclass of task kind `kind` (one of `zoo.registry.TASKS`)."""
+    if kind not in TASKS:
+        raise ValueError(f"`task` must be one of {TASKS}. Received: task={kind!r}")
+    return importlib.import_module(f"zoo.tasks.{kind}").TASK
+
+
+def task_for(model, **kwargs):
+    """A `Task` instance for registered model `model` (a name or a `ModelSpec`); `kwargs` go to
+    the task's constructor."""
+    spec = model if hasattr(model, "task") else get_spec(model)
+    return task_class(spec.task)(**kwargs)

@@ -1,0 +1,251 @@
+"""Serving signatures: the pieces every task's `endpoints` are made of (TensorFlow only).
+
+A task module (`zoo.tasks.<kind>`) says which signatures its models serve as a list of
+`Endpoint`s: a Python function of named tensors returning a dict of named tensors, with a
+`TensorDoc` per input and output. `zoo.export` traces them into a SavedModel and `zoo.export.verify`
+runs the same functions eagerly as the reference. The helpers here are shared by the tasks:
+image normalisation modes (`preprocess_fn`), "does the model already end in a probability"
+(`zoo.conventions.output_is_probability`, the single answer used by training, export and search),
+top-k outputs, output selection (auxiliary heads dropped).
+
+Example:
+    >>> import keras
+    >>> from zoo.tasks.serving import probabilities_fn
+    >>> inp = keras.Input((4,))
+    >>> model = keras.Model(inp, keras.layers.Dense(3, activation="softmax")(inp))
+    >>> probabilities_fn(model, "auto")(keras.ops.ones((1, 3))).shape
+    TensorShape([1, 3])
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from typing import Any, Callable, Dict, List, Optional
+
+from zoo.conventions import output_is_probability
+
+__all__ = [
+    "PREPROCESSING_MODES",
+    "TensorDoc",
+    "Endpoint",
+    "resolve_callable",
+    "callable_name",
+    "preprocess_fn",
+    "output_names",
+    "input_names",
+    "select_outputs",
+    "single_output",
+    "probabilities_fn",
+    "top_k",
+    "model_core",
+    "named_function",
+    "probability_outputs",
+]
+
+PREPROCESSING_MODES = ("none", "unit", "symmetric", "caffe", "torch", "tf")
+
+
+@dataclasses.dataclass
+class TensorDoc:
+    """One input or output of a signature: name, dtype, shape (None = any) and its meaning."""
+
+    name: str
+    dtype: str
+    shape: List[Optional[int]]
+    doc: str
+    sample: Optional[Dict[str, Any]] = None  # how `verify` makes sample inputs
+
+    def spec(self):
+        import tensorflow as tf
+
+        return tf.TensorSpec(self.shape, self.dtype, name=self.name)
+
+
+@dataclasses.dataclass
+class Endpoint:
+    """A named signature: a Python function of named tensors returning a dict of named tensors.
+
+    The same function is traced into the SavedModel and run eagerly as the reference in `verify`.
+    """
+
+    name: str
+    fn: Callable[..., Dict[str, Any]]
+    inputs: List[TensorDoc]
+    outputs: List[TensorDoc]
+    doc: str
+
+
+def resolve_callable(value):
+    """`"module:qualname"` -> the object; anything else unchanged."""
+    if isinstance(value, str) and ":" in value:
+        mod, _, qual = value.partition(":")
+        obj = importlib.import_module(mod)
+        for part in qual.split("."):
+            obj = getattr(obj, part)
+        return obj
+    return value
+
+
+def callable_name(fn):
+    mod, qual = getattr(fn, "__module__", None), getattr(fn, "__qualname__", None)
+    if mod and qual and "<" not in qual:
+        try:
+            if resolve_callable(f"{mod}:{qual}") is fn:
+                return f"{mod}:{qual}"
+        except Exception:
+            pass
+    return f"<unnamed callable {getattr(fn, '__name__', fn)!r}>"
+
+
+def preprocess_fn(preprocessing):
+    import tensorflow as tf
+
+    preprocessing = resolve_callable(preprocessing)
+    if callable(preprocessing):
+        return preprocessing
+    if preprocessing in (None, "none"):
+        return lambda x: x
+    if preprocessing == "unit":
+        return lambda x: x / 255.0
+    if preprocessing == "symmetric":
+        return lambda x: x / 127.5 - 1.0
+    if preprocessing in ("caffe", "torch", "tf"):
+        from keras.applications import imagenet_utils
+
+        def fn(x, _mode=preprocessing):
+            return tf.convert_to_tensor(
+                imagenet_utils.preprocess_input(x, data_format="channels_last", mode=_mode)
+            )
+
+        return fn
+    raise ValueError(
+        f"`preprocessing` must be one of {PREPROCESSING_MODES}, a callable or 'module:function'. "
+        f"Received: preprocessing={preprocessing!r}"
+    )
+
+
+def output_names(model):
+    names = getattr(model, "output_names", None)
+    if names and len(names) == len(model.outputs):
+        return list(names)
+    return [f"output_{i}" for i in range(len(model.outputs))]
+
+
+def input_names(model):
+    names = []
+    for i, t in enumerate(model.inputs):
+        hist = getattr(t, "_keras_history", None)
+        names.append(getattr(getattr(hist, "operation", None), "name", None) or f"input_{i}")
+    return names
+
+
+def select_outputs(model, outputs=None):
+    """The model restricted to the outputs to serve (auxiliary heads dropped).
+
+    Args:
+        model: a Functional `keras.Model`.
+        outputs: `None` (drop outputs whose layer name contains "aux"), an index, an output name,
+            or a list of those.
+    """
+    import keras
+
+    names = output_names(model)
+    if outputs is None:
+        keep = [i for i, n in enumerate(names) if "aux" not in n.lower()] or [0]
+        if len(keep) == len(names):
+            return model
+    else:
+        sel = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+        keep = []
+        for s in sel:
+            if isinstance(s, int) and not isinstance(s, bool) and -len(names) <= s < len(names):
+                keep.append(s % len(names))
+            elif isinstance(s, str) and s in names:
+                keep.append(names.index(s))
+            else:
+                raise ValueError(
+                    f"`outputs` must be output indices or names among {names}. Received: outputs={outputs!r}"
+                )
+        if keep == list(range(len(names))):
+            return model
+    outs = [model.outputs[i] for i in keep]
+    return keras.Model(model.inputs, outs[0] if len(outs) == 1 else outs, name=model.name)
+
+
+def single_output(y):
+    import tensorflow as tf
+
+    if isinstance(y, dict):
+        y = list(y.values())
+    if isinstance(y, (list, tuple)):
+        y = y[0]
+    return tf.cast(tf.convert_to_tensor(y), "float32")
+
+
+def probabilities_fn(model, output_activation):
+    import tensorflow as tf
+
+    if output_activation == "auto":
+        if output_is_probability(model):
+            output_activation = "identity"
+        elif model.outputs[0].shape[-1] == 1:
+            output_activation = "sigmoid"  # one logit (a discriminator, a binary classifier)
+        else:
+            output_activation = "softmax"
+    if output_activation == "identity":
+        return lambda y: y
+    if output_activation == "softmax":
+        return lambda y: tf.nn.softmax(y, axis=-1)
+    if output_activation == "sigmoid":
+        return tf.nn.sigmoid
+    raise ValueError(
+        "`output_activation` must be 'auto', 'identity', 'softmax' or 'sigmoid'. "
+        f"Received: output_activation={output_activation!r}"
+    )
+
+
+def top_k(probs, k):
+    import tensorflow as tf
+
+    k = min(int(k), int(probs.shape[-1]))
+    values, indices = tf.math.top_k(probs, k=k)
+    return {"top_k_values": values, "top_k_indices": tf.cast(indices, "int32")}, k
+
+
+def model_core(model, opts, spec_shape):
+    """`x -> model(x)`; when exporting (`_trace_once`), one `tf.function` with a fixed input
+    signature, so that signatures sharing the model (uint8 and float images) trace it once."""
+    import tensorflow as tf
+
+    if opts.get("_trace_once") and all(d is not None for d in spec_shape[1:]):
+        return tf.function(lambda x: model(x, training=False), autograph=False,
+                           input_signature=[tf.TensorSpec(spec_shape, "float32")])
+    return lambda x: model(x, training=False)
+
+
+def named_function(fn, names):
+    """A function whose positional parameters carry `names` (signature inputs take arg names)."""
+    src = f"def f({', '.join(names)}):\n    return fn({', '.join(f'{n}={n}' for n in names)})\n"
+    scope = {"fn": fn}
+    exec(src, scope)  # noqa: S102 - parameter names only, built from fixed identifiers
+    return scope["f"]
+
+
+def probability_outputs(to_probs, classes, k, with_top_k):
+    """`(fn, docs)`: `fn(y)` gives `probabilities` (+ `top_k_values`, `top_k_indices`) of a
+    model output `y`; `docs` the matching output `TensorDoc`s."""
+
+    def fn(y):
+        probs = to_probs(single_output(y))
+        out = {"probabilities": probs}
+        if with_top_k:
+            out.update(top_k(probs, k)[0])
+        return out
+
+    docs = [TensorDoc("probabilities", "float32", [None, classes], "class probabilities")]
+    if with_top_k:
+        docs += [TensorDoc("top_k_values", "float32", [None, k],
+                           f"the {k} largest probabilities, sorted"),
+                 TensorDoc("top_k_indices", "int32", [None, k], "their class indices")]
+    return fn, docs

@@ -1,0 +1,278 @@
+"""Translation: the Transformer of Vaswani et al. 2017 (teacher forcing, greedy and beam decoding).
+
+* Training: the model takes `[source_ids, decoder_input_ids]` and returns logits at every target
+  position; cross-entropy (optionally label-smoothed) and token accuracy over the non-padding
+  target tokens, normalised by the global number of target tokens.
+* Data (`zoo train NAME`): sequence reversal (embedded, no download) or a TFDS translation dataset
+  (`ted_hrlr_translate/pt_to_en`, `wmt14_translate/de-en`, ...) with subword encoders learned from
+  its training split. After training, greedy decoding of held-out examples gives the exact-match
+  rate.
+* Serving: `serving_default` (teacher-forced next-token `probabilities`), `translate` (beam
+  search, `zoo.decoding.translate`) and `translate_greedy`, returning `token_ids` and `scores`.
+* Search: trials train on reversal of 8 tokens over 10 symbols.
+
+Example:
+    >>> from zoo.tasks import task_for
+    >>> task_for("transformer_base").monitor
+    'token_accuracy'
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from zoo import data as zdata
+from zoo.tasks.base import Task, f32, smoothed_cross_entropy
+from zoo.tasks.image_classification import limit_eval
+from zoo.tasks.serving import Endpoint, TensorDoc, probabilities_fn, resolve_callable, single_output
+
+__all__ = ["Translation", "subword_source", "greedy_decode", "exact_match", "TASK"]
+
+
+def subword_source(name, max_length, target_vocab, data_dir=None):
+    """A TFDS translation dataset tokenised with subword encoders learned from its train split."""
+    import tensorflow_datasets as tfds
+
+    src = zdata.tfds_source(name, data_dir=data_dir)
+    corpus = list(src.train(None).take(50_000).as_numpy_iterator())
+    build = tfds.deprecated.text.SubwordTextEncoder.build_from_corpus
+    enc_src = build((s for s, _ in corpus), target_vocab_size=target_vocab)
+    enc_tgt = build((t for _, t in corpus), target_vocab_size=target_vocab)
+    shift = zdata.EOS  # subword ids start at 1; ours at 3 (0 pad, 1 begin, 2 end)
+
+    def encode(s, t):
+        s_ids = [i + shift for i in enc_src.encode(s.numpy().decode())][:max_length]
+        t_ids = [i + shift for i in enc_tgt.encode(t.numpy().decode())][:max_length]
+        s_arr = np.zeros(max_length, "int32")
+        s_arr[: len(s_ids)] = s_ids
+        dec_in = np.zeros(max_length + 1, "int32")
+        labels = np.zeros(max_length + 1, "int32")
+        dec_in[0], dec_in[1: len(t_ids) + 1] = zdata.BOS, t_ids
+        labels[: len(t_ids)], labels[len(t_ids)] = t_ids, zdata.EOS
+        return s_arr, dec_in, labels
+
+    def preprocess(ex, training):
+        s, d, lab = tf.py_function(encode, ex, (tf.int32, tf.int32, tf.int32))
+        s.set_shape([max_length])
+        d.set_shape([max_length + 1])
+        lab.set_shape([max_length + 1])
+        return (s, d), lab
+
+    src.preprocess = preprocess
+    vocab = max(enc_src.vocab_size, enc_tgt.vocab_size) + shift
+    src.info.update(vocab_size=vocab, max_len=max_length, target_len=max_length + 1,
+                    encoders=(enc_src, enc_tgt))
+    return src
+
+
+def greedy_decode(model, source, target_len, batch_size=250):
+    """Greedy decoding with any teacher-forcing model `model([source, decoder_input])`."""
+    step = tf.function(lambda s, d: tf.argmax(model([s, d], training=False), -1,
+                                              output_type=tf.int32))
+    out = []
+    for i in range(0, len(source), batch_size):
+        src = tf.constant(source[i: i + batch_size])
+        dec = np.zeros((len(src), target_len), "int32")
+        dec[:, 0] = zdata.BOS
+        pred = np.zeros((len(src), target_len), "int32")
+        for t in range(target_len):
+            pred[:, t] = step(src, tf.constant(dec)).numpy()[:, t]
+            if t + 1 < target_len:
+                dec[:, t + 1] = pred[:, t]
+        out.append(pred)
+    return np.concatenate(out)
+
+
+def exact_match(pred, labels):
+    """Share of sequences whose tokens up to and including EOS are all right."""
+    mask = labels != zdata.PAD
+    return float(np.mean(np.all((pred == labels) | ~mask, axis=1)))
+
+
+class Translation(Task):
+    """See the module docstring.
+
+    Args:
+        pad_id: the padding token (ignored by the loss and the metrics).
+        label_smoothing: cross-entropy label smoothing (0.1 in the paper).
+        max_length: the longest decoding the export serves (`target_len - 1` of the training
+            data, so that with BOS it fits the model's positions).
+    """
+
+    name = "translation"
+    monitor = "token_accuracy"
+    train_defaults = dict(epochs=10, batch_size=64, learning_rate=1e-3, schedule="cosine",
+                          warmup_steps=200)
+
+    def __init__(self, pad_id=zdata.PAD, label_smoothing=0.0, max_length=None):
+        self.pad_id = pad_id
+        self.label_smoothing = float(label_smoothing)
+        self.max_length = max_length
+
+    # -------------------------------------------------------------------------- training
+    def denominator(self, batch):
+        return tf.reduce_sum(f32(tf.not_equal(batch[1], self.pad_id)))
+
+    def forward(self, model, batch, training):
+        (src, dec_in), labels = batch
+        logits = f32(model([src, dec_in], training=training))
+        labels = tf.cast(labels, tf.int32)
+        mask = f32(tf.not_equal(labels, self.pad_id))
+        if self.label_smoothing:
+            per = smoothed_cross_entropy(tf.one_hot(labels, tf.shape(logits)[-1]), logits, True,
+                                         self.label_smoothing)
+        else:
+            per = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+        correct = f32(tf.equal(tf.argmax(logits, -1, output_type=tf.int32), labels)) * mask
+        loss_sum = tf.reduce_sum(per * mask)
+        exact = tf.reduce_sum(f32(tf.equal(tf.reduce_sum(correct, -1), tf.reduce_sum(mask, -1))))
+        return loss_sum, {"loss_sum": loss_sum, "token_accuracy_sum": tf.reduce_sum(correct),
+                          "tokens": tf.reduce_sum(mask), "exact_sum": exact,
+                          "count": f32(tf.shape(labels)[0])}
+
+    def summarize(self, sums):
+        tokens = max(float(sums.get("tokens", 1.0)), 1e-12)
+        count = max(float(sums.get("count", 1.0)), 1e-12)
+        return {"loss": float(sums["loss_sum"]) / tokens,
+                "token_accuracy": float(sums["token_accuracy_sum"]) / tokens,
+                "teacher_forced_exact": float(sums["exact_sum"]) / count}
+
+    # ---------------------------------------------------------------------------- recipe
+    @classmethod
+    def add_arguments(cls, parser):
+        parser.add_argument("--dataset", default="reversal",
+                            help="reversal (embedded) or a TFDS translation dataset "
+                                 "(ted_hrlr_translate/pt_to_en, wmt14_translate/de-en, ...)")
+        parser.add_argument("--max-length", type=int, default=20, help="tokens per sequence")
+        parser.add_argument("--vocab", type=int, default=20, help="reversal: symbols")
+        parser.add_argument("--num-train", type=int, default=20_000, help="reversal: examples")
+        parser.add_argument("--target-vocab", type=int, default=2**13,
+                            help="subword vocabulary size")
+        parser.add_argument("--label-smoothing", type=float, default=0.0,
+                            help="cross-entropy label smoothing")
+        parser.add_argument("--data-dir", default=None, help="TFDS data_dir")
+        parser.add_argument("--decode-examples", type=int, default=1000,
+                            help="held-out examples decoded greedily at the end")
+
+    @classmethod
+    def from_args(cls, args):
+        return cls(label_smoothing=args.label_smoothing, max_length=args.max_length)
+
+    def make_source(self, spec, args):
+        if args.dataset == "reversal":
+            src = zdata.reversal_source(args.max_length, args.vocab, num_train=args.num_train)
+        else:
+            src = subword_source(args.dataset, args.max_length, args.target_vocab, args.data_dir)
+        info = src.info
+        self.max_length = info["target_len"] - 1
+        v = info["vocab_size"]
+        return src, dict(vocab_size=v, source_vocab_size=v, target_vocab_size=v,
+                         max_length=info["target_len"])
+
+    def after_training(self, trainer, args, source):
+        if not args.decode_examples or source.eval is None:
+            return
+        if source.preprocess is not None:  # translation: tokenise the raw pairs first
+            ds = source.eval().take(args.decode_examples).map(
+                lambda s, t: source.preprocess((s, t), False))
+        else:
+            ds = source.eval()
+        (src, _), labels = next(iter(ds.batch(args.decode_examples)))
+        pred = greedy_decode(trainer.model, src.numpy(), source.info["target_len"])
+        trainer.update_summary(greedy_exact_match=exact_match(pred, labels.numpy()))
+
+    def report(self, summary):
+        return (f"{summary['name']} on {summary['dataset']}: held-out {summary['final_eval']}, "
+                f"greedy exact match {summary.get('greedy_exact_match')}, exported to "
+                f"{summary.get('export_path')}")
+
+    # --------------------------------------------------------------------------- serving
+    def export_options(self, spec=None, model=None):
+        opts = super().export_options(spec, model)
+        if self.max_length:
+            opts["max_length"] = int(self.max_length)
+        return opts
+
+    def endpoints(self, model, **opts):
+        if len(model.inputs) != 2:
+            raise ValueError("task='translation' needs a model with inputs (source_ids, "
+                             f"target_ids). Received: {len(model.inputs)} inputs")
+        to_probs = probabilities_fn(model, opts.get("output_activation", "auto"))
+        vocab = model.outputs[0].shape[-1]
+        sample_vocab = int(opts.get("sample_vocab", 10))
+        translate_fn = opts.get("translate_fn") or "zoo.decoding:translate"
+        try:
+            translate_fn = resolve_callable(translate_fn)
+        except (ImportError, AttributeError) as e:
+            raise ValueError(
+                "task='translation' needs `translate_fn(model, source_ids, max_length, beam_size, "
+                f"alpha)` (default zoo.decoding:translate). Received: translate_fn={translate_fn!r} "
+                f"({e})") from None
+        max_length = int(opts.get("max_length", 32))
+        beam_size = int(opts.get("beam_size", 4))
+        alpha = float(opts.get("alpha", 0.6))
+
+        def forward(source_ids, target_ids):
+            y = model([tf.cast(source_ids, model.inputs[0].dtype),
+                       tf.cast(target_ids, model.inputs[1].dtype)], training=False)
+            return {"probabilities": to_probs(single_output(y))}
+
+        def make_translate(beam):
+            def translate(source_ids):
+                res = translate_fn(model, tf.cast(source_ids, "int32"), max_length, beam, alpha)
+                if isinstance(res, dict):  # zoo.decoding returns target_ids and scores
+                    return {("token_ids" if k == "target_ids" else k): tf.convert_to_tensor(v)
+                            for k, v in res.items()}
+                if isinstance(res, (tuple, list)):
+                    out = {"token_ids": tf.cast(res[0], "int32")}
+                    if len(res) > 1:
+                        out["scores"] = tf.cast(res[1], "float32")
+                    return out
+                return {"token_ids": tf.cast(res, "int32")}
+
+            return translate
+
+        def ids(name, doc):
+            return TensorDoc(name, "int32", [None, None], doc,
+                             {"shape": [2, 6], "low": 1, "high": sample_vocab})
+
+        outs_tr = [TensorDoc("token_ids", "int32", [None, None], "decoded target token ids"),
+                   TensorDoc("scores", "float32", [None], "log-probability score of each "
+                             "decoding (when the decoder returns one)")]
+        eps = [
+            Endpoint("serving_default", forward,
+                     [ids("source_ids", "source token ids"),
+                      ids("target_ids", "target token ids so far (teacher forcing)")],
+                     [TensorDoc("probabilities", "float32", [None, None, vocab],
+                                "next-token probabilities")],
+                     "Next-token probabilities for every target position (teacher forcing)."),
+            Endpoint("translate", make_translate(beam_size),
+                     [ids("source_ids", "source token ids")], outs_tr,
+                     f"Decode a translation (beam_size={beam_size}, alpha={alpha}, "
+                     f"max_length={max_length})."),
+        ]
+        if beam_size > 1:
+            eps.append(Endpoint("translate_greedy", make_translate(1),
+                                [ids("source_ids", "source token ids")], outs_tr,
+                                f"Greedy decoding (max_length={max_length})."))
+        return eps
+
+    # ---------------------------------------------------------------------------- search
+    def default_space(self, hp):
+        return {"learning_rate": hp.Choice("learning_rate", [1e-3, 3e-4]),
+                "warmup_steps": hp.Choice("warmup_steps", [0, 100]),
+                "label_smoothing": hp.Choice("label_smoothing", [0.0, 0.1])}
+
+    def search_data(self, spec, base, *, eval_examples=256, num_train=2048, seed=0):
+        src = zdata.reversal_source(max_len=8, vocab=10, num_train=num_train,
+                                    num_eval=eval_examples, seed=seed)
+        v = src.info["vocab_size"]
+        return limit_eval(src, eval_examples), dict(vocab_size=v, source_vocab_size=v,
+                                                    target_vocab_size=v)
+
+    def tuning_task(self, training):
+        return type(self)(label_smoothing=float(training.get("label_smoothing", 0.0) or 0.0))
+
+
+TASK = Translation

@@ -1,0 +1,93 @@
+"""`TrainConfig`: everything a training run needs besides the task, the data and the model."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Optional
+
+__all__ = ["TrainConfig", "STRATEGIES", "PRECISIONS", "OPTIMIZERS", "SCHEDULES", "LR_SCALINGS"]
+
+STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker")
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+OPTIMIZERS = ("adam", "adamw", "sgd")
+SCHEDULES = ("constant", "cosine")
+LR_SCALINGS = ("none", "linear", "sqrt")
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Everything a run needs besides the task, the data and the model.
+
+    Attributes:
+        name: run and export name (`saved_models/<name>/`).
+        epochs: planned epochs; `steps_per_epoch` defaults to `num_train // batch_size`.
+        batch_size: the *global* batch (split over replicas).
+        learning_rate: at `base_batch_size` (see `lr_scaling`).
+        lr_scaling: `none`, `linear` or `sqrt` scaling of the learning rate with
+            `batch_size / base_batch_size`.
+        optimizer / schedule / warmup_steps / weight_decay / momentum: the optimizer.
+        strategy / precision: see `STRATEGIES`, `PRECISIONS`.
+        jit_compile: `auto` (XLA on GPU/TPU, off on CPU where it compiles slower than it runs
+            for small models), `on` or `off`.
+        run_dir: checkpoints, TensorBoard logs, history, curve and summary (`runs/<name>`).
+        checkpoint_every: steps between checkpoints (and each epoch end); 0: epoch ends only.
+        export / export_dir: export at the end to `<export_dir>/<name>/<version>/`.
+        cpu_devices: split the CPU into this many logical devices (to try `mirrored` on CPU).
+    """
+
+    name: str = "model"
+    epochs: int = 1
+    steps_per_epoch: Optional[int] = None
+    batch_size: int = 64
+    eval_batch_size: Optional[int] = None
+    learning_rate: float = 1e-3
+    base_batch_size: Optional[int] = None
+    lr_scaling: str = "none"
+    optimizer: str = "adam"
+    schedule: str = "constant"
+    warmup_steps: int = 0
+    weight_decay: float = 0.0
+    momentum: float = 0.9
+    beta_1: float = 0.9
+    clipnorm: Optional[float] = None
+    strategy: str = "auto"
+    precision: str = "float32"
+    jit_compile: str = "auto"
+    run_dir: Optional[str] = None
+    checkpoint_every: int = 200
+    keep_checkpoints: int = 3
+    log_every: int = 20
+    seed: int = 0
+    progress: bool = True
+    export: bool = True
+    export_dir: str = "saved_models"
+    cpu_devices: int = 0
+    eval_every_epoch: bool = True
+
+    def validate(self):
+        def check(cond, arg, allowed):
+            if not cond:
+                raise ValueError(
+                    f"`{arg}` must be {allowed}. Received: {arg}={getattr(self, arg)!r}"
+                )
+        check(self.strategy in STRATEGIES, "strategy", f"one of {STRATEGIES}")
+        check(self.precision in PRECISIONS, "precision", f"one of {PRECISIONS}")
+        check(self.jit_compile in ("auto", "on", "off"), "jit_compile", "'auto', 'on' or 'off'")
+        check(self.optimizer in OPTIMIZERS, "optimizer", f"one of {OPTIMIZERS}")
+        check(self.schedule in SCHEDULES, "schedule", f"one of {SCHEDULES}")
+        check(self.lr_scaling in LR_SCALINGS, "lr_scaling", f"one of {LR_SCALINGS}")
+        check(isinstance(self.epochs, int) and self.epochs >= 1, "epochs", "an integer >= 1")
+        check(isinstance(self.batch_size, int) and self.batch_size >= 1, "batch_size",
+              "an integer >= 1")
+        check(self.steps_per_epoch is None or self.steps_per_epoch >= 1, "steps_per_epoch",
+              "None or an integer >= 1")
+        check(self.learning_rate > 0, "learning_rate", "positive")
+        check(self.checkpoint_every >= 0, "checkpoint_every", "an integer >= 0")
+        return self
+
+    def scaled_learning_rate(self):
+        if self.lr_scaling == "none" or not self.base_batch_size:
+            return self.learning_rate
+        ratio = self.batch_size / self.base_batch_size
+        return self.learning_rate * (ratio if self.lr_scaling == "linear" else math.sqrt(ratio))

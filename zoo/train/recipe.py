@@ -1,0 +1,127 @@
+"""`zoo train NAME`: the recipe every registered model trains with, read from its task.
+
+The parser is the trainer's flags (`add_train_arguments`, with the task's `train_defaults`) plus
+the task's own flags (`Task.add_arguments`) and `--set KEY=VALUE` (builder arguments); `run`
+builds the task from the flags, its data source and model, trains with `Trainer` and exports.
+
+Example:
+    >>> from zoo.train import recipe
+    >>> summary = recipe.run("highway_net", ["--epochs", "1", "--steps-per-epoch", "2",
+    ...                                      "--set", "depth=2", "--quiet", "--no-export",
+    ...                                      "--run-dir", "/tmp/zoo-doc-run"])
+    >>> sorted(summary["final_eval"])
+    ['accuracy', 'loss']
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+
+from zoo.registry import get_spec
+from zoo.tasks import task_class
+from zoo.train.config import LR_SCALINGS, OPTIMIZERS, PRECISIONS, SCHEDULES, STRATEGIES, TrainConfig
+from zoo.train.trainer import Trainer
+
+__all__ = ["add_train_arguments", "config_from_args", "build_parser", "run", "run_recipe",
+           "train_task"]
+
+
+def add_train_arguments(parser: argparse.ArgumentParser, **defaults):
+    """The trainer's flags (shared by every recipe); `defaults` override the recipe's defaults."""
+    d = dataclasses.asdict(TrainConfig())
+    d.update(defaults)
+    g = parser.add_argument_group("training")
+    g.add_argument("--epochs", type=int, default=d["epochs"], help="planned epochs")
+    g.add_argument("--steps-per-epoch", type=int, default=d["steps_per_epoch"],
+                   help="default: examples // batch size")
+    g.add_argument("--batch-size", type=int, default=d["batch_size"], help="global batch")
+    g.add_argument("--learning-rate", "--lr", type=float, default=d["learning_rate"],
+                   help="peak learning rate (at --base-batch-size when --lr-scaling is on)")
+    g.add_argument("--lr-scaling", choices=LR_SCALINGS, default=d["lr_scaling"],
+                   help="scale the learning rate with batch-size / base-batch-size")
+    g.add_argument("--base-batch-size", type=int, default=d["base_batch_size"],
+                   help="the batch --lr is given for (with --lr-scaling)")
+    g.add_argument("--optimizer", choices=OPTIMIZERS, default=d["optimizer"],
+                   help="sgd: Nesterov momentum 0.9")
+    g.add_argument("--schedule", choices=SCHEDULES, default=d["schedule"],
+                   help="cosine: linear warm-up, then cosine decay to 0 at the last step")
+    g.add_argument("--warmup-steps", type=int, default=d["warmup_steps"],
+                   help="linear warm-up steps (cosine schedule)")
+    g.add_argument("--weight-decay", type=float, default=d["weight_decay"], help="AdamW")
+    g.add_argument("--beta-1", type=float, default=d["beta_1"], help="Adam beta_1")
+    g.add_argument("--clipnorm", type=float, default=d["clipnorm"],
+                   help="clip each gradient to this norm")
+    g.add_argument("--strategy", choices=STRATEGIES, default=d["strategy"],
+                   help="auto: all local GPUs (mirrored), one GPU or the CPU; multi_worker reads "
+                        "TF_CONFIG")
+    g.add_argument("--precision", choices=PRECISIONS, default=d["precision"],
+                   help="Keras dtype policy; mixed_float16 adds dynamic loss scaling")
+    g.add_argument("--jit-compile", choices=("auto", "on", "off"), default=d["jit_compile"],
+                   help="XLA: auto = on with a GPU/TPU")
+    g.add_argument("--run-dir", default=d["run_dir"], help="default: runs/<name>")
+    g.add_argument("--checkpoint-every", type=int, default=d["checkpoint_every"],
+                   help="steps between checkpoints (also at each epoch end; 0: epoch ends only)")
+    g.add_argument("--log-every", type=int, default=d["log_every"],
+                   help="steps between TensorBoard / history entries")
+    g.add_argument("--seed", type=int, default=d["seed"],
+                   help="initialisation and data order (the same on every worker)")
+    g.add_argument("--no-export", dest="export", action="store_false", default=d["export"],
+                   help="skip the SavedModel export at the end")
+    g.add_argument("--export-dir", default=d["export_dir"],
+                   help="export to <export-dir>/<name>/<version>/ (next free version)")
+    g.add_argument("--quiet", dest="progress", action="store_false", default=d["progress"],
+                   help="no progress bars or per-epoch lines")
+    g.add_argument("--cpu-devices", type=int, default=d["cpu_devices"],
+                   help="split the CPU into N logical devices (try --strategy mirrored on CPU)")
+    return parser
+
+
+def config_from_args(args, name, **fixed) -> TrainConfig:
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    kw = {k: v for k, v in vars(args).items() if k in fields}
+    kw.update(fixed)
+    kw["name"] = name
+    return TrainConfig(**kw)
+
+
+def run_recipe(args, task, source, model_fn, callbacks=None, **fixed):
+    """Train with the flags of `add_train_arguments` (`args`); returns the `Trainer` (its
+    `summary`, `model`, ...)."""
+    cfg = config_from_args(args, args.model, **fixed)
+    trainer = Trainer(task, source, model_fn, cfg, callbacks=callbacks)
+    trainer.fit()
+    return trainer
+
+
+def build_parser(name):
+    """The parser of `zoo train NAME`: the task's flags, `--set`, the trainer's flags."""
+    spec = get_spec(name)
+    cls = task_class(spec.task)
+    p = argparse.ArgumentParser(
+        prog=f"zoo train {name}", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=f"Train {name} ({spec.task}; zoo.tasks.{spec.task}).\n\n"
+                    + (sys.modules[cls.__module__].__doc__ or ""))
+    p.set_defaults(model=name)
+    cls.add_arguments(p)
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="builder argument (JSON value), e.g. --set depth=10")
+    return add_train_arguments(p, **cls.train_defaults)
+
+
+def train_task(name, args):
+    """Train registered model `name` with parsed flags `args`; returns the `Trainer`."""
+    spec = get_spec(name)
+    task = task_class(spec.task).from_args(args)
+    source, fixed = task.make_source(spec, args)
+    model_fn = task.model_fn(spec, args, source, fixed)
+    trainer = run_recipe(args, task, source, model_fn, callbacks=task.epoch_callbacks(args))
+    task.after_training(trainer, args, source)
+    trainer.task_report = task.report(trainer.summary)
+    return trainer
+
+
+def run(name, argv=()):
+    """`zoo train NAME ARGV...` in-process; returns the run's summary dict."""
+    return train_task(name, build_parser(name).parse_args(list(argv))).summary

@@ -1,0 +1,409 @@
+"""The distributed trainer (TensorFlow only: tf.distribute, tf.data, tf.train).
+
+One custom training loop for every strategy: `strategy.run` of a per-replica step over a
+distributed dataset, in a `tf.function`, with the per-replica step itself compiled by XLA
+(`tf.function(jit_compile=True)`) when `jit_compile` is on. It works where Keras 3's `model.fit`
+does not (`MultiWorkerMirroredStrategy`, keras-team/keras#20585) and keeps XLA on under a strategy.
+What one step computes is the task's (`zoo.tasks`); see the package docstring of `zoo.train`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import sys
+import time
+from typing import Any, Callable, Dict, List, Optional
+
+import numpy as np
+import tensorflow as tf
+
+from zoo import data as zdata
+from zoo.export import export_model
+from zoo.tasks.base import Task
+from zoo.train.config import TrainConfig
+from zoo.train.strategy import is_chief, make_strategy, split_cpu, worker_index
+from zoo.weights import save_model, set_preprocessing
+
+__all__ = ["Trainer", "NonFiniteLossError"]
+
+
+class NonFiniteLossError(RuntimeError):
+    """The loss became NaN or infinite; the run stopped and kept its last good checkpoint."""
+
+
+class Trainer:
+    """Trains `model_fn()` on `source` for `task` as `config` says; see the module docstring.
+
+    Args:
+        task: a `Task`.
+        source: a `zoo.data.DataSource`.
+        model_fn: builds the model (called in the strategy's scope, after the dtype policy is set).
+        config: a `TrainConfig`.
+        callbacks: `fn(trainer, epoch, logs)` called on the chief after each epoch (sample grids).
+        step_callbacks: `fn(trainer, step, metrics)` called on every worker after each step.
+        strategy: an existing strategy (otherwise `make_strategy(config.strategy)`).
+    """
+
+    def __init__(self, task: Task, source, model_fn: Callable, config: TrainConfig,
+                 callbacks: Optional[List[Callable]] = None, strategy=None,
+                 step_callbacks: Optional[List[Callable]] = None):
+        self.task = task
+        self.source = source
+        self.model_fn = model_fn
+        self.config = config.validate()
+        self.callbacks = list(callbacks or [])
+        self.step_callbacks = list(step_callbacks or [])
+        self._strategy = strategy
+        self.model = None
+        self.history: List[Dict[str, Any]] = []
+
+    # -- set-up
+    def _setup(self):
+        import keras
+
+        cfg = self.config
+        split_cpu(cfg.cpu_devices)
+        self.strategy = self._strategy or make_strategy(cfg.strategy)
+        self.is_chief = is_chief(self.strategy)
+        self.replicas = self.strategy.num_replicas_in_sync
+        if cfg.batch_size % self.replicas:
+            raise ValueError(
+                f"`batch_size` (global) must be divisible by the {self.replicas} replicas. "
+                f"Received: batch_size={cfg.batch_size}"
+            )
+        self.per_replica_batch = cfg.batch_size // self.replicas
+        n = self.source.num_train
+        self.steps_per_epoch = cfg.steps_per_epoch or (max(n // cfg.batch_size, 1) if n else None)
+        if self.steps_per_epoch is None:
+            raise ValueError(
+                "The dataset's size is unknown: pass `steps_per_epoch`. Received: "
+                "steps_per_epoch=None"
+            )
+        self.total_steps = self.steps_per_epoch * cfg.epochs
+        on_accelerator = bool(tf.config.list_logical_devices("GPU") or
+                              tf.config.list_logical_devices("TPU"))
+        self.jit = cfg.jit_compile == "on" or (cfg.jit_compile == "auto" and on_accelerator)
+        if self.jit and not on_accelerator and self.replicas > 1:
+            # On CPU, XLA can neither reach variables of another logical device
+            # (tensorflow.org/xla/known_issues) nor compile collectives (b/194942685); on GPUs the
+            # whole per-replica step, all-reduce included, is compiled.
+            print("[zoo.train] XLA is off: several CPU replicas cannot run XLA-compiled steps.",
+                  file=sys.stderr)
+            self.jit = False
+        keras.config.set_dtype_policy(cfg.precision)
+        keras.utils.set_random_seed(cfg.seed)
+        self.run_dir = cfg.run_dir or os.path.join("runs", cfg.name)
+        self.ckpt_dir = os.path.join(self.run_dir, "checkpoints")
+        if not self.is_chief:  # other workers write their copy aside and delete it
+            self.ckpt_write_dir = os.path.join(
+                self.run_dir, "worker_tmp", worker_index(self.strategy))
+        else:
+            self.ckpt_write_dir = self.ckpt_dir
+        with self.strategy.scope():
+            self.model = self.model_fn()
+            self.optimizers = self.task.build_optimizers(self.model, self._make_optimizer)
+            for opt in self.optimizers.values():
+                if not opt.built:
+                    opt.build(self.model.trainable_variables if len(self.optimizers) == 1
+                              else self._variables_for(opt))
+            self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
+        self.checkpoint = tf.train.Checkpoint(model=self.model, step=self.step, **self.optimizers)
+        self.manager = tf.train.CheckpointManager(
+            self.checkpoint, self.ckpt_write_dir, max_to_keep=cfg.keep_checkpoints)
+
+    def _variables_for(self, opt):
+        model = self.model
+        for key, net in (("d_optimizer", "discriminator"), ("g_optimizer", "generator")):
+            if self.optimizers.get(key) is opt and hasattr(model, net):
+                return getattr(model, net).trainable_variables
+        return model.trainable_variables
+
+    def _make_optimizer(self):
+        import keras
+
+        cfg = self.config
+        lr = cfg.scaled_learning_rate()
+        if cfg.schedule == "cosine":
+            lr = keras.optimizers.schedules.CosineDecay(
+                0.0 if cfg.warmup_steps else lr, decay_steps=max(self.total_steps - cfg.warmup_steps, 1),
+                warmup_target=lr if cfg.warmup_steps else None, warmup_steps=cfg.warmup_steps,
+            )
+        kw = {"learning_rate": lr}
+        if cfg.clipnorm:
+            kw["clipnorm"] = cfg.clipnorm
+        if cfg.optimizer == "adam":
+            opt = keras.optimizers.Adam(beta_1=cfg.beta_1, **kw)
+        elif cfg.optimizer == "adamw":
+            opt = keras.optimizers.AdamW(beta_1=cfg.beta_1, weight_decay=cfg.weight_decay, **kw)
+        else:
+            opt = keras.optimizers.SGD(momentum=cfg.momentum, nesterov=True, **kw)
+        if cfg.precision == "mixed_float16":
+            opt = keras.optimizers.LossScaleOptimizer(opt)
+        return opt
+
+    def _dataset(self, skip_steps):
+        def fn(ctx):
+            return zdata.train_pipeline(
+                self.source, ctx.get_per_replica_batch_size(self.config.batch_size), ctx,
+                seed=self.config.seed, skip_steps=skip_steps)
+        options = tf.distribute.InputOptions(experimental_fetch_to_device=True)
+        return self.strategy.distribute_datasets_from_function(fn, options)
+
+    def _make_train_function(self):
+        strategy, task, model, opts = self.strategy, self.task, self.model, self.optimizers
+        replicas = self.replicas
+
+        def replica_step(batch, denominator):
+            return task.train_step(model, opts, batch, denominator, replicas)
+
+        if self.jit:
+            replica_step = tf.function(replica_step, jit_compile=True, reduce_retracing=True)
+
+        def count(batch):
+            return task.denominator(batch)
+
+        @tf.function
+        def train_function(iterator):
+            batch = next(iterator)
+            denom = strategy.reduce("SUM", strategy.run(count, args=(batch,)), axis=None)
+            stats = strategy.run(replica_step, args=(batch, denom))
+            self.step.assign_add(1)
+            return {k: strategy.reduce("SUM", v, axis=None) for k, v in stats.items()}
+
+        return train_function
+
+    # -- checkpoints and history
+    def _restore(self):
+        latest = tf.train.latest_checkpoint(self.ckpt_dir)
+        if latest:
+            self.checkpoint.restore(latest).assert_existing_objects_matched()
+            hist_file = os.path.join(self.run_dir, "history.json")
+            if os.path.exists(hist_file):
+                with open(hist_file) as f:
+                    saved = json.load(f)
+                self.history = [h for h in saved.get("history", [])
+                                if h["step"] <= int(self.step.numpy())]
+                self._prior_wall = float(saved.get("wall_time_s", 0.0))
+        return latest
+
+    def _save(self):
+        path = self.manager.save(checkpoint_number=int(self.step.numpy()))
+        if not self.is_chief:
+            shutil.rmtree(self.ckpt_write_dir, ignore_errors=True)
+            try:
+                os.rmdir(os.path.dirname(self.ckpt_write_dir))  # only when no other worker's
+            except OSError:
+                pass
+            return path
+        self._write_json("history.json", {"history": self.history,
+                                          "wall_time_s": self._wall_time()})
+        return path
+
+    def update_summary(self, **entries):
+        """Add entries (e.g. a recipe's final check) to the summary and its JSON file."""
+        self.summary.update(entries)
+        self._write_json("summary.json", self.summary)
+
+    def _write_json(self, filename, obj):
+        if not self.is_chief:
+            return
+        os.makedirs(self.run_dir, exist_ok=True)
+        path = os.path.join(self.run_dir, filename)
+        tmp = path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(obj, f, indent=2, default=_json_default)
+        os.replace(tmp, path)
+
+    def _wall_time(self):
+        return self._prior_wall + (time.time() - self._t0)
+
+    def current_learning_rate(self):
+        opt = next(iter(self.optimizers.values()), None)
+        inner = getattr(opt, "inner_optimizer", opt)
+        try:
+            return float(np.asarray(inner.learning_rate))
+        except Exception:
+            return float("nan")
+
+    # -- evaluation
+    def evaluate(self):
+        """Metrics on the held-out split (every example, on this worker), or {}."""
+        ds = zdata.eval_pipeline(self.source, self.config.eval_batch_size or self.config.batch_size)
+        if ds is None:
+            return {}
+        if not hasattr(self, "_eval_fn"):
+            fn = lambda batch: self.task.eval_step(self.model, batch)  # noqa: E731
+            self._eval_fn = tf.function(fn, jit_compile=self.jit, reduce_retracing=True)
+        sums = {}
+        with self.strategy.scope():
+            for batch in ds:
+                stats = self._eval_fn(batch)
+                if stats is None:
+                    return {}
+                for k, v in stats.items():
+                    sums[k] = sums.get(k, 0.0) + float(v)
+        return self.task.summarize(sums)
+
+    # -- the loop
+    def fit(self) -> Dict[str, Any]:
+        """Train (resuming from the run's last checkpoint), evaluate, write the curve, the summary
+        and the export; returns the summary."""
+        import keras
+
+        self._prior_wall = 0.0
+        self._setup()
+        cfg = self.config
+        self._t0 = time.time()
+        resumed = self._restore()
+        start = int(self.step.numpy())
+        writer = tf.summary.create_file_writer(os.path.join(self.run_dir, "logs")) \
+            if self.is_chief else tf.summary.create_noop_writer()
+        if self.is_chief and cfg.progress:
+            where = f"resuming at step {start} from {resumed}" if resumed else "from scratch"
+            print(f"[zoo.train] {cfg.name}: {self.replicas} replica(s) "
+                  f"({type(self.strategy).__name__}), global batch {cfg.batch_size}, "
+                  f"{self.total_steps} steps, precision {cfg.precision}, "
+                  f"XLA {'on' if self.jit else 'off'}; {where}", flush=True)
+        train_function = self._make_train_function()
+        iterator = iter(self._dataset(start))
+        epoch_sums: Dict[str, float] = {}
+        window_t, window_n = time.time(), 0
+        throughput = []
+        last_good = resumed
+        bar = None
+        step = start
+        eval_logs: Dict[str, float] = {}
+        while step < self.total_steps:
+            epoch, in_epoch = divmod(step, self.steps_per_epoch)
+            if in_epoch == 0 or bar is None:
+                if in_epoch == 0:
+                    epoch_sums = {}
+                if self.is_chief and cfg.progress:
+                    print(f"Epoch {epoch + 1}/{cfg.epochs}", flush=True)
+                    bar = keras.utils.Progbar(self.steps_per_epoch, verbose=1 if sys.stdout.isatty()
+                                              else 2)
+                else:
+                    bar = False
+            stats = {k: float(v) for k, v in train_function(iterator).items()}
+            step += 1
+            metrics = self.task.summarize(stats)
+            bad = [k for k, v in metrics.items() if not math.isfinite(v)]
+            if bad:
+                raise NonFiniteLossError(
+                    f"The {bad[0]} became {metrics[bad[0]]} at step {step} (epoch {epoch + 1}) "
+                    f"of run {cfg.name!r}. Training stopped without saving; the last good "
+                    f"checkpoint is {last_good or 'none (no checkpoint was written yet)'}. Try a "
+                    f"lower learning rate, gradient clipping (clipnorm) or float32.")
+            for k, v in stats.items():
+                epoch_sums[k] = epoch_sums.get(k, 0.0) + v
+            window_n += cfg.batch_size
+            for cb in self.step_callbacks:
+                cb(self, step, metrics)
+            epoch_metrics = self.task.summarize(epoch_sums)
+            if bar:
+                bar.update(in_epoch + 1, values=list(epoch_metrics.items()), finalize=False)
+            end_of_epoch = (step % self.steps_per_epoch == 0)
+            if step % cfg.log_every == 0 or end_of_epoch or step == self.total_steps:
+                now = time.time()
+                eps = window_n / max(now - window_t, 1e-9)
+                if step - start > cfg.log_every or end_of_epoch:  # the first window holds tracing
+                    throughput.append(eps)
+                window_t, window_n = now, 0
+                lr = self.current_learning_rate()
+                with writer.as_default(step=step):
+                    for k, v in metrics.items():
+                        tf.summary.scalar(f"train/{k}", v)
+                    tf.summary.scalar("train/learning_rate", lr)
+                    tf.summary.scalar("train/examples_per_second", eps)
+                self.history.append({"step": step, "epoch": epoch + 1, "kind": "train",
+                                     "learning_rate": lr, "examples_per_second": eps, **metrics})
+            if end_of_epoch:
+                if bar:
+                    bar.update(self.steps_per_epoch, values=list(epoch_metrics.items()),
+                               finalize=True)
+                eval_logs = self.evaluate() if cfg.eval_every_epoch else {}
+                if eval_logs:
+                    with writer.as_default(step=step):
+                        for k, v in eval_logs.items():
+                            tf.summary.scalar(f"eval/{k}", v)
+                    if self.is_chief and cfg.progress:
+                        print("  eval: " + ", ".join(f"{k}={v:.4f}" for k, v in eval_logs.items()),
+                              flush=True)
+                self.history.append({"step": step, "epoch": epoch + 1, "kind": "epoch",
+                                     **{f"train_{k}": v for k, v in epoch_metrics.items()},
+                                     **{f"eval_{k}": v for k, v in eval_logs.items()}})
+                for cb in self.callbacks:
+                    if self.is_chief:
+                        cb(self, epoch + 1, {**epoch_metrics, **eval_logs})
+            if end_of_epoch or (cfg.checkpoint_every and step % cfg.checkpoint_every == 0):
+                last_good = self._save()
+            writer.flush()
+        if not eval_logs:
+            eval_logs = self.evaluate()
+        final_train = self.task.summarize(epoch_sums) if epoch_sums else {}
+        summary = {
+            "name": cfg.name, "task": self.task.name, "dataset": self.source.name,
+            "strategy": type(self.strategy).__name__, "replicas": self.replicas,
+            "precision": cfg.precision, "jit_compile": self.jit,
+            "global_batch_size": cfg.batch_size, "learning_rate": cfg.scaled_learning_rate(),
+            "epochs": cfg.epochs, "steps": self.total_steps, "resumed_from_step": start,
+            "final_train": final_train, "final_eval": eval_logs,
+            "wall_time_s": self._wall_time(),
+            "examples_per_second": float(np.median(throughput)) if throughput else None,
+            "params": int(sum(int(np.prod(w.shape)) for w in self.model.weights)),
+        }
+        self.summary = summary
+        # the preprocessing the weights were trained with travels with them (into the export)
+        served = set_preprocessing(self.task.export_model(self.model),
+                                   self.source.info.get("preprocessing",
+                                                        self.task.pipeline_preprocessing))
+        if self.is_chief:
+            summary["run_dir"] = self.run_dir
+            summary["curve"] = self._plot()
+            if cfg.export:
+                summary["model_path"] = save_model(served, os.path.join(self.run_dir,
+                                                                        "model.keras"))
+                summary["export_path"] = str(export_model(
+                    served, cfg.name, task=self.task, export_dir=cfg.export_dir))
+            self._write_json("summary.json", summary)
+            if cfg.progress:
+                print(f"[zoo.train] done: {json.dumps(summary['final_eval'] or final_train)}; "
+                      f"summary in {os.path.join(self.run_dir, 'summary.json')}", flush=True)
+        return summary
+
+    def _plot(self):
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        train = [h for h in self.history if h["kind"] == "train"]
+        epochs = [h for h in self.history if h["kind"] == "epoch"]
+        if not train:
+            return None
+        keys = [k for k in train[-1] if k not in ("step", "epoch", "kind", "learning_rate",
+                                                  "examples_per_second")]
+        fig, axes = plt.subplots(1, len(keys), figsize=(4.5 * len(keys), 3.5), squeeze=False)
+        for ax, k in zip(axes[0], keys):
+            ax.plot([h["step"] for h in train], [h[k] for h in train], label=f"train {k}")
+            ev = [(h["step"], h[f"eval_{k}"]) for h in epochs if f"eval_{k}" in h]
+            if ev:
+                ax.plot(*zip(*ev), "o-", label=f"eval {k}")
+            ax.set_xlabel("step")
+            ax.set_title(k)
+            ax.legend()
+        fig.suptitle(self.config.name)
+        fig.tight_layout()
+        path = os.path.join(self.run_dir, "training_curve.png")
+        fig.savefig(path, dpi=80)
+        plt.close(fig)
+        return path
+
+
+def _json_default(o):
+    if isinstance(o, (np.floating, np.integer)):
+        return o.item()
+    return str(o)

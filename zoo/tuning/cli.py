@@ -1,0 +1,84 @@
+"""`zoo tune NAME` (argparse only; TensorFlow and keras-tuner are imported when a search runs)."""
+
+from __future__ import annotations
+
+import importlib
+
+from zoo.registry import ModelSpec, get_spec, parse_overrides
+from zoo.spaces import format_space, grid_trials, restricted_space
+
+__all__ = ["add_cli"]
+
+TUNERS = ("grid", "random", "bayesian", "hyperband")
+
+
+def _spec(name):
+    if isinstance(name, str) and ":" in name:
+        mod, _, attr = name.partition(":")
+        obj = getattr(importlib.import_module(mod), attr)
+        return obj() if callable(obj) and not isinstance(obj, ModelSpec) else obj
+    return get_spec(name)
+
+
+def space_of(spec):
+    """The declared space, or the task's default (imports the task: TensorFlow)."""
+    if spec.search_space is not None:
+        return spec.search_space
+    from zoo.tuning.hypermodel import default_search_space
+
+    return default_search_space(spec.task)
+
+
+def _parse_restrict(items):
+    return parse_overrides(items)  # `--set KEY=VALUE`, JSON values, as the recipes'
+
+
+def _cmd_tune(args):
+    if args.show_space:  # the space alone: no TensorFlow, no keras-tuner
+        spec = _spec(args.name)
+        print(f"{spec.name}: {'declared' if spec.search_space else 'default (training only)'} search space")
+        for line in format_space(restricted_space(space_of(spec), _parse_restrict(args.set))):
+            print("  " + line)
+        print(f"  grid: {len(grid_trials(space_of(spec), _parse_restrict(args.set)))} trials")
+        return 0
+    from zoo.tuning.search import run_search
+
+    res = run_search(args.name, args.tuner, directory=args.directory, project_name=args.project_name,
+                     max_trials=args.max_trials, epochs=args.epochs, max_epochs=args.max_epochs,
+                     objective=args.objective, overwrite=args.overwrite,
+                     base_overrides={} if args.full_size else None, export=not args.no_export,
+                     export_dir=args.export_dir, time_limit=args.time_limit, num_workers=args.num_workers,
+                     restrict=_parse_restrict(args.set), steps_per_epoch=args.steps_per_epoch,
+                     eval_examples=args.eval_examples, batch_size=args.batch_size)
+    if "table_md" in res:
+        print(open(res["table_md"]).read())
+    return 0
+
+
+def add_cli(subparsers):
+    """Add `zoo tune NAME` to the `zoo` command."""
+    p = subparsers.add_parser("tune", help="keras-tuner search over a model's declared search space")
+    p.add_argument("name", help="registered model name (or module:attr giving a ModelSpec)")
+    p.add_argument("--tuner", choices=TUNERS, default="random")
+    p.add_argument("--max-trials", type=int, default=6)
+    p.add_argument("--epochs", type=int, default=1, help="epochs per trial")
+    p.add_argument("--max-epochs", type=int, default=3, help="hyperband's largest budget")
+    p.add_argument("--objective", default=None,
+                   help="default val_loss (frechet, lower is better, for the DCGAN's image tasks)")
+    p.add_argument("--set", action="append", metavar="NAME=VALUE",
+                   help="search a subspace: fix a hyperparameter (d_model=16) or restrict its "
+                        "choices (dropout=[0.0,0.1]); JSON values")
+    p.add_argument("--steps-per-epoch", type=int, default=None,
+                   help="trainer steps per epoch (default: the training examples / batch)")
+    p.add_argument("--eval-examples", type=int, default=256, help="held-out examples scoring a trial")
+    p.add_argument("--batch-size", type=int, default=None, help="default: the space's or 32")
+    p.add_argument("--show-space", action="store_true", help="print the declared space and exit")
+    p.add_argument("--directory", default="runs/tune")
+    p.add_argument("--project-name", default=None)
+    p.add_argument("--overwrite", action="store_true", help="start afresh instead of resuming")
+    p.add_argument("--full-size", action="store_true", help="search the full model, not the card's small test configuration")
+    p.add_argument("--no-export", action="store_true")
+    p.add_argument("--export-dir", default="saved_models")
+    p.add_argument("--time-limit", type=float, default=None, help="seconds; distributed chief and workers exit by then")
+    p.add_argument("--num-workers", type=int, default=2, help="distributed: workers the chief waits for")
+    p.set_defaults(func=_cmd_tune)

@@ -1,0 +1,269 @@
+"""Tuners over a model's declared search space: our conditional grid and keras-tuner's random,
+Bayesian and Hyperband searches, resumable, with a distributed chief that stops by a deadline;
+`run_search` runs one, writes its report and exports the best model."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+from typing import Any, Dict
+
+import keras_tuner as kt
+
+from zoo.export import export_model
+from zoo.spaces import grid_trials
+from zoo.tasks import task_for
+from zoo.tuning.cli import TUNERS
+from zoo.tuning.hypermodel import ZooHyperModel, resolve_spec
+from zoo.tuning.report import INTERNAL, trials_table, write_report
+from zoo.weights import set_preprocessing
+
+__all__ = ["TUNERS", "ConditionalGridOracle", "make_tuner", "run_search", "serve_chief", "timed",
+           "fix_retry_queue", "watchdog"]
+
+
+class ConditionalGridOracle(kt.Oracle):
+    """Runs a precomputed list of grid points (`grid_trials`), each exactly once."""
+
+    def __init__(self, plan, **kwargs):
+        kwargs.setdefault("max_trials", len(plan))
+        super().__init__(**kwargs)
+        self.plan = plan
+
+    def populate_space(self, trial_id):
+        started = {t.hyperparameters.values.get("grid/index") for t in self.trials.values()}
+        for i, values in enumerate(self.plan):
+            if i not in started:
+                return {"status": kt.engine.trial.TrialStatus.RUNNING,
+                        "values": dict(values, **{"grid/index": i})}
+        return {"status": kt.engine.trial.TrialStatus.STOPPED, "values": None}
+
+    def _populate_space(self, trial_id):  # keras-tuner's other hook name
+        return self.populate_space(trial_id)
+
+    def get_state(self):
+        state = super().get_state()
+        state["plan"] = self.plan
+        return state
+
+    def set_state(self, state):
+        super().set_state(state)
+        self.plan = state.get("plan", self.plan)
+
+
+
+
+def timed(base):
+    """A tuner class that logs each trial's start/end (pid, seconds, status) to `runs.jsonl`."""
+
+    class Timed(base):
+        def run_trial(self, trial, *args, **kwargs):
+            self._log(trial, "start")
+            t0 = time.time()
+            try:
+                result = super().run_trial(trial, *args, **kwargs)
+            except BaseException as e:
+                self._log(trial, "failed", seconds=time.time() - t0, message=f"{type(e).__name__}: {e}"[:300])
+                raise
+            self._log(trial, "end", seconds=time.time() - t0)
+            return result
+
+        def _log(self, trial, event, **kw):
+            rec = {"trial_id": trial.trial_id, "event": event, "pid": os.getpid(),
+                   "tuner_id": self.tuner_id, "time": time.time(),
+                   "values": {k: v for k, v in trial.hyperparameters.values.items()}}
+            rec.update(kw)
+            path = os.path.join(self.project_dir, "runs.jsonl")
+            with open(path, "a") as f:
+                f.write(json.dumps(rec, default=str) + "\n")
+
+    Timed.__name__ = f"Zoo{base.__name__}"
+    return Timed
+
+
+def make_tuner(model, tuner="random", *, directory="runs/tune", project_name=None, max_trials=6,
+               epochs=1, max_epochs=3, objective=None, seed=0, overwrite=False,
+               base_overrides=None, data_fn=None, train_fn=None, max_consecutive_failed_trials=None,
+               verbose=0, restrict=None, steps_per_epoch=None, eval_examples=256, batch_size=None):
+    """A keras-tuner tuner over `model`'s declared search space.
+
+    Args:
+        model: a registry name, a `ModelSpec`, or `"module:attr"` giving a ModelSpec.
+        tuner: one of `TUNERS`.
+        directory, project_name: where trials are stored (`project_name` defaults to
+            `<name>_<tuner>`); an existing project is resumed unless `overwrite`.
+        max_trials: for random and bayesian searches (a grid runs its whole grid).
+        epochs: epochs per trial (grid, random, bayesian); `max_epochs` for hyperband.
+        base_overrides: builder arguments under the space's (default: the card's
+            `test_overrides`, a small configuration; pass `{}` for the full model).
+        data_fn, train_fn: replace `tuning_data` / `train_trial`.
+        max_consecutive_failed_trials: stop after that many failures in a row (default: never
+            stop for failures, every trial is tried).
+        restrict: search a subspace: name -> value (fixed) or list of values (see
+            `restricted_space`).
+        steps_per_epoch, eval_examples, batch_size: the trainer's budget per epoch, the held-out
+            examples that score a trial, the batch (default: the space's `batch_size` or 32).
+        objective: default `val_loss`, or `frechet` (min) for the DCGAN's image tasks.
+    """
+    spec = resolve_spec(model)
+    if tuner not in TUNERS:
+        raise ValueError(f"`tuner` must be one of {TUNERS}. Received: tuner={tuner!r}")
+    if not isinstance(max_trials, int) or max_trials < 1:
+        raise ValueError(f"`max_trials` must be a positive integer. Received: max_trials={max_trials!r}")
+    hypermodel = ZooHyperModel(spec, base_overrides=base_overrides, epochs=epochs,
+                                     data_fn=data_fn, train_fn=train_fn,
+                                     steps_per_epoch=steps_per_epoch, eval_examples=eval_examples,
+                                     batch_size=batch_size, seed=seed, restrict=restrict)
+    if objective is None:
+        name, direction = task_for(spec).objective if hypermodel.recipes else ("val_loss", "min")
+        objective = kt.Objective(name, direction) if name != "val_loss" else name
+    common = dict(objective=objective, seed=seed, max_consecutive_failed_trials=max_consecutive_failed_trials or 10 ** 6)
+    kw = dict(directory=directory, project_name=project_name or f"{spec.name}_{tuner}",
+              overwrite=overwrite)
+    if tuner == "grid":
+        plan = grid_trials(hypermodel.space)
+        oracle = ConditionalGridOracle(plan, **common)
+        t = timed(kt.Tuner)(oracle=oracle, hypermodel=hypermodel, **kw)
+    elif tuner == "random":
+        t = timed(kt.RandomSearch)(hypermodel, max_trials=max_trials, **common, **kw)
+    elif tuner == "bayesian":
+        t = timed(kt.BayesianOptimization)(hypermodel, max_trials=max_trials,
+                                           num_initial_points=min(2, max_trials), **common, **kw)
+    else:
+        t = timed(kt.Hyperband)(hypermodel, max_epochs=max_epochs, factor=3, hyperband_iterations=1,
+                                 **common, **kw)
+    fix_retry_queue(t.oracle)
+    t.zoo_spec = spec
+    t.zoo_plan = plan if tuner == "grid" else None
+    return t
+
+
+def fix_retry_queue(oracle):
+    """Resume fix: a reloaded oracle's retry queue may hold ids not in `trials` (keras-tuner#835)."""
+    trials = getattr(oracle, "trials", None)
+    queue = getattr(oracle, "_retry_queue", None)
+    if trials is None or queue is None:
+        return
+    oracle._retry_queue = [tid for tid in dict.fromkeys(
+        getattr(t, "trial_id", t) for t in queue) if tid in trials]
+
+
+# ----------------------------------------------------------------------------------------------
+# Distributed chief with a deadline
+# ----------------------------------------------------------------------------------------------
+
+
+def serve_chief(oracle, num_workers, deadline):
+    """Serve `oracle` to workers until all `num_workers` were told to stop or `deadline` passes.
+
+    Returns True when the search ended normally.
+    """
+    from concurrent import futures
+
+    import grpc
+    from keras_tuner.src import protos
+    from keras_tuner.src.distribute import oracle_chief
+
+    stopped = set()
+
+    class Servicer(oracle_chief.OracleServicer):
+        def CreateTrial(self, request, context):
+            trial = self.oracle.create_trial(request.tuner_id)
+            if trial.status == "STOPPED":
+                stopped.add(request.tuner_id)
+            return protos.get_service().CreateTrialResponse(trial=trial.to_proto())
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    protos.get_service_grpc().add_OracleServicer_to_server(Servicer(oracle), server)
+    server.add_insecure_port(f"{os.environ['KERASTUNER_ORACLE_IP']}:{os.environ['KERASTUNER_ORACLE_PORT']}")
+    server.start()
+    ok = False
+    try:
+        while time.time() < deadline:
+            time.sleep(0.2)
+            if len(stopped) >= num_workers and not oracle.ongoing_trials:
+                ok = True
+                break
+    finally:
+        server.stop(grace=1).wait()
+    return ok
+
+
+def watchdog(seconds, code=3):
+    """Exit the process (code 3) after `seconds`, whatever it is doing (bounded workers)."""
+    def fire():
+        time.sleep(seconds)
+        print(f"zoo tune: time limit of {seconds:.0f}s reached, exiting", flush=True)
+        os._exit(code)
+
+    threading.Thread(target=fire, daemon=True).start()
+
+
+# ----------------------------------------------------------------------------------------------
+# Results
+# ----------------------------------------------------------------------------------------------
+
+
+def run_search(model, tuner="random", *, directory="runs/tune", project_name=None, max_trials=6,
+               epochs=1, max_epochs=3, objective=None, seed=0, overwrite=False,
+               base_overrides=None, export=True, export_dir="saved_models", time_limit=None,
+               num_workers=2, data_fn=None, train_fn=None, log=print, restrict=None,
+               steps_per_epoch=None, eval_examples=256, batch_size=None) -> Dict[str, Any]:
+    """Run (or resume) a search, write its table and plot, and export the best model.
+
+    In distributed mode (`KERASTUNER_ORACLE_IP` set) the chief (`KERASTUNER_TUNER_ID=chief`)
+    serves the oracle until `num_workers` workers have finished or `time_limit` seconds pass,
+    then writes the results; a worker runs trials and returns.
+
+    Returns:
+        A dict: `tuner`, `num_trials` (the grid's size, stated before it starts), `rows`,
+        `best_hyperparameters`, `export_path`, and the report paths.
+    """
+    from keras_tuner.src.distribute import utils as dist_utils
+
+    t = make_tuner(model, tuner, directory=directory, project_name=project_name, max_trials=max_trials,
+                   epochs=epochs, max_epochs=max_epochs, objective=objective, seed=seed,
+                   overwrite=overwrite, base_overrides=base_overrides, data_fn=data_fn, train_fn=train_fn,
+                   restrict=restrict, steps_per_epoch=steps_per_epoch, eval_examples=eval_examples,
+                   batch_size=batch_size)
+    result: Dict[str, Any] = {"tuner": t}
+    if t.zoo_plan is not None:
+        result["num_trials"] = len(t.zoo_plan)
+        log(f"grid search over {len(t.zoo_plan)} trials (conditional branches included)")
+    deadline = time.time() + (time_limit or 10 ** 7)
+    if dist_utils.has_chief_oracle():
+        if not dist_utils.is_chief_oracle():
+            from keras_tuner.src.distribute import oracle_client
+
+            oracle_client.TIMEOUT = max(5, int(deadline - time.time()))
+            if time_limit:
+                watchdog(time_limit)
+            t.search(verbose=0)
+            result["role"] = "worker"
+            return result
+        t.save()
+        result["finished"] = serve_chief(t.oracle, num_workers, deadline)
+        result["role"] = "chief"
+    else:
+        if time_limit:
+            watchdog(time_limit)
+        t.search(verbose=0)
+        result["finished"] = True
+    result.update(write_report(t))
+    result["rows"] = trials_table(t)
+    best = [r for r in result["rows"] if r["score"] is not None]
+    if best:
+        hp = t.get_best_hyperparameters(1)[0]
+        result["best_hyperparameters"] = {k: v for k, v in hp.values.items() if not k.startswith(INTERNAL)}
+        if export:
+            best_model = t.get_best_models(1)[0]
+            if t.hypermodel.recipes:  # trained on the task's pipeline: its preprocessing
+                set_preprocessing(best_model, task_for(t.zoo_spec).pipeline_preprocessing)
+            result["export_path"] = export_model(best_model, t.zoo_spec.name,
+                                                 export_dir=export_dir)
+            log(f"best model exported to {result['export_path']}")
+    log(f"trials table: {result['table_md']}")
+    return result

@@ -1,0 +1,193 @@
+"""Training one trial: on the recipes' data with the recipes' trainer (the default), or through
+`model.fit` on data a caller brings (`data_fn` / `train_fn`, or `tuning_data` for a quick check).
+
+What a trial of a model trains on, with which step and which objective, is its task's
+(`zoo.tasks.<task>`: `search_data`, `tuning_task`, `tuning_model`, `trial_metrics`).
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from zoo.conventions import output_is_probability
+from zoo.tasks import task_for
+from zoo.train.config import TrainConfig
+from zoo.train.trainer import Trainer
+
+__all__ = ["tuning_data", "compile_for_trial", "train_trial", "recipe_data",
+           "train_with_recipe_trainer", "TuningTrainer", "StopTrial"]
+
+
+def recipe_data(spec, base, *, eval_examples=256, num_train=2048, seed=0):
+    """`(source, builder overrides)`: the embedded data trials of `spec` train on (its task's
+    `search_data`)."""
+    return task_for(spec).search_data(spec, base, eval_examples=eval_examples,
+                                      num_train=num_train, seed=seed)
+
+
+def tuning_data(spec, model, seed=0, n=96):
+    """A small embedded, learnable dataset fitting `model`'s inputs, for `spec.task`.
+
+    Returns a dict with `x`, `y` and `validation_data`. Until the recipes' data pipelines are
+    used here, this is what every search trains on (offline, no download).
+    """
+    rng = np.random.default_rng(seed)
+    task = spec.task
+    inp = model.inputs[0]
+    shape = [d if d is not None else 8 for d in inp.shape[1:]]
+    out_dim = model.outputs[0].shape[-1]
+    if task == "translation":
+        src = rng.integers(2, 10, size=(n, 6)).astype("int32")
+        tgt = np.concatenate([np.ones((n, 1), "int32"), src[:, ::-1]], 1)  # reverse the source
+        x, y = [src, tgt[:, :-1]], tgt[:, 1:]
+    elif "int" in str(inp.dtype):
+        x = rng.integers(1, 10, size=[n] + shape).astype("int32")
+        score = (x > 5).mean(axis=tuple(range(1, x.ndim)))
+        if task == "sequence_regression":
+            y = score[:, None].astype("float32")
+        else:
+            y = np.minimum((score * (out_dim or 2)).astype("int64"), (out_dim or 2) - 1)
+    else:
+        classes = int(out_dim or 2)
+        if task == "sequence_regression":
+            x = rng.standard_normal([n] + shape).astype("float32")
+            y = x.mean(axis=tuple(range(1, x.ndim)))[:, None].astype("float32")
+        else:
+            y = rng.integers(0, classes, size=n)
+            x = rng.standard_normal([n] + shape).astype("float32") * 0.5
+            x[..., 0] += (y.reshape([n] + [1] * (len(shape) - 1)) - classes / 2).astype("float32")
+    cut = n * 3 // 4
+    split = lambda a: ([t[:cut] for t in a], [t[cut:] for t in a]) if isinstance(a, list) else (a[:cut], a[cut:])  # noqa: E731
+    (xt, xv), (yt, yv) = split(x), split(y)
+    return {"x": xt, "y": yt, "validation_data": (xv, yv)}
+
+
+def _loss_for(spec, model, training):
+    smoothing = float(training.get("label_smoothing", 0.0) or 0.0)
+    if spec.task == "sequence_regression":
+        return "mse", []
+    from_logits = not output_is_probability(model)
+    if smoothing:
+        def loss(y_true, y_pred):
+            classes = keras.ops.shape(y_pred)[-1]
+            onehot = keras.ops.one_hot(keras.ops.cast(y_true, "int32"), classes)
+            return keras.losses.categorical_crossentropy(onehot, y_pred, from_logits=from_logits,
+                                                         label_smoothing=smoothing)
+
+        return loss, ["accuracy"]
+    return keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits), ["accuracy"]
+
+
+def compile_for_trial(spec, model, training, steps_per_epoch=1):
+    """Compile `model` with AdamW and a linear warm-up from the trial's training parameters."""
+    lr = float(training.get("learning_rate", 1e-3))
+    warmup = int(training.get("warmup_steps", 0) or 0)
+    if warmup > 0:
+        lr = keras.optimizers.schedules.CosineDecay(
+            0.0, decay_steps=10 ** 9, warmup_target=lr, warmup_steps=warmup)
+    kwargs = {"learning_rate": lr, "weight_decay": float(training.get("weight_decay", 0.0) or 0.0),
+              "beta_1": float(training.get("beta_1", 0.9))}
+    if training.get("clipnorm"):
+        kwargs["clipnorm"] = float(training["clipnorm"])
+    name = training.get("optimizer", "adamw")
+    if name not in ("adamw", "adam", "sgd"):
+        raise ValueError(f"`optimizer` must be 'adamw', 'adam' or 'sgd'. Received: optimizer={name!r}")
+    if name == "sgd":
+        opt = keras.optimizers.SGD(learning_rate=kwargs["learning_rate"], momentum=0.9,
+                                   weight_decay=kwargs["weight_decay"])
+    elif name == "adam":
+        kwargs.pop("weight_decay")
+        opt = keras.optimizers.Adam(**kwargs)
+    else:
+        opt = keras.optimizers.AdamW(**kwargs)
+    loss, metrics = _loss_for(spec, model, training)
+    model.compile(optimizer=opt, loss=loss, metrics=metrics)
+    return model
+
+
+def train_trial(model, data, training, *, epochs=1, initial_epoch=0, callbacks=(), verbose=0):
+    """Train one trial (model.fit); returns the History. Swap for the recipes' trainer."""
+    return model.fit(data["x"], data["y"], validation_data=data.get("validation_data"),
+                     batch_size=int(training.get("batch_size", 32)), epochs=epochs,
+                     initial_epoch=initial_epoch, callbacks=list(callbacks), verbose=verbose)
+
+
+class TuningTrainer(Trainer):
+    """The recipes' Trainer; SGD also gets the trial's (decoupled) weight decay."""
+
+    def _make_optimizer(self):
+        opt = super()._make_optimizer()
+        inner = getattr(opt, "inner_optimizer", opt)
+        if self.config.weight_decay and isinstance(inner, keras.optimizers.SGD):
+            inner.weight_decay = float(self.config.weight_decay)
+        return opt
+
+    def _save(self):
+        # keras-tuner keeps the best epoch's weights (and re-runs an interrupted trial from
+        # its start), so the trainer's own checkpoints would only cost time and disk.
+        return None
+
+
+def train_with_recipe_trainer(spec, model, source, training, *, epochs=1, initial_epoch=0,
+                              callbacks=(), steps_per_epoch=None, run_dir=None, seed=0,
+                              batch_size=None, partner=None):
+    """Train one trial with the recipes' trainer (`zoo.train.Trainer`) on `source`.
+
+    The trial's training parameters become the `TrainConfig` (optimizer, learning rate, warm-up
+    with a cosine schedule, weight decay, beta_1, clipnorm, batch size) and the task's options
+    (label smoothing, auxiliary-head weight). Keras callbacks (keras-tuner's) get
+    `on_epoch_end` with `loss`/`val_loss` and the other metrics, so the tuner saves the best
+    epoch's weights. Returns a `keras.callbacks.History`.
+    """
+    task_kind = task_for(spec)
+    task = task_kind.tuning_task(training)
+    train_model = task_kind.tuning_model(model, partner)
+    defaults = task_kind.training_defaults()
+    warmup = int(training.get("warmup_steps", 0) or 0)
+    cfg = TrainConfig(
+        name=spec.name, epochs=max(int(epochs) - int(initial_epoch), 1),
+        steps_per_epoch=steps_per_epoch, seed=seed,
+        batch_size=int(batch_size or training.get("batch_size", 32)),
+        learning_rate=float(training.get("learning_rate", defaults["learning_rate"])),
+        optimizer=str(training.get("optimizer", defaults["optimizer"])),
+        schedule="cosine" if warmup else "constant", warmup_steps=warmup,
+        weight_decay=float(training.get("weight_decay", 0.0) or 0.0),
+        beta_1=float(training.get("beta_1", defaults["beta_1"])),
+        clipnorm=float(training["clipnorm"]) if training.get("clipnorm") else None,
+        run_dir=run_dir, checkpoint_every=0, keep_checkpoints=1, progress=False, export=False,
+        jit_compile="off")
+    history = keras.callbacks.History()
+    history.set_model(model)
+    cbs = [history] + list(callbacks)
+    for cb in cbs:
+        cb.set_model(model)
+        cb.on_train_begin()
+    def on_epoch(trainer, epoch, _logs):
+        rec = trainer.history[-1]
+        logs = {}
+        for k, v in rec.items():
+            if k.startswith("train_"):
+                logs[k[6:]] = v
+            elif k.startswith("eval_"):
+                logs["val_" + k[5:]] = v
+        logs.update(task_kind.trial_metrics(trainer, source, seed))
+        for cb in cbs:
+            cb.on_epoch_end(initial_epoch + epoch - 1, logs)
+        if getattr(model, "stop_training", False):
+            raise StopTrial()
+
+    trainer = TuningTrainer(task, source, lambda: train_model, cfg, callbacks=[on_epoch],
+                               strategy=tf.distribute.get_strategy())
+    try:
+        trainer.fit()
+    except StopTrial:
+        pass
+    for cb in cbs:
+        cb.on_train_end()
+    return history
+
+
+class StopTrial(Exception):
+    """keras-tuner asked the trial to stop (`model.stop_training`)."""
