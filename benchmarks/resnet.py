@@ -159,9 +159,9 @@ def verdict(lo, hi, target=TARGET):
 # ------------------------------------------------------------------------------------------------
 
 
-def _timed(fn):
+def _timed(fn, *args):
     w, c = time.perf_counter(), time.process_time()
-    fn()
+    fn(*args)
     return time.perf_counter() - w, time.process_time() - c
 
 
@@ -198,7 +198,7 @@ def measure(args, jit, x, y, rng):
             for _ in range(args.repeat):
                 for i in rng.permutation(len(names)):
                     name = names[i]
-                    wall, cpu = _timed(lambda: step(models[name]))
+                    wall, cpu = _timed(step, models[name])
                     w0, c0 = best.get(name, (wall, cpu))
                     best[name] = (min(wall, w0), min(cpu, c0))
             if r >= args.warmup:

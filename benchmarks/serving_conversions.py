@@ -59,7 +59,7 @@ def _merge(old, new, models):
         return cells[2].strip().split(" ")[0].strip("`") if line.startswith("| ") and len(cells) > 3 else None
 
     fresh = [l for l in new if model_of(l) in models]
-    out, sections = [], 0
+    out = []
     for line in old:
         if line.startswith("`python benchmarks/serving_conversions.py`"):
             line += f" Rows of {', '.join(models)} from a later run (`--update`)."
@@ -70,14 +70,15 @@ def _merge(old, new, models):
     result, pending = [], list(fresh)
     for line in out:
         result.append(line)
+    second = new.index("## Signatures (as loaded from the SavedModel, in the process without zoo)")
     for row in pending:
-        section = [i for i, l in enumerate(new) if l == row][0] > new.index("## Signatures (as loaded "
-                                                                            "from the SavedModel, in the process without zoo)")
+        section = [i for i, l in enumerate(new) if l == row][0] > second
         heads = [i for i, l in enumerate(result) if l.startswith("| family |")]
         start = heads[1] if section else heads[0]
         end = next((i for i in range(start + 2, len(result)) if not result[i].startswith("| ")), len(result))
         family = row.split("|")[1].strip()
-        at = max([i for i in range(start + 2, end) if result[i].split("|")[1].strip() == family], default=end - 1)
+        at = max([i for i in range(start + 2, end) if result[i].split("|")[1].strip() == family],
+                 default=end - 1)
         result.insert(at + 1, row)
     return result
 
@@ -114,8 +115,8 @@ def main(argv=None):
         shutil.rmtree(base, ignore_errors=True)
     seconds = time.time() - start
 
-    import tf2onnx
     import onnxruntime
+    import tf2onnx
 
     lines = [
         "# TFLite and ONNX conversion of the served signatures",
@@ -131,7 +132,7 @@ def main(argv=None):
     for name, r in zip(args.models, reports):
         spec = get_spec(name)
         for key in sorted(k for k in r["signatures"] if not k.startswith("__")):
-            def diffs(prefix):
+            def diffs(prefix, r=r, key=key):
                 return [v["max_abs_diff"] for k, v in r["outputs"].items()
                         if k.startswith(f"{prefix}{key}::") and v.get("max_abs_diff") is not None]
 

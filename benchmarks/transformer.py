@@ -45,7 +45,7 @@ def build(kind, impl, a, dropout):
     if kind == "decoder":
         mem_in = keras.Input((a.length, a.d_model), name="memory")
         inputs.append(mem_in)
-    for i in range(a.layers):
+    for _ in range(a.layers):
         if impl == "zoo":
             if kind == "encoder":
                 x = TransformerEncoderLayer(a.d_model, a.heads, a.d_ff, dropout=dropout)(
@@ -115,7 +115,8 @@ def main(argv=None):
         tps = {impl: tokens / min(t) for impl, t in times.items()}
         ratio = tps["zoo"] / tps["keras_hub"]
         rows.append((kind, dropout, params["zoo"], params["keras_hub"], tps["zoo"], tps["keras_hub"], ratio))
-        print(f"{kind} dropout {dropout}: zoo {tps['zoo']:.0f} tok/s, keras-hub {tps['keras_hub']:.0f} tok/s, "
+        print(f"{kind} dropout {dropout}: zoo {tps['zoo']:.0f} tok/s, "
+              f"keras-hub {tps['keras_hub']:.0f} tok/s, "
               f"ratio {ratio:.2f} (params {params['zoo']} vs {params['keras_hub']})", flush=True)
         keras.backend.clear_session()
 
