@@ -1,12 +1,11 @@
-"""Rebuild README.md from its hand-written head and the family sections in docs/.
+"""Write the table of registered models into README.md, from the registry.
 
-README.md = everything above its "## Contents" line (title, the two set-up commands, usage), then a
-table of contents and each docs/<section>.md with its headings moved down so that its top
-level (usually "## Title") becomes "### Title", so each doc stays readable on its own and README stays one page.
-Lines inside fenced code blocks are copied unchanged (their "# comments" are not headings).
+The table sits between `<!-- models:start -->` and `<!-- models:end -->`; everything else in
+README.md is written by hand. One row per `zoo.list_models()`, from `zoo.model_card(name)`: family,
+task, parameters, multiply-adds, paper and registered weights.
 
-    python tools/build_readme.py          # rewrite README.md
-    python tools/build_readme.py --check  # exit 1 if README.md is not what the docs make
+    python tools/build_readme.py          # rewrite the table in README.md
+    python tools/build_readme.py --check  # exit 1 if README.md's table is not the registry's
 """
 
 import argparse
@@ -15,70 +14,80 @@ import re
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SECTIONS = ["image", "googlenet_gated", "peephole_lstm", "transformer", "dcgan", "recipes",
-            "serving", "tuning"]
-MARK = "## Contents"
+README = os.path.join(ROOT, "README.md")
+START, END = "<!-- models:start -->", "<!-- models:end -->"
 
 
-def _headings(text):
-    fenced = False
-    for line in text.splitlines():
-        if line.lstrip().startswith("```"):
-            fenced = not fenced
-        elif not fenced and re.match(r"#{1,6} ", line):
-            yield line
+def _count(n):
+    return "-" if n is None else f"{n:,}"
 
 
-def _demote(text, levels=None):
-    if levels is None:
-        top = min((len(h.split(" ", 1)[0]) for h in _headings(text)), default=3)
-        levels = max(3 - top, 0)
-    out, fenced = [], False
-    for line in text.splitlines():
-        if line.lstrip().startswith("```"):
-            fenced = not fenced
-        elif not fenced and re.match(r"#{1,6} ", line):
-            line = "#" * levels + line
-        out.append(line)
-    return out
+def _macs(n):
+    if n is None:
+        return "-"
+    for scale, unit in ((1e9, "G"), (1e6, "M"), (1e3, "K")):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return str(n)
 
 
-def _title(text):
-    for line in _headings(text):
-        return line.split(" ", 1)[1].strip()
-    raise ValueError("a docs section needs a title heading")
+def _paper(text):
+    """Authors and year, linked to the first arXiv id: "[He et al. 2015](https://arxiv.org/...)"."""
+    m = re.match(r"(.*?\b(?:19|20)\d\d)\b", text)
+    short = m.group(1) if m else text.split(",")[0]
+    m = re.search(r"arXiv:(\d{4}\.\d{4,5})", text)
+    return f"[{short}](https://arxiv.org/abs/{m.group(1)})" if m else short
 
 
-def build(readme_text):
-    head = readme_text.split(MARK, 1)[0].rstrip("\n")
-    docs = {}
-    for name in SECTIONS:
-        with open(os.path.join(ROOT, "docs", f"{name}.md")) as f:
-            docs[name] = f.read()
-    lines = [head, "", MARK, ""]
-    lines += [f"- [{_title(docs[n])}](#docs-{n})" for n in SECTIONS]
-    for name in SECTIONS:
-        lines += ["", f'<a id="docs-{name}"></a>', ""] + _demote(docs[name].strip("\n"))
-    return "\n".join(lines) + "\n"
+def _weights(registered):
+    return ", ".join(f"`{w}`" for w in sorted(registered)) or "-"
+
+
+def model_table(cards=None):
+    """The markdown table of every registered model (`cards`: name -> card, default: computed)."""
+    if cards is None:
+        sys.path.insert(0, ROOT)
+        import zoo
+
+        cards = {name: zoo.model_card(name) for name in zoo.list_models()}
+    lines = [
+        "| model | family | task | parameters | multiply-adds | paper | weights |",
+        "|---|---|---|---:|---:|---|---|",
+    ]
+    for name in sorted(cards):
+        c = cards[name]
+        lines.append(
+            f"| `{name}` | {c['family']} | {c['task']} | {_count(c['params'])} | "
+            f"{_macs(c['flops'])} | {_paper(c['paper'])} | {_weights(c.get('weights') or {})} |")
+    return "\n".join(lines)
+
+
+def with_table(text, table):
+    """`text` with the part between the markers replaced by `table`."""
+    if START not in text or END not in text:
+        raise ValueError(f"README.md needs the markers {START} and {END}")
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    return f"{head}{START}\n{table}\n{END}{tail}"
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--check", action="store_true")
+    p.add_argument("--check", action="store_true", help="exit 1 if the table is out of date")
     args = p.parse_args(argv)
-    path = os.path.join(ROOT, "README.md")
-    with open(path) as f:
+    with open(README) as f:
         current = f.read()
-    new = build(current)
+    new = with_table(current, model_table())
     if args.check:
         if new != current:
-            print("README.md is out of date: run python tools/build_readme.py", file=sys.stderr)
+            print("README.md's model table is out of date: run python tools/build_readme.py",
+                  file=sys.stderr)
             return 1
         return 0
-    tmp = path + ".tmp"
+    tmp = README + ".tmp"
     with open(tmp, "w") as f:
         f.write(new)
-    os.replace(tmp, path)
+    os.replace(tmp, README)
     return 0
 
 
