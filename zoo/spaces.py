@@ -5,8 +5,11 @@ from __future__ import annotations
 import math
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-__all__ = ["TRAINING_KEYS", "optimizer_space", "split_overrides", "restricted_space",
+__all__ = ["TUNERS", "TRAINING_KEYS", "optimizer_space", "split_overrides", "restricted_space",
            "describe_space", "format_space", "grid_trials", "space_values"]
+
+# the tuners of `zoo tune` (`zoo.tuning.search.make_tuner`)
+TUNERS = ("grid", "random", "bayesian", "hyperband")
 
 TRAINING_KEYS = ("learning_rate", "weight_decay", "warmup_steps", "batch_size", "epochs",
                  "label_smoothing", "clipnorm", "beta_1", "optimizer", "aux_loss_weight")

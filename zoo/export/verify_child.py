@@ -11,7 +11,7 @@ so it shows that an export runs where zoo is not installed.
 """
 # ruff: noqa: E401, E741
 
-import contextlib, importlib.abc, io, json, os, sys
+import contextlib, importlib, importlib.abc, io, json, os, sys
 class _BlockZoo(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
         if name == "zoo" or name.startswith("zoo."):
@@ -20,8 +20,8 @@ class _BlockZoo(importlib.abc.MetaPathFinder):
 sys.meta_path.insert(0, _BlockZoo())
 jobs_file, repo_root = sys.argv[1], sys.argv[2]
 sys.path[:] = [p for p in sys.path if p and os.path.abspath(p) != os.path.abspath(repo_root)]
-try:
-    import zoo
+try:  # a probe: the import must fail
+    importlib.import_module("zoo")
     zoo_blocked = False
 except ImportError:
     zoo_blocked = True

@@ -5,11 +5,9 @@ from __future__ import annotations
 import importlib
 
 from zoo.registry import ModelSpec, get_spec, parse_overrides
-from zoo.spaces import format_space, grid_trials, restricted_space
+from zoo.spaces import TUNERS, format_space, grid_trials, restricted_space
 
 __all__ = ["add_cli"]
-
-TUNERS = ("grid", "random", "bayesian", "hyperband")
 
 
 def _spec(name):

@@ -14,9 +14,8 @@ from typing import Any, Dict
 import keras_tuner as kt
 
 from zoo.export import export_model
-from zoo.spaces import grid_trials
+from zoo.spaces import TUNERS, grid_trials
 from zoo.tasks import task_for
-from zoo.tuning.cli import TUNERS
 from zoo.tuning.hypermodel import ZooHyperModel, resolve_spec
 from zoo.tuning.report import INTERNAL, trials_table, write_report
 from zoo.weights import set_preprocessing
