@@ -12,11 +12,13 @@ Example:
 
 __version__ = "0.1.0"
 
-from zoo.registry import create_model, get_spec, list_models, model_card, register_model  # noqa: E402
-from zoo import layers  # noqa: E402,F401
-from zoo import models  # noqa: E402,F401
+from zoo import (
+    gan,  # noqa: E402,F401  (keras only at import; its TensorFlow parts load on use)
+    layers,  # noqa: E402,F401
+    models,  # noqa: E402,F401
+)
 from zoo.models import *  # noqa: E402,F401,F403
-from zoo import gan  # noqa: E402,F401  (keras only at import; its TensorFlow parts load on use)
+from zoo.registry import create_model, get_spec, list_models, model_card, register_model  # noqa: E402
 
 __all__ = [
     "create_model",

@@ -131,7 +131,8 @@ def check_image_args(
             "When `include_top=True`, `input_shape` must be fully defined (height, width, channels). "
             f"Received: input_shape={input_shape}"
         )
-    if registered and require_default_size_for_weights and include_top and (h, w) != (default_size, default_size):
+    if (registered and require_default_size_for_weights and include_top
+            and (h, w) != (default_size, default_size)):
         raise ValueError(
             f"When using weights={weights!r} with `include_top=True`, `input_shape` must be "
             f"({default_size}, {default_size}, 3). Received: input_shape={input_shape}"

@@ -28,7 +28,6 @@ Example:
 
 from __future__ import annotations
 
-import keras
 from keras import ops
 
 __all__ = ["greedy_decode", "beam_search", "translate", "length_penalty"]

@@ -9,19 +9,21 @@ would load (TF Serving only looks at integer folder names).
 
 Signatures per `task` (the registry's `ModelSpec.task`):
 
-| task | signature | inputs | outputs |
-|---|---|---|---|
-| `image_classification` | `serving_default` | `images` uint8 `[N, H, W, C]`, any size | `probabilities`, `top_k_values`, `top_k_indices` |
-|  | `classify_float` | `images` float32 `[N, H, W, C]` (pixel values 0..255), any size | same |
-| `sequence_classification`, `text_classification` | `serving_default` | `tokens` int32 `[N, T]` or `features` float32 `[N, T, F]`, `lengths` int32 `[N]` | `probabilities` (+ `top_k_*` for several classes) |
-| `sequence_regression` | `serving_default` | as above | `predictions` |
-| `translation` | `serving_default` | `source_ids`, `target_ids` int32 `[N, T]` | `probabilities` `[N, T, V]` (teacher forcing) |
-|  | `translate` / `translate_greedy` | `source_ids` int32 `[N, S]` | `token_ids` (+ `scores`) |
-| `image_generation` | `serving_default` | `latents` float32 `[N, Z]` | `images` uint8 `[N, H, W, C]` |
-|  | `generate_from_seed` | `seed` int64, `count` int32 scalars | `images` uint8 |
-| `image_discrimination` | `serving_default`, `classify_float` | `images` uint8 / float32, any size | `probabilities` `[N, 1]` (real) |
-| `classification` | `serving_default` | `features` float32 `[N, F]` | `probabilities`, `top_k_values`, `top_k_indices` |
-| anything else | `serving_default` | the model's inputs, named after its input layers | its outputs, named after its output layers |
+Signatures per task (the model's registered task; see each `zoo.tasks.<task>` module):
+
+* `image_classification`: `serving_default` (`images` uint8 `[N, H, W, C]`, any size) and
+  `classify_float` (float32 pixels 0..255) -> `probabilities`, `top_k_values`, `top_k_indices`;
+* `image_discrimination`: the same inputs -> `probabilities` `[N, 1]` (real);
+* `classification`: `features` float32 `[N, F]` -> `probabilities` (+ top-k);
+* `sequence_classification`, `text_classification`: `tokens` int32 `[N, T]` or `features` float32
+  `[N, T, F]`, and `lengths` int32 `[N]` -> `probabilities` (+ top-k for several classes);
+* `sequence_regression`: as above -> `predictions`;
+* `translation`: `serving_default` (`source_ids`, `target_ids` -> next-token `probabilities`),
+  `translate` and `translate_greedy` (`source_ids` -> `token_ids`, `scores`);
+* `image_generation`: `serving_default` (`latents` float32 `[N, Z]` -> `images` uint8) and
+  `generate_from_seed` (`seed` int64, `count` int32 scalars -> `images` uint8);
+* `generic` (an unregistered model of no known task): the model's inputs and outputs, named after
+  its layers.
 
 The signatures are the task's (`zoo.tasks.<task>.endpoints`). Images are resized
 (`tf.image.resize`) to the model's input size and normalised inside the graph (`preprocessing`:

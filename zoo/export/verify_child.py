@@ -9,9 +9,17 @@ TFLite and ONNX and runs those too. It writes each job's outputs (`.npz`) and re
 the parent (`zoo.export.verify`) compares them with the Keras model. It imports nothing of zoo,
 so it shows that an export runs where zoo is not installed.
 """
-# ruff: noqa: E401, E741
+# ruff: noqa: E401, E402, E741
 
-import contextlib, importlib, importlib.abc, io, json, os, sys
+import contextlib
+import importlib
+import importlib.abc
+import io
+import json
+import os
+import sys
+
+
 class _BlockZoo(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
         if name == "zoo" or name.startswith("zoo."):
@@ -29,6 +37,7 @@ assert zoo_blocked, "zoo importable in the verification process"
 import numpy as np
 import tensorflow as tf
 from tensorflow.python.tools import saved_model_cli
+
 with open(jobs_file) as f:
     jobs = json.load(f)
 for job in jobs:

@@ -59,7 +59,11 @@ def tuning_data(spec, model, seed=0, n=96):
             x = rng.standard_normal([n] + shape).astype("float32") * 0.5
             x[..., 0] += (y.reshape([n] + [1] * (len(shape) - 1)) - classes / 2).astype("float32")
     cut = n * 3 // 4
-    split = lambda a: ([t[:cut] for t in a], [t[cut:] for t in a]) if isinstance(a, list) else (a[:cut], a[cut:])  # noqa: E731
+
+    def split(a):
+        return ([t[:cut] for t in a], [t[cut:] for t in a]) if isinstance(a, list) else (
+            a[:cut], a[cut:])
+
     (xt, xv), (yt, yv) = split(x), split(y)
     return {"x": xt, "y": yt, "validation_data": (xv, yv)}
 
