@@ -17,7 +17,6 @@ import pytest
 
 import zoo
 from zoo.gan import (
-    DCGAN,
     GANMonitor,
     SampleGrid,
     image_grid,
@@ -30,6 +29,9 @@ from zoo.gan import (
     to_uint8,
 )
 from zoo.layers import ToUint8Image
+from zoo.tasks.gan import DCGAN, GANPair, diff_augment, update_ema
+from zoo.tasks.image_generation import ImageGeneration, image_shape_of
+from zoo.train import recipe
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -349,7 +351,7 @@ cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(
     cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
 import numpy as np, keras, zoo
-from zoo.gan import DCGAN
+from zoo.tasks.gan import DCGAN
 keras.utils.set_random_seed(0)
 strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 with strategy.scope():
@@ -582,37 +584,40 @@ def test_serving_generator_uint8(tmp_path):
 
 
 @pytest.mark.slow
-def test_serving_endpoints_export(tmp_path):
+def test_generator_export_endpoints(tmp_path):
+    """The image_generation task's export: `serving_default` is `serving_generator(g)` on the
+    given latents; `generate_from_seed` gives `count` uint8 images, the same for the same seed."""
     import tensorflow as tf
 
-    from zoo.gan import serving_endpoints
+    from zoo.export import export_model
 
     g = zoo.dcgan_generator(latent_dim=8, image_shape=(8, 8, 1), base_filters=2)
     served = serving_generator(g)
-    archive = keras.export.ExportArchive()
-    archive.track(served)
-    for name, (fn, sig) in serving_endpoints(served).items():
-        archive.add_endpoint(name, fn, input_signature=sig)
-    archive.write_out(str(tmp_path / "1"), verbose=False)
-    reloaded = tf.saved_model.load(str(tmp_path / "1"))
+    path = export_model(g, "tiny_generator", task="image_generation",
+                        export_dir=str(tmp_path), write_config=False)
+    with open(os.path.join(path, "assets.extra", "signatures.json")) as f:
+        assert set(json.load(f)["signatures"]) == {"serving_default", "generate_from_seed"}
+    reloaded = tf.saved_model.load(path)
     z = sample_latents(0, 3, 8)
-    np.testing.assert_array_equal(reloaded.generate(tf.constant(z)).numpy(),
-                                  served.predict(z, verbose=0))
-    a = reloaded.generate_from_seed(tf.constant(7, tf.int64), tf.constant(5, tf.int32)).numpy()
-    b = reloaded.generate_from_seed(tf.constant(7, tf.int64), tf.constant(5, tf.int32)).numpy()
-    c = reloaded.generate_from_seed(tf.constant(8, tf.int64), tf.constant(5, tf.int32)).numpy()
+    np.testing.assert_array_equal(
+        reloaded.signatures["serving_default"](latents=tf.constant(z))["images"].numpy(),
+        served.predict(z, verbose=0))
+
+    def from_seed(seed):
+        return reloaded.signatures["generate_from_seed"](
+            seed=tf.constant(seed, tf.int64), count=tf.constant(5, tf.int32))["images"].numpy()
+
+    a, b, c = from_seed(7), from_seed(7), from_seed(8)
     assert a.dtype == np.uint8 and a.shape == (5, 8, 8, 1)
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
 
 
-# ---------------------------------------------------------------- recipe options (recipes/dcgan.py)
+# ------------------------------------------- recipe options (zoo.tasks.image_generation)
 
 
 def test_diff_augment_translation_moves_each_image_within_an_eighth():
     import tensorflow as tf
-
-    from recipes.dcgan import diff_augment
 
     x = -np.ones((64, 16, 16, 1), "float32")
     x[:, 8, 8, 0] = 1.0  # one bright pixel on the background
@@ -629,8 +634,6 @@ def test_diff_augment_translation_moves_each_image_within_an_eighth():
 def test_diff_augment_cutout_and_gradient():
     import tensorflow as tf
 
-    from recipes.dcgan import diff_augment
-
     x = tf.ones((8, 16, 16, 3))
     out = diff_augment(x, ["cutout"]).numpy()
     np.testing.assert_array_equal((out[..., 0] == -1.0).sum(axis=(1, 2)), [64] * 8)  # 8x8
@@ -644,8 +647,6 @@ def test_diff_augment_cutout_and_gradient():
 def test_ema_update_follows_the_documented_decay():
     import tensorflow as tf
 
-    from recipes.dcgan import DCGANTask, GANPair
-
     g = zoo.dcgan_generator(latent_dim=4, image_shape=(8, 8, 1), base_filters=2)
     d = zoo.dcgan_discriminator(image_shape=(8, 8, 1), base_filters=2)
     pair = GANPair(g, d, ema=True)
@@ -656,11 +657,15 @@ def test_ema_update_follows_the_documented_decay():
     new = [o + 1.0 for o in old]
     for w, v in zip(g.weights, new):
         w.assign(v)
-    task = DCGANTask(ema_decay=0.9)
-    task._update_ema(pair, tf.constant(1000, tf.int64))  # min(0.9, 1001/1010) = 0.9
+    task = ImageGeneration(ema_decay=0.9)
+
+    def ema(updates):
+        update_ema(pair.ema_generator, pair.generator, task.ema_decay, tf.constant(updates, tf.int64))
+
+    ema(1000)  # min(0.9, 1001/1010) = 0.9
     for e, o, v in zip(pair.ema_generator.weights, old, new):
         np.testing.assert_allclose(np.asarray(e), 0.9 * o + 0.1 * v, rtol=1e-6, atol=1e-6)
-    task._update_ema(pair, tf.constant(0, tf.int64))  # min(0.9, 1/10) = 0.1
+    ema(0)  # min(0.9, 1/10) = 0.1
     for e, o, v in zip(pair.ema_generator.weights, old, new):
         np.testing.assert_allclose(np.asarray(e), 0.1 * (0.9 * o + 0.1 * v) + 0.9 * v,
                                    rtol=1e-5, atol=1e-5)
@@ -671,9 +676,9 @@ def test_recipe_options_train_under_mirrored_strategy(tmp_path):
     """Label smoothing, EMA and DiffAugment in the recipe over two CPU replicas (subprocess)."""
     script = (
         "import sys, json, numpy as np\n"
-        "from recipes import dcgan as r\n"
-        "a = r.build_parser().parse_args(sys.argv[1:])\n"
-        "t = r.run(a)\n"
+        "from zoo.train import recipe\n"
+        "a = recipe.build_parser('dcgan_generator_28').parse_args(sys.argv[1:])\n"
+        "t = recipe.train_task('dcgan_generator_28', a)\n"
         "m = t.model\n"
         "print('RESULT ' + json.dumps({'replicas': t.replicas, 'differs': any(not np.allclose("
         "np.asarray(e), np.asarray(w)) for e, w in zip(m.ema_generator.weights, "
@@ -681,7 +686,7 @@ def test_recipe_options_train_under_mirrored_strategy(tmp_path):
         "m.ema_generator.weights), 'grids': len(__import__('os').listdir(a.run_dir + "
         "'/samples'))}))\n"
     )
-    args = ["dcgan_generator_28", "--set", "base_filters=4", "--discriminator-set",
+    args = ["--set", "base_filters=4", "--discriminator-set",
             "base_filters=4", "--epochs", "2", "--steps-per-epoch", "3", "--batch-size", "8",
             "--strategy", "mirrored", "--cpu-devices", "2", "--label-smoothing", "0.1",
             "--ema-decay", "0.999", "--diff-augment", "translation,cutout", "--quiet",
@@ -696,21 +701,17 @@ def test_recipe_options_train_under_mirrored_strategy(tmp_path):
 
 
 def test_two_time_scale_learning_rates_and_beta_2():
-    import keras
-
-    from recipes.dcgan import DCGANTask
-
     def make_optimizer(schedule=False):
         lr = 1e-4
         if schedule:
             lr = keras.optimizers.schedules.CosineDecay(1e-4, decay_steps=100)
         return keras.optimizers.Adam(learning_rate=lr, beta_1=0.5)
 
-    opts = DCGANTask(d_lr_ratio=4.0, beta_2=0.99).build_optimizers(None, make_optimizer)
+    opts = ImageGeneration(d_lr_ratio=4.0, beta_2=0.99).build_optimizers(None, make_optimizer)
     assert np.isclose(float(opts["d_optimizer"].learning_rate), 4e-4)
     assert np.isclose(float(opts["g_optimizer"].learning_rate), 1e-4)
     assert opts["d_optimizer"].beta_2 == opts["g_optimizer"].beta_2 == 0.99
-    opts = DCGANTask(d_lr_ratio=4.0).build_optimizers(None, lambda: make_optimizer(True))
+    opts = ImageGeneration(d_lr_ratio=4.0).build_optimizers(None, lambda: make_optimizer(True))
     for opt in opts.values():
         opt.iterations.assign(50)  # cosine at half way: half the peak
     assert np.isclose(float(opts["d_optimizer"].learning_rate), 2e-4)
@@ -719,22 +720,20 @@ def test_two_time_scale_learning_rates_and_beta_2():
 
 
 def test_recipe_rejects_bad_optimizer_options():
-    from recipes import dcgan as recipe
-
     for flags, arg in ((["--d-lr-ratio", "0"], "d_lr_ratio=0.0"), (["--beta-2", "1"], "beta_2=1.0"),
                        (["--r1-gamma", "-1"], "r1_gamma=-1.0"), (["--g-steps", "0"], "g_steps=0")):
-        args = recipe.build_parser().parse_args(["dcgan_generator_28", *flags])
+        args = recipe.build_parser("dcgan_generator_28").parse_args(flags)
         with pytest.raises(ValueError, match=arg):
-            recipe.make_task(args)
+            ImageGeneration.from_args(args)
 
 
 def test_recipe_image_shape_is_the_variants_and_a_wrong_one_is_named():
     """Each registered variant has a fixed side: `--image-size` defaults to it, and another value
     (or a discriminator of another side) is refused before anything is built or trained."""
-    from recipes import dcgan as recipe
-
-    def shape(*flags):
-        return recipe.image_shape_of(recipe.build_parser().parse_args(list(flags)))
+    def shape(name, *flags):
+        args = recipe.build_parser(name).parse_args(list(flags))
+        gen, disc = ImageGeneration.from_args(args).pair_specs(zoo.get_spec(name), args)
+        return image_shape_of(gen, disc, args.image_size, args.channels)
 
     assert shape("dcgan_generator_28") == (28, 28, 1)
     assert shape("dcgan_generator_32") == (32, 32, 3)
@@ -758,10 +757,7 @@ def test_32_builders_take_channels():
 
 def _one_step(task, seed=0):
     """One `task.train_step` on a tiny pair; returns the pair, its optimizers and the stats."""
-    import keras
     import tensorflow as tf
-
-    from recipes.dcgan import GANPair
 
     keras.utils.set_random_seed(seed)
     pair = GANPair(zoo.dcgan_generator(latent_dim=4, image_shape=(8, 8, 1), base_filters=2),
@@ -775,13 +771,9 @@ def _one_step(task, seed=0):
 def test_r1_penalty_is_half_gamma_times_squared_input_gradient():
     import tensorflow as tf
 
-    from recipes.dcgan import DCGANTask
-
     gamma = 1000.0  # a penalty well above the float32 rounding of the summed losses
-    import keras
-
-    _, _, real, stats = _one_step(DCGANTask(r1_gamma=gamma))
-    _, _, _, base = _one_step(DCGANTask())
+    _, _, real, stats = _one_step(ImageGeneration(r1_gamma=gamma))
+    _, _, _, base = _one_step(ImageGeneration())
     # Same seed, same weights and fakes: D's summed loss differs by the penalty at the start.
     keras.utils.set_random_seed(0)
     zoo.dcgan_generator(latent_dim=4, image_shape=(8, 8, 1), base_filters=2)  # same draws
@@ -798,9 +790,7 @@ def test_r1_penalty_is_half_gamma_times_squared_input_gradient():
 
 
 def test_g_steps_updates_the_generator_that_many_times():
-    from recipes.dcgan import DCGANTask
-
     for steps in (1, 3):
-        _, opts, _, _ = _one_step(DCGANTask(g_steps=steps))
+        _, opts, _, _ = _one_step(ImageGeneration(g_steps=steps))
         assert int(opts["g_optimizer"].iterations) == steps
         assert int(opts["d_optimizer"].iterations) == 1

@@ -294,7 +294,7 @@ class DCGAN(keras.Model):
 
     Example:
         >>> import keras, numpy as np, zoo
-        >>> from zoo.gan import DCGAN
+        >>> from zoo.tasks.gan import DCGAN
         >>> g = zoo.dcgan_generator(latent_dim=8, image_shape=(16, 16, 1), base_filters=4)
         >>> d = zoo.dcgan_discriminator(image_shape=(16, 16, 1), base_filters=4)
         >>> gan = DCGAN(g, d)
@@ -442,7 +442,7 @@ class DCGAN(keras.Model):
         if keras.backend.backend() != "tensorflow":
             raise NotImplementedError(
                 "DCGAN.fit implements its train_step for the TensorFlow backend only (see "
-                "zoo.gan's module docstring). Received: keras.backend.backend()="
+                "zoo.tasks.gan's module docstring). Received: keras.backend.backend()="
                 f"{keras.backend.backend()!r}"
             )
         if self.d_optimizer is None:
