@@ -165,7 +165,9 @@ class ImageGeneration(Task):
         parser.add_argument("--latent-dim", type=int, default=100)
         parser.add_argument("--data-dir", default=None)
         parser.add_argument("--discriminator-set", action="append", metavar="KEY=VALUE",
-                            help="discriminator argument")
+                            help="argument of the partner (the discriminator when NAME is a "
+                                 "generator, the generator when NAME is a discriminator); "
+                                 "--set is NAME's")
         parser.add_argument("--label-smoothing", type=float, default=0.0,
                             help="one-sided: D's target for real images is 1 - this (0 in the "
                                  "paper)")
@@ -215,14 +217,15 @@ class ImageGeneration(Task):
 
     def model_fn(self, spec, args, source, fixed):
         gen, disc = self.pair_specs(spec, args)
-        gen_fn = builder_fn(gen.name, args.set, latent_dim=args.latent_dim, **fixed)
-        disc_fn = builder_fn(disc.name, args.discriminator_set, **fixed)
-        generator_first = gen.task == "image_generation"
+        # `--set` is NAME's, `--discriminator-set` its partner's
+        own, other = args.set, args.discriminator_set
+        gen_sets, disc_sets = (own, other) if gen.name == spec.name else (other, own)
+        gen_fn = builder_fn(gen.name, gen_sets, latent_dim=args.latent_dim, **fixed)
+        disc_fn = builder_fn(disc.name, disc_sets, **fixed)
         ema = self.ema_decay > 0
 
         def build():
-            a, b = gen_fn(), disc_fn()
-            return GANPair(a, b, ema=ema) if generator_first else GANPair(b, a, ema=ema)
+            return GANPair(gen_fn(), disc_fn(), ema=ema)
 
         return build
 
