@@ -1,4 +1,4 @@
-"""The registry API: wildcards, closest-name errors, model cards, the `zoo` command."""
+"""The registry API: wildcards, closest-name errors, tasks, families, model cards, lazy builders."""
 
 import json
 import subprocess
@@ -24,6 +24,49 @@ def test_list_models_wildcards():
 def test_every_family_is_registered_on_import():
     families = {get_spec(n).family for n in zoo.list_models()}
     assert families == set(zoo.registry.FAMILIES)
+    assert zoo.registry.families() == tuple(sorted(families))  # derived: nothing to edit
+
+
+def test_register_model_refuses_an_unknown_task_naming_the_known_ones():
+    from zoo import registry
+
+    with pytest.raises(ValueError, match="image_classification") as info:
+        registry.register_model(lambda: None, name="x", family="resnet", task="imag_clasification",
+                                paper="-", input_shape=(8,))
+    assert "imag_clasification" in str(info.value) and "x" not in registry.registered()
+    with pytest.raises(ValueError, match="partner"):
+        registry.register_model(lambda: None, name="x", family="resnet", task="translation",
+                                paper="-", input_shape=(8,), partner=3)
+
+
+def test_a_new_family_needs_no_list_to_edit():
+    from zoo import registry
+
+    def tiny_new_family_model():
+        ...
+
+    registry.register_model(tiny_new_family_model, family="tiny_family", task="classification",
+                            paper="-", input_shape=(4,))
+    try:
+        assert "tiny_family" in registry.families()
+        assert zoo.list_models(family="tiny_family") == ["tiny_new_family_model"]
+    finally:
+        del registry._REGISTRY["tiny_new_family_model"]
+    assert "tiny_family" not in registry.FAMILIES
+
+
+def test_builders_and_submodules_load_on_first_use():
+    import types
+
+    assert zoo.resnet50 is get_spec("resnet50").builder
+    assert zoo.transformer.__name__ == "transformer"  # the builder; zoo.models.transformer: module
+    assert isinstance(zoo.models.transformer, types.ModuleType)
+    from zoo.models.googlenet import googlenet_loss_weights  # noqa: F401
+
+    assert "resnet50" in zoo.__all__ and "layers" in zoo.__all__
+    assert zoo.layers.LocalResponseNormalization and zoo.models.resnet.preprocess_input
+    with pytest.raises(AttributeError):
+        zoo.no_such_thing  # noqa: B018
 
 
 def test_unknown_name_lists_closest():
@@ -56,7 +99,7 @@ def test_model_card():
     json.dumps(card, default=str)
 
 
-def test_sequence_model_cards_count_flops_at_the_familys_length():
+def test_sequence_model_cards_count_flops_at_the_declared_length():
     from zoo.flops import count_macs
 
     lstm = zoo.model_card("peephole_lstm_classifier")
@@ -74,7 +117,7 @@ def test_sequence_model_cards_count_flops_at_the_familys_length():
     assert "sequence length 64" in card["flops_unit"]
     assert card["flops"] == count_macs(zoo.create_model("transformer_base", **small),
                                        input_shapes=[(64,), (64,)])
-    # an explicit length wins over the family's
+    # a length the model fixes wins over the declared one
     assert zoo.model_card("peephole_lstm_classifier", input_shape=(20,))["flops_input_shapes"] == [
         (20,)]
 
@@ -89,14 +132,17 @@ def test_a_spec_can_declare_its_flops_input_shapes():
         x = keras.layers.Embedding(10, 4)(inp)
         return keras.Model(inp, keras.layers.Dense(3)(x))
 
-    registry.register_model(tiny_sequence_model, family="transformer", task="test", paper="-",
-                            input_shape=(None,), flops_input_shapes={"ids": (7,)})
+    registry.register_model(tiny_sequence_model, family="transformer", task="text_classification",
+                            paper="-", input_shape=(None,), flops_input_shapes={"ids": (7,)})
     try:
-        card = zoo.model_card("tiny_sequence_model")
+        card = zoo.model_card("tiny_sequence_model")  # not stored: built
+        fixed = zoo.model_card("tiny_sequence_model", input_shape=(5,))
     finally:
         del registry._REGISTRY["tiny_sequence_model"]
     assert card["flops_input_shapes"] == [(7,)] and card["flops"] == 7 * 4 * 3
-    assert "sequence length" not in card["flops_unit"]
+    assert "sequence length 7, as declared" in card["flops_unit"]
+    assert fixed["flops_input_shapes"] == [(5,)] and fixed["flops"] == 5 * 4 * 3
+    assert "default input shape" in fixed["flops_unit"]
 
 
 def test_import_zoo_brings_the_gan_api_without_tensorflow_on_jax():
@@ -107,25 +153,3 @@ def test_import_zoo_brings_the_gan_api_without_tensorflow_on_jax():
                          timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "False"
-
-
-def _zoo_cli(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "zoo.cli", *args], capture_output=True, text=True, timeout=600
-    )
-
-
-def test_cli_list_and_info():
-    out = _zoo_cli("list", "resnet5*")
-    assert out.returncode == 0, out.stderr
-    lines = out.stdout.strip().splitlines()
-    assert lines[0].split()[:4] == ["name", "family", "params", "input"]
-    assert lines[1].startswith("resnet50 ") and "25,636,712" in lines[1]
-    assert "(224, 224, 3)" in lines[1]
-
-    out = _zoo_cli("info", "resnet50", "--json")
-    assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout)["params"] == 25_636_712
-
-    out = _zoo_cli("info", "resnet5")
-    assert out.returncode == 2 and "Closest names" in out.stderr

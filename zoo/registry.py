@@ -1,8 +1,13 @@
 """The model registry: every family registers its variants here.
 
 A registered model is a builder function plus a card of metadata kept *beside* the architecture
-(family, task, paper reference, default input shape, weights, search space, a small configuration
-for tests). The registry is filled when `zoo` is imported.
+(family, task, paper reference, default input shape, partner, weights, search space, a small
+configuration for tests). A family module registers its models when it is imported; beside it,
+`zoo/models/<family>_card.py` holds their cards as plain data (parameters, multiply-adds, shapes,
+...; written by `python -m zoo.cards --write`, checked against built models by the tests). The
+registry reads those first, so it knows every model, and `zoo list` / `zoo info` answer, without
+importing a family module (nor Keras): `create_model` and `get_spec` import the family module of
+the name on first use.
 
 Example:
     >>> import zoo
@@ -13,27 +18,39 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import difflib
 import fnmatch
+import importlib
 import inspect
 import json
-from typing import Any, Callable, Dict, List, Optional, Tuple
+import os
+import pkgutil
+import sys
+from collections.abc import Callable
+from typing import Any
 
 __all__ = [
+    "TASKS",
     "ModelSpec",
-    "register_model",
-    "list_models",
+    "build_card",
+    "card_of",
     "create_model",
-    "get_spec",
-    "model_card",
-    "FAMILIES",
-    "FLOPS_SEQUENCE_LENGTH",
+    "exported_names",
+    "families",
     "flops_input_shapes",
+    "get_spec",
+    "list_models",
+    "model_card",
     "parse_overrides",
+    "register_model",
+    "registered",
+    "stored_card",
 ]
 
-# The task kinds (one module each in zoo.tasks).
+# What a registered model does; `register_model` refuses any other task. "classification" is
+# classification of feature vectors (the highway network).
 TASKS = (
     "image_classification",
     "image_discrimination",
@@ -45,21 +62,16 @@ TASKS = (
     "image_generation",
 )
 
-# Families and the kind of input their builders take.
-FAMILIES = (
-    "resnet",
-    "googlenet",
-    "inception",
-    "gated_skip",
-    "peephole_lstm",
-    "transformer",
-    "dcgan",
-)
+# The card data of family `zoo.models.<family>` is the module `zoo.models.<family>_card`.
+CARD_SUFFIX = "_card"
+_MODELS_PACKAGE = "zoo.models"
+_MODELS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "models")
 
-# The sequence length at which a model card counts multiply-adds when the model's inputs have an
-# unknown length, per family (a `ModelSpec.flops_input_shapes` overrides it for one model):
-# 64 source and target tokens for the Transformer family, 100 steps for the LSTM family.
-FLOPS_SEQUENCE_LENGTH = {"transformer": 64, "peephole_lstm": 100}
+
+def __getattr__(name):
+    if name == "FAMILIES":  # what was a fixed tuple: the families of the registered models
+        return families()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclasses.dataclass
@@ -69,21 +81,22 @@ class ModelSpec:
     Attributes:
         name: registry name, also the builder's name (`zoo.<name>`).
         builder: the function that returns a `keras.Model`.
-        family: one of `FAMILIES`.
-        task: what the model does (`"image_classification"`, `"sequence_classification"`,
-            `"sequence_regression"`, `"translation"`, `"text_classification"`,
-            `"image_generation"`, `"image_discrimination"`, ...).
+        family: the family (`families()` lists those registered).
+        task: what the model does, one of `TASKS`.
         paper: the reference the architecture follows.
         input_shape: default input shape without the batch axis (a tuple; a dict of tuples for
             several inputs).
         defaults: the builder's default keyword arguments (taken from its signature).
         test_overrides: keyword arguments giving a small configuration for fast unit tests.
-        search_space: optional callable `(hp) -> dict` of builder/training overrides for
-            keras-tuner (see `zoo.tuning`).
+        search_space: optional callable `(hp) -> dict` of builder/training overrides (see
+            `zoo.spaces`).
         description: one line for `zoo list`.
         flops_input_shapes: optional input shapes (without the batch axis; a list, one per input,
-            or a dict by input name) at which the card counts multiply-adds; None: the model's own
-            input shapes, with an unknown length set to the family's `FLOPS_SEQUENCE_LENGTH`.
+            or a dict by input name) giving the sizes at which the card counts multiply-adds for
+            the dimensions the model leaves unknown (a sequence length); None: the model's own
+            input shapes.
+        partner: the registered model this one is trained with (a generator's discriminator,
+            a discriminator's generator), or None.
     """
 
     name: str
@@ -92,22 +105,84 @@ class ModelSpec:
     task: str
     paper: str
     input_shape: Any
-    defaults: Dict[str, Any]
-    test_overrides: Dict[str, Any] = dataclasses.field(default_factory=dict)
-    search_space: Optional[Callable[..., Dict[str, Any]]] = None
+    defaults: dict[str, Any]
+    test_overrides: dict[str, Any] = dataclasses.field(default_factory=dict)
+    search_space: Callable[..., dict[str, Any]] | None = None
     description: str = ""
-    extra: Dict[str, Any] = dataclasses.field(default_factory=dict)
+    extra: dict[str, Any] = dataclasses.field(default_factory=dict)
     flops_input_shapes: Any = None
-    partner: Optional[str] = None
+    partner: str | None = None
 
     def build(self, **overrides):
         return self.builder(**overrides)
 
 
-_REGISTRY: Dict[str, ModelSpec] = {}
+_REGISTRY: dict[str, ModelSpec] = {}
 
 
-def _signature_defaults(fn) -> Dict[str, Any]:
+# ---------------------------------------------------------------------------------------------
+# The stored cards (plain data beside the family modules)
+# ---------------------------------------------------------------------------------------------
+
+_STORED: dict[str, Any] = {}  # filled once: "cards" name -> card, "modules" name -> module, ...
+
+
+def _stored() -> dict[str, Any]:
+    if not _STORED:
+        cards, modules, exports = {}, {}, {}
+        data_modules = sorted(
+            m.name for m in pkgutil.iter_modules([_MODELS_DIR])
+            if m.name.endswith(CARD_SUFFIX) and not m.name.startswith("_")
+        )
+        for data_name in data_modules:
+            data = importlib.import_module(f"{_MODELS_PACKAGE}.{data_name}")
+            for name, card in data.CARDS.items():
+                cards[name], modules[name] = card, data.MODULE
+            for name in data.EXPORTS:
+                exports[name] = data.MODULE
+        _STORED.update(cards=cards, modules=modules, exports=exports)
+    return _STORED
+
+
+def stored_card(name: str) -> dict[str, Any] | None:
+    """The card of `name` as stored beside its family module (a copy), or None if none is.
+
+    Example:
+        >>> stored_card("resnet50")["params"]
+        25636712
+    """
+    card = _stored()["cards"].get(name)
+    return copy.deepcopy(card) if card is not None else None
+
+
+def exported_names() -> dict[str, str]:
+    """Every public builder of the family modules (their `__all__`, as stored beside them), with
+    the module defining it: what `zoo.<name>` reaches without importing anything first.
+
+    Example:
+        >>> exported_names()["resnet50"]
+        'zoo.models.resnet'
+    """
+    return dict(_stored()["exports"])
+
+
+def families() -> tuple[str, ...]:
+    """The sorted families of the registered models (stored or registered since).
+
+    Example:
+        >>> "resnet" in families()
+        True
+    """
+    found = {card["family"] for card in _stored()["cards"].values()}
+    return tuple(sorted(found | {s.family for s in _REGISTRY.values()}))
+
+
+# ---------------------------------------------------------------------------------------------
+# Registering and finding models
+# ---------------------------------------------------------------------------------------------
+
+
+def _signature_defaults(fn) -> dict[str, Any]:
     out = {}
     for p in inspect.signature(fn).parameters.values():
         if p.default is not inspect.Parameter.empty and p.kind in (
@@ -119,21 +194,28 @@ def _signature_defaults(fn) -> Dict[str, Any]:
 
 
 def register_model(
-    fn: Optional[Callable] = None,
+    fn: Callable | None = None,
     *,
     family: str,
     task: str,
     paper: str,
     input_shape: Any,
-    name: Optional[str] = None,
-    test_overrides: Optional[Dict[str, Any]] = None,
-    search_space: Optional[Callable[..., Dict[str, Any]]] = None,
+    name: str | None = None,
+    test_overrides: dict[str, Any] | None = None,
+    search_space: Callable[..., dict[str, Any]] | None = None,
     description: str = "",
     flops_input_shapes: Any = None,
-    partner: Optional[str] = None,
+    partner: str | None = None,
     **extra,
 ):
     """Decorator that registers a builder function under its name (timm style).
+
+    Args:
+        family: the family's name (any; `families()` lists the registered ones).
+        task: one of `TASKS`.
+        partner: the name of the model this one is trained with (a DCGAN generator's
+            discriminator and the reverse), or None.
+        (the others: see `ModelSpec`)
 
     Example:
         >>> from zoo.registry import register_model
@@ -142,13 +224,18 @@ def register_model(
         ... def my_resnet(**kwargs):
         ...     ...
     """
-    if family not in FAMILIES:
-        raise ValueError(
-            f"`family` must be one of {FAMILIES}. Received: family={family!r}"
-        )
+    if not isinstance(family, str) or not family.isidentifier():
+        raise ValueError(f"`family` must be a name such as 'resnet'. Received: family={family!r}")
+    if task not in TASKS:
+        raise ValueError(f"`task` must be one of {TASKS}. Received: task={task!r}")
+    if partner is not None and not isinstance(partner, str):
+        raise ValueError(f"`partner` must be a model name or None. Received: partner={partner!r}")
 
     def decorator(f):
         key = name or f.__name__
+        owner = _stored()["modules"].get(key)
+        if owner is not None and owner not in sys.modules:
+            importlib.import_module(owner)  # the stored name's module first: no silent clash
         if key in _REGISTRY and _REGISTRY[key].builder is not f:
             raise ValueError(f"A model named {key!r} is already registered.")
         _REGISTRY[key] = ModelSpec(
@@ -173,12 +260,23 @@ def register_model(
     return decorator
 
 
-def list_models(pattern: str = "*", family: Optional[str] = None) -> List[str]:
+def registered() -> dict[str, ModelSpec]:
+    """The specs registered so far in this process (by the family modules imported, and by
+    `register_model` calls), by name; `list_models` also knows the stored ones not imported."""
+    return dict(_REGISTRY)
+
+
+def _family_of(name: str) -> str:
+    spec = _REGISTRY.get(name)
+    return spec.family if spec is not None else _stored()["cards"][name]["family"]
+
+
+def list_models(pattern: str = "*", family: str | None = None) -> list[str]:
     """Sorted names of the registered models matching a shell-style wildcard.
 
     Args:
         pattern: a wildcard such as `"resnet*"` or `"*v2"` (case-insensitive).
-        family: keep only this family (one of `zoo.registry.FAMILIES`).
+        family: keep only this family (one of `families()`).
 
     Example:
         >>> import zoo
@@ -187,25 +285,36 @@ def list_models(pattern: str = "*", family: Optional[str] = None) -> List[str]:
     """
     if not isinstance(pattern, str):
         raise ValueError(f"`pattern` must be a string. Received: pattern={pattern!r}")
-    if family is not None and family not in FAMILIES:
-        raise ValueError(f"`family` must be one of {FAMILIES}. Received: family={family!r}")
+    if family is not None and family not in families():
+        raise ValueError(f"`family` must be one of {families()}. Received: family={family!r}")
     pat = pattern.lower()
     return sorted(
         n
-        for n, s in _REGISTRY.items()
-        if fnmatch.fnmatchcase(n.lower(), pat) and (family is None or s.family == family)
+        for n in set(_REGISTRY) | set(_stored()["cards"])
+        if fnmatch.fnmatchcase(n.lower(), pat) and (family is None or _family_of(n) == family)
     )
 
 
 def get_spec(name: str) -> ModelSpec:
-    """The `ModelSpec` of a registered model; a ValueError listing the closest names if unknown."""
+    """The `ModelSpec` of a registered model (importing its family module on first use); a
+    ValueError listing the closest names if unknown."""
     if name in _REGISTRY:
         return _REGISTRY[name]
-    close = difflib.get_close_matches(str(name), list(_REGISTRY), n=5, cutoff=0.4)
+    module = _stored()["modules"].get(name) if isinstance(name, str) else None
+    if module is not None:
+        importlib.import_module(module)
+        if name in _REGISTRY:
+            return _REGISTRY[name]
+        raise ValueError(
+            f"The card data says {module} registers {name!r}, but importing it did not: "
+            "regenerate the cards with `python -m zoo.cards --write`."
+        )
+    known = list_models()
+    close = difflib.get_close_matches(str(name), known, n=5, cutoff=0.4)
     hint = f" Closest names: {', '.join(close)}." if close else ""
     raise ValueError(
         f"Unknown model name {name!r}.{hint} See `zoo.list_models()` for all "
-        f"{len(_REGISTRY)} registered models."
+        f"{len(known)} registered models."
     )
 
 
@@ -240,17 +349,23 @@ def create_model(name: str, **overrides):
     return spec.builder(**overrides)
 
 
+# ---------------------------------------------------------------------------------------------
+# Model cards
+# ---------------------------------------------------------------------------------------------
+
+
 def _shape_of(t):
     shape = getattr(t, "shape", None)
     return tuple(shape) if shape is not None else None
 
 
-def flops_input_shapes(spec: ModelSpec, model) -> Optional[List[Tuple]]:
+def flops_input_shapes(spec: ModelSpec, model) -> list[tuple] | None:
     """The input shapes (without batch) at which `model_card` counts `spec`'s multiply-adds.
 
-    `spec.flops_input_shapes` if declared (a dict is ordered as `model.inputs`); else the model's
-    input shapes with every unknown dimension set to the family's `FLOPS_SEQUENCE_LENGTH`; None
-    when they are all known already (count at the model's own shapes).
+    The model's input shapes, with every dimension it leaves unknown (a sequence length) taken
+    from `spec.flops_input_shapes` (a dict is ordered as `model.inputs`); None when they are all
+    known already (count at the model's own shapes). An unknown dimension that `spec` does not
+    size stays None (`zoo.flops.count_macs` then says what is missing).
 
     Example:
         >>> import zoo
@@ -259,38 +374,49 @@ def flops_input_shapes(spec: ModelSpec, model) -> Optional[List[Tuple]]:
         >>> flops_input_shapes(spec, zoo.create_model("transformer_classifier"))
         [(64,)]
     """
-    declared = spec.flops_input_shapes
-    if declared is not None:
-        if isinstance(declared, dict):
-            names = [getattr(t, "name", None) for t in model.inputs]
-            missing = sorted(set(names) - set(declared))
-            if missing:
-                raise ValueError(
-                    f"`flops_input_shapes` of {spec.name!r} must name every input {names}. "
-                    f"Received: flops_input_shapes={declared!r}"
-                )
-            return [tuple(declared[n]) for n in names]
-        if isinstance(declared, tuple) and all(isinstance(d, int) for d in declared):
-            declared = [declared]
-        return [tuple(s) for s in declared]
     own = [tuple(t.shape[1:]) for t in model.inputs]
     if all(d is not None for s in own for d in s):
         return None
-    length = FLOPS_SEQUENCE_LENGTH.get(spec.family)
-    if length is None:
-        return own  # count_macs explains what is missing
-    return [tuple(length if d is None else int(d) for d in s) for s in own]
+    declared = spec.flops_input_shapes
+    if declared is None:
+        return own
+    if isinstance(declared, dict):
+        names = [getattr(t, "name", None) for t in model.inputs]
+        missing = sorted(set(names) - set(declared))
+        if missing:
+            raise ValueError(
+                f"`flops_input_shapes` of {spec.name!r} must name every input {names}. "
+                f"Received: flops_input_shapes={declared!r}"
+            )
+        declared = [declared[n] for n in names]
+    elif isinstance(declared, tuple) and all(isinstance(d, int) for d in declared):
+        declared = [declared]
+    if len(declared) != len(own):
+        raise ValueError(
+            f"`flops_input_shapes` of {spec.name!r} must give one shape per input "
+            f"({len(own)}). Received: flops_input_shapes={spec.flops_input_shapes!r}"
+        )
+    return [
+        tuple(int(d) if d is not None else (tuple(s)[i] if i < len(s) else None)
+              for i, d in enumerate(o))
+        for o, s in zip(own, declared)
+    ]
 
 
-def model_card(name: str, **overrides) -> Dict[str, Any]:
-    """The model card of a registered model, computed from the built graph.
+def model_card(name: str, **overrides) -> dict[str, Any]:
+    """The model card of a registered model.
 
     The card holds the parameter counts (total and trainable), the multiply-adds of one forward
     pass at the default input shape (`flops`, counted layer by layer from the built graph, see
     `zoo.flops`; for inputs of unknown length at the shapes `flops_input_shapes`, which
-    `flops_unit` states), input and output shapes, the paper reference, the default hyperparameters, the
-    registered weights and the declared search space (one line per hyperparameter: its name,
-    type, choices or range, and the parent choice it depends on, if any).
+    `flops_unit` states), input and output shapes, the paper reference, the default
+    hyperparameters, the registered weights and the declared search space (one line per
+    hyperparameter: its name, type, choices or range, and the parent choice it depends on, if
+    any).
+
+    Without overrides it is the card stored beside the family module (read, nothing built; the
+    tests check it against the built model); with overrides it is computed from the model built
+    with them (`build_card`).
 
     Example:
         >>> import zoo
@@ -298,14 +424,30 @@ def model_card(name: str, **overrides) -> Dict[str, Any]:
         >>> card["params"]
         25636712
     """
+    if not overrides:
+        card = stored_card(name)
+        if card is not None:
+            return card
+    return build_card(name, **overrides)
+
+
+def build_card(name: str, **overrides) -> dict[str, Any]:
+    """The model card of `name` computed from the model built with `overrides` (Keras needed).
+
+    Example:
+        >>> build_card("highway_net", depth=3)["params"]
+        49960
+    """
+    return card_of(get_spec(name), create_model(name, **overrides))
+
+
+def card_of(spec: ModelSpec, model) -> dict[str, Any]:
+    """The card of `spec` with the numbers of `model`, a model built from it (Keras needed)."""
     from zoo import flops as _flops
+    from zoo import weights as _weights
 
-    spec = get_spec(name)
-    model = create_model(name, **overrides)
-    import keras
-
-    total = int(sum(int(keras.ops.size(w)) for w in model.weights))
-    trainable = int(sum(int(keras.ops.size(w)) for w in model.trainable_weights))
+    total = int(sum(_size(w) for w in model.weights))
+    trainable = int(sum(_size(w) for w in model.trainable_weights))
     shapes = None
     try:
         shapes = flops_input_shapes(spec, model)
@@ -315,22 +457,16 @@ def model_card(name: str, **overrides) -> Dict[str, Any]:
         flops_error = f"{type(e).__name__}: {e}"
     else:
         flops_error = None
-    from zoo import weights as _weights
-
-    card = {
-        "name": spec.name,
-        "family": spec.family,
-        "task": spec.task,
+    card = {"name": spec.name, "family": spec.family, "task": spec.task}
+    if spec.partner is not None:
+        card["partner"] = spec.partner
+    card.update({
         "description": spec.description,
         "paper": spec.paper,
         "params": total,
         "trainable_params": trainable,
         "flops": macs,
-        "flops_unit": "multiply-adds per example, at the default input shape" if shapes is None
-        else f"multiply-adds per example, at input shapes {_shapes_text(shapes)}"
-        + (f" (sequence length {FLOPS_SEQUENCE_LENGTH[spec.family]}, the {spec.family} family's "
-           "length for counting)" if spec.flops_input_shapes is None
-           and spec.family in FLOPS_SEQUENCE_LENGTH else ""),
+        "flops_unit": _flops_unit(model, shapes),
         "flops_input_shapes": shapes or [tuple(t.shape[1:]) for t in model.inputs],
         "input_shape": spec.input_shape,
         "inputs": [_shape_of(t) for t in model.inputs],
@@ -338,11 +474,32 @@ def model_card(name: str, **overrides) -> Dict[str, Any]:
         "defaults": {k: v for k, v in spec.defaults.items() if _jsonable(v)},
         "weights": _weights.registered_weights(spec.name),
         "search_space": _space_lines(spec),
-    }
+    })
     if flops_error:
         card["flops_error"] = flops_error
     card.update(spec.extra)
     return card
+
+
+def _size(variable) -> int:
+    n = 1
+    for d in variable.shape:
+        n *= int(d)
+    return n
+
+
+def _flops_unit(model, shapes) -> str:
+    if shapes is None:
+        return "multiply-adds per example, at the default input shape"
+    text = f"multiply-adds per example, at input shapes {_shapes_text(shapes)}"
+    lengths = sorted({
+        d for t, s in zip(model.inputs, shapes) for o, d in zip(t.shape[1:], s)
+        if o is None and d is not None
+    })
+    if lengths:
+        what = "sequence length" if len(lengths) == 1 else "sequence lengths"
+        text += f" ({what} {', '.join(map(str, lengths))}, as declared for counting)"
+    return text
 
 
 def _shapes_text(shapes) -> str:
@@ -350,7 +507,7 @@ def _shapes_text(shapes) -> str:
 
 
 def _space_lines(spec):
-    """The declared search space, one line per hyperparameter (`zoo.tuning.format_space`), or
+    """The declared search space, one line per hyperparameter (`zoo.spaces.format_space`), or
     None when the model declares none."""
     if spec.search_space is None:
         return None
@@ -363,7 +520,7 @@ def _jsonable(v) -> bool:
     return v is None or isinstance(v, (bool, int, float, str, tuple, list, dict))
 
 
-def parse_overrides(items) -> Dict[str, Any]:
+def parse_overrides(items) -> dict[str, Any]:
     """`["KEY=VALUE", ...]` (the command line's `--set`) -> builder overrides for `create_model`.
 
     Values are read as JSON when they parse (`classes=10`, `input_shape=[32,32,3]`), else kept

@@ -1,19 +1,36 @@
-"""One module per family; importing this package registers every model.
+"""One module per family (its builders and registered variants), each with its cards beside it as
+plain data in `<family>_card.py` (written by `python -m zoo.cards --write`).
 
-Each family module lists its public builders in `__all__`; they are re-exported from `zoo`.
+Importing this package imports no family: `zoo.models.resnet` (the module) and
+`zoo.models.resnet50` (a builder) load on first use, and `from zoo.models import *` loads them all.
+Each family module lists its public builders in `__all__`; they are also reachable as `zoo.<name>`.
+A builder named as its module (`transformer`) is reached as `zoo.transformer`; here the name is
+the module.
 """
 
 import importlib
-import pkgutil
+import importlib.util
 
-__all__ = []
+from zoo import registry as _registry
 
-for _info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-    if _info.name.startswith("_"):
-        continue
-    _module = importlib.import_module(f"{__name__}.{_info.name}")
-    for _name in getattr(_module, "__all__", ()):
-        globals()[_name] = getattr(_module, _name)
-        __all__.append(_name)
 
-del importlib, pkgutil
+def _public():
+    return {n: m for n, m in _registry.exported_names().items()
+            if importlib.util.find_spec(f"{__name__}.{n}") is None}
+
+
+def __getattr__(name):
+    if name == "__all__":
+        return sorted(_public())
+    if name.startswith("__"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if importlib.util.find_spec(f"{__name__}.{name}") is not None:
+        return importlib.import_module(f"{__name__}.{name}")
+    module = _registry.exported_names().get(name)
+    if module is not None:
+        return getattr(importlib.import_module(module), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_public()))

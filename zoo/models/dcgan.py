@@ -338,7 +338,7 @@ def dcgan_discriminator(
 
 
 def dcgan_search_space(base_filters, generator):
-    """Search space of a DCGAN network (`zoo.tuning` convention), after Radford et al. 2015
+    """Search space of a DCGAN network (`zoo.spaces` convention), after Radford et al. 2015
     section 4: Adam at 2e-4 (0.001 was too high) with beta_1 0.5 (0.9 oscillated), batch 128;
     here also 1e-4, beta_1 0.9 and batch 64 for comparison, the width (`base_filters`, the
     variant's or half), the kernel (5 as the paper, or 4) and, for generators, the latent size
@@ -445,20 +445,22 @@ dcgan_discriminator_28 = _variant(
 
 _SMALL_G = {"latent_dim": 8, "base_filters": 4}
 _SMALL_D = {"base_filters": 4}
-for _fn, _partner, _task, _shape, _small, _desc in (
-    (dcgan_generator_64, "dcgan_discriminator_64", "image_generation", (100,), _SMALL_G,
-     "DCGAN generator, 64x64x3 (paper figure 1: 1024-512-256-128)"),
-    (dcgan_discriminator_64, "dcgan_generator_64", "image_discrimination", (64, 64, 3), _SMALL_D,
-     "DCGAN discriminator, 64x64x3 (128-256-512-1024)"),
-    (dcgan_generator_32, "dcgan_discriminator_32", "image_generation", (100,), _SMALL_G,
-     "DCGAN generator, 32x32x3 (512-256-128)"),
-    (dcgan_discriminator_32, "dcgan_generator_32", "image_discrimination", (32, 32, 3), _SMALL_D,
-     "DCGAN discriminator, 32x32x3 (128-256-512)"),
-    (dcgan_generator_28, "dcgan_discriminator_28", "image_generation", (100,), _SMALL_G,
-     "DCGAN generator, 28x28x1 MNIST-like (7x7x128-64)"),
-    (dcgan_discriminator_28, "dcgan_generator_28", "image_discrimination", (28, 28, 1), _SMALL_D,
-     "DCGAN discriminator, 28x28x1 MNIST-like (64-128)"),
+# (network, task, input shape, small test configuration, description, partner: the network it is
+# trained with)
+for _fn, _task, _shape, _small, _desc, _partner in (
+    (dcgan_generator_64, "image_generation", (100,), _SMALL_G,
+     "DCGAN generator, 64x64x3 (paper figure 1: 1024-512-256-128)", "dcgan_discriminator_64"),
+    (dcgan_discriminator_64, "image_discrimination", (64, 64, 3), _SMALL_D,
+     "DCGAN discriminator, 64x64x3 (128-256-512-1024)", "dcgan_generator_64"),
+    (dcgan_generator_32, "image_generation", (100,), _SMALL_G,
+     "DCGAN generator, 32x32x3 (512-256-128)", "dcgan_discriminator_32"),
+    (dcgan_discriminator_32, "image_discrimination", (32, 32, 3), _SMALL_D,
+     "DCGAN discriminator, 32x32x3 (128-256-512)", "dcgan_generator_32"),
+    (dcgan_generator_28, "image_generation", (100,), _SMALL_G,
+     "DCGAN generator, 28x28x1 MNIST-like (7x7x128-64)", "dcgan_discriminator_28"),
+    (dcgan_discriminator_28, "image_discrimination", (28, 28, 1), _SMALL_D,
+     "DCGAN discriminator, 28x28x1 MNIST-like (64-128)", "dcgan_generator_28"),
 ):
     _register(_fn, task=_task, input_shape=_shape, test_overrides=_small, description=_desc,
               partner=_partner)
-del _fn, _partner, _task, _shape, _small, _desc
+del _fn, _task, _shape, _small, _desc, _partner

@@ -25,6 +25,7 @@ from keras import layers
 from zoo.conventions import check_image_args, classifier_head, finish_model, image_input
 from zoo.layers.lrn import LocalResponseNormalization
 from zoo.registry import register_model
+from zoo.spaces import optimizer_space
 
 __all__ = [
     "googlenet",
@@ -226,13 +227,11 @@ def _with_args_doc(fn):
 
 
 def googlenet_search_space(dropouts=(0.4, 0.2), batch_norm=False):
-    """Search space of a GoogLeNet variant (`zoo.tuning` convention), after Szegedy et al. 2014
+    """Search space of a GoogLeNet variant (`zoo.spaces` convention), after Szegedy et al. 2014
     (section 6): SGD with momentum 0.9 (or AdamW), dropout before the classifier (0.4 in the
     paper, 0.2 in torchvision), the auxiliary classifiers on or off and, when on, the weight of
     their loss (0.3 in the paper, section 5; a conditional hyperparameter); `batch_norm` adds
     the BN-or-LRN choice."""
-    from zoo.tuning import optimizer_space
-
     def space(hp):
         out = optimizer_space(hp, sgd={"learning_rate": [0.01, 0.04], "weight_decay": [2e-4]},
                               adamw={"learning_rate": [1e-3, 3e-4], "weight_decay": [0.05]})

@@ -28,6 +28,7 @@ from keras import layers
 from zoo import conventions
 from zoo import weights as _weights
 from zoo.registry import register_model
+from zoo.spaces import optimizer_space
 
 __all__ = ["inception_v3"]
 
@@ -166,12 +167,10 @@ def inception_c(x, index, names, name):
 
 
 def inception_v3_search_space(hp):
-    """Search space of Inception v3 (`zoo.tuning` convention), after Szegedy et al. 2015 section 8:
+    """Search space of Inception v3 (`zoo.spaces` convention), after Szegedy et al. 2015 section 8:
     RMSProp at 0.045 with gradient clipping at 2.0 and label smoothing 0.1 (section 7); here SGD
     (momentum 0.9) at 0.045 or 0.1 or AdamW, clipping 2.0 or none, label smoothing 0.1 or none,
     weight decay 4e-5 (TF-slim's Inception v3)."""
-    from zoo.tuning import optimizer_space
-
     out = optimizer_space(hp, sgd={"learning_rate": [0.045, 0.1], "weight_decay": [4e-5]},
                           adamw={"learning_rate": [1e-3, 3e-4], "weight_decay": [0.05]})
     out["label_smoothing"] = hp.Choice("label_smoothing", [0.1, 0.0])

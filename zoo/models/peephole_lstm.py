@@ -31,6 +31,9 @@ PAPER = (
     "Sak et al. 2014"
 )
 
+# The cards count multiply-adds at 100 steps where the sequence length is left open.
+FLOPS_STEPS = 100
+
 
 def _is_int(v, low=1):
     return isinstance(v, int) and not isinstance(v, bool) and v >= low
@@ -134,7 +137,7 @@ def _finish(model, name, weights):
 
 
 def lstm_search_space(bidirectional):
-    """Search space of the peephole LSTM models (`zoo.tuning` convention): peepholes on or off
+    """Search space of the peephole LSTM models (`zoo.spaces` convention): peepholes on or off
     (the ablation of Gers et al. 2002), one or two stacked layers with the second layer's units
     a conditional hyperparameter (active only with two layers), dropout, optionally
     bidirectional layers, Adam at 1e-3 or 3e-3 with gradient clipping at 1.0 (the recipe's)."""
@@ -161,6 +164,7 @@ def lstm_search_space(bidirectional):
     task="sequence_classification",
     paper=PAPER,
     input_shape=(None,),
+    flops_input_shapes=[(FLOPS_STEPS,)],
     test_overrides=dict(
         vocabulary_size=50, embedding_dim=8, units=(8, 6), bidirectional=True, classes=3
     ),
@@ -259,6 +263,7 @@ def peephole_lstm_classifier(
     task="sequence_regression",
     paper=PAPER,
     input_shape=(100, 1),
+    flops_input_shapes=[(FLOPS_STEPS, 1)],
     test_overrides=dict(input_shape=(12, 2), units=(8, 8), horizon=3),
     description="Peephole LSTM forecaster (feature vectors in, one or several future values out)",
     search_space=lstm_search_space(bidirectional=False),

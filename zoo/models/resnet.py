@@ -31,6 +31,7 @@ from keras import layers
 from zoo import conventions
 from zoo import weights as _weights
 from zoo.registry import register_model
+from zoo.spaces import optimizer_space
 
 __all__ = [
     "resnet50",
@@ -344,14 +345,12 @@ def _variant(depth, preact):
 
 
 def resnet_search_space(hp):
-    """Search space of the ResNets (v1 and v2), see `zoo.tuning` for the convention.
+    """Search space of the ResNets (v1 and v2), see `zoo.spaces` for the convention.
 
     He et al. 2015 (section 3.4) train with SGD, momentum 0.9, learning rate 0.1 at batch 256
     and weight decay 1e-4; AdamW is the common alternative (its decoupled decay is larger).
     Label smoothing (Szegedy et al. 2015) on or off.
     """
-    from zoo.tuning import optimizer_space
-
     out = optimizer_space(hp, sgd={"learning_rate": [0.1, 0.05], "weight_decay": [1e-4, 5e-5]},
                           adamw={"learning_rate": [1e-3, 3e-4], "weight_decay": [0.05]})
     out["label_smoothing"] = hp.Choice("label_smoothing", [0.0, 0.1])

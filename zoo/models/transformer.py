@@ -46,6 +46,9 @@ __all__ = ["transformer", "transformer_base", "transformer_big", "transformer_cl
 
 PAPER = "Vaswani et al. 2017, Attention Is All You Need, arXiv:1706.03762"
 
+# The card counts multiply-adds at 64 source and 64 target tokens (the inputs take any length).
+FLOPS_LENGTH = 64
+
 _TINY = dict(vocab_size=50, num_layers=1, d_model=16, d_ff=32, num_heads=2, max_length=64)
 
 
@@ -199,7 +202,7 @@ def transformer(
 def transformer_search_space(d_models=(512, 256, 1024), dropouts=(0.1, 0.2), layers=(6, 4, 2),
                              heads=(8, 16, 4), learning_rates=(7e-4, 3.5e-4),
                              warmups=(4000, 8000)):
-    """Search space of a Transformer (`zoo.tuning` convention), after Vaswani et al. 2017 Table 3:
+    """Search space of a Transformer (`zoo.spaces` convention), after Vaswani et al. 2017 Table 3:
     `num_layers` N, `d_model` (with `d_ff` = 4 d_model), `num_heads` h (every choice divides every
     d_model), dropout, label smoothing 0.1 or none; Adam (beta_1 0.9) at the peak learning rate
     of the paper's schedule (d_model^-0.5 warmup^-0.5 = 7e-4 for 512 and 4000) or half; and the
@@ -232,6 +235,7 @@ def _register(search_space=None, **kw):
         task="translation",
         paper=PAPER,
         input_shape={"source_ids": (None,), "target_ids": (None,)},
+        flops_input_shapes={"source_ids": (FLOPS_LENGTH,), "target_ids": (FLOPS_LENGTH,)},
         test_overrides=dict(_TINY),
         search_space=search_space or transformer_search_space(),
         **kw,
@@ -289,6 +293,7 @@ def transformer_big(vocab_size=37000, target_vocab_size=None, num_layers=6, d_mo
     task="text_classification",
     paper=PAPER,
     input_shape=(None,),
+    flops_input_shapes=[(FLOPS_LENGTH,)],
     test_overrides=dict(_TINY, classes=3),
     description="Encoder-only Transformer text classifier (token ids in, classes out)",
     search_space=transformer_search_space(d_models=(256, 128, 512), layers=(4, 2, 6), heads=(4, 8),

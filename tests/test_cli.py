@@ -1,0 +1,93 @@
+"""The `zoo` command: `list` and `info` read the stored cards (no TensorFlow, Keras or keras-tuner
+loaded), and TensorFlow's start-up lines are hidden unless `--verbose`."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+HEAVY = ("tensorflow", "keras", "keras_tuner")
+
+
+def _env(**extra):
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    return {**env, **extra}
+
+
+def _main(*args, env=None):
+    """`zoo ARGS` through `zoo.cli.main` in a fresh process; also prints what it loaded."""
+    code = (
+        "import os, sys, zoo.cli\n"
+        f"rc = zoo.cli.main({list(args)!r})\n"
+        "sys.stdout.flush()\n"
+        f"print('LOADED', sorted(m for m in {HEAVY!r} if m in sys.modules),"
+        " os.environ.get('TF_CPP_MIN_LOG_LEVEL'))\n"
+        "sys.exit(rc)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False,
+                         timeout=600, env=env or _env())
+    body, _, loaded = out.stdout.rpartition("LOADED ")
+    return out.returncode, body, out.stderr, loaded.strip()
+
+
+def test_help_lists_every_subcommand():
+    # What `--help` imports is not asserted yet: it builds every subcommand's parser through
+    # `_COMMAND_MODULES` (zoo.train, zoo.export, zoo.tuning).
+    out = subprocess.run([sys.executable, "-m", "zoo.cli", "--help"], capture_output=True,
+                         text=True, timeout=600, env=_env(), check=False)
+    assert out.returncode == 0, out.stderr
+    for command in ("list", "info", "build", "train", "export", "verify", "tune", "--verbose"):
+        assert command in out.stdout
+    assert not re.search(r"^[IWEF]\d{4} |absl::InitializeLog", out.stderr, re.MULTILINE), out.stderr
+
+
+def test_list_reads_the_cards_without_loading_tensorflow():
+    rc, out, err, loaded = _main("list", "resnet5*")
+    assert rc == 0, err
+    assert loaded == "[] 3"  # nothing heavy loaded; TensorFlow's C++ logs would be quiet
+    lines = out.strip().splitlines()
+    assert lines[0].split()[:4] == ["name", "family", "params", "input"]
+    assert lines[1].startswith("resnet50 ") and "25,636,712" in lines[1]
+    assert "(224, 224, 3)" in lines[1] and "He et al. 2015" in lines[1]
+    assert lines[2].startswith("resnet50v2 ") and "25,613,800" in lines[2]
+
+    rc, out, err, loaded = _main("list", "--no-params", "--family", "transformer")
+    assert rc == 0 and loaded == "[] 3", err
+    assert [line.split()[:3] for line in out.strip().splitlines()[1:]] == [
+        ["transformer_base", "transformer", "-"], ["transformer_big", "transformer", "-"],
+        ["transformer_classifier", "transformer", "-"]]
+
+
+def test_info_reads_the_card_without_loading_tensorflow():
+    rc, out, err, loaded = _main("info", "resnet50")
+    assert rc == 0, err
+    assert loaded == "[] 3"
+    assert "params: 25,636,712\n" in out and "flops: 3,857,973,248\n" in out
+    assert "search_space:\n  optimizer: Choice ['sgd', 'adamw']\n" in out
+    assert "weights: {'imagenet'" in out
+
+    rc, out, err, loaded = _main("info", "dcgan_generator_28", "--json")
+    assert rc == 0 and loaded == "[] 3", err
+    card = json.loads(out)
+    assert card["params"] == 834_369 and card["partner"] == "dcgan_discriminator_28"
+
+    rc, out, err, loaded = _main("info", "resnet5")
+    assert rc == 2 and "Closest names" in err and loaded == "[] 3"
+
+
+def test_verbose_and_a_users_log_level_are_left_alone():
+    rc, _, err, loaded = _main("info", "resnet50", "--verbose")
+    assert rc == 0 and loaded == "[] None", err
+    rc, _, err, loaded = _main("--verbose", "list", env=_env())
+    assert rc == 0 and loaded == "[] None", err
+    rc, _, err, loaded = _main("list", env=_env(TF_CPP_MIN_LOG_LEVEL="1"))
+    assert rc == 0 and loaded == "[] 1", err
+
+
+def test_tensorflows_start_up_lines_are_hidden():
+    rc, out, err, loaded = _main("build", "highway_net", "--set", "depth=2")
+    assert rc == 0, err
+    assert "Total params: 44,860" in out
+    assert loaded.startswith("['keras', 'tensorflow']")
+    assert not re.search(r"^[IWEF]\d{4} |absl::InitializeLog", err, re.MULTILINE), err
