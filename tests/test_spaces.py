@@ -1,16 +1,15 @@
 """`zoo.spaces` (plain Python) lists and enumerates every space as the keras-tuner-based
-`zoo.tuning` does: every registered model's space, and spaces using each kind of hyperparameter."""
+functions zoo had before did (tests/_kt_spaces.py, driving keras-tuner's own HyperParameters):
+every registered model's space, and spaces using each kind of hyperparameter."""
 
 import subprocess
 import sys
 
 import pytest
 
+import _kt_spaces as tuning  # the keras-tuner-based versions, the reference here
 import zoo
-from zoo import (
-    spaces,
-    tuning,  # the keras-tuner-based versions, the reference here
-)
+from zoo import spaces
 from zoo.registry import get_spec
 
 
@@ -97,14 +96,18 @@ def test_restricted_spaces_as_keras_tuner(restrict):
 
 
 def test_doctest_cases():
-    space = lambda hp: {"d_model": hp.Choice("d_model", [256, 512]),
-                        "dropout": hp.Choice("dropout", [0.0, 0.1, 0.3])}
+    def space(hp):
+        return {"d_model": hp.Choice("d_model", [256, 512]),
+                "dropout": hp.Choice("dropout", [0.0, 0.1, 0.3])}
+
     assert spaces.grid_trials(spaces.restricted_space(space, {"d_model": 16, "dropout": [0.0, 0.1]})) == [
         {"d_model": 16, "dropout": 0.0}, {"d_model": 16, "dropout": 0.1}]
     assert spaces.describe_space(lambda hp: {"units": hp.Choice("units", [64, 128])}) == [
         {"name": "units", "type": "Choice", "values": [64, 128], "default": 64, "when": ""}]
-    space = lambda hp: {"d_model": hp.Choice("d_model", [256, 512]), "d_ff": 1024}
-    assert spaces.space_values(space, {"d_model": 512}) == {"d_model": 512, "d_ff": 1024}
+    def fixed_ff(hp):
+        return {"d_model": hp.Choice("d_model", [256, 512]), "d_ff": 1024}
+
+    assert spaces.space_values(fixed_ff, {"d_model": 512}) == {"d_model": 512, "d_ff": 1024}
 
     def cells(hp):
         if hp.Choice("cell", ["lstm", "gru"]) == "lstm":

@@ -19,7 +19,7 @@ from zoo.layers.transformer import (
     sinusoidal_table,
 )
 
-T = sys.modules["zoo.models.transformer"]  # `zoo.models.transformer` is also the builder's name
+from zoo.models import transformer as T  # noqa: E402  # `zoo.models.transformer` is also the builder's name
 
 TINY = dict(vocab_size=50, num_layers=1, d_model=16, d_ff=32, num_heads=2, dropout=0.0)
 

@@ -39,6 +39,7 @@ from collections.abc import Callable
 from typing import Any
 
 __all__ = [
+    "TUNERS",
     "TRAINING_KEYS",
     "describe_space",
     "format_space",
@@ -48,6 +49,9 @@ __all__ = [
     "space_values",
     "split_overrides",
 ]
+
+# the tuners of `zoo tune` (`zoo.tuning.search.make_tuner`)
+TUNERS = ("grid", "random", "bayesian", "hyperband")
 
 TRAINING_KEYS = ("learning_rate", "weight_decay", "warmup_steps", "batch_size", "epochs",
                  "label_smoothing", "clipnorm", "beta_1", "optimizer", "aux_loss_weight")
@@ -136,7 +140,8 @@ def restricted_space(space: Callable, restrict: dict[str, Any] | None) -> Callab
     if not restrict:
         return space
     if not isinstance(restrict, dict):
-        raise ValueError(f"`restrict` must be a dict of name -> value or list. Received: restrict={restrict!r}")
+        raise ValueError("`restrict` must be a dict of name -> value or list. "
+                         f"Received: restrict={restrict!r}")
 
     def space_restricted(hp):
         return space(_RestrictedHP(hp, restrict))
@@ -474,7 +479,10 @@ def format_space(space: Callable) -> list[str]:
     Example:
         >>> format_space(lambda hp: optimizer_space(hp, sgd={"learning_rate": [0.1, 0.05]},
         ...                                         adam={"learning_rate": [1e-3]}))
-        ["optimizer: Choice ['sgd', 'adam']", "sgd_learning_rate: Choice [0.1, 0.05]  [when optimizer in ['sgd']]", "adam_learning_rate: Fixed [0.001]  [when optimizer in ['adam']]"]
+        ... # doctest: +NORMALIZE_WHITESPACE
+        ["optimizer: Choice ['sgd', 'adam']",
+         "sgd_learning_rate: Choice [0.1, 0.05]  [when optimizer in ['sgd']]",
+         "adam_learning_rate: Fixed [0.001]  [when optimizer in ['adam']]"]
     """
     lines = []
     for d in describe_space(space):
@@ -498,7 +506,8 @@ def space_values(space: Callable, point: dict[str, Any]) -> dict[str, Any]:
     try:
         return space(_Recorder(dict(point)))
     except _Branch as b:
-        raise ValueError(f"`point` lacks the active hyperparameter {b.name!r}. Received: point={point!r}")
+        raise ValueError(f"`point` lacks the active hyperparameter {b.name!r}. "
+                         f"Received: point={point!r}") from None
 
 
 def grid_trials(space: Callable, restrict: dict[str, Any] | None = None) -> list[dict[str, Any]]:

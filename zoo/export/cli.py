@@ -17,6 +17,7 @@ def _parse_sets(items):
 
 
 def _cmd_export(args):
+    import zoo.layers  # noqa: F401  (registers zoo's layers for loading a .keras file)
     from zoo.export.archive import export_model
     from zoo.export.verification import verify
     from zoo.registry import create_model
@@ -57,6 +58,7 @@ def _print_report(report):
 
 
 def _cmd_verify(args):
+    import zoo.layers  # noqa: F401  (registers zoo's layers for loading a .keras file)
     from zoo.export.verification import find_exports, verify_many
     from zoo.weights import load_model
 

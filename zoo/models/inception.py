@@ -51,6 +51,7 @@ for _top, _file, _md5 in (
             model="inception_v3", name="imagenet", include_top=_top, url=_BASE + _file,
             sha256=_md5, hash_algorithm="md5", file_name=_file,
             classes=1000 if _top else None, layout="legacy_h5",
+            preprocessing="tf",  # [-1, 1], keras.applications' inception_v3.preprocess_input
         )
     )
 
@@ -187,6 +188,7 @@ def inception_v3_search_space(hp):
     description="Inception v3 (keras.applications layout and layer names)",
     min_input_size=MIN_SIZE,
     search_space=inception_v3_search_space,
+    preprocessing="tf",  # keras.applications' `preprocess_input` for Inception v3 (served by default)
 )
 def inception_v3(
     include_top=True,

@@ -49,5 +49,6 @@ CARDS = {
             "adamw_weight_decay: Fixed [0.05]  [when optimizer in ['adamw']]",
         ],
         'min_input_size': 75,
+        'preprocessing': 'tf',
     },
 }

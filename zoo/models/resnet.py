@@ -83,6 +83,8 @@ def _register_imagenet(model_name):
                 file_name=file_name,
                 classes=1000 if include_top else None,
                 layout="legacy_h5",
+                # the input normalisation these weights expect (their `preprocess_input`)
+                preprocessing="tf" if model_name.endswith("v2") else "caffe",
             )
         )
 
@@ -301,7 +303,8 @@ def _variant(depth, preact):
 
     builder.__name__ = builder.__qualname__ = model_name
     builder.__module__ = __name__
-    builder.__doc__ = f"""ResNet-{depth} {kind}, layer for layer keras.applications' ResNet{depth}{suffix.upper()}.
+    builder.__doc__ = f"""ResNet-{depth} {kind}, layer for layer keras.applications'
+    ResNet{depth}{suffix.upper()}.
 
     Args:
         include_top: whether to end with global average pooling and the `predictions` layer.
@@ -341,6 +344,8 @@ def _variant(depth, preact):
         description=f"ResNet-{depth} {kind} bottleneck network (keras.applications layout)",
         min_input_size=MIN_SIZE,
         search_space=resnet_search_space,
+        # keras.applications' `preprocess_input` for this layout (served by default)
+        preprocessing="tf" if preact else "caffe",
     )
 
 

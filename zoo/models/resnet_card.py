@@ -48,6 +48,7 @@ CARDS = {
             "adamw_weight_decay: Fixed [0.05]  [when optimizer in ['adamw']]",
         ],
         'min_input_size': 32,
+        'preprocessing': 'caffe',
     },
     'resnet101v2': {
         'name': 'resnet101v2',
@@ -88,6 +89,7 @@ CARDS = {
             "adamw_weight_decay: Fixed [0.05]  [when optimizer in ['adamw']]",
         ],
         'min_input_size': 32,
+        'preprocessing': 'tf',
     },
     'resnet152': {
         'name': 'resnet152',
@@ -128,6 +130,7 @@ CARDS = {
             "adamw_weight_decay: Fixed [0.05]  [when optimizer in ['adamw']]",
         ],
         'min_input_size': 32,
+        'preprocessing': 'caffe',
     },
     'resnet152v2': {
         'name': 'resnet152v2',
@@ -168,6 +171,7 @@ CARDS = {
             "adamw_weight_decay: Fixed [0.05]  [when optimizer in ['adamw']]",
         ],
         'min_input_size': 32,
+        'preprocessing': 'tf',
     },
     'resnet50': {
         'name': 'resnet50',
@@ -208,6 +212,7 @@ CARDS = {
             "adamw_weight_decay: Fixed [0.05]  [when optimizer in ['adamw']]",
         ],
         'min_input_size': 32,
+        'preprocessing': 'caffe',
     },
     'resnet50v2': {
         'name': 'resnet50v2',
@@ -248,5 +253,6 @@ CARDS = {
             "adamw_weight_decay: Fixed [0.05]  [when optimizer in ['adamw']]",
         ],
         'min_input_size': 32,
+        'preprocessing': 'tf',
     },
 }
