@@ -122,7 +122,7 @@ def test_a_point_of_every_declared_space_builds(name):
     configuration (size hyperparameters pinned), with the recipes' data overrides."""
     spec = get_spec(name)
     point = tuning.grid_trials(spec.search_space, small(name))[-1]
-    hm = tuning._hypermodel_class()(spec)
+    hm = tuning.ZooHyperModel(spec)
     builder, _ = tuning.split_overrides(tuning.space_values(spec.search_space, point))
     kwargs = hm.build_kwargs(builder)
     if kwargs.get("aux_logits"):
