@@ -231,7 +231,8 @@ def test_docs_table_of_spaces_is_current():
     import importlib.util
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    spec = importlib.util.spec_from_file_location("tuning_spaces", os.path.join(root, "docs", "tuning_spaces.py"))
+    spec = importlib.util.spec_from_file_location("tuning_spaces",
+                                                  os.path.join(root, "docs", "tuning_spaces.py"))
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     with open(mod.DOC) as f:
