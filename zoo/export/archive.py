@@ -217,7 +217,8 @@ def export_model(model, name, task=None, export_dir="saved_models", version=None
     import keras
 
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.\-]+", name):
-        raise ValueError(f"`name` must be a folder name of letters, digits, '_', '-' or '.'. Received: name={name!r}")
+        raise ValueError("`name` must be a folder name of letters, digits, '_', '-' or '.'. "
+                         f"Received: name={name!r}")
     if version is not None and (not isinstance(version, int) or isinstance(version, bool) or version < 0):
         raise ValueError(f"`version` must be None or a non-negative integer. Received: version={version!r}")
     task_obj = task if isinstance(task, Task) else None
@@ -248,7 +249,8 @@ def export_model(model, name, task=None, export_dir="saved_models", version=None
     version = next_version(model_dir) if version is None else version
     final = os.path.join(model_dir, str(version))
     if os.path.exists(final):
-        raise ValueError(f"Version {version} of {name!r} already exists at {final}. Received: version={version}")
+        raise ValueError(f"Version {version} of {name!r} already exists at {final}. "
+                         f"Received: version={version}")
 
     tmp = os.path.join(model_dir, f"{TMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}")
     try:
@@ -298,7 +300,8 @@ def _write_docs(path, name, task, version, endpoints, opts, outputs):
             ep.name: {
                 "doc": ep.doc,
                 "inputs": [dataclasses.asdict(t) for t in ep.inputs],
-                "outputs": [{k: v for k, v in dataclasses.asdict(t).items() if k != "sample"} for t in ep.outputs],
+                "outputs": [{k: v for k, v in dataclasses.asdict(t).items() if k != "sample"}
+                            for t in ep.outputs],
             }
             for ep in endpoints
         },

@@ -9,7 +9,7 @@ TFLite and ONNX and runs those too. It writes each job's outputs (`.npz`) and re
 the parent (`zoo.export.verify`) compares them with the Keras model. It imports nothing of zoo,
 so it shows that an export runs where zoo is not installed.
 """
-# ruff: noqa: E401, E741
+# ruff: noqa: E401, E402, E741, I001 (zoo is blocked before TensorFlow is imported)
 
 import contextlib, importlib, importlib.abc, io, json, os, sys
 class _BlockZoo(importlib.abc.MetaPathFinder):

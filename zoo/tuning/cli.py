@@ -74,9 +74,11 @@ def add_cli(subparsers):
     p.add_argument("--directory", default="runs/tune")
     p.add_argument("--project-name", default=None)
     p.add_argument("--overwrite", action="store_true", help="start afresh instead of resuming")
-    p.add_argument("--full-size", action="store_true", help="search the full model, not the card's small test configuration")
+    p.add_argument("--full-size", action="store_true",
+                   help="search the full model, not the card's small test configuration")
     p.add_argument("--no-export", action="store_true")
     p.add_argument("--export-dir", default="saved_models")
-    p.add_argument("--time-limit", type=float, default=None, help="seconds; distributed chief and workers exit by then")
+    p.add_argument("--time-limit", type=float, default=None,
+                   help="seconds; distributed chief and workers exit by then")
     p.add_argument("--num-workers", type=int, default=2, help="distributed: workers the chief waits for")
     p.set_defaults(func=_cmd_tune)

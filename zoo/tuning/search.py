@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import threading
 import time
 from typing import Any, Dict
@@ -119,7 +118,8 @@ def make_tuner(model, tuner="random", *, directory="runs/tune", project_name=Non
     if objective is None:
         name, direction = task_for(spec).objective if hypermodel.recipes else ("val_loss", "min")
         objective = kt.Objective(name, direction) if name != "val_loss" else name
-    common = dict(objective=objective, seed=seed, max_consecutive_failed_trials=max_consecutive_failed_trials or 10 ** 6)
+    common = dict(objective=objective, seed=seed,
+                  max_consecutive_failed_trials=max_consecutive_failed_trials or 10 ** 6)
     kw = dict(directory=directory, project_name=project_name or f"{spec.name}_{tuner}",
               overwrite=overwrite)
     if tuner == "grid":
