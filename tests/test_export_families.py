@@ -55,11 +55,21 @@ EXPECTED = {
                             "outputs": {"probabilities": "float32"}},
         "translate": _TRANSLATE, "translate_greedy": _TRANSLATE},
     "transformer_classifier": {"serving_default": _TOKENS},
-    "dcgan_generator_28": {"serving_default": {"inputs": {"latents": "float32"}, "outputs": {"images": "uint8"}}},
+    "dcgan_generator_28": {
+        "serving_default": {"inputs": {"latents": "float32"}, "outputs": {"images": "uint8"}},
+        "generate_from_seed": {"inputs": {"seed": "int64", "count": "int32"},
+                               "outputs": {"images": "uint8"}}},
     "dcgan_discriminator_28": {
         "serving_default": {"inputs": {"images": "uint8"}, "outputs": {"probabilities": "float32"}},
         "classify_float": {"inputs": {"images": "float32"}, "outputs": {"probabilities": "float32"}}},
 }
+
+# the preprocessing each image model's export normalises with by default: the one its weights are
+# trained with (keras.applications' ImageNet files: caffe for ResNet v1, tf for ResNet v2 and
+# Inception v3; zoo's own training pipeline, [-1, 1], for the others); no images, no option
+PREPROCESSING = {"resnet50": "caffe", "resnet101": "caffe", "resnet50v2": "tf", "inception_v3": "tf",
+                 "googlenet": "symmetric", "gated_resnet50": "symmetric",
+                 "dcgan_discriminator_28": "symmetric", "dcgan_discriminator_64": "symmetric"}
 
 
 @pytest.fixture(scope="module")
@@ -109,19 +119,34 @@ def test_family_export_verified_without_zoo(exported, name):
         assert res["ok"] and res["max_abs_diff"] <= 1e-5, (k, res)
     doc = json.load(open(os.path.join(paths[name], "assets.extra", "signatures.json")))
     assert doc["options"].get("preprocessing") == ex.serving_options(name).get("preprocessing")
+    assert doc["options"].get("preprocessing") == PREPROCESSING.get(name)
+
+
+def test_default_preprocessing_is_the_weights():
+    """`serving_options` (the task's `export_options`) of an untrained registered model: the
+    preprocessing of its published weights (the card's), else its task pipeline's."""
+    for name, pre in PREPROCESSING.items():
+        assert ex.serving_options(name) == {"preprocessing": pre}, name
+    for name in ("highway_net", "peephole_lstm_classifier", "transformer_base", "dcgan_generator_28"):
+        assert "preprocessing" not in ex.serving_options(name), name
+    assert ex.serving_options("not_registered") == {}
 
 
 def test_image_models_resize_and_normalise_inside(exported):
-    """ResNet v1 serves uint8 images of any size with its own caffe-mode `preprocess_input`."""
-    from zoo.models import resnet
+    """ResNet v1 serves uint8 images of any size with its own caffe-mode `preprocess_input`,
+    Inception v3 with its tf mode, GoogLeNet with zoo's pipeline's [-1, 1]."""
+    from zoo.models import inception, resnet
 
     _, models, paths, _ = exported
     rng = np.random.default_rng(1)
-    for name, pre in (("resnet50", resnet.preprocess_input),):
+    for name, pre in (("resnet50", resnet.preprocess_input),
+                      ("inception_v3", inception.preprocess_input),
+                      ("googlenet", lambda x: x / 127.5 - 1.0)):
         model = models[name]
         size = tuple(model.inputs[0].shape[1:3])
         x = rng.integers(0, 256, size=(2, size[0] + 7, size[1] + 2, 3)).astype("uint8")
-        want = model(pre(tf.image.resize(x.astype("float32"), size).numpy()), training=False).numpy()
+        want = model(pre(tf.image.resize(x.astype("float32"), size).numpy()), training=False)
+        want = np.asarray(want[0] if isinstance(want, (list, tuple)) else want)  # aux heads dropped
         fn = tf.saved_model.load(paths[name]).signatures["serving_default"]
         got = fn(images=tf.constant(x))
         np.testing.assert_allclose(got["probabilities"].numpy(), want, atol=1e-5)

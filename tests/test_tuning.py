@@ -80,7 +80,8 @@ def test_grid_runs_each_point_once_failures_recorded_report_and_export(tmp_path)
     assert sorted(starts) == sorted(set(starts)) and len(starts) == 8
     md = open(res["table_md"]).read()
     assert md.count("| COMPLETED |") == 2 and md.count("| FAILED |") == 6
-    assert open(res["table_csv"]).readline().strip().split(",")[:4] == ["trial", "bad", "explode", "learning_rate"]
+    header = open(res["table_csv"]).readline().strip().split(",")
+    assert header[:4] == ["trial", "bad", "explode", "learning_rate"]
     with open(res["plot"], "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
     assert res["best_hyperparameters"]["bad"] is False
@@ -91,9 +92,10 @@ def test_grid_runs_each_point_once_failures_recorded_report_and_export(tmp_path)
 @pytest.mark.slow
 @pytest.mark.parametrize("tuner_name,args", [("grid", []), ("hyperband", ["--max-epochs", "3"])])
 def test_sigkill_resume_does_not_rerun_finished_trials(tmp_path, tuner_name, args):
-    cmd = _search_cmd("_tuning_standins:small_spec" if tuner_name == "hyperband" else "_tuning_standins:conditional_spec",
-                      tmp_path, "--tuner", tuner_name, "--no-export", *args)
-    first = subprocess.run(cmd, env=_env(ZOO_TUNE_SIGKILL_AT="3"), capture_output=True, text=True, timeout=240)
+    stand_in = "small_spec" if tuner_name == "hyperband" else "conditional_spec"
+    cmd = _search_cmd(f"_tuning_standins:{stand_in}", tmp_path, "--tuner", tuner_name, "--no-export", *args)
+    first = subprocess.run(cmd, env=_env(ZOO_TUNE_SIGKILL_AT="3"), capture_output=True, text=True,
+                           timeout=240)
     assert first.returncode == -signal.SIGKILL, first.stderr[-2000:]
     project = tmp_path / "tune" / f"tiny_{'small' if tuner_name == 'hyperband' else 'cond'}_{tuner_name}"
     before = _runs(project)
@@ -125,7 +127,8 @@ def test_distributed_chief_and_two_workers(tmp_path):
     procs = {}
     for tid in ("chief", "tuner0", "tuner1"):
         env = _env(KERASTUNER_TUNER_ID=tid, KERASTUNER_ORACLE_IP="127.0.0.1", KERASTUNER_ORACLE_PORT=port)
-        procs[tid] = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        procs[tid] = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                      text=True)
     outs = {}
     try:
         for tid, p in procs.items():

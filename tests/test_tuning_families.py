@@ -122,7 +122,7 @@ def test_a_point_of_every_declared_space_builds(name):
     configuration (size hyperparameters pinned), with the recipes' data overrides."""
     spec = get_spec(name)
     point = tuning.grid_trials(spec.search_space, small(name))[-1]
-    hm = tuning._hypermodel_class()(spec)
+    hm = tuning.ZooHyperModel(spec)
     builder, _ = tuning.split_overrides(tuning.space_values(spec.search_space, point))
     kwargs = hm.build_kwargs(builder)
     if kwargs.get("aux_logits"):
@@ -231,7 +231,8 @@ def test_docs_table_of_spaces_is_current():
     import importlib.util
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    spec = importlib.util.spec_from_file_location("tuning_spaces", os.path.join(root, "docs", "tuning_spaces.py"))
+    spec = importlib.util.spec_from_file_location("tuning_spaces",
+                                                  os.path.join(root, "docs", "tuning_spaces.py"))
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     with open(mod.DOC) as f:

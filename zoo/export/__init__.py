@@ -56,7 +56,7 @@ Example:
     >>> report = zoo.export.verify(path, keras_model=model)
     >>> report["ok"]
     True
-"""
+"""  # noqa: E501 (the table of signatures)
 
 import importlib
 

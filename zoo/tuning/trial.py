@@ -7,6 +7,8 @@ What a trial of a model trains on, with which step and which objective, is its t
 
 from __future__ import annotations
 
+import inspect
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -22,9 +24,15 @@ __all__ = ["tuning_data", "compile_for_trial", "train_trial", "recipe_data",
 
 def recipe_data(spec, base, *, eval_examples=256, num_train=2048, seed=0):
     """`(source, builder overrides)`: the embedded data trials of `spec` train on (its task's
-    `search_data`)."""
-    return task_for(spec).search_data(spec, base, eval_examples=eval_examples,
-                                      num_train=num_train, seed=seed)
+    `search_data`); of the overrides the data fixes (classes, input shape, `weights=None`, ...)
+    only those `spec.builder` takes (a stand-in builder need not take keras.applications'
+    arguments)."""
+    source, over = task_for(spec).search_data(spec, base, eval_examples=eval_examples,
+                                              num_train=num_train, seed=seed)
+    params = inspect.signature(spec.builder).parameters
+    if not any(p.kind == p.VAR_KEYWORD for p in params.values()):
+        over = {k: v for k, v in over.items() if k in params}
+    return source, over
 
 
 def tuning_data(spec, model, seed=0, n=96):
@@ -61,8 +69,9 @@ def tuning_data(spec, model, seed=0, n=96):
     cut = n * 3 // 4
 
     def split(a):
-        return ([t[:cut] for t in a], [t[cut:] for t in a]) if isinstance(a, list) else (
-            a[:cut], a[cut:])
+        if isinstance(a, list):
+            return [t[:cut] for t in a], [t[cut:] for t in a]
+        return a[:cut], a[cut:]
 
     (xt, xv), (yt, yv) = split(x), split(y)
     return {"x": xt, "y": yt, "validation_data": (xv, yv)}
