@@ -13,9 +13,8 @@ import numpy as np
 import pytest
 
 import zoo
-from zoo.registry import get_spec
-
 from conftest import example_inputs
+from zoo.registry import get_spec
 
 ALL = zoo.list_models()
 

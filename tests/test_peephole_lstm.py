@@ -10,10 +10,9 @@ import os
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
-
-import keras
 
 import zoo
 from zoo.layers import PeepholeLSTM, PeepholeLSTMCell

@@ -4,10 +4,10 @@ import itertools
 import math
 import sys
 
+import keras
 import numpy as np
 import pytest
 
-import keras
 import zoo
 from zoo import decoding
 from zoo.layers.transformer import (
@@ -18,7 +18,6 @@ from zoo.layers.transformer import (
     TransformerEncoderLayer,
     sinusoidal_table,
 )
-
 from zoo.models import transformer as T  # noqa: E402  # `zoo.models.transformer` is also the builder's name
 
 TINY = dict(vocab_size=50, num_layers=1, d_model=16, d_ff=32, num_heads=2, dropout=0.0)
@@ -460,7 +459,7 @@ def test_translate_exports_to_a_saved_model(tmp_path):
     archive.track(model)
     archive.add_endpoint(
         "translate",
-        lambda ids: decoding.translate(model, ids, max_length=4, beam_size=4, alpha=0.6),
+        lambda ids, m=model: decoding.translate(m, ids, max_length=4, beam_size=4, alpha=0.6),
         input_signature=[tf.TensorSpec([None, None], tf.int32, name="source_ids")],
     )
     archive.write_out(str(tmp_path / "1"))
