@@ -166,6 +166,13 @@ class Task:
                 f"exported to {summary.get('export_path')}")
 
     # -------------------------------------------------------------------------- serving
+    def trained_preprocessing(self, source=None) -> Optional[str]:
+        """The input normalisation of a model this task trained on `source` (its
+        `info["preprocessing"]`, else the task pipeline's): what the trainer and a search record
+        on the model they trained, so that its exports normalise as it was trained."""
+        info = getattr(source, "info", None) or {}
+        return info.get("preprocessing", self.pipeline_preprocessing)
+
     def export_model(self, model):
         """The model that gets exported for serving."""
         return model

@@ -358,8 +358,7 @@ class Trainer:
         self.summary = summary
         # the preprocessing the weights were trained with travels with them (into the export)
         served = set_preprocessing(self.task.export_model(self.model),
-                                   self.source.info.get("preprocessing",
-                                                        self.task.pipeline_preprocessing))
+                                   self.task.trained_preprocessing(self.source))
         if self.is_chief:
             summary["run_dir"] = self.run_dir
             summary["curve"] = self._plot()

@@ -76,7 +76,7 @@ class ZooHyperModel(kt.HyperModel):
         self._data = None
         self._source = None
 
-    def _recipe_source(self):
+    def recipe_source(self):
         if self._source is None:
             self._source = recipe_data(self.spec, self.base, eval_examples=self.eval_examples,
                                        seed=self.seed)
@@ -84,7 +84,7 @@ class ZooHyperModel(kt.HyperModel):
 
     def build_kwargs(self, builder):
         """The builder's arguments: base config, then the data's, then the trial's."""
-        data_over = self._recipe_source()[1] if self.recipes else {}
+        data_over = self.recipe_source()[1] if self.recipes else {}
         return dict(self.base, **data_over, **builder)
 
     def build(self, hp):
@@ -115,7 +115,7 @@ class ZooHyperModel(kt.HyperModel):
             partner = self._partner() if task_for(self.spec).needs_partner else None
             try:
                 history = train_with_recipe_trainer(
-                    self.spec, model, self._recipe_source()[0], training, epochs=epochs,
+                    self.spec, model, self.recipe_source()[0], training, epochs=epochs,
                     initial_epoch=kwargs.get("initial_epoch", 0), callbacks=callbacks,
                     steps_per_epoch=self.steps_per_epoch, run_dir=run_dir, seed=self.seed,
                     batch_size=self.batch_size, partner=partner)

@@ -260,7 +260,8 @@ def run_search(model, tuner="random", *, directory="runs/tune", project_name=Non
         if export:
             best_model = t.get_best_models(1)[0]
             if t.hypermodel.recipes:  # trained on the task's pipeline: its preprocessing
-                set_preprocessing(best_model, task_for(t.zoo_spec).pipeline_preprocessing)
+                set_preprocessing(best_model, task_for(t.zoo_spec).trained_preprocessing(
+                    t.hypermodel.recipe_source()[0]))
             result["export_path"] = export_model(best_model, t.zoo_spec.name,
                                                  export_dir=export_dir)
             log(f"best model exported to {result['export_path']}")
