@@ -1,5 +1,6 @@
-"""The `zoo` command: `--help`, `list` and `info` load nothing heavy; `list` and `info` read the stored cards (no TensorFlow, Keras or keras-tuner
-loaded), and TensorFlow's start-up lines are hidden unless `--verbose`."""
+"""The `zoo` command: `--help`, `list` and `info` load neither TensorFlow, Keras nor keras-tuner
+(`list` and `info` read the stored cards), and TensorFlow's start-up lines are hidden unless
+`--verbose`."""
 
 import json
 import os
