@@ -27,10 +27,12 @@ def main(argv=None):
     pick.add_argument("--model", choices=MODELS, default=MODELS[0])
     name = pick.parse_known_args(argv)[0].model
     parser = build_parser(name)  # the flags of `zoo train NAME`, with its task's defaults
+    parser.prog = "peephole_lstm.py"
     parser.add_argument("--model", choices=MODELS, default=name, help="the registered model")
     args = parser.parse_args(argv)
 
-    strategy = train.make_strategy(args.strategy, cpu_devices=args.cpu_devices)  # first: TF_CONFIG
+    # the strategy first: `multi_worker` (TF_CONFIG) must start before other TensorFlow work
+    strategy = train.make_strategy(args.strategy, cpu_devices=args.cpu_devices)
     spec = zoo.get_spec(name)
     task = task_for(spec)  # SequenceRegression (MSE, MAE) or SequenceClassification (accuracy)
     source, fixed = task.make_source(spec, args)  # and the builder arguments the data fixes
