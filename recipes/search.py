@@ -1,39 +1,34 @@
-"""Hyperparameter search over a model's declared search space (keras-tuner), then export.
+"""A keras-tuner search over a registered model's declared search space, then its export.
 
-    python recipes/search.py highway_net --show-space        # the declared space, its grid size
-    python recipes/search.py highway_net --tuner grid --set depth=10 --set width=50   # a subspace
-    python recipes/search.py resnet50 --tuner bayesian --max-trials 10 --steps-per-epoch 50
+    python recipes/search.py highway_net --show-space            # the space and its grid size
+    python recipes/search.py highway_net --tuner grid --set depth=5 --set width=16 \\
+        --set activation=relu --set learning_rate=0.03 --steps-per-epoch 5     # 7 trials
     python recipes/search.py peephole_lstm_classifier --tuner hyperband --max-epochs 9
-    python recipes/search.py transformer_base --full-size --set 'd_model=[256, 512]'
-    # interrupted? run the same command again: finished trials are not re-run.
+    # interrupted? run the same command again: finished trials are not run again
 
-Trials train with the recipes' trainer (zoo.train) on the recipes' embedded data (zoo.data):
-digits for the image models, digits rows for the LSTMs, the adding problem, sequence reversal.
+The flags are those of `zoo tune NAME` (`zoo.tuning.add_cli`, `zoo tune --help`), distributed
+searches included (docs/tuning.md). Trials train with `zoo.train.Trainer` on the task's embedded
+search data; the results go to `<directory>/<name>_<tuner>/trials.{md,csv,png}` and the best
+model to `saved_models/<name>/<version>/`. In Python the search is one call:
 
-Distributed (one chief, two workers, on one machine):
-
-    export KERASTUNER_ORACLE_IP=127.0.0.1 KERASTUNER_ORACLE_PORT=8000
-    KERASTUNER_TUNER_ID=chief  python recipes/search.py highway_net --tuner grid --time-limit 600 &
-    KERASTUNER_TUNER_ID=tuner0 python recipes/search.py highway_net --tuner grid --time-limit 600 &
-    KERASTUNER_TUNER_ID=tuner1 python recipes/search.py highway_net --tuner grid --time-limit 600
-
-The chief writes `runs/tune/<name>_<tuner>/trials.{md,csv,png}` and exports the best model to
-`saved_models/<name>/<version>/`. NAME may also be `module:attr` giving a `zoo.registry.ModelSpec`.
+    from zoo import tuning
+    result = tuning.run_search("highway_net", "grid", steps_per_epoch=5, restrict={
+        "depth": 5, "width": 16, "activation": "relu", "learning_rate": 0.03})
+    result["best_hyperparameters"], result["export_path"]
 """
 
 import argparse
-import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from zoo import tuning  # noqa: E402
+from zoo import tuning
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="search.py")
-    tuning.add_cli(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["tune"] + list(sys.argv[1:] if argv is None else argv))
+    commands = argparse.ArgumentParser(prog="search.py").add_subparsers()
+    tuning.add_cli(commands)  # `zoo tune NAME`: its parser, and `run_search` with its flags
+    parser = commands.choices["tune"]
+    parser.prog = "search.py"
+    args = parser.parse_args(argv)
     return args.func(args)
 
 

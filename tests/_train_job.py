@@ -31,8 +31,7 @@ def main():
     p.add_argument("--export-dir", default=None)
     a = p.parse_args()
     # strategy first: MultiWorkerMirroredStrategy must exist before other TF work
-    train._split_cpu(a.cpu_devices)
-    strategy = train.make_strategy(a.strategy)
+    strategy = train.make_strategy(a.strategy, cpu_devices=a.cpu_devices)
     import keras
 
     src = data.get_source("digits", image_size=8, channels=1, augment="none")

@@ -1,20 +1,23 @@
 """Recipes reach their quality targets on the embedded defaults, and run on TFDS data (mocked).
 
-The quality tests train registered models, built by name through each recipe's own
-`zoo.create_model` path (`--set KEY=VALUE` for smaller builder settings), as `zoo train` does.
+The quality tests train registered models by name with their task's recipe
+(`zoo.train.recipe.run(NAME, ARGV)`, the in-process `zoo train NAME ARGV`; `--set KEY=VALUE` for
+smaller builder settings). The scripts in recipes/ run end to end in a subprocess.
 """
 
 import os
+import subprocess
 import sys
 
 import numpy as np
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 
 import _recipe_models as stand_ins  # noqa: E402
+from zoo.train import recipe  # noqa: E402
+
 
 def _common(tmp_path):
     return ["--run-dir", tmp_path / "run", "--no-export", "--quiet"]
@@ -27,11 +30,7 @@ def _strs(items):
 @pytest.mark.slow
 def test_image_recipe_digits_reaches_97_percent(tmp_path):
     """GoogLeNet (BN) on the digits upsampled to 32x32x3: >= 97% on the held-out 20%."""
-    from recipes import image_classification as recipe
-
-    args = recipe.build_parser().parse_args(_strs(
-        ["googlenet_bn", "--epochs", 12, "--lr", 3e-3, *_common(tmp_path)]))
-    summary = recipe.run(args)
+    summary = recipe.run("googlenet_bn", _strs(["--epochs", 12, "--lr", 3e-3, *_common(tmp_path)]))
     assert summary["params"] > 5_000_000  # the registered GoogLeNet, not a small stand-in
     assert summary["final_eval"]["accuracy"] >= 0.97, summary["final_eval"]
 
@@ -39,12 +38,9 @@ def test_image_recipe_digits_reaches_97_percent(tmp_path):
 @pytest.mark.slow
 def test_peephole_recipe_adding_problem_mse_below_001(tmp_path):
     """The registered peephole LSTM regressor (64 units) on the adding problem, 100 steps."""
-    from recipes import peephole_lstm as recipe
-
-    args = recipe.build_parser().parse_args(_strs(
-        ["peephole_lstm_regressor", "--dataset", "adding", "--steps", 100, "--num-train", 10_000,
-         "--epochs", 20, "--lr", 3e-3, *_common(tmp_path)]))
-    summary = recipe.run(args)
+    summary = recipe.run("peephole_lstm_regressor", _strs(
+        ["--dataset", "adding", "--steps", 100, "--num-train", 10_000, "--epochs", 20, "--lr", 3e-3,
+         *_common(tmp_path)]))
     u, f = 64, 2  # gates 4u(f + u) + 4u, peepholes 3u (Gers et al. 2002), linear head u + 1
     assert summary["params"] == 4 * u * (f + u) + 4 * u + 3 * u + u + 1
     assert summary["final_eval"]["mse"] < 0.01, summary["final_eval"]
@@ -53,30 +49,32 @@ def test_peephole_recipe_adding_problem_mse_below_001(tmp_path):
 @pytest.mark.slow
 def test_transformer_recipe_reversal_greedy_exact_match(tmp_path):
     """`transformer_base` with a small config (2+2 layers, d_model 64) on sequence reversal."""
-    from recipes import transformer as recipe
-
-    args = recipe.build_parser().parse_args(_strs(
-        ["transformer_base", "--set", "num_layers=2", "--set", "d_model=64", "--set", "d_ff=128",
+    summary = recipe.run("transformer_base", _strs(
+        ["--set", "num_layers=2", "--set", "d_model=64", "--set", "d_ff=128",
          "--set", "num_heads=4", "--set", "dropout=0", "--num-train", 10_000,
          "--epochs", 6, "--lr", 3e-3, "--warmup-steps", 100,
          "--decode-examples", 1000, *_common(tmp_path)]))
-    summary = recipe.run(args)
     assert summary["greedy_exact_match"] >= 0.95, summary
 
 
 def test_image_recipe_on_tfds_cifar10_mock_exports(tmp_path):
-    """The TFDS code path (tfds.builder, ReadConfig sharding, decode, augment) with mock data."""
+    """The TFDS code path (tfds.builder, ReadConfig sharding, decode, augment) with mock data:
+    the image task's recipe data, trained on a stand-in model."""
     import tensorflow as tf
     import tensorflow_datasets as tfds
 
-    from recipes import image_classification as recipe
+    from zoo import get_spec, train
+    from zoo.tasks.image_classification import ImageClassification
 
-    args = recipe.build_parser().parse_args(_strs(
-        ["small_cnn", "--dataset", "cifar10", "--data-dir", str(tmp_path / "tfds"),
+    args = recipe.build_parser("resnet50").parse_args(_strs(
+        ["--dataset", "cifar10", "--data-dir", str(tmp_path / "tfds"),
          "--steps-per-epoch", "3", "--epochs", "1", "--batch-size", "8", "--quiet",
          "--run-dir", str(tmp_path / "run"), "--export-dir", str(tmp_path / "saved")]))
+    task = ImageClassification.from_args(args)
     with tfds.testing.mock_data(num_examples=40, policy=tfds.testing.MockPolicy.USE_CODE):
-        summary = recipe.run(args, stand_ins.small_cnn((32, 32, 3), 10))
+        source, _ = task.make_source(get_spec("resnet50"), args)
+        summary = train.Trainer(task, source, stand_ins.small_cnn((32, 32, 3), 10),
+                                train.config_from_args(args, "small_cnn")).fit()
     assert summary["steps"] == 3 and summary["dataset"] == "cifar10"
     assert 0.0 <= summary["final_eval"]["accuracy"] <= 1.0
     export = tmp_path / "saved" / "small_cnn" / "1"
@@ -100,7 +98,7 @@ def test_recipe_errors_and_cli():
     from zoo import cli, train
 
     with pytest.raises(ValueError, match=r"Unknown model name 'no_such_model'"):
-        train.recipe_for("no_such_model")
+        recipe.build_parser("no_such_model")
     with pytest.raises(ValueError, match=r"`--set` takes KEY=VALUE. Received: --set='units'"):
         train.parse_overrides(["units"])
     assert train.parse_overrides(["units=64", "name=x"]) == {"units": 64, "name": "x"}
@@ -111,7 +109,7 @@ def test_recipe_errors_and_cli():
 
 
 def test_zoo_train_cli_runs_the_family_recipe_on_a_registered_model(tmp_path, capsys):
-    """`zoo train NAME` picks the recipe by the model's family and builds it by name."""
+    """`zoo train NAME` picks the recipe by the model's task and builds it by name."""
     from zoo import cli, registry
 
     @registry.register_model(family="resnet", task="image_classification", paper="test",
@@ -141,11 +139,11 @@ def test_translation_source_tokenises_tfds_pairs_with_subwords(tmp_path):
     """ted_hrlr_translate through TFDS (mocked): subword ids shifted past PAD/BOS/EOS."""
     import tensorflow_datasets as tfds
 
-    from recipes import transformer as recipe
     from zoo import data
+    from zoo.tasks.translation import subword_source
 
     with tfds.testing.mock_data(num_examples=24, policy=tfds.testing.MockPolicy.USE_CODE):
-        src = recipe.subword_source("ted_hrlr_translate/pt_to_en", 12, 300,
+        src = subword_source("ted_hrlr_translate/pt_to_en", 12, 300,
                                     data_dir=str(tmp_path))
         (s, d), labels = next(iter(data.train_pipeline(src, 4)))
     vocab = src.info["vocab_size"]
@@ -161,8 +159,9 @@ def test_translation_source_tokenises_tfds_pairs_with_subwords(tmp_path):
 
 
 def test_docs_list_every_flag_of_every_recipe():
-    """docs/recipes.md has a flag table per parser (tools/recipe_flags.py writes them) that names
-    every flag the parser takes, so the documentation cannot drift from the recipes."""
+    """docs/recipes.md has a flag table per parser (tools/recipe_flags.py writes them: the trainer's,
+    `zoo train NAME`'s for each task kind, `zoo tune`'s) that names every flag the parser takes, so
+    the documentation cannot drift from the recipes."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location(
@@ -172,7 +171,7 @@ def test_docs_list_every_flag_of_every_recipe():
     with open(tool.DOC) as f:
         documented = tool.documented_blocks(f.read())
     parsers = tool.parsers()
-    assert set(parsers) == {"trainer", *tool.RECIPES}
+    assert set(parsers) == {"trainer", "search", *tool.task_models()}
     for name, (_, actions) in parsers.items():
         assert name in documented, f"docs/recipes.md has no flag table for {name}"
         rows = [r for r in documented[name].splitlines() if r.startswith("| `")]
@@ -189,14 +188,12 @@ def test_transformer_recipe_exports_greedy_and_beam_translation(tmp_path):
     """`zoo train transformer_base` ends with a SavedModel whose translate signatures decode."""
     import tensorflow as tf
 
-    from recipes import transformer as recipe
-
-    args = recipe.build_parser().parse_args(
-        ["transformer_base", "--set", "num_layers=1", "--set", "d_model=16", "--set", "d_ff=32",
+    summary = recipe.run(
+        "transformer_base",
+        ["--set", "num_layers=1", "--set", "d_model=16", "--set", "d_ff=32",
          "--set", "num_heads=2", "--epochs", "1", "--steps-per-epoch", "2",
          "--decode-examples", "10", "--quiet", "--run-dir", str(tmp_path / "run"),
          "--export-dir", str(tmp_path / "saved")])
-    summary = recipe.run(args)
     assert summary["export_path"] == str(tmp_path / "saved" / "transformer_base" / "1")
     loaded = tf.saved_model.load(summary["export_path"])
     source = tf.constant([[3, 4, 5, 0]], tf.int32)
@@ -207,11 +204,56 @@ def test_transformer_recipe_exports_greedy_and_beam_translation(tmp_path):
 
 def test_peephole_classifier_recipe_takes_feature_sequences(tmp_path):
     """digits_rows (8 steps of 8 features) builds the classifier without an embedding."""
-    from recipes import peephole_lstm as recipe
-
-    args = recipe.build_parser().parse_args(
-        ["peephole_lstm_classifier", "--set", "units=8", "--epochs", "1", "--steps-per-epoch",
-         "2", *_strs(_common(tmp_path))])
-    summary = recipe.run(args)
-    assert summary["dataset"] == "digits_rows" and summary["task"] == "classification"
+    summary = recipe.run(
+        "peephole_lstm_classifier",
+        ["--set", "units=8", "--epochs", "1", "--steps-per-epoch", "2", *_strs(_common(tmp_path))])
+    assert summary["dataset"] == "digits_rows" and summary["task"] == "sequence_classification"
     assert 0.0 <= summary["final_eval"]["accuracy"] <= 1.0
+
+
+_TINY = ["--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "8", "--quiet"]
+_MIRRORED = ["--strategy", "mirrored", "--cpu-devices", "2"]
+SCRIPTS = {  # script: (exported model, arguments of a tiny run)
+    "image_classification": ("gated_resnet50", ["--model", "gated_resnet50", "--set",
+                                                "base_filters=4", "--strategy", "one_device",
+                                                *_TINY]),
+    "peephole_lstm": ("peephole_lstm_regressor", ["--steps", "10", "--num-train", "256", "--set",
+                                                  "units=4", *_MIRRORED, *_TINY]),
+    "transformer": ("transformer_base", ["--set", "num_layers=1", "--set", "d_model=16", "--set",
+                                         "d_ff=32", "--set", "num_heads=2", "--max-length", "6",
+                                         "--num-train", "200", "--decode-examples", "20",
+                                         *_MIRRORED, *_TINY]),
+    "dcgan": ("dcgan_generator_28", ["--latent-dim", "8", "--set", "base_filters=4",
+                                     "--discriminator-set", "base_filters=4", *_MIRRORED, *_TINY]),
+    "search": ("highway_net", ["highway_net", "--tuner", "grid", "--set", "depth=2", "--set",
+                               "width=8", "--set", "activation=relu", "--set", "variant=highway",
+                               "--set", "highway_gate_bias=-1", "--set", "learning_rate=0.03",
+                               "--steps-per-epoch", "2", "--eval-examples", "32"]),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script", sorted(SCRIPTS))
+def test_recipe_script_runs_end_to_end(script, tmp_path):
+    """Each script of recipes/ trains (a couple of steps, two CPU replicas where it says mirrored)
+    and exports, from the command line in a fresh process, as its docstring shows."""
+    import json
+
+    model, args = SCRIPTS[script]
+    out = ["--directory", tmp_path / "tune"] if script == "search" else ["--run-dir",
+                                                                         tmp_path / "run"]
+    cmd = [sys.executable, os.path.join(ROOT, "recipes", f"{script}.py"), *args, *out,
+           "--export-dir", tmp_path / "saved"]
+    env = dict(os.environ, PYTHONPATH=ROOT, CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="3")
+    proc = subprocess.run(_strs(cmd), env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    export = tmp_path / "saved" / model / "1"
+    assert os.path.exists(export / "saved_model.pb"), proc.stdout[-2000:]
+    assert str(export) in proc.stdout, proc.stdout[-2000:]  # the script says where it exported
+    if script == "search":
+        assert (tmp_path / "tune" / "highway_net_grid" / "trials.md").exists()
+    else:
+        with open(tmp_path / "run" / "summary.json") as f:
+            summary = json.load(f)
+        assert summary["steps"] == 2
+        assert summary["replicas"] == (2 if "mirrored" in args else 1)

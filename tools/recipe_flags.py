@@ -1,11 +1,14 @@
-"""Flag tables of every recipe, generated from the recipes' own argparse parsers.
+"""Flag tables of `zoo train NAME` for every task kind, and of `zoo tune`, from their parsers.
 
     python tools/recipe_flags.py            # print the tables (markdown)
     python tools/recipe_flags.py --write    # rewrite the generated blocks of docs/recipes.md
     python tools/recipe_flags.py --check    # exit 1 when docs/recipes.md is out of date
 
-docs/recipes.md holds one block per parser between `<!-- flags:NAME -->` and
-`<!-- /flags:NAME -->` (NAME: `trainer` for the flags every recipe shares, else the recipe module).
+A model's recipe is its task's (`zoo.tasks.<task>`): `zoo.train.recipe.build_parser(NAME)` is
+the task's flags, `--set` and the trainer's flags with the task's defaults. docs/recipes.md holds
+one block per parser between `<!-- flags:NAME -->` and `<!-- /flags:NAME -->` (NAME: `trainer`
+for the flags every recipe shares, a task kind of `zoo.registry.TASKS` for that task's own flags,
+read from the parser of its first registered model, or `search` for `zoo tune`).
 tests/test_recipes.py checks that each block lists every flag of its parser.
 """
 
@@ -16,29 +19,35 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOC = os.path.join(ROOT, "docs", "recipes.md")
-RECIPES = ("image_classification", "peephole_lstm", "transformer", "dcgan", "search")
 TRAINING_GROUP = "training"
+
+
+def task_models():
+    """`{task kind: its first registered model}`, for every kind a model is registered with."""
+    sys.path.insert(0, ROOT)  # this checkout's zoo, also when another one is installed
+    import zoo
+
+    out = {}
+    for name in zoo.list_models():
+        out.setdefault(zoo.get_spec(name).task, name)
+    return out
 
 
 def parsers():
     """`{block name: (parser, own actions)}`; `trainer` holds the shared training flags."""
     sys.path.insert(0, ROOT)
-    import importlib
-
     from zoo import train, tuning
+    from zoo.train.recipe import build_parser
 
     out = {}
-    base = train.add_train_arguments(argparse.ArgumentParser(prog="zoo train MODEL"))
+    base = train.add_train_arguments(argparse.ArgumentParser(prog="zoo train NAME"))
     out["trainer"] = (base, _group_actions(base, TRAINING_GROUP))
-    for name in RECIPES:
-        if name == "search":
-            sub = argparse.ArgumentParser(prog="zoo").add_subparsers()
-            tuning.add_cli(sub)
-            parser = sub.choices["tune"]
-            out[name] = (parser, _own_actions(parser))
-        else:
-            parser = importlib.import_module(f"recipes.{name}").build_parser()
-            out[name] = (parser, _own_actions(parser, exclude=TRAINING_GROUP))
+    for kind, model in sorted(task_models().items()):
+        parser = build_parser(model)
+        out[kind] = (parser, _own_actions(parser, exclude=TRAINING_GROUP))
+    sub = argparse.ArgumentParser(prog="zoo").add_subparsers()
+    tuning.add_cli(sub)
+    out["search"] = (sub.choices["tune"], _own_actions(sub.choices["tune"]))
     return out
 
 
@@ -62,17 +71,15 @@ def flags_of(actions):
 
 # Meanings for flags whose parser (owned elsewhere) gives no help text.
 FALLBACK_HELP = {
-    ("dcgan", "--discriminator"): "registered discriminator (default: NAME with 'generator' "
-                                  "replaced by 'discriminator')",
-    ("dcgan", "--latent-dim"): "latent vector size (U(-1, 1) samples)",
-    ("dcgan", "--data-dir"): "TFDS data_dir",
-    ("search", "--tuner"): "keras-tuner algorithm",
-    ("search", "--max-trials"): "trials to run (random, bayesian)",
-    ("search", "--objective"): "metric the search minimises",
-    ("search", "--directory"): "where trials are kept (resume by re-running)",
-    ("search", "--project-name"): "default: <name>_<tuner>",
-    ("search", "--no-export"): "skip exporting the best model",
-    ("search", "--export-dir"): "export the best model to <export-dir>/<name>/<version>/",
+    "--latent-dim": "latent vector size (U(-1, 1) samples)",
+    "--data-dir": "TFDS data_dir",
+    "--tuner": "keras-tuner algorithm",
+    "--max-trials": "trials to run (random, bayesian)",
+    "--objective": "metric the search minimises",
+    "--directory": "where trials are kept (resume by re-running)",
+    "--project-name": "default: <name>_<tuner>",
+    "--no-export": "skip exporting the best model",
+    "--export-dir": "export the best model to <export-dir>/<name>/<version>/",
 }
 
 
@@ -94,19 +101,19 @@ def _default(a):
     return f"`{a.default}`"
 
 
-def table(actions, recipe=None):
+def table(actions):
     rows = ["| flag | value | default | meaning |", "| --- | --- | --- | --- |"]
     for a in actions:
         flag = ", ".join(f"`{s}`" for s in a.option_strings) or f"`{a.dest.upper()}`"
         value = _value(a).replace("|", "\\|")
-        key = (recipe, (a.option_strings or [""])[0])
+        key = (a.option_strings or [""])[0]
         help_ = " ".join((a.help or FALLBACK_HELP.get(key, "")).split()).replace("|", "\\|")
         rows.append(f"| {flag} | {f'`{value}`' if value else ''} | {_default(a)} | {help_} |")
     return "\n".join(rows)
 
 
 def recipe_defaults(parser, trainer_parser):
-    """The training flags whose defaults this recipe changes."""
+    """The training flags whose defaults this task's recipe changes (`Task.train_defaults`)."""
     base = {a.dest: a.default for a in trainer_parser._actions}
     changed = [a for a in _group_actions(parser, TRAINING_GROUP)
                if a.dest in base and a.default != base[a.dest]]
@@ -119,10 +126,11 @@ def recipe_defaults(parser, trainer_parser):
 def blocks():
     """`{name: generated markdown}` for every parser."""
     ps = parsers()
+    models = task_models()
     out = {}
     for name, (parser, actions) in ps.items():
-        text = table(actions, name)
-        if name not in ("trainer", "search"):
+        text = table(actions)
+        if name in models:
             extra = recipe_defaults(parser, ps["trainer"][0])
             text += ("\n\n" + extra if extra else "") + \
                 "\n\nAnd every [trainer flag](#trainer-flags)."
@@ -141,7 +149,8 @@ def render(doc_text, generated):
         if not pat.search(doc_text):
             raise ValueError(f"docs/recipes.md has no block for {name!r}: add "
                              f"`<!-- flags:{name} -->` and `<!-- /flags:{name} -->`")
-        doc_text = pat.sub(lambda m: m.group(1) + "\n" + text + "\n" + m.group(3), doc_text)
+        doc_text = pat.sub(lambda m, text=text: m.group(1) + "\n" + text + "\n" + m.group(3),
+                           doc_text)
     return doc_text
 
 

@@ -4,8 +4,9 @@ A `DataSource` says where examples come from; `train_pipeline` turns it into the
 one input pipeline (one worker) of a `tf.distribute` strategy reads: deterministic seeded shuffle,
 per-replica sharding, parallel decoding and augmentation, per-replica batches and
 `prefetch(AUTOTUNE)`. The training stream is one endless sequence of batches (the shuffle order of
-each pass is fixed by the seed), so a resumed run continues exactly where the checkpoint was taken
-by skipping the examples already consumed (`skip_steps`), on every worker alike.
+each pass is fixed by the seed, and random augmentation by the seed and the example's position in
+the stream), so a resumed run continues exactly where the checkpoint was taken by skipping the
+examples already consumed (`skip_steps`), on every worker alike.
 
 Sources:
   * `tfds_source(name, ...)`: any TensorFlow Datasets name (`cifar10`, `mnist`, `imagenet2012`
@@ -30,6 +31,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import os
 from typing import Any, Callable, Dict, Optional
 
@@ -40,6 +42,7 @@ __all__ = [
     "DataSource",
     "digits_split",
     "unpack",
+    "takes_seed",
     "EMBEDDED",
     "get_source",
     "train_pipeline",
@@ -75,7 +78,10 @@ class DataSource:
             seeded shuffle, so every global batch holds the same examples whatever the replicas.
         eval: `fn() -> tf.data.Dataset` of raw held-out examples (or None).
         num_train / num_eval: number of examples (None when unknown).
-        preprocess: `fn(example, training) -> (inputs, targets)`, run in parallel in tf.data.
+        preprocess: `fn(example, training) -> (inputs, targets)`, run in parallel in tf.data. A
+            `fn(example, training, seed=None)` gets, in training, a stateless seed (`[2]` int64:
+            the pipeline's seed and the example's position in the stream) for its random
+            augmentation, which is then the same whatever the threads, replicas or resumes.
         info: what model builders need to know (`num_classes`, `input_shape`, `vocab_size`, ...).
         cache: cache the raw examples in memory (small datasets).
         shards_itself: `train` applies the input context itself.
@@ -127,12 +133,25 @@ def train_pipeline(
     n = source.num_train
     buffer = shuffle_buffer or (n if n and n <= 100_000 else 10_000)
     ds = ds.shuffle(buffer, seed=seed, reshuffle_each_iteration=True).repeat()
+    seeded = source.preprocess is not None and takes_seed(source.preprocess)
+    if seeded:  # the position in the stream (before sharding) seeds the example's augmentation
+        ds = ds.enumerate()
     if pipelines > 1 and not source.shards_itself:
         ds = ds.shard(pipelines, index)
     # Each global step consumes `per_replica_batch` examples per replica of this pipeline.
     if skip_steps:
         ds = ds.skip(int(skip_steps) * per_replica_batch * replicas_here)
-    if source.preprocess is not None:
+    if seeded:
+        # pipelines that read their own files count their own positions: interleave them
+        spread, offset = (pipelines, index) if source.shards_itself else (1, 0)
+
+        def augment(i, ex):
+            position = i * spread + offset
+            return source.preprocess(ex, True, seed=tf.stack([tf.constant(seed, tf.int64),
+                                                              position]))
+
+        ds = ds.map(augment, num_parallel_calls=AUTOTUNE)
+    elif source.preprocess is not None:
         ds = ds.map(lambda *ex: source.preprocess(unpack(ex), True), num_parallel_calls=AUTOTUNE)
     ds = ds.batch(per_replica_batch, drop_remainder=True)
     return ds.prefetch(AUTOTUNE)
@@ -152,6 +171,14 @@ def unpack(ex):
     return ex[0] if len(ex) == 1 else tuple(ex)
 
 
+def takes_seed(preprocess) -> bool:
+    """Whether `preprocess(example, training, seed=...)` takes a stateless augmentation seed."""
+    try:
+        return "seed" in inspect.signature(preprocess).parameters
+    except (TypeError, ValueError):
+        return False
+
+
 # --------------------------------------------------------------------------------------- images
 
 AUGMENTATIONS = ("none", "flip", "crop", "crop_flip")
@@ -165,7 +192,8 @@ def image_preprocessor(
 
     Images (uint8 or float in [0, 255]) are resized to `image_size`, given `channels` channels and
     scaled to `value_range`; in training, `augment` adds a random crop (from a 12.5% larger resize)
-    and/or a random left-right flip.
+    and/or a random left-right flip, drawn from `seed` (stateless, `train_pipeline` gives each
+    example its own) when given.
     """
     if augment not in AUGMENTATIONS:
         raise ValueError(f"`augment` must be one of {AUGMENTATIONS}. Received: augment={augment!r}")
@@ -174,7 +202,10 @@ def image_preprocessor(
     )
     lo, hi = value_range
 
-    def fn(example, training):
+    def fn(example, training, seed=None):
+        crop_seed = flip_seed = None
+        if seed is not None:
+            crop_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
         if isinstance(example, dict):
             image = example[image_key or "image"]
             label = example.get(label_key or "label") if with_label else None
@@ -192,11 +223,14 @@ def image_preprocessor(
             if training and "crop" in augment:
                 big = (int(round(size[0] * 1.125)), int(round(size[1] * 1.125)))
                 image = tf.image.resize(image, big)
-                image = tf.image.random_crop(image, size + (image.shape[-1],))
+                shape = size + (image.shape[-1],)
+                image = tf.image.random_crop(image, shape) if seed is None else \
+                    tf.image.stateless_random_crop(image, shape, seed=crop_seed)
             else:
                 image = tf.image.resize(image, size)
         if training and "flip" in augment:
-            image = tf.image.random_flip_left_right(image)
+            image = tf.image.random_flip_left_right(image) if seed is None else \
+                tf.image.stateless_random_flip_left_right(image, seed=flip_seed)
         image = image * ((hi - lo) / 255.0) + lo
         if not with_label:
             return image
@@ -439,11 +473,16 @@ def image_folder_source(path, *, preprocess=None, eval_fraction=0.2, seed=0):
     if not len(f_tr):
         raise ValueError(f"No images ({', '.join(_IMAGE_EXTS)}) found under path={path!r}")
 
-    def decode(example, training):
+    preprocess = preprocess or image_preprocessor()
+    seeded = takes_seed(preprocess)
+
+    def decode(example, training, seed=None):
         file, label = example
         image = tf.io.decode_image(tf.io.read_file(file), channels=3, expand_animations=False)
         image.set_shape([None, None, 3])
-        return (preprocess or image_preprocessor())((image, label), training)
+        if seeded:
+            return preprocess((image, label), training, seed=seed)
+        return preprocess((image, label), training)
 
     src = array_source(
         os.path.basename(os.path.normpath(path)), f_tr, y_tr, f_te, y_te, preprocess=decode,

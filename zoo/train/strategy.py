@@ -12,6 +12,7 @@ __all__ = ["make_strategy", "split_cpu", "is_chief", "worker_index"]
 
 
 def split_cpu(n):
+    """Split the CPU into `n` logical devices (n > 1; before TensorFlow initialises its devices)."""
     if n and n > 1:
         cpus = tf.config.list_physical_devices("CPU")
         tf.config.set_logical_device_configuration(
@@ -19,10 +20,19 @@ def split_cpu(n):
         )
 
 
-def make_strategy(name="auto"):
-    """A `tf.distribute` strategy by name (see the module docstring)."""
+def make_strategy(name="auto", cpu_devices=0):
+    """A `tf.distribute` strategy by name (see `zoo.train`'s docstring); `cpu_devices` > 1 first
+    splits the CPU into that many logical devices (`mirrored` without GPUs then runs a replica on
+    each), which must happen before TensorFlow initialises its devices.
+
+    Example:
+        >>> from zoo.train import make_strategy
+        >>> make_strategy("one_device").num_replicas_in_sync
+        1
+    """
     if name not in STRATEGIES:
         raise ValueError(f"`strategy` must be one of {STRATEGIES}. Received: strategy={name!r}")
+    split_cpu(cpu_devices)
     if name == "multi_worker":
         if "TF_CONFIG" not in os.environ:
             raise ValueError(

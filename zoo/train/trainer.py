@@ -24,7 +24,7 @@ from zoo import data as zdata
 from zoo.export import export_model
 from zoo.tasks.base import Task
 from zoo.train.config import TrainConfig
-from zoo.train.strategy import is_chief, make_strategy, split_cpu, worker_index
+from zoo.train.strategy import is_chief, make_strategy, worker_index
 from zoo.weights import save_model, set_preprocessing
 
 __all__ = ["Trainer", "NonFiniteLossError"]
@@ -65,8 +65,8 @@ class Trainer:
         import keras
 
         cfg = self.config
-        split_cpu(cfg.cpu_devices)
-        self.strategy = self._strategy or make_strategy(cfg.strategy)
+        # a given strategy was made (and the CPU split) by the caller
+        self.strategy = self._strategy or make_strategy(cfg.strategy, cfg.cpu_devices)
         self.is_chief = is_chief(self.strategy)
         self.replicas = self.strategy.num_replicas_in_sync
         if cfg.batch_size % self.replicas:

@@ -1,1 +1,0 @@
-"""Training recipes, one per family, each a short script over `zoo.train` (run `zoo train NAME`)."""
