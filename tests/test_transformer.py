@@ -457,9 +457,11 @@ def test_translate_exports_to_a_saved_model(tmp_path):
     model = _markov_model()
     archive = keras.export.ExportArchive()
     archive.track(model)
+    net = model
+
     archive.add_endpoint(
         "translate",
-        lambda ids, m=model: decoding.translate(m, ids, max_length=4, beam_size=4, alpha=0.6),
+        lambda ids: decoding.translate(net, ids, max_length=4, beam_size=4, alpha=0.6),
         input_signature=[tf.TensorSpec([None, None], tf.int32, name="source_ids")],
     )
     archive.write_out(str(tmp_path / "1"))
