@@ -29,6 +29,7 @@ RANKS = {
     "zoo.registry": 0,
     "zoo.spaces": 0,
     "zoo.cards": 0,
+    "zoo.lazy": 0,
     "zoo.weights": 0,
     "zoo.flops": 0,
     "zoo.conventions": 0,

@@ -58,7 +58,7 @@ Example:
     True
 """  # noqa: E501 (the table of signatures)
 
-import importlib
+from zoo.lazy import lazy_attributes
 
 # public name -> module; loaded on first use (the `zoo` command's parser imports `zoo.export.cli`
 # without TensorFlow)
@@ -82,7 +82,4 @@ _PUBLIC = {
 __all__ = sorted(_PUBLIC)
 
 
-def __getattr__(name):
-    if name in _PUBLIC:
-        return getattr(importlib.import_module(_PUBLIC[name]), name)
-    raise AttributeError(f"module 'zoo.export' has no attribute {name!r}")
+__getattr__ = lazy_attributes('zoo.export', _PUBLIC)

@@ -42,7 +42,7 @@ Example:
     True
 """
 
-import importlib
+from zoo.lazy import lazy_attributes
 
 # public name -> "module:attribute"; loaded on first use, so that `zoo.train.cli` (the `zoo`
 # command's parser) does not import TensorFlow
@@ -72,8 +72,4 @@ _PUBLIC = {
 __all__ = sorted(_PUBLIC)
 
 
-def __getattr__(name):
-    if name in _PUBLIC:
-        module, _, attr = _PUBLIC[name].partition(":")
-        return getattr(importlib.import_module(module), attr)
-    raise AttributeError(f"module 'zoo.train' has no attribute {name!r}")
+__getattr__ = lazy_attributes('zoo.train', _PUBLIC)

@@ -57,7 +57,7 @@ Modules: `zoo.spaces` (the space convention, core), `trial` (data and training o
 `hypermodel`, `search` (tuners, distributed chief, `run_search`), `report`, `cli`.
 """
 
-import importlib
+from zoo.lazy import lazy_attributes
 
 _PUBLIC = {
     "TRAINING_KEYS": "zoo.spaces", "describe_space": "zoo.spaces", "format_space": "zoo.spaces",
@@ -79,7 +79,4 @@ _PUBLIC = {
 __all__ = sorted(_PUBLIC)
 
 
-def __getattr__(name):
-    if name in _PUBLIC:
-        return getattr(importlib.import_module(_PUBLIC[name]), name)
-    raise AttributeError(f"module 'zoo.tuning' has no attribute {name!r}")
+__getattr__ = lazy_attributes('zoo.tuning', _PUBLIC)
