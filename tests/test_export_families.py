@@ -16,23 +16,33 @@ tf = pytest.importorskip("tensorflow")
 
 import zoo  # noqa: E402
 from zoo import export as ex  # noqa: E402
-from zoo.registry import FAMILIES, get_spec  # noqa: E402
+from zoo.registry import FAMILIES, exported_names, get_spec  # noqa: E402
 
 # One xdist worker runs this whole module, so its module-scoped fixtures are built once.
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("test_export_families")]
 
-# family -> the registered models exported here: one per task the family has
-FAMILY_MODELS = {
-    "resnet": ["resnet50"],
-    "inception": ["inception_v3"],
-    "googlenet": ["googlenet"],  # test_overrides has aux_logits=True
-    "gated_skip": ["gated_resnet50", "highway_net"],
-    "peephole_lstm": ["peephole_lstm_classifier", "peephole_lstm_regressor"],
-    "transformer": ["transformer_base", "transformer_classifier"],
-    "dcgan": ["dcgan_generator_28", "dcgan_discriminator_28"],
-}
+
+def _first_of_each_task():
+    """family -> the models exported here, derived from the registry: for each task a family
+    has, the first model its module registers (its `__all__` order)."""
+    out, seen = {}, set()
+    registered = set(zoo.list_models())
+    for name in exported_names():
+        if name in registered:
+            spec = get_spec(name)
+            if (spec.family, spec.task) not in seen:
+                seen.add((spec.family, spec.task))
+                out.setdefault(spec.family, []).append(name)
+    return out
+
+
+FAMILY_MODELS = _first_of_each_task()
 MODELS = [n for names in FAMILY_MODELS.values() for n in names]
-OPTIONS = {"transformer_base": dict(max_length=6, beam_size=3)}  # the rest: registered defaults
+BY_TASK = {get_spec(n).task: n for n in MODELS if get_spec(n).family not in ("resnet", "inception")}
+RESNET, INCEPTION = FAMILY_MODELS["resnet"][0], FAMILY_MODELS["inception"][0]
+GOOGLENET = FAMILY_MODELS["googlenet"][0]  # test_overrides has aux_logits=True
+TRANSLATION, GENERATOR = BY_TASK["translation"], BY_TASK["image_generation"]
+OPTIONS = {"translation": dict(max_length=6, beam_size=3)}  # by task; the rest: registered defaults
 
 _IMAGE = {"inputs": {"images": "uint8"},
           "outputs": {"probabilities": "float32", "top_k_values": "float32", "top_k_indices": "int32"}}
@@ -40,29 +50,27 @@ _IMAGE_F = dict(_IMAGE, inputs={"images": "float32"})
 _TOKENS = {"inputs": {"tokens": "int32", "lengths": "int32"},
            "outputs": {"probabilities": "float32", "top_k_values": "float32", "top_k_indices": "int32"}}
 _TRANSLATE = {"inputs": {"source_ids": "int32"}, "outputs": {"token_ids": "int32", "scores": "float32"}}
-# the named signatures every export must carry: {signature: {inputs: dtypes, outputs: dtypes}}
-EXPECTED = {
-    "resnet50": {"serving_default": _IMAGE, "classify_float": _IMAGE_F},
-    "inception_v3": {"serving_default": _IMAGE, "classify_float": _IMAGE_F},
-    "googlenet": {"serving_default": _IMAGE, "classify_float": _IMAGE_F},
-    "gated_resnet50": {"serving_default": _IMAGE, "classify_float": _IMAGE_F},
-    "highway_net": {"serving_default": dict(_IMAGE, inputs={"features": "float32"})},
-    "peephole_lstm_classifier": {"serving_default": _TOKENS},
-    "peephole_lstm_regressor": {"serving_default": {
+# the named signatures every export of a task must carry: {signature: {inputs: dtypes, outputs: dtypes}}
+_DISCRIMINATE = {"inputs": {"images": "uint8"}, "outputs": {"probabilities": "float32"}}
+EXPECTED_BY_TASK = {
+    "image_classification": {"serving_default": _IMAGE, "classify_float": _IMAGE_F},
+    "classification": {"serving_default": dict(_IMAGE, inputs={"features": "float32"})},
+    "sequence_classification": {"serving_default": _TOKENS},
+    "sequence_regression": {"serving_default": {
         "inputs": {"features": "float32", "lengths": "int32"}, "outputs": {"predictions": "float32"}}},
-    "transformer_base": {
+    "translation": {
         "serving_default": {"inputs": {"source_ids": "int32", "target_ids": "int32"},
                             "outputs": {"probabilities": "float32"}},
         "translate": _TRANSLATE, "translate_greedy": _TRANSLATE},
-    "transformer_classifier": {"serving_default": _TOKENS},
-    "dcgan_generator_28": {
+    "text_classification": {"serving_default": _TOKENS},
+    "image_generation": {
         "serving_default": {"inputs": {"latents": "float32"}, "outputs": {"images": "uint8"}},
         "generate_from_seed": {"inputs": {"seed": "int64", "count": "int32"},
                                "outputs": {"images": "uint8"}}},
-    "dcgan_discriminator_28": {
-        "serving_default": {"inputs": {"images": "uint8"}, "outputs": {"probabilities": "float32"}},
-        "classify_float": {"inputs": {"images": "float32"}, "outputs": {"probabilities": "float32"}}},
+    "image_discrimination": {"serving_default": _DISCRIMINATE,
+                             "classify_float": dict(_DISCRIMINATE, inputs={"images": "float32"})},
 }
+EXPECTED = {n: EXPECTED_BY_TASK[get_spec(n).task] for n in MODELS}
 
 # the preprocessing each image model's export normalises with by default: the one its weights are
 # trained with (keras.applications' ImageNet files: caffe for ResNet v1, tf for ResNet v2 and
@@ -81,7 +89,8 @@ def exported(tmp_path_factory):
         keras.utils.set_random_seed(i)
         spec = get_spec(name)
         models[name] = spec.build(**spec.test_overrides)
-        paths[name] = ex.export_model(models[name], name, export_dir=base, **OPTIONS.get(name, {}))
+        paths[name] = ex.export_model(models[name], name, export_dir=base,
+                                      **OPTIONS.get(spec.task, {}))
     reports = ex.verify_many([(paths[n], models[n]) for n in MODELS])
     return base, models, paths, dict(zip(MODELS, reports))
 
@@ -127,8 +136,9 @@ def test_default_preprocessing_is_the_weights():
     preprocessing of its published weights (the card's), else its task pipeline's."""
     for name, pre in PREPROCESSING.items():
         assert ex.serving_options(name) == {"preprocessing": pre}, name
-    for name in ("highway_net", "peephole_lstm_classifier", "transformer_base", "dcgan_generator_28"):
-        assert "preprocessing" not in ex.serving_options(name), name
+    for name in MODELS:
+        if get_spec(name).task not in ("image_classification", "image_discrimination"):
+            assert "preprocessing" not in ex.serving_options(name), name
     assert ex.serving_options("not_registered") == {}
 
 
@@ -139,9 +149,9 @@ def test_image_models_resize_and_normalise_inside(exported):
 
     _, models, paths, _ = exported
     rng = np.random.default_rng(1)
-    for name, pre in (("resnet50", resnet.preprocess_input),
-                      ("inception_v3", inception.preprocess_input),
-                      ("googlenet", lambda x: x / 127.5 - 1.0)):
+    for name, pre in ((RESNET, resnet.preprocess_input),
+                      (INCEPTION, inception.preprocess_input),
+                      (GOOGLENET, lambda x: x / 127.5 - 1.0)):
         model = models[name]
         size = tuple(model.inputs[0].shape[1:3])
         x = rng.integers(0, 256, size=(2, size[0] + 7, size[1] + 2, 3)).astype("uint8")
@@ -156,12 +166,12 @@ def test_googlenet_exported_without_auxiliary_heads(exported):
     from zoo.models.googlenet import googlenet_inference_model
 
     _, models, paths, reports = exported
-    model = models["googlenet"]
+    model = models[GOOGLENET]
     assert len(model.outputs) == 3  # aux_logits=True
-    stored = tf.train.list_variables(os.path.join(paths["googlenet"], "variables", "variables"))
+    stored = tf.train.list_variables(os.path.join(paths[GOOGLENET], "variables", "variables"))
     params = sum(int(np.prod(s)) for n, s in stored if n.startswith("_all_variables/"))
     assert params == googlenet_inference_model(model).count_params() < model.count_params()
-    sig = reports["googlenet"]["signatures"]["serving_default"]
+    sig = reports[GOOGLENET]["signatures"]["serving_default"]
     assert sig["outputs"]["probabilities"] == ["float32", [None, 10]]
 
 
@@ -169,8 +179,8 @@ def test_transformer_translate_equals_zoo_decoding(exported):
     from zoo.decoding import translate
 
     _, models, paths, _ = exported
-    model = models["transformer_base"]
-    loaded = tf.saved_model.load(paths["transformer_base"])
+    model = models[TRANSLATION]
+    loaded = tf.saved_model.load(paths[TRANSLATION])
     src = np.array([[5, 9, 13, 7, 2, 0], [4, 4, 8, 2, 0, 0], [11, 3, 6, 17, 21, 2]], "int32")
     for key, beam in (("translate", 3), ("translate_greedy", 1)):
         got = loaded.signatures[key](source_ids=tf.constant(src))
@@ -182,7 +192,7 @@ def test_transformer_translate_equals_zoo_decoding(exported):
 def test_sequence_lengths_mask_the_padding(exported):
     """A sequence padded past `lengths` scores as the unpadded sequence does in Keras."""
     _, models, paths, _ = exported
-    for name in ("peephole_lstm_classifier", "transformer_classifier"):
+    for name in (BY_TASK["sequence_classification"], BY_TASK["text_classification"]):
         fn = tf.saved_model.load(paths[name]).signatures["serving_default"]
         toks = np.array([[3, 4, 5, 6, 7], [3, 4, 5, 6, 7]], "int32")
         got = fn(tokens=toks, lengths=np.array([5, 3], "int32"))["probabilities"].numpy()
@@ -193,7 +203,8 @@ def test_sequence_lengths_mask_the_padding(exported):
 def test_dcgan_generator_serves_uint8_images(exported):
     _, models, paths, _ = exported
     z = np.random.default_rng(2).uniform(-1, 1, size=(3, 8)).astype("float32")
-    got = tf.saved_model.load(paths["dcgan_generator_28"]).signatures["serving_default"](latents=z)["images"]
-    want = np.round((models["dcgan_generator_28"](z).numpy() + 1.0) * 127.5)
-    assert got.dtype == tf.uint8 and got.shape == (3, 28, 28, 1)
+    served = tf.saved_model.load(paths[GENERATOR]).signatures["serving_default"]
+    got = served(latents=z)["images"]
+    want = np.round((models[GENERATOR](z).numpy() + 1.0) * 127.5)
+    assert got.dtype == tf.uint8 and got.shape == (3,) + tuple(models[GENERATOR].outputs[0].shape[1:])
     assert np.abs(got.numpy().astype(int) - want).max() <= 1 and got.numpy().std() > 0
