@@ -33,6 +33,7 @@ RANKS = {
     "zoo.weights": 0,
     "zoo.flops": 0,
     "zoo.conventions": 0,
+    "zoo.torch_weights": 0,
     "zoo.layers": 1,
     "zoo.models": 2,
     "zoo.decoding": 2,

@@ -70,9 +70,12 @@ class WeightsSpec:
             unless `hash_algorithm` says otherwise.
         file_name: the name it is cached under in `~/.keras/models`.
         classes: number of classes of the top (when `include_top`).
-        layout: `"legacy_h5"` or `"keras_v3"`.
-        hash_algorithm: `"sha256"` (default) or `"md5"`, the algorithm of `sha256`
-            (keras.applications publishes md5 hashes for its ImageNet files).
+        layout: `"legacy_h5"`, `"keras_v3"` or `"torch_pth"` (a PyTorch file that the model's
+            builder converts itself, e.g. `googlenet_torchvision`; `load_weights` refuses it).
+        hash_algorithm: `"sha256"` (default), `"md5"` or `"sha256_prefix"`, the algorithm of
+            `sha256` (keras.applications publishes md5 hashes for its ImageNet files;
+            torchvision publishes the first 8 hex digits of a file's sha256 in its name, which
+            `"sha256_prefix"` checks: the file's sha256 must start with `sha256`).
         preprocessing: the input normalisation the weights were trained with (a
             `zoo.tasks.serving.PREPROCESSING_MODES` name, e.g. keras.applications' `"caffe"`);
             it travels with the loaded model (`preprocessing_of`) into its exports.
@@ -94,17 +97,16 @@ class WeightsSpec:
         return self.sha256
 
 
-HASH_ALGORITHMS = ("sha256", "md5")
+HASH_ALGORITHMS = ("sha256", "md5", "sha256_prefix")
+LAYOUTS = ("legacy_h5", "keras_v3", "torch_pth")
 
 _WEIGHTS: Dict[Tuple[str, str, bool], WeightsSpec] = {}
 
 
 def register_weights(spec: WeightsSpec) -> WeightsSpec:
     """Register a weights file under `(spec.model, spec.name, spec.include_top)`."""
-    if spec.layout not in ("legacy_h5", "keras_v3"):
-        raise ValueError(
-            f"`layout` must be 'legacy_h5' or 'keras_v3'. Received: layout={spec.layout!r}"
-        )
+    if spec.layout not in LAYOUTS:
+        raise ValueError(f"`layout` must be one of {LAYOUTS}. Received: layout={spec.layout!r}")
     if spec.hash_algorithm not in HASH_ALGORITHMS:
         raise ValueError(
             f"`hash_algorithm` must be one of {HASH_ALGORITHMS}. "
@@ -136,8 +138,9 @@ def sha256_of(path: str, chunk: int = 1 << 20) -> str:
 
 
 def hash_of(path: str, algorithm: str = "sha256", chunk: int = 1 << 20) -> str:
-    """Hex digest of a file with `algorithm` (`"sha256"` or `"md5"`)."""
-    h = hashlib.new(algorithm)
+    """Hex digest of a file with `algorithm` (`"sha256"` or `"md5"`; `"sha256_prefix"` is
+    sha256)."""
+    h = hashlib.new("sha256" if algorithm == "sha256_prefix" else algorithm)
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(chunk), b""):
             h.update(block)
@@ -192,6 +195,12 @@ def resolve_weights(model_name: str, weights: str, include_top: bool) -> Tuple[s
     return path, (spec.sha256 if spec is not None else None)
 
 
+def _hash_matches(digest: str, spec: WeightsSpec) -> bool:
+    if spec.hash_algorithm == "sha256_prefix":
+        return digest.startswith(spec.sha256)
+    return digest == spec.sha256
+
+
 def _resolve(model_name: str, weights, include_top: bool) -> Tuple[str, Optional[WeightsSpec]]:
     weights = os.fspath(weights)
     if os.path.exists(weights):
@@ -204,7 +213,7 @@ def _resolve(model_name: str, weights, include_top: bool) -> Tuple[str, Optional
     cached = os.path.join(cache_dir(), spec.file_name)
     if os.path.exists(cached):
         digest = hash_of(cached, alg)
-        if digest != spec.sha256:
+        if not _hash_matches(digest, spec):
             raise ValueError(
                 f"The cached weights file {cached} has {alg} {digest}, expected {spec.sha256}. "
                 "Delete it to download it again."
@@ -214,9 +223,14 @@ def _resolve(model_name: str, weights, include_top: bool) -> Tuple[str, Optional
 
     try:
         path = keras.utils.get_file(
-            spec.file_name, spec.url, cache_subdir="models", file_hash=spec.sha256,
-            hash_algorithm=alg, cache_dir=os.path.dirname(cache_dir()),
+            spec.file_name, spec.url, cache_subdir="models",
+            file_hash=None if alg == "sha256_prefix" else spec.sha256,
+            hash_algorithm="sha256" if alg == "sha256_prefix" else alg,
+            cache_dir=os.path.dirname(cache_dir()),
         )
+        if alg == "sha256_prefix" and not _hash_matches(hash_of(path, alg), spec):
+            os.remove(path)
+            raise ValueError(f"The downloaded file's sha256 does not start with {spec.sha256}.")
     except Exception as e:
         raise RuntimeError(
             f"Could not download the {weights!r} weights of {model_name} "
@@ -477,6 +491,11 @@ def load_weights(model, weights, *, model_name: Optional[str] = None, include_to
     """
     # A registered file's hash is checked by `_resolve` (cached file) or by get_file (download).
     path, spec = _resolve(model_name or model.name, weights, include_top)
+    if spec is not None and spec.layout == "torch_pth":
+        raise ValueError(
+            f"The {weights!r} weights of {model_name} are a PyTorch file that its builder "
+            f"converts: build the model with `weights={weights!r}`."
+        )
     if not os.path.isfile(path):
         raise ValueError(f"`weights` must be a file. Received: weights={weights!r}")
     if path.endswith(".keras"):

@@ -13,6 +13,21 @@ of 4a) and `aux2_*` (on 4d); the model then has three outputs, the main one firs
 (1.0, 0.3, 0.3) and drop the auxiliary heads for inference and export with
 `googlenet_inference_model(model)`, which shares the weights.
 
+The 3x3 stride-2 max pools round their output size up (`ceil((n - 3) / 2) + 1`), as torchvision
+(`MaxPool2d(3, 2, ceil_mode=True)`) and the reference Caffe model (whose pooling always rounds up)
+do: a one-cell zero padding at the bottom and right (`<pool>_pad`, no weights) and a "valid"
+pool. Every such pool follows a ReLU (or an LRN of one, or a concatenation of ReLU outputs), so
+the padded zeros are never above the true maximum and the function is exactly the ceil-mode one
+at every input size.
+
+`weights="imagenet"` for `googlenet_torchvision` fetches torchvision's published file
+(`googlenet-1378be20.pth`), reads it without PyTorch (`zoo.torch_weights`, tensors only),
+converts it (`convert_torchvision_state_dict`) and caches the converted arrays with their sha256;
+a local torchvision `.pth` file passed as `weights=` converts the same way. Those weights expect
+the inputs of `preprocess_input` below: torchvision builds its pretrained GoogLeNet with
+`transform_input=True`, which maps its ImageNet mean/std normalisation back to `2 * x - 1` for
+`x` in [0, 1], i.e. keras.applications' `"tf"` mode.
+
 Reference:
     Szegedy et al. 2014, Going Deeper with Convolutions, arXiv:1409.4842.
 """
@@ -22,8 +37,14 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from zoo import weights as _weights
 from zoo.conventions import check_image_args, classifier_head, finish_model, image_input
 from zoo.layers.lrn import LocalResponseNormalization
+from zoo.models.googlenet_torch import (
+    convert_torchvision_state_dict,
+    is_torch_weights,
+    load_torchvision_weights,
+)
 from zoo.registry import register_model
 from zoo.spaces import optimizer_space
 
@@ -33,6 +54,10 @@ __all__ = [
     "googlenet_torchvision",
     "googlenet_loss_weights",
     "googlenet_inference_model",
+    "convert_torchvision_state_dict",
+    "load_torchvision_weights",
+    "preprocess_input",
+    "decode_predictions",
 ]
 
 PAPER = "Szegedy et al. 2014, Going Deeper with Convolutions, arXiv:1409.4842"
@@ -54,6 +79,32 @@ VARIANTS = ("paper", "torchvision")
 AUX_LOSS_WEIGHT = 0.3
 # LRN of the Caffe reference model (local_size 5, alpha 1e-4, beta 0.75) in tf.nn terms.
 _LRN = dict(depth_radius=2, bias=1.0, alpha=1e-4 / 5, beta=0.75)
+
+
+TORCHVISION_URL = "https://download.pytorch.org/models/googlenet-1378be20.pth"
+for _top in (True, False):
+    _weights.register_weights(
+        _weights.WeightsSpec(
+            model="googlenet_torchvision", name="imagenet", include_top=_top,
+            url=TORCHVISION_URL, sha256="1378be20", hash_algorithm="sha256_prefix",
+            file_name="googlenet-1378be20.pth", classes=1000 if _top else None,
+            layout="torch_pth",
+            preprocessing="tf",  # 2x - 1: torchvision's transform_input=True (module docstring)
+        )
+    )
+
+
+def ceil_max_pool(x, name, pool_size=3, strides=2):
+    """Max pool that rounds its output size up (PyTorch `ceil_mode=True`, Caffe's rounding).
+
+    For a 3x3/2 pool the output side is `ceil((n - 3) / 2) + 1` for every n: one zero row and
+    column at the bottom and right (`f"{name}_pad"`) and a "valid" pool. Only for inputs >= 0
+    (after a ReLU), where the padded zeros never exceed the true maximum.
+    """
+    if (pool_size, strides) != (3, 2):
+        raise ValueError("ceil_max_pool pads for 3x3/2 pools only.")
+    x = layers.ZeroPadding2D(((0, 1), (0, 1)), name=f"{name}_pad")(x)
+    return layers.MaxPooling2D(pool_size, strides=strides, padding="valid", name=name)(x)
 
 
 def conv_unit(x, filters, kernel_size, name, *, strides=1, padding="same", batch_norm=False,
@@ -156,12 +207,19 @@ def _googlenet(*, include_top, weights, input_tensor, input_shape, pooling, clas
     if dropout is None:
         dropout = 0.2 if torchvision else 0.4
     # Every side is at least 1 at 5b from 32 on; the auxiliary 5x5 pool needs 4a to be >= 5x5.
-    min_size = 65 if aux_logits and not torchvision else 32
+    weights_arg = weights
+    torch_file = is_torch_weights(weights, torchvision)
+    if torch_file:
+        weights = None  # converted and loaded below
+    # With ceil pooling, 4a is >= 5x5 from 79 on (79 -> 40 -> 20 -> 10 -> 5).
+    min_size = 79 if aux_logits and not torchvision else 32
     input_shape = check_image_args(
         model_name=model_name, include_top=include_top, weights=weights, input_tensor=input_tensor,
         input_shape=input_shape, pooling=pooling, classes=classes,
         classifier_activation=classifier_activation, default_size=224, min_size=min_size,
     )
+    if torch_file:
+        _weights.validate_weights_arg(model_name, weights_arg, include_top, classes)
     if not isinstance(name, str) or not name:
         raise ValueError(f"`name` must be a non-empty string. Received: name={name!r}")
     kw = dict(batch_norm=batch_norm, bn_momentum=0.9 if torchvision else 0.99)
@@ -171,22 +229,25 @@ def _googlenet(*, include_top, weights, input_tensor, input_shape, pooling, clas
     # Stem. The 7x7/2 convolution pads 3 on every side (as Caffe and torchvision do).
     x = layers.ZeroPadding2D(3, name="conv1_pad")(img_input)
     x = conv_unit(x, 64, 7, "conv1_7x7_s2", strides=2, padding="valid", **kw)
-    x = layers.MaxPooling2D(3, strides=2, padding="same", name="pool1_3x3_s2")(x)
+    x = ceil_max_pool(x, "pool1_3x3_s2")
     if not batch_norm:
         x = LocalResponseNormalization(**_LRN, name="pool1_norm1")(x)
     x = conv_unit(x, 64, 1, "conv2_3x3_reduce", **kw)
     x = conv_unit(x, 192, 3, "conv2_3x3", **kw)
     if not batch_norm:
         x = LocalResponseNormalization(**_LRN, name="conv2_norm2")(x)
-    x = layers.MaxPooling2D(3, strides=2, padding="same", name="pool2_3x3_s2")(x)
+    x = ceil_max_pool(x, "pool2_3x3_s2")
 
     aux = []
     for module in ("3a", "3b", "4a", "4b", "4c", "4d", "4e", "5a", "5b"):
         if module == "4a":
-            x = layers.MaxPooling2D(3, strides=2, padding="same", name="pool3_3x3_s2")(x)
-        if module == "5a":
-            k = 2 if torchvision else 3  # torchvision's maxpool4 is 2x2/2 (same size at 224)
-            x = layers.MaxPooling2D(k, strides=2, padding="same", name=f"pool4_{k}x{k}_s2")(x)
+            x = ceil_max_pool(x, "pool3_3x3_s2")
+        if module == "5a" and torchvision:
+            # torchvision's maxpool4 is MaxPool2d(2, 2, ceil_mode=True): Keras' "same" 2x2/2
+            # pool is the same function (ceil(n / 2) cells, the odd side's last window clipped).
+            x = layers.MaxPooling2D(2, strides=2, padding="same", name="pool4_2x2_s2")(x)
+        elif module == "5a":
+            x = ceil_max_pool(x, "pool4_3x3_s2")
         x = inception_module(x, INCEPTION_WIDTHS[module], f"inception_{module}",
                              five_by_five_kernel=five, **kw)
         if aux_logits and module in ("4a", "4d"):
@@ -200,16 +261,20 @@ def _googlenet(*, include_top, weights, input_tensor, input_shape, pooling, clas
     x = classifier_head(x, include_top=include_top, pooling=pooling, classes=classes,
                         classifier_activation=classifier_activation, dropout=dropout)
     outputs = [x] + aux if aux_logits else x
-    return finish_model(img_input, input_tensor, outputs, name=name, weights=weights,
-                        model_name=model_name, include_top=include_top)
+    model = finish_model(img_input, input_tensor, outputs, name=name, weights=weights,
+                         model_name=model_name, include_top=include_top)
+    if torch_file:
+        load_torchvision_weights(model, weights_arg, include_top=include_top)
+    return model
 
 
 _DOC_ARGS = """    Args:
         include_top: whether to include the average pool, dropout and classifier.
-        weights: None, or the path to a weights file (no registered weights yet).
+        weights: None, the path to a weights file, or (for `googlenet_torchvision`)
+            `"imagenet"` or the path to a torchvision `.pth` file.
         input_tensor: optional Keras tensor to use as the image input.
         input_shape: `(height, width, channels)`; defaults to `(224, 224, 3)`. At least 32x32
-            (65x65 with the paper's `aux_logits`).
+            (79x79 with the paper's `aux_logits`).
         pooling: with `include_top=False`, None, `"avg"` or `"max"` global pooling.
         classes: number of classes (with `include_top`).
         classifier_activation: activation of the classifier(s); None for logits.
@@ -423,3 +488,20 @@ def googlenet_inference_model(model):
             f"Expected one main output besides the auxiliary ones. Received outputs: {names}"
         )
     return keras.Model(model.input, keep[0], name=model.name)
+
+
+def preprocess_input(x, data_format=None):
+    """The input normalisation of `googlenet_torchvision`'s ImageNet weights: `x / 127.5 - 1`
+    for RGB in [0, 255] (keras.applications' `"tf"` mode), which is what torchvision's
+    pretrained GoogLeNet computes from its mean/std-normalised input (`transform_input=True`)."""
+    from keras.applications import imagenet_utils
+
+    return imagenet_utils.preprocess_input(x, data_format=data_format, mode="tf")
+
+
+def decode_predictions(preds, top=5):
+    """ImageNet labels of the 1000-class predictions (keras.applications' decoder; it fetches
+    the class index JSON once, into `~/.keras/models`)."""
+    from keras.applications import imagenet_utils
+
+    return imagenet_utils.decode_predictions(preds, top=top)

@@ -12,6 +12,10 @@ EXPORTS = [
     'googlenet_torchvision',
     'googlenet_loss_weights',
     'googlenet_inference_model',
+    'convert_torchvision_state_dict',
+    'load_torchvision_weights',
+    'preprocess_input',
+    'decode_predictions',
 ]
 
 CARDS = {
@@ -120,7 +124,9 @@ CARDS = {
             'aux_logits': False,
             'dropout': None,
         },
-        'weights': {},
+        'weights': {
+            'imagenet': {'no_top': 'sha256_prefix:1378be20', 'include_top': 'sha256_prefix:1378be20'},
+        },
         'search_space': [
             "optimizer: Choice ['sgd', 'adamw']",
             "sgd_learning_rate: Choice [0.01, 0.04]  [when optimizer in ['sgd']]",
