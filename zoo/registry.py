@@ -46,6 +46,7 @@ __all__ = [
     "parse_overrides",
     "register_model",
     "registered",
+    "resolve_spec",
     "stored_card",
 ]
 
@@ -316,6 +317,23 @@ def get_spec(name: str) -> ModelSpec:
         f"Unknown model name {name!r}.{hint} See `zoo.list_models()` for all "
         f"{len(known)} registered models."
     )
+
+
+def resolve_spec(model) -> ModelSpec:
+    """A `ModelSpec` from a registry name, a `ModelSpec`, or `"module:attr"` naming one (or a
+    function returning one), as `zoo tune NAME` takes.
+
+    Example:
+        >>> resolve_spec("resnet50").task
+        'image_classification'
+    """
+    if isinstance(model, ModelSpec):
+        return model
+    if isinstance(model, str) and ":" in model:
+        mod, _, attr = model.partition(":")
+        obj = getattr(importlib.import_module(mod), attr)
+        return obj() if callable(obj) and not isinstance(obj, ModelSpec) else obj
+    return get_spec(model)
 
 
 def create_model(name: str, **overrides):

@@ -2,20 +2,10 @@
 
 from __future__ import annotations
 
-import importlib
-
-from zoo.registry import ModelSpec, get_spec, parse_overrides
+from zoo.registry import parse_overrides, resolve_spec
 from zoo.spaces import TUNERS, format_space, grid_trials, restricted_space
 
 __all__ = ["add_cli"]
-
-
-def _spec(name):
-    if isinstance(name, str) and ":" in name:
-        mod, _, attr = name.partition(":")
-        obj = getattr(importlib.import_module(mod), attr)
-        return obj() if callable(obj) and not isinstance(obj, ModelSpec) else obj
-    return get_spec(name)
 
 
 def space_of(spec):
@@ -33,7 +23,7 @@ def _parse_restrict(items):
 
 def _cmd_tune(args):
     if args.show_space:  # the space alone: no TensorFlow, no keras-tuner
-        spec = _spec(args.name)
+        spec = resolve_spec(args.name)
         print(f"{spec.name}: {'declared' if spec.search_space else 'default (training only)'} search space")
         for line in format_space(restricted_space(space_of(spec), _parse_restrict(args.set))):
             print("  " + line)

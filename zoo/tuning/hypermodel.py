@@ -4,7 +4,6 @@ trainer (`zoo.tuning.trial`)."""
 
 from __future__ import annotations
 
-import importlib
 import os
 import signal
 
@@ -12,7 +11,7 @@ import keras
 import keras_tuner as kt
 import numpy as np
 
-from zoo.registry import ModelSpec, get_spec
+from zoo.registry import get_spec
 from zoo.spaces import restricted_space, split_overrides
 from zoo.tasks import task_class, task_for
 from zoo.train.trainer import NonFiniteLossError
@@ -24,7 +23,7 @@ from zoo.tuning.trial import (
     tuning_data,
 )
 
-__all__ = ["ZooHyperModel", "resolve_spec", "space_of", "default_search_space", "maybe_self_kill"]
+__all__ = ["ZooHyperModel", "space_of", "default_search_space", "maybe_self_kill"]
 
 
 def space_of(spec):
@@ -35,17 +34,6 @@ def space_of(spec):
 def default_search_space(task: str):
     """The space used for a model of task kind `task` that declares none: training parameters."""
     return task_class(task)().default_space
-
-
-def resolve_spec(model):
-    """A `ModelSpec` from a registry name, a `ModelSpec`, or `"module:attr"` giving one."""
-    if isinstance(model, ModelSpec):
-        return model
-    if isinstance(model, str) and ":" in model:
-        mod, _, attr = model.partition(":")
-        obj = getattr(importlib.import_module(mod), attr)
-        return obj() if callable(obj) and not isinstance(obj, ModelSpec) else obj
-    return get_spec(model)
 
 
 class ZooHyperModel(kt.HyperModel):

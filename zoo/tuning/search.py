@@ -13,9 +13,10 @@ from typing import Any, Dict
 import keras_tuner as kt
 
 from zoo.export import export_model
+from zoo.registry import resolve_spec
 from zoo.spaces import TUNERS, grid_trials
 from zoo.tasks import task_for
-from zoo.tuning.hypermodel import ZooHyperModel, resolve_spec
+from zoo.tuning.hypermodel import ZooHyperModel
 from zoo.tuning.report import INTERNAL, trials_table, write_report
 from zoo.weights import set_preprocessing
 
