@@ -36,6 +36,7 @@ __all__ = [
     "ModelSpec",
     "build_card",
     "card_of",
+    "check_folder_name",
     "create_model",
     "exported_names",
     "families",
@@ -536,6 +537,24 @@ def _space_lines(spec):
 
 def _jsonable(v) -> bool:
     return v is None or isinstance(v, (bool, int, float, str, tuple, list, dict))
+
+
+def check_folder_name(value, argument="name") -> str:
+    """`value` if it names exactly one folder inside its parent: letters, digits, '_', '-' and
+    '.', not '.' or '..' (nor any name of dots only), no path separator, not absolute; else a
+    ValueError naming `argument`.
+
+    Example:
+        >>> check_folder_name("resnet50")
+        'resnet50'
+    """
+    import re
+
+    if (not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9_.\-]+", value)
+            or set(value) == {"."}):
+        raise ValueError(f"`{argument}` must be one folder name of letters, digits, '_', '-' or '.' "
+                         f"(not '.' or '..', no path separator). Received: {argument}={value!r}")
+    return value
 
 
 def parse_overrides(items) -> dict[str, Any]:

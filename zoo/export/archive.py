@@ -21,7 +21,7 @@ import uuid
 from typing import Any, Dict, List
 
 from zoo.registry import TASKS as MODEL_TASKS
-from zoo.registry import get_spec
+from zoo.registry import check_folder_name, get_spec
 from zoo.tasks import task_class
 from zoo.tasks.base import Task
 from zoo.tasks.serving import (
@@ -216,9 +216,7 @@ def export_model(model, name, task=None, export_dir="saved_models", version=None
     """
     import keras
 
-    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.\-]+", name):
-        raise ValueError("`name` must be a folder name of letters, digits, '_', '-' or '.'. "
-                         f"Received: name={name!r}")
+    check_folder_name(name, "name")
     if version is not None and (not isinstance(version, int) or isinstance(version, bool) or version < 0):
         raise ValueError(f"`version` must be None or a non-negative integer. Received: version={version!r}")
     task_obj = task if isinstance(task, Task) else None

@@ -20,9 +20,10 @@ def _cmd_export(args):
     import zoo.layers  # noqa: F401  (registers zoo's layers for loading a .keras file)
     from zoo.export.archive import export_model
     from zoo.export.verification import verify
-    from zoo.registry import create_model
+    from zoo.registry import check_folder_name, create_model
     from zoo.weights import load_model
 
+    check_folder_name(args.name, "name")  # before any model is loaded or built
     if args.keras_file:  # a file saved by zoo carries the preprocessing its weights expect
         model = load_model(args.keras_file)
     else:

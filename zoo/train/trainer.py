@@ -22,6 +22,7 @@ import tensorflow as tf
 
 from zoo import data as zdata
 from zoo.export import export_model
+from zoo.registry import check_folder_name
 from zoo.tasks.base import Task
 from zoo.train.config import TrainConfig
 from zoo.train.strategy import is_chief, make_strategy, worker_index
@@ -54,6 +55,7 @@ class Trainer:
         self.source = source
         self.model_fn = model_fn
         self.config = config.validate()
+        check_folder_name(config.name, "name")  # runs/<name>, <export_dir>/<name>: one folder each
         self.callbacks = list(callbacks or [])
         self.step_callbacks = list(step_callbacks or [])
         self._strategy = strategy

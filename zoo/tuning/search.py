@@ -13,7 +13,7 @@ from typing import Any, Dict
 import keras_tuner as kt
 
 from zoo.export import export_model
-from zoo.registry import resolve_spec
+from zoo.registry import check_folder_name, resolve_spec
 from zoo.spaces import TUNERS, grid_trials
 from zoo.tasks import task_for
 from zoo.tuning.hypermodel import ZooHyperModel
@@ -121,8 +121,9 @@ def make_tuner(model, tuner="random", *, directory="runs/tune", project_name=Non
         objective = kt.Objective(name, direction) if name != "val_loss" else name
     common = dict(objective=objective, seed=seed,
                   max_consecutive_failed_trials=max_consecutive_failed_trials or 10 ** 6)
-    kw = dict(directory=directory, project_name=project_name or f"{spec.name}_{tuner}",
-              overwrite=overwrite)
+    kw = dict(directory=directory, overwrite=overwrite,
+              project_name=check_folder_name(project_name or f"{spec.name}_{tuner}",
+                                             "project_name"))
     if tuner == "grid":
         plan = grid_trials(hypermodel.space)
         oracle = ConditionalGridOracle(plan, **common)
