@@ -89,6 +89,32 @@ def test_cached_registered_file_is_used_offline(offline, monkeypatch, algorithm)
     assert calls == []  # no download attempted
 
 
+def test_a_local_file_named_like_registered_weights_does_not_replace_them(offline, monkeypatch,
+                                                                         tmp_path):
+    """`weights="test"` is the registered, hash-checked file even when the current folder holds a
+    file called `test` (other weights); `./test` is that file."""
+    cache, calls = offline
+    source, other = _tiny(), _tiny()
+    _randomize(source, 1)
+    _randomize(other, 2)
+    path = str(cache / "tiny.h5")
+    _save_legacy(source, path)
+    _register_tiny(monkeypatch, "tiny.h5", _digest(path, "sha256"), "sha256")
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    _save_legacy(other, "test")
+    assert not zw.is_weights_path(TINY, "test") and zw.is_weights_path(TINY, "./test")
+    model = _tiny()
+    zw.load_weights(model, "test", model_name=TINY)
+    for a, b in zip(_values(model), _values(source)):
+        np.testing.assert_array_equal(a, b)
+    zw.load_weights(model, "./test", model_name=TINY)
+    for a, b in zip(_values(model), _values(other)):
+        np.testing.assert_array_equal(a, b)
+    assert calls == []
+
+
 def test_cached_file_with_wrong_hash_fails_and_loads_nothing(offline, monkeypatch):
     cache, calls = offline
     source = _tiny()

@@ -89,7 +89,7 @@ def check_image_args(
                 f"'softmax', or a callable. Received: classifier_activation={classifier_activation!r}"
             ) from None
     _weights.validate_weights_arg(model_name, weights, include_top, classes if include_top else None)
-    registered = weights is not None and not _is_path(weights)
+    registered = weights is not None and not _weights.is_weights_path(model_name, weights)
 
     if input_tensor is not None:
         if not keras.utils.is_keras_tensor(input_tensor) and not hasattr(input_tensor, "shape"):
@@ -177,12 +177,6 @@ def check_pretrained_activation(weights, include_top, classifier_activation):
             "`classifier_activation` must be None or 'softmax' when loading pretrained weights "
             f"with `include_top=True`. Received: classifier_activation={classifier_activation!r}"
         )
-
-
-def _is_path(weights):
-    import os
-
-    return os.path.exists(os.fspath(weights))
 
 
 def image_input(input_shape, input_tensor, name=None):

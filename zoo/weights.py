@@ -38,6 +38,7 @@ __all__ = [
     "register_weights",
     "registered_weights",
     "resolve_weights",
+    "is_weights_path",
     "load_weights",
     "sha256_of",
     "hash_of",
@@ -163,10 +164,10 @@ def validate_weights_arg(model_name: str, weights, include_top: bool, classes: O
             f"Received: weights={weights!r}"
         )
     weights = os.fspath(weights)
-    if os.path.exists(weights):
-        return
     names = weight_names(model_name)
     if weights not in names:
+        if os.path.exists(weights):  # a path; a registered name is never read as a path
+            return
         raise ValueError(
             "The `weights` argument should be either `None` (random initialization), the path "
             f"to an existing weights file, or one of {names or '(none registered for this model)'}. "
@@ -201,9 +202,19 @@ def _hash_matches(digest: str, spec: WeightsSpec) -> bool:
     return digest == spec.sha256
 
 
+def is_weights_path(model_name: str, weights) -> bool:
+    """Whether `weights` is read as a file: any existing path that is not one of the model's
+    registered names. A file called `imagenet` in the current folder does not replace the
+    registered, hash-checked `"imagenet"` file (pass `./imagenet` to load it)."""
+    if weights is None:
+        return False
+    weights = os.fspath(weights)
+    return weights not in weight_names(model_name) and os.path.exists(weights)
+
+
 def _resolve(model_name: str, weights, include_top: bool) -> Tuple[str, Optional[WeightsSpec]]:
     weights = os.fspath(weights)
-    if os.path.exists(weights):
+    if is_weights_path(model_name, weights):
         return weights, None
     spec = _WEIGHTS.get((model_name, weights, bool(include_top)))
     if spec is None:
