@@ -34,6 +34,7 @@ RANKS = {
     "zoo.flops": 0,
     "zoo.conventions": 0,
     "zoo.torch_weights": 0,
+    "zoo.saving": 0,
     "zoo.layers": 1,
     "zoo.models": 2,
     "zoo.decoding": 2,

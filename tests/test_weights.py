@@ -239,3 +239,35 @@ def test_weights_spec_hash_algorithm_is_checked():
             hash_algorithm="crc32"))
     card = zw.registered_weights("resnet50")
     assert card["imagenet"]["include_top"] == "md5:2cb95161c43110f7111970584f804107"
+
+
+@pytest.mark.parametrize("suffix", [".weights.h5", ".keras"])
+def test_a_garbled_file_written_by_zoo_is_refused_naming_it(tmp_path, suffix):
+    """2,000 bytes garbled in the middle of a file zoo wrote: Keras would load the `.weights.h5`
+    silently (other weights); zoo checks the sha256 its sidecar recorded and loads nothing."""
+    source = _tiny()
+    _randomize(source, 1)
+    path = zw.save_model(source, str(tmp_path / ("w" + suffix)))
+    side = zw.read_sidecar(path)
+    assert side["sha256"] == _digest(path, "sha256")
+    model = _tiny()
+    if suffix == ".weights.h5":  # intact: loads, every weight equal
+        zw.load_weights(model, path)
+        for a, b in zip(_values(model), _values(source)):
+            np.testing.assert_array_equal(a, b)
+    else:
+        np.testing.assert_array_equal(_values(zw.load_model(path))[0], _values(source)[0])
+    data = bytearray(open(path, "rb").read())
+    middle = len(data) // 2
+    data[middle : middle + 2000] = np.random.default_rng(0).integers(0, 256, 2000, "uint8").tobytes()
+    open(path, "wb").write(bytes(data))
+    fresh = _tiny()
+    before = _values(fresh)
+    with pytest.raises(ValueError, match="is damaged or was changed") as err:
+        if suffix == ".weights.h5":
+            zw.load_weights(fresh, path)
+        else:
+            zw.load_model(path)
+    assert path in str(err.value)
+    for a, b in zip(_values(fresh), before):
+        np.testing.assert_array_equal(a, b)

@@ -33,6 +33,17 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
+from zoo.saving import (  # noqa: F401  (save_model & co. are zoo.weights' names too)
+    PREPROCESSING_ATTR,
+    SIDECAR_SUFFIX,
+    check_recorded_hash,
+    load_model,
+    preprocessing_of,
+    read_sidecar,
+    save_model,
+    set_preprocessing,
+)
+
 __all__ = [
     "WeightsSpec",
     "register_weights",
@@ -50,8 +61,6 @@ __all__ = [
 ]
 
 # The attribute of a model that says how its weights' inputs were normalised.
-PREPROCESSING_ATTR = "zoo_preprocessing"
-SIDECAR_SUFFIX = ".zoo.json"
 
 
 class WeightsMismatchError(ValueError):
@@ -509,6 +518,8 @@ def load_weights(model, weights, *, model_name: Optional[str] = None, include_to
         )
     if not os.path.isfile(path):
         raise ValueError(f"`weights` must be a file. Received: weights={weights!r}")
+    if spec is None:  # a file written by zoo: its recorded sha256 (registered ones: _resolve)
+        check_recorded_hash(path)
     if path.endswith(".keras"):
         raise ValueError(
             "`weights` takes a weights file (.weights.h5 or legacy .h5), not a whole model; "
@@ -522,70 +533,6 @@ def load_weights(model, weights, *, model_name: Optional[str] = None, include_to
         if by_name:
             raise ValueError("`by_name=True` only applies to legacy HDF5 files.")
         _load_keras_v3(model, path)
-    set_preprocessing(model, spec.preprocessing if spec is not None else _sidecar(path).get(
+    set_preprocessing(model, spec.preprocessing if spec is not None else read_sidecar(path).get(
         "preprocessing"))
     return model
-
-
-def set_preprocessing(model, preprocessing: Optional[str]):
-    """Record on `model` the input normalisation its weights were trained with (None: unknown).
-
-    Training (`zoo.train`), a registered weights file (`WeightsSpec.preprocessing`) and
-    `load_model`/`load_weights` of a file saved by zoo set it; exports read it
-    (`preprocessing_of`), so the served graph normalises as the weights expect.
-    """
-    object.__setattr__(model, PREPROCESSING_ATTR, preprocessing)
-    return model
-
-
-def preprocessing_of(model) -> Optional[str]:
-    """The input normalisation recorded on `model` by `set_preprocessing`, or None."""
-    return getattr(model, PREPROCESSING_ATTR, None)
-
-
-def _sidecar(path: str) -> Dict[str, str]:
-    import json
-
-    side = os.fspath(path) + SIDECAR_SUFFIX
-    if not os.path.isfile(side):
-        return {}
-    with open(side) as f:
-        return json.load(f)
-
-
-def save_model(model, path: str, **info) -> str:
-    """`model.save(path)` (a `.keras` or `.weights.h5` file) plus `<path>.zoo.json` holding
-    `preprocessing_of(model)` and `info`, both written to temporary names and renamed into place.
-
-    Example:
-        >>> import keras
-        >>> from zoo.weights import load_model, save_model, set_preprocessing
-        >>> inp = keras.Input((3,))
-        >>> model = set_preprocessing(keras.Model(inp, keras.layers.Dense(2)(inp)), "symmetric")
-        >>> _ = save_model(model, "/tmp/tiny.keras")
-        >>> from zoo.weights import preprocessing_of
-        >>> preprocessing_of(load_model("/tmp/tiny.keras"))
-        'symmetric'
-    """
-    import json
-
-    path = os.fspath(path)
-    suffix = ".weights.h5" if path.endswith(".weights.h5") else os.path.splitext(path)[1]
-    if suffix not in (".keras", ".weights.h5"):
-        raise ValueError(f"`path` must end in .keras or .weights.h5. Received: path={path!r}")
-    tmp = f"{path[: -len(suffix)]}.tmp{os.getpid()}{suffix}"
-    (model.save_weights if suffix == ".weights.h5" else model.save)(tmp)
-    side = {"preprocessing": preprocessing_of(model), **info}
-    with open(tmp + SIDECAR_SUFFIX, "w") as f:
-        json.dump(side, f, indent=2, default=str)
-    os.replace(tmp + SIDECAR_SUFFIX, path + SIDECAR_SUFFIX)
-    os.replace(tmp, path)
-    return path
-
-
-def load_model(path: str, **kwargs):
-    """`keras.saving.load_model(path)` with the preprocessing recorded by `save_model`."""
-    import keras
-
-    model = keras.saving.load_model(path, **kwargs)
-    return set_preprocessing(model, _sidecar(path).get("preprocessing"))

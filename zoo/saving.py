@@ -1,0 +1,125 @@
+"""Models and weights files written by zoo: the preprocessing their weights were trained with
+and their sha256, in a `<file>.zoo.json` sidecar, both checked when zoo loads them.
+
+A file whose bytes changed after zoo wrote it (a truncated copy, a flipped block in the middle)
+is refused with an error naming the file, instead of loading weights that are silently wrong:
+Keras itself loads a `.weights.h5` with 2,000 bytes garbled in its middle without a word.
+
+Example:
+    >>> import keras
+    >>> from zoo.saving import load_model, preprocessing_of, save_model, set_preprocessing
+    >>> inp = keras.Input((3,))
+    >>> model = set_preprocessing(keras.Model(inp, keras.layers.Dense(2)(inp)), "symmetric")
+    >>> _ = save_model(model, "/tmp/tiny.keras")
+    >>> preprocessing_of(load_model("/tmp/tiny.keras"))
+    'symmetric'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from typing import Any, Dict, Optional
+
+__all__ = [
+    "PREPROCESSING_ATTR",
+    "SIDECAR_SUFFIX",
+    "check_recorded_hash",
+    "load_model",
+    "preprocessing_of",
+    "read_sidecar",
+    "save_model",
+    "set_preprocessing",
+]
+
+PREPROCESSING_ATTR = "zoo_preprocessing"
+SIDECAR_SUFFIX = ".zoo.json"
+
+
+def set_preprocessing(model, preprocessing: Optional[str]):
+    """Record on `model` the input normalisation its weights were trained with (None: unknown).
+
+    Training (`zoo.train`), a registered weights file (`WeightsSpec.preprocessing`) and
+    `load_model`/`load_weights` of a file saved by zoo set it; exports read it
+    (`preprocessing_of`), so the served graph normalises as the weights expect.
+    """
+    object.__setattr__(model, PREPROCESSING_ATTR, preprocessing)
+    return model
+
+
+def preprocessing_of(model) -> Optional[str]:
+    """The input normalisation recorded on `model` by `set_preprocessing`, or None."""
+    return getattr(model, PREPROCESSING_ATTR, None)
+
+
+def read_sidecar(path: str) -> Dict[str, Any]:
+    """What `save_model` recorded beside `path` (`{}` for a file zoo did not write)."""
+    side = os.fspath(path) + SIDECAR_SUFFIX
+    if not os.path.isfile(side):
+        return {}
+    try:
+        with open(side) as f:
+            return json.load(f)
+    except (OSError, ValueError) as e:
+        raise ValueError(f"The file {side} beside {path} is damaged ({e}); delete it to load "
+                         f"{path} without its recorded preprocessing and hash.") from None
+
+
+def _sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def check_recorded_hash(path: str) -> None:
+    """Refuse `path` if its sidecar records a sha256 that its bytes no longer have."""
+    want = read_sidecar(path).get("sha256")
+    if want is None:
+        return
+    got = _sha256(path)
+    if got != want:
+        raise ValueError(f"The file {path} is damaged or was changed after zoo wrote it: its "
+                         f"sha256 is {got}, recorded {want} in {path}{SIDECAR_SUFFIX}. Nothing "
+                         "was loaded.")
+
+
+def save_model(model, path: str, **info) -> str:
+    """`model.save(path)` (a `.keras` or `.weights.h5` file) plus `<path>.zoo.json` holding
+    `preprocessing_of(model)`, the file's sha256 and `info`, both written to temporary names and
+    renamed into place.
+
+    Example:
+        >>> import keras
+        >>> from zoo.saving import load_model, save_model, set_preprocessing
+        >>> inp = keras.Input((3,))
+        >>> model = set_preprocessing(keras.Model(inp, keras.layers.Dense(2)(inp)), "symmetric")
+        >>> _ = save_model(model, "/tmp/tiny.keras")
+        >>> from zoo.saving import preprocessing_of
+        >>> preprocessing_of(load_model("/tmp/tiny.keras"))
+        'symmetric'
+    """
+    path = os.fspath(path)
+    suffix = ".weights.h5" if path.endswith(".weights.h5") else os.path.splitext(path)[1]
+    if suffix not in (".keras", ".weights.h5"):
+        raise ValueError(f"`path` must end in .keras or .weights.h5. Received: path={path!r}")
+    tmp = f"{path[: -len(suffix)]}.tmp{os.getpid()}{suffix}"
+    (model.save_weights if suffix == ".weights.h5" else model.save)(tmp)
+    side = {"preprocessing": preprocessing_of(model), "sha256": _sha256(tmp), **info}
+    with open(tmp + SIDECAR_SUFFIX, "w") as f:
+        json.dump(side, f, indent=2, default=str)
+    os.replace(tmp + SIDECAR_SUFFIX, path + SIDECAR_SUFFIX)
+    os.replace(tmp, path)
+    return path
+
+
+def load_model(path: str, **kwargs):
+    """`keras.saving.load_model(path)` with the preprocessing recorded by `save_model`, after
+    checking the file's recorded sha256."""
+    import keras
+
+    check_recorded_hash(path)
+    model = keras.saving.load_model(path, **kwargs)
+    return set_preprocessing(model, read_sidecar(path).get("preprocessing"))
