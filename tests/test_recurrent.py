@@ -139,9 +139,10 @@ def _benchmark():
 def test_gradient_ratio_ordering_at_initialisation():
     """||dh_T/dx_1|| / ||dh_T/dx_T|| at T = 100 (8 units, seed 0, 16 adding-problem inputs), as
     benchmarks/vanishing_gradient.py measures it. At Keras' default initialisation the gradient
-    of every cell vanishes over 100 steps, and the gated cells' NOT less than the plain tanh
-    RNN's: Keras' GRU (update gate near 0.5) by far the most, the LSTMs (forget gate near
-    sigmoid(1) = 0.73) more than the plain RNN (orthogonal recurrent kernel). The measurement
+    of every cell vanishes over 100 steps, and the gated cells' NOT orders of magnitude less
+    than the plain tanh RNN's (what the notes claim): Keras' GRU (update gate near 0.5) vanishes
+    by far the most, the LSTMs (forget gate near sigmoid(1) = 0.73) keep less than 100 times the
+    plain RNN's share (docs/recurrent.md has the figures over seeds and sizes). The measurement
     itself is checked on a case with a known answer: a one-unit linear RNN
     h_t = a h_{t-1} + w x_t has dh_T/dx_t = w a^(T-t)."""
     vg = _benchmark()
@@ -162,4 +163,4 @@ def test_gradient_ratio_ordering_at_initialisation():
         ratio[cell] = n[0] / n[-1]
     assert max(ratio.values()) < 1e-2, ratio  # every cell's gradient vanishes at initialisation
     assert ratio["gru"] < 1e-12 and ratio["gru"] < 1e-6 * min(ratio["simple"], ratio["lstm"]), ratio
-    assert ratio["lstm"] < ratio["simple"], ratio
+    assert ratio["lstm"] < 100 * ratio["simple"] and ratio["peephole"] < 100 * ratio["simple"], ratio
