@@ -49,7 +49,7 @@ PAPERS = {
     "peephole": PAPER,
     "lstm": "Hochreiter & Schmidhuber 1997, Long Short-Term Memory; forget gate: Gers et al. 2000",
     "gru": "Cho et al. 2014, Learning Phrase Representations using RNN Encoder-Decoder for "
-           "Statistical Machine Translation",
+           "Statistical Machine Translation, arXiv:1406.1078",
     "simple": "Elman 1990, Finding Structure in Time",
 }
 
