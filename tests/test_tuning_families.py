@@ -20,6 +20,7 @@ from zoo.registry import get_spec, list_models
 SMALL = {
     "gated_skip": {"base_filters": 8},
     "peephole_lstm": {"units_1": 8, "units_2": 6},
+    "recurrent": {"units_1": 8, "units_2": 6},
     "transformer": {"d_model": 16, "num_layers": 1, "num_heads": 2},
     "dcgan": {"base_filters": 4, "latent_dim": 8},
 }
@@ -98,9 +99,9 @@ def test_spaces_follow_the_papers():
     hw = _points("highway_net")
     assert {v["depth"] for _, v in hw} == {10, 20, 50, 100}
     assert {v["gate_bias"] for _, v in hw if v["variant"] == "highway"} == {-1.0, -2.0, -3.0}
-    # peepholes on and off; the second layer's units only with two layers
+    # the cell (peepholes on and off, GRU, plain RNN); the second layer's units only with two
     lstm = _points("peephole_lstm_classifier")
-    assert {v["peepholes"] for _, v in lstm} == {True, False}
+    assert {v["cell"] for _, v in lstm} == {"peephole", "lstm", "gru", "simple"}
     assert {len(v["units"]) for _, v in lstm} == {1, 2}
     assert len({p.get("units_2") for p, v in lstm if len(v["units"]) == 1}) == 1  # inactive
 
@@ -205,7 +206,7 @@ def test_tiny_grid_highway_conditional_gate_bias(tmp_path):
 @pytest.mark.slow
 def test_tiny_grid_peephole_lstm_conditional_second_layer(tmp_path):
     restrict = dict(small("peephole_lstm_classifier"), dropout=0.0, bidirectional=False,
-                    learning_rate=3e-3, peepholes=True)
+                    learning_rate=3e-3, cell="peephole")
     res, rows = _tiny(tmp_path, "peephole_lstm_classifier", "grid", restrict)
     assert res["num_trials"] == 2 and sorted(r["num_layers"] for r in rows) == [1, 2]
     assert [("units_2" in r) for r in sorted(rows, key=lambda r: r["num_layers"])] == [False, True]

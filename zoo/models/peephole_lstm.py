@@ -1,13 +1,19 @@
-"""Peephole LSTM sequence models (Gers, Schraudolph & Schmidhuber 2002; Sak et al. 2014).
+"""Recurrent sequence models: peephole LSTM (Gers, Schraudolph & Schmidhuber 2002; Sak et al.
+2014), and with `cell=` the plain tanh RNN, the GRU (Cho et al. 2014) and the LSTM (Hochreiter &
+Schmidhuber 1997) under the same heads.
 
-Two registered builders over `zoo.layers.PeepholeLSTM`:
+Two configurable builders, `cell="peephole"` (`zoo.layers.PeepholeLSTM`, the default), `"lstm"`
+(`keras.layers.LSTM`), `"gru"` (`keras.layers.GRU`) or `"simple"` (`keras.layers.SimpleRNN`):
 
 - `peephole_lstm_classifier`: token ids (with an embedding) or feature vectors in, stacked and
-  optionally bidirectional peephole LSTM layers, class probabilities out;
+  optionally bidirectional recurrent layers, class probabilities out;
 - `peephole_lstm_regressor`: feature vectors in, one or several future values out (a forecaster).
 
-Layer names are fixed (`embedding`, `peephole_lstm_1`, `peephole_lstm_2`, ..., `predictions`)
-so weights load by name and summaries read like the paper.
+and one registered variant per other cell and head (family `recurrent`): `simple_rnn_classifier`,
+`simple_rnn_regressor`, `gru_classifier`, `gru_regressor`, `lstm_classifier`, `lstm_regressor`.
+
+Layer names are fixed (`embedding`, `peephole_lstm_1`, `peephole_lstm_2`, ... or `simple_rnn_k`,
+`gru_k`, `lstm_k`, then `predictions`) so weights load by name and summaries read like the paper.
 
 Example:
     >>> import numpy as np, zoo
@@ -24,12 +30,32 @@ from zoo import weights as _weights
 from zoo.layers.peephole_lstm import PeepholeLSTM
 from zoo.registry import register_model
 
-__all__ = ["peephole_lstm_classifier", "peephole_lstm_regressor"]
+__all__ = [
+    "peephole_lstm_classifier",
+    "peephole_lstm_regressor",
+    "gru_classifier",
+    "gru_regressor",
+    "lstm_classifier",
+    "lstm_regressor",
+    "simple_rnn_classifier",
+    "simple_rnn_regressor",
+]
 
 PAPER = (
     "Gers, Schraudolph & Schmidhuber 2002, Learning Precise Timing with LSTM Recurrent Networks; "
     "Sak et al. 2014"
 )
+PAPERS = {
+    "peephole": PAPER,
+    "lstm": "Hochreiter & Schmidhuber 1997, Long Short-Term Memory; forget gate: Gers et al. 2000",
+    "gru": "Cho et al. 2014, Learning Phrase Representations using RNN Encoder-Decoder for "
+           "Statistical Machine Translation, arXiv:1406.1078",
+    "simple": "Elman 1990, Finding Structure in Time",
+}
+
+# The recurrent cells `cell=` takes, with the layer each builds and the prefix of its layer names.
+CELLS = ("simple", "gru", "lstm", "peephole")
+LAYER_PREFIX = {"simple": "simple_rnn", "gru": "gru", "lstm": "lstm", "peephole": "peephole_lstm"}
 
 # The cards count multiply-adds at 100 steps where the sequence length is left open.
 FLOPS_STEPS = 100
@@ -86,11 +112,21 @@ def _check_shape(input_shape, ndim, what):
     return shape
 
 
-def _check_common(name, units, bidirectional, dropout, recurrent_dropout, fast_path, weights,
-                  peepholes=True):
-    units = _check_units(units)
+def _check_cell(cell, peepholes):
+    """The cell to build: `cell`, with `peepholes=False` turning `"peephole"` into `"lstm"`."""
+    if not isinstance(cell, str) or cell not in CELLS:
+        raise ValueError(
+            f"`cell` must be one of {', '.join(repr(c) for c in CELLS)}. Received: cell={cell!r}"
+        )
     if not isinstance(peepholes, bool):
         raise ValueError(f"`peepholes` must be True or False. Received: peepholes={peepholes!r}")
+    return "lstm" if cell == "peephole" and not peepholes else cell
+
+
+def _check_common(name, units, bidirectional, dropout, recurrent_dropout, fast_path, weights,
+                  peepholes=True, cell="peephole"):
+    cell = _check_cell(cell, peepholes)
+    units = _check_units(units)
     if not isinstance(bidirectional, bool):
         raise ValueError(
             f"`bidirectional` must be True or False. Received: bidirectional={bidirectional!r}"
@@ -103,27 +139,25 @@ def _check_common(name, units, bidirectional, dropout, recurrent_dropout, fast_p
             f"Received: fast_path={fast_path!r}"
         )
     _weights.validate_weights_arg(name, weights, include_top=True)
-    return units
+    return units, cell
 
 
 def _stack(x, units, bidirectional, dropout, recurrent_dropout, fast_path, last_sequences,
-           peepholes=True):
-    """Stacked peephole LSTM layers (plain `keras.layers.LSTM` ones, `lstm_1`, ..., without
-    peepholes); every layer but the last returns sequences."""
+           cell="peephole"):
+    """Stacked recurrent layers of one cell (`peephole_lstm_1`, ... or `simple_rnn_1`, `gru_1`,
+    `lstm_1`, ...); every layer but the last returns sequences."""
     for k, u in enumerate(units):
         sequences = last_sequences or k < len(units) - 1
-        if peepholes:
-            layer = PeepholeLSTM(
-                u,
-                return_sequences=sequences,
-                dropout=dropout,
-                recurrent_dropout=recurrent_dropout,
-                fast_path=fast_path,
-                name=f"peephole_lstm_{k + 1}",
-            )
+        kw = dict(return_sequences=sequences, dropout=dropout, recurrent_dropout=recurrent_dropout,
+                  name=f"{LAYER_PREFIX[cell]}_{k + 1}")
+        if cell == "peephole":
+            layer = PeepholeLSTM(u, fast_path=fast_path, **kw)
+        elif cell == "lstm":
+            layer = keras.layers.LSTM(u, **kw)
+        elif cell == "gru":
+            layer = keras.layers.GRU(u, **kw)
         else:
-            layer = keras.layers.LSTM(u, return_sequences=sequences, dropout=dropout,
-                                      recurrent_dropout=recurrent_dropout, name=f"lstm_{k + 1}")
+            layer = keras.layers.SimpleRNN(u, **kw)
         if bidirectional:
             layer = keras.layers.Bidirectional(layer, name=f"bidirectional_{k + 1}")
         x = layer(x)
@@ -136,13 +170,16 @@ def _finish(model, name, weights):
     return model
 
 
-def lstm_search_space(bidirectional):
-    """Search space of the peephole LSTM models (`zoo.spaces` convention): peepholes on or off
-    (the ablation of Gers et al. 2002), one or two stacked layers with the second layer's units
-    a conditional hyperparameter (active only with two layers), dropout, optionally
+def lstm_search_space(bidirectional, cell="peephole"):
+    """Search space of the recurrent models (`zoo.spaces` convention): the cell (the variant's
+    own first, then the others: peephole / plain LSTM is the ablation of Gers et al. 2002, GRU
+    and the plain tanh RNN the other cells), one or two stacked layers with the second layer's
+    units a conditional hyperparameter (active only with two layers), dropout, optionally
     bidirectional layers, Adam at 1e-3 or 3e-3 with gradient clipping at 1.0 (the recipe's)."""
+    cells = [cell] + [c for c in ("peephole", "lstm", "gru", "simple") if c != cell]
+
     def space(hp):
-        out = {"peepholes": hp.Boolean("peepholes", default=True)}
+        out = {"cell": hp.Choice("cell", cells)}
         layers = hp.Choice("num_layers", [1, 2])
         units = [hp.Choice("units_1", [128, 64, 256])]
         with hp.conditional_scope("num_layers", [2]):
@@ -169,7 +206,7 @@ def lstm_search_space(bidirectional):
         vocabulary_size=50, embedding_dim=8, units=(8, 6), bidirectional=True, classes=3
     ),
     description="Peephole LSTM sequence classifier (token ids or feature vectors in, classes out)",
-    search_space=lstm_search_space(bidirectional=True),
+    search_space=lstm_search_space(bidirectional=True, cell="peephole"),
 )
 def peephole_lstm_classifier(
     input_shape=None,
@@ -186,8 +223,10 @@ def peephole_lstm_classifier(
     weights=None,
     name="peephole_lstm_classifier",
     peepholes=True,
+    cell="peephole",
 ):
-    """Sequence classifier of stacked (optionally bidirectional) peephole LSTM layers.
+    """Sequence classifier of stacked (optionally bidirectional) recurrent layers: peephole LSTM
+    by default, or plain LSTM, GRU or tanh RNN layers (`cell`).
 
     Token ids in (with `vocabulary_size`, an embedding first) or feature vectors in (with
     `vocabulary_size=None`), the last state of the top layer into a dense classifier.
@@ -201,14 +240,19 @@ def peephole_lstm_classifier(
         mask_zero: with token ids, whether id 0 is padding (masked through every layer).
         units: state size of each stacked layer, an int for one layer.
         bidirectional: wrap each layer in `keras.layers.Bidirectional`.
-        dropout, recurrent_dropout: dropout rates of every peephole layer.
+        dropout, recurrent_dropout: dropout rates of every recurrent layer.
         classes: number of classes.
         classifier_activation: activation of the output layer (`"softmax"`, None for logits).
         fast_path: TensorFlow loop of the peephole layers (see `zoo.layers.PeepholeLSTM`).
         weights: None or the path to a weights file.
         name: model name.
-        peepholes: False builds plain `keras.layers.LSTM` layers (`lstm_1`, ...) instead, the
-            ablation of Gers et al. 2002 (and a search-space choice).
+        peepholes: False builds plain `keras.layers.LSTM` layers (`lstm_1`, ...) instead of
+            peephole ones, the ablation of Gers et al. 2002 (the same as `cell="lstm"`; no effect
+            on the other cells).
+        cell: the recurrent cell of every layer: `"peephole"` (`zoo.layers.PeepholeLSTM`,
+            layers `peephole_lstm_k`), `"lstm"` (`keras.layers.LSTM`, `lstm_k`), `"gru"`
+            (`keras.layers.GRU`, reset gate after the recurrent product, `gru_k`) or `"simple"`
+            (`keras.layers.SimpleRNN`, tanh, `simple_rnn_k`); a search-space choice.
 
     Returns:
         A `keras.Model` from `(batch, steps[, features])` to `(batch, classes)`.
@@ -223,8 +267,8 @@ def peephole_lstm_classifier(
         >>> tuple(model(np.array([[3, 1, 4, 1, 5]])).shape)
         (1, 4)
     """
-    units = _check_common(name, units, bidirectional, dropout, recurrent_dropout, fast_path,
-                          weights, peepholes)
+    units, cell = _check_common(name, units, bidirectional, dropout, recurrent_dropout, fast_path,
+                                weights, peepholes, cell)
     if vocabulary_size is not None and not _is_int(vocabulary_size, 2):
         raise ValueError(
             "`vocabulary_size` must be None (feature-vector inputs) or an integer of at least 2. "
@@ -253,7 +297,7 @@ def peephole_lstm_classifier(
         shape = _check_shape(input_shape, 2, "(steps, features)")
         inputs = keras.Input(shape, name="features")
         x = inputs
-    x = _stack(x, units, bidirectional, dropout, recurrent_dropout, fast_path, False, peepholes)
+    x = _stack(x, units, bidirectional, dropout, recurrent_dropout, fast_path, False, cell)
     outputs = keras.layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
     return _finish(keras.Model(inputs, outputs, name=name), name, weights)
 
@@ -266,7 +310,7 @@ def peephole_lstm_classifier(
     flops_input_shapes=[(FLOPS_STEPS, 1)],
     test_overrides=dict(input_shape=(12, 2), units=(8, 8), horizon=3),
     description="Peephole LSTM forecaster (feature vectors in, one or several future values out)",
-    search_space=lstm_search_space(bidirectional=False),
+    search_space=lstm_search_space(bidirectional=False, cell="peephole"),
 )
 def peephole_lstm_regressor(
     input_shape=(100, 1),
@@ -281,8 +325,10 @@ def peephole_lstm_regressor(
     weights=None,
     name="peephole_lstm_regressor",
     peepholes=True,
+    cell="peephole",
 ):
-    """Sequence regressor / forecaster of stacked peephole LSTM layers.
+    """Sequence regressor / forecaster of stacked recurrent layers: peephole LSTM by default, or
+    plain LSTM, GRU or tanh RNN layers (`cell`).
 
     Feature vectors in, the last state of the top layer into a linear layer giving the next
     `horizon` values of `targets` series.
@@ -291,7 +337,7 @@ def peephole_lstm_regressor(
         input_shape: `(steps, features)`; `steps` may be None.
         units: state size of each stacked layer, an int for one layer.
         bidirectional: wrap each layer in `keras.layers.Bidirectional`.
-        dropout, recurrent_dropout: dropout rates of every peephole layer.
+        dropout, recurrent_dropout: dropout rates of every recurrent layer.
         horizon: number of future steps predicted.
         targets: number of series predicted at each future step.
         output_activation: activation of the output layer (None: linear).
@@ -299,6 +345,7 @@ def peephole_lstm_regressor(
         weights: None or the path to a weights file.
         name: model name.
         peepholes: False builds plain `keras.layers.LSTM` layers instead (see the classifier).
+        cell: `"peephole"`, `"lstm"`, `"gru"` or `"simple"` (see the classifier).
 
     Returns:
         A `keras.Model` from `(batch, steps, features)` to `(batch, horizon)` when `targets` is
@@ -314,8 +361,8 @@ def peephole_lstm_regressor(
         >>> tuple(model(np.zeros((2, 50, 1), "float32")).shape)
         (2, 5)
     """
-    units = _check_common(name, units, bidirectional, dropout, recurrent_dropout, fast_path,
-                          weights, peepholes)
+    units, cell = _check_common(name, units, bidirectional, dropout, recurrent_dropout, fast_path,
+                                weights, peepholes, cell)
     shape = _check_shape(input_shape, 2, "(steps, features)")
     if not _is_int(horizon):
         raise ValueError(f"`horizon` must be a positive integer. Received: horizon={horizon!r}")
@@ -323,8 +370,161 @@ def peephole_lstm_regressor(
         raise ValueError(f"`targets` must be a positive integer. Received: targets={targets!r}")
     _check_activation("output_activation", output_activation)
     inputs = keras.Input(shape, name="features")
-    x = _stack(inputs, units, bidirectional, dropout, recurrent_dropout, fast_path, False, peepholes)
+    x = _stack(inputs, units, bidirectional, dropout, recurrent_dropout, fast_path, False, cell)
     x = keras.layers.Dense(horizon * targets, activation=output_activation, name="predictions")(x)
     if targets > 1:
         x = keras.layers.Reshape((horizon, targets), name="forecast")(x)
     return _finish(keras.Model(inputs, x, name=name), name, weights)
+
+
+# -- the other cells under the same heads (family `recurrent`) --------------------------------
+# Each variant is the classifier or regressor builder at another default `cell` (and name); the
+# arguments, sizes and heads are the same, and `cell` may still name another cell (a search-space
+# choice).
+
+_CELL_TITLE = {"simple": "Plain tanh RNN", "gru": "GRU", "lstm": "LSTM (no peepholes)"}
+
+
+def _register_variant(fn, cell, task):
+    """Registers `fn` (family `recurrent`) with its own search space, whose cell choice starts
+    at `cell`."""
+    head = "classifier" if task == "sequence_classification" else "regressor"
+    if head == "classifier":
+        over = dict(input_shape=(None,), flops_input_shapes=[(FLOPS_STEPS,)],
+                    test_overrides=dict(vocabulary_size=50, embedding_dim=8, units=(8, 6),
+                                        bidirectional=True, classes=3))
+        what = "(token ids or feature vectors in, classes out)"
+    else:
+        over = dict(input_shape=(100, 1), flops_input_shapes=[(FLOPS_STEPS, 1)],
+                    test_overrides=dict(input_shape=(12, 2), units=(8, 8), horizon=3))
+        what = "(feature vectors in, one or several future values out)"
+    return register_model(
+        fn, family="recurrent", task=task, paper=PAPERS[cell],
+        description=f"{_CELL_TITLE[cell]} sequence {head} {what}",
+        search_space=lstm_search_space(bidirectional=head == "classifier", cell=cell), **over,
+    )
+
+
+def simple_rnn_classifier(input_shape=None, vocabulary_size=20000, embedding_dim=128,
+                          mask_zero=True, units=(128,), bidirectional=False, dropout=0.0,
+                          recurrent_dropout=0.0, classes=2, classifier_activation="softmax",
+                          fast_path="auto", weights=None, name="simple_rnn_classifier",
+                          cell="simple"):
+    """Plain tanh RNN classifier: `peephole_lstm_classifier` with `cell="simple"`
+    (`keras.layers.SimpleRNN` layers `simple_rnn_k`; see there for the arguments).
+
+    h_t = tanh(W x_t + U h_{t-1} + b): units (inputs + units + 1) parameters per layer.
+
+    Reference:
+        Elman 1990, Finding Structure in Time (Cognitive Science 14).
+
+    Example:
+        >>> import zoo
+        >>> zoo.simple_rnn_classifier(vocabulary_size=100, units=8).get_layer("simple_rnn_1").units
+        8
+    """
+    return peephole_lstm_classifier(**locals())
+
+
+def simple_rnn_regressor(input_shape=(100, 1), units=(64,), bidirectional=False, dropout=0.0,
+                         recurrent_dropout=0.0, horizon=1, targets=1, output_activation=None,
+                         fast_path="auto", weights=None, name="simple_rnn_regressor",
+                         cell="simple"):
+    """Plain tanh RNN regressor: `peephole_lstm_regressor` with `cell="simple"` (see there).
+
+    Reference:
+        Elman 1990, Finding Structure in Time (Cognitive Science 14).
+
+    Example:
+        >>> import zoo
+        >>> zoo.simple_rnn_regressor(input_shape=(50, 2), units=8).count_params()
+        97
+    """
+    return peephole_lstm_regressor(**locals())
+
+
+def gru_classifier(input_shape=None, vocabulary_size=20000, embedding_dim=128, mask_zero=True,
+                   units=(128,), bidirectional=False, dropout=0.0, recurrent_dropout=0.0,
+                   classes=2, classifier_activation="softmax", fast_path="auto", weights=None,
+                   name="gru_classifier", cell="gru"):
+    """GRU classifier: `peephole_lstm_classifier` with `cell="gru"` (`keras.layers.GRU` layers
+    `gru_k`, Keras' default `reset_after=True`; see there for the arguments).
+
+    Update and reset gates and the candidate state, each with input and recurrent biases
+    (`reset_after`): 3 units (inputs + units + 2) parameters per layer.
+
+    Reference:
+        Cho et al. 2014, Learning Phrase Representations using RNN Encoder-Decoder for
+        Statistical Machine Translation (EMNLP).
+
+    Example:
+        >>> import zoo
+        >>> zoo.gru_classifier(vocabulary_size=100, units=8).get_layer("gru_1").units
+        8
+    """
+    return peephole_lstm_classifier(**locals())
+
+
+def gru_regressor(input_shape=(100, 1), units=(64,), bidirectional=False, dropout=0.0,
+                  recurrent_dropout=0.0, horizon=1, targets=1, output_activation=None,
+                  fast_path="auto", weights=None, name="gru_regressor", cell="gru"):
+    """GRU regressor: `peephole_lstm_regressor` with `cell="gru"` (see there).
+
+    Reference:
+        Cho et al. 2014, Learning Phrase Representations using RNN Encoder-Decoder for
+        Statistical Machine Translation (EMNLP).
+
+    Example:
+        >>> import zoo
+        >>> zoo.gru_regressor(input_shape=(50, 2), units=8).count_params()
+        297
+    """
+    return peephole_lstm_regressor(**locals())
+
+
+def lstm_classifier(input_shape=None, vocabulary_size=20000, embedding_dim=128, mask_zero=True,
+                    units=(128,), bidirectional=False, dropout=0.0, recurrent_dropout=0.0,
+                    classes=2, classifier_activation="softmax", fast_path="auto", weights=None,
+                    name="lstm_classifier", cell="lstm"):
+    """LSTM classifier without peepholes: `peephole_lstm_classifier` with `cell="lstm"`
+    (`keras.layers.LSTM` layers `lstm_k`, forget-gate bias 1; see there for the arguments).
+
+    Input, forget and output gates and the candidate: 4 units (inputs + units + 1) parameters
+    per layer.
+
+    Reference:
+        Hochreiter & Schmidhuber 1997, Long Short-Term Memory (Neural Computation 9); the
+        forget gate of Gers, Schmidhuber & Cummins 2000.
+
+    Example:
+        >>> import zoo
+        >>> zoo.lstm_classifier(vocabulary_size=100, units=8).get_layer("lstm_1").units
+        8
+    """
+    return peephole_lstm_classifier(**locals())
+
+
+def lstm_regressor(input_shape=(100, 1), units=(64,), bidirectional=False, dropout=0.0,
+                   recurrent_dropout=0.0, horizon=1, targets=1, output_activation=None,
+                   fast_path="auto", weights=None, name="lstm_regressor", cell="lstm"):
+    """LSTM regressor without peepholes: `peephole_lstm_regressor` with `cell="lstm"` (see
+    there).
+
+    Reference:
+        Hochreiter & Schmidhuber 1997, Long Short-Term Memory (Neural Computation 9).
+
+    Example:
+        >>> import zoo
+        >>> zoo.lstm_regressor(input_shape=(50, 2), units=8).count_params()
+        361
+    """
+    return peephole_lstm_regressor(**locals())
+
+
+for _fn, _cell in ((simple_rnn_classifier, "simple"), (gru_classifier, "gru"),
+                   (lstm_classifier, "lstm")):
+    _register_variant(_fn, _cell, "sequence_classification")
+for _fn, _cell in ((simple_rnn_regressor, "simple"), (gru_regressor, "gru"),
+                   (lstm_regressor, "lstm")):
+    _register_variant(_fn, _cell, "sequence_regression")
+del _fn, _cell

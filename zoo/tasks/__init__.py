@@ -8,8 +8,8 @@ recipe flags, serving signatures and export options, search space, search data a
 
     image_classification    GoogLeNet, Inception v3, ResNets, gated ResNets
     classification          feature vectors (highway network)
-    sequence_classification peephole LSTM classifier
-    sequence_regression     peephole LSTM regressor (adding problem)
+    sequence_classification recurrent classifiers (plain RNN, GRU, LSTM, peephole LSTM)
+    sequence_regression     recurrent regressors (adding problem)
     text_classification     Transformer encoder classifier
     translation             Transformer encoder-decoder
     image_generation        DCGAN generators (GAN training with the registered discriminator)

@@ -1,4 +1,4 @@
-"""Sequence classification: the peephole LSTM classifier (sequences of features or tokens).
+"""Sequence classification: the recurrent classifiers (sequences of features or tokens).
 
 * Training: sparse categorical cross-entropy and accuracy (`zoo.tasks.base.classification_forward`).
 * Data, serving: `zoo.tasks.sequence` (default data: the digits as 8 rows of 8 features).

@@ -1,5 +1,5 @@
-"""Sequence regression: the peephole LSTM regressor, on the adding problem (Hochreiter &
-Schmidhuber 1997) by default.
+"""Sequence regression: the recurrent regressors (plain RNN, GRU, LSTM, peephole LSTM), on the
+adding problem (Hochreiter & Schmidhuber 1997) by default.
 
 * Training: mean squared error (and mean absolute error) over the outputs.
 * Data (`zoo train NAME`): the embedded adding problem (`--steps`, `--num-train`); serving and the
