@@ -43,14 +43,22 @@ def add_train_arguments(parser: argparse.ArgumentParser, **defaults):
                    help="scale the learning rate with batch-size / base-batch-size")
     g.add_argument("--base-batch-size", type=int, default=d["base_batch_size"],
                    help="the batch --lr is given for (with --lr-scaling)")
-    g.add_argument("--optimizer", choices=OPTIMIZERS, default=d["optimizer"],
-                   help="sgd: Nesterov momentum 0.9")
+    g.add_argument("--optimizer", default=d["optimizer"], metavar="NAME",
+                   help=f"{', '.join(OPTIMIZERS)} (sgd: plain, see --momentum / --nesterov) or "
+                        "any other name keras.optimizers.get knows (adamax, adadelta, ftrl, "
+                        "lion, ...)")
+    g.add_argument("--momentum", type=float, default=d["momentum"],
+                   help="sgd / rmsprop momentum in [0, 1) (default: 0, plain SGD)")
+    g.add_argument("--nesterov", action=argparse.BooleanOptionalAction, default=d["nesterov"],
+                   help="sgd: Nesterov momentum (needs --momentum > 0)")
     g.add_argument("--schedule", choices=SCHEDULES, default=d["schedule"],
                    help="cosine: linear warm-up, then cosine decay to 0 at the last step")
     g.add_argument("--warmup-steps", type=int, default=d["warmup_steps"],
                    help="linear warm-up steps (cosine schedule)")
-    g.add_argument("--weight-decay", type=float, default=d["weight_decay"], help="AdamW")
-    g.add_argument("--beta-1", type=float, default=d["beta_1"], help="Adam beta_1")
+    g.add_argument("--weight-decay", type=float, default=d["weight_decay"],
+                   help="decoupled weight decay (Keras' weight_decay; any optimizer)")
+    g.add_argument("--beta-1", type=float, default=d["beta_1"],
+                   help="Adam family / Lion beta_1 (default: the optimizer's, 0.9)")
     g.add_argument("--clipnorm", type=float, default=d["clipnorm"],
                    help="clip each gradient to this norm")
     g.add_argument("--strategy", choices=STRATEGIES, default=d["strategy"],
@@ -113,6 +121,7 @@ def build_parser(name):
 def train_task(name, args):
     """Train registered model `name` with parsed flags `args`; returns the `Trainer`."""
     spec = get_spec(name)
+    config_from_args(args, name).validate()  # bad flags fail before the data and model are made
     task = task_class(spec.task).from_args(args)
     source, fixed = task.make_source(spec, args)
     model_fn = task.model_fn(spec, args, source, fixed)

@@ -65,7 +65,7 @@ _PUBLIC = {
     "split_overrides": "zoo.spaces", "grid_trials": "zoo.spaces", "space_values": "zoo.spaces",
     "recipe_data": "zoo.tuning.trial", "train_with_recipe_trainer": "zoo.tuning.trial",
     "tuning_data": "zoo.tuning.trial", "train_trial": "zoo.tuning.trial",
-    "compile_for_trial": "zoo.tuning.trial",
+    "compile_for_trial": "zoo.tuning.trial", "trial_optimizer": "zoo.tuning.trial",
     "frechet_pixels": "zoo.tasks.gan",
     "ZooHyperModel": "zoo.tuning.hypermodel", "space_of": "zoo.tuning.hypermodel",
     "default_search_space": "zoo.tuning.hypermodel",
