@@ -106,8 +106,15 @@ def test_recipe_flags_make_the_trainers_optimizer():
     c = cfg("--optimizer", "sgd", "--momentum", "0.9", "--nesterov", "--weight-decay", "1e-4")
     assert (c.momentum, c.nesterov, c.weight_decay) == (0.9, True, 1e-4)
     assert cfg().optimizer == "adam" and cfg().beta_1 is None  # the task's default is unchanged
-    assert get_spec("dcgan_generator_28") and recipe.build_parser(
-        "dcgan_generator_28").parse_args([]).beta_1 == 0.5
+    # a task's beta_1 (the DCGAN's Adam: 0.5) is for optimizers that have one
+    gan = recipe.build_parser("dcgan_generator_28")
+    assert recipe.config_from_args(gan.parse_args([]), "g").validate().beta_1 == 0.5
+    assert recipe.config_from_args(gan.parse_args(["--beta-1", "0.9"]), "g").beta_1 == 0.9
+    assert recipe.config_from_args(gan.parse_args(["--optimizer", "sgd"]), "g").validate().beta_1 \
+        is None
+    with pytest.raises(ValueError, match="`beta_1`.*not of 'sgd'"):  # given: refused
+        recipe.config_from_args(gan.parse_args(["--optimizer", "sgd", "--beta-1", "0.5"]),
+                                "g").validate()
     # the trainer's optimizer (two steps of a tiny highway net)
     args = recipe.build_parser("highway_net").parse_args(
         ["--optimizer", "rmsprop", "--momentum", "0.5", "--lr", "0.01", "--schedule", "constant",
