@@ -6,8 +6,11 @@
 searching; the small recorder here when listing or enumerating) and returns one flat dict:
 
 * keys in `TRAINING_KEYS` (`learning_rate`, `weight_decay`, `warmup_steps`, `batch_size`,
-  `epochs`, `label_smoothing`, `clipnorm`, `beta_1`, `optimizer`, `aux_loss_weight`) are
-  *training* parameters, given to the trainer;
+  `epochs`, `label_smoothing`, `clipnorm`, `beta_1`, `optimizer`, `momentum`, `nesterov`,
+  `aux_loss_weight`) are *training* parameters, given to the trainer (the optimizer's, checked
+  by `zoo.train.optimizers.check_optimizer`: `optimizer` may be any of its names, e.g.
+  `hp.Choice("optimizer", ["sgd", "adagrad", "rmsprop", "adam"])`; `sgd` is plain SGD unless
+  `momentum` / `nesterov` are given);
 * every other key is a *builder* override (`depth`, `units`, `num_heads`, `dropout`,
   `peepholes`, ...), given to the builder as `create_model(name, **base, **data, **those)`;
 * a returned key may come from a differently named hyperparameter (`sgd_learning_rate` ->
@@ -54,7 +57,8 @@ __all__ = [
 TUNERS = ("grid", "random", "bayesian", "hyperband")
 
 TRAINING_KEYS = ("learning_rate", "weight_decay", "warmup_steps", "batch_size", "epochs",
-                 "label_smoothing", "clipnorm", "beta_1", "optimizer", "aux_loss_weight")
+                 "label_smoothing", "clipnorm", "beta_1", "optimizer", "momentum", "nesterov",
+                 "aux_loss_weight")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -71,7 +75,9 @@ def optimizer_space(hp, **optimizers) -> dict[str, Any]:
     `sgd_learning_rate`, `sgd_weight_decay` when it is `"sgd"` and `adamw_learning_rate`,
     `adamw_weight_decay` when it is `"adamw"`; it returns `{"optimizer", "learning_rate",
     "weight_decay"}`. Weight decay is decoupled in both (Keras' `weight_decay`: SGD's 1e-4 is the
-    classic L2 of 1e-4, AdamW's is per unit of learning rate, so it is larger).
+    classic L2 of 1e-4, AdamW's is per unit of learning rate, so it is larger). A value that is
+    not a list is a constant of that optimizer, not a hyperparameter: `sgd={..., "momentum": 0.9,
+    "nesterov": True}` is SGD with Nesterov momentum 0.9 (`sgd` alone is plain SGD).
     """
     names = list(optimizers)
     chosen = hp.Choice("optimizer", names) if len(names) > 1 else hp.Fixed("optimizer", names[0])
@@ -80,6 +86,9 @@ def optimizer_space(hp, **optimizers) -> dict[str, Any]:
         with hp.conditional_scope("optimizer", [name]):
             if chosen == name:
                 for key, values in params.items():
+                    if not isinstance(values, (list, tuple)):
+                        out[key] = values  # a constant of this optimizer
+                        continue
                     values = list(values)
                     out[key] = (hp.Choice(f"{name}_{key}", values) if len(values) > 1
                                 else hp.Fixed(f"{name}_{key}", values[0]))

@@ -182,7 +182,8 @@ def gated_resnet_search_space(hp):
     initial gate bias as a conditional hyperparameter (highway: -1, -2, -3, Srivastava et al.
     2015; exclusive / shortcut-only: -6 or 0, He et al. 2016 Table 1), the width (`base_filters`
     64 as ResNet, or 32), and SGD at 0.1 with weight decay 1e-4 (He et al. 2015) or AdamW."""
-    out = optimizer_space(hp, sgd={"learning_rate": [0.1, 0.05], "weight_decay": [1e-4]},
+    out = optimizer_space(hp, sgd={"learning_rate": [0.1, 0.05], "weight_decay": [1e-4],
+                              "momentum": 0.9, "nesterov": True},
                           adamw={"learning_rate": [1e-3], "weight_decay": [0.05]})
     out.update(_gate_space(hp, (-1.0, -2.0, -3.0)))
     out["base_filters"] = hp.Choice("base_filters", [64, 32])
@@ -235,7 +236,7 @@ def highway_net_search_space(hp):
     out = {"depth": hp.Choice("depth", [10, 20, 50, 100]), "width": hp.Choice("width", [50, 71]),
            "activation": hp.Choice("activation", ["relu", "tanh"])}
     out.update(_gate_space(hp, (-1.0, -2.0, -3.0)))
-    out["optimizer"] = "sgd"
+    out.update(optimizer="sgd", momentum=0.9, nesterov=True)  # SGD with Nesterov momentum 0.9
     out["learning_rate"] = hp.Choice("learning_rate", [0.01, 0.03, 0.1])
     return out
 

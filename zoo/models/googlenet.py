@@ -298,7 +298,8 @@ def googlenet_search_space(dropouts=(0.4, 0.2), batch_norm=False):
     their loss (0.3 in the paper, section 5; a conditional hyperparameter); `batch_norm` adds
     the BN-or-LRN choice."""
     def space(hp):
-        out = optimizer_space(hp, sgd={"learning_rate": [0.01, 0.04], "weight_decay": [2e-4]},
+        out = optimizer_space(hp, sgd={"learning_rate": [0.01, 0.04], "weight_decay": [2e-4],
+                                       "momentum": 0.9, "nesterov": True},
                               adamw={"learning_rate": [1e-3, 3e-4], "weight_decay": [0.05]})
         out["dropout"] = hp.Choice("dropout", list(dropouts))
         aux = out["aux_logits"] = hp.Boolean("aux_logits", default=True)

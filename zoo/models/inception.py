@@ -172,7 +172,8 @@ def inception_v3_search_space(hp):
     RMSProp at 0.045 with gradient clipping at 2.0 and label smoothing 0.1 (section 7); here SGD
     (momentum 0.9) at 0.045 or 0.1 or AdamW, clipping 2.0 or none, label smoothing 0.1 or none,
     weight decay 4e-5 (TF-slim's Inception v3)."""
-    out = optimizer_space(hp, sgd={"learning_rate": [0.045, 0.1], "weight_decay": [4e-5]},
+    out = optimizer_space(hp, sgd={"learning_rate": [0.045, 0.1], "weight_decay": [4e-5],
+                              "momentum": 0.9, "nesterov": True},
                           adamw={"learning_rate": [1e-3, 3e-4], "weight_decay": [0.05]})
     out["label_smoothing"] = hp.Choice("label_smoothing", [0.1, 0.0])
     out["clipnorm"] = hp.Choice("clipnorm", [2.0, 0.0])

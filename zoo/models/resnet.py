@@ -356,7 +356,8 @@ def resnet_search_space(hp):
     and weight decay 1e-4; AdamW is the common alternative (its decoupled decay is larger).
     Label smoothing (Szegedy et al. 2015) on or off.
     """
-    out = optimizer_space(hp, sgd={"learning_rate": [0.1, 0.05], "weight_decay": [1e-4, 5e-5]},
+    out = optimizer_space(hp, sgd={"learning_rate": [0.1, 0.05], "weight_decay": [1e-4, 5e-5],
+                              "momentum": 0.9, "nesterov": True},
                           adamw={"learning_rate": [1e-3, 3e-4], "weight_decay": [0.05]})
     out["label_smoothing"] = hp.Choice("label_smoothing", [0.0, 0.1])
     return out

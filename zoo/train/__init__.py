@@ -25,7 +25,8 @@ sequence regression, translation and image generation tasks) or the model's own
 (`ModelStepTask`). `zoo train NAME` (`zoo.train.recipe`) trains a registered model with its task's
 recipe.
 
-Modules: `config` (`TrainConfig`), `strategy`, `trainer` (`Trainer`), `recipe` (`zoo train`'s
+Modules: `config` (`TrainConfig`), `optimizers` (`make_optimizer`: every optimizer of the
+recipes and searches, checked), `strategy`, `trainer` (`Trainer`), `recipe` (`zoo train`'s
 parser and run), `modelstep`, `cli`.
 
 Example:
@@ -53,6 +54,9 @@ _PUBLIC = {
     "OPTIMIZERS": "zoo.train.config:OPTIMIZERS",
     "SCHEDULES": "zoo.train.config:SCHEDULES",
     "LR_SCALINGS": "zoo.train.config:LR_SCALINGS",
+    "make_optimizer": "zoo.train.optimizers:make_optimizer",
+    "check_optimizer": "zoo.train.optimizers:check_optimizer",
+    "optimizer_names": "zoo.train.optimizers:optimizer_names",
     "Trainer": "zoo.train.trainer:Trainer",
     "NonFiniteLossError": "zoo.train.trainer:NonFiniteLossError",
     "make_strategy": "zoo.train.strategy:make_strategy",

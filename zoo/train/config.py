@@ -10,7 +10,8 @@ __all__ = ["TrainConfig", "STRATEGIES", "PRECISIONS", "OPTIMIZERS", "SCHEDULES",
 
 STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker")
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
-OPTIMIZERS = ("adam", "adamw", "sgd")
+# the optimizers of the notes; `--optimizer` takes any name of `zoo.train.optimizers.optimizer_names()`
+OPTIMIZERS = ("sgd", "adagrad", "rmsprop", "adam", "adamw", "nadam")
 SCHEDULES = ("constant", "cosine")
 LR_SCALINGS = ("none", "linear", "sqrt")
 
@@ -26,7 +27,10 @@ class TrainConfig:
         learning_rate: at `base_batch_size` (see `lr_scaling`).
         lr_scaling: `none`, `linear` or `sqrt` scaling of the learning rate with
             `batch_size / base_batch_size`.
-        optimizer / schedule / warmup_steps / weight_decay / momentum: the optimizer.
+        optimizer / momentum / nesterov / weight_decay / beta_1 / clipnorm: the optimizer, made
+            and checked by `zoo.train.optimizers.make_optimizer` (`sgd` is plain SGD: momentum
+            0 unless `momentum` is given; None: the optimizer's own default).
+        schedule / warmup_steps: the learning rate's schedule.
         strategy / precision: see `STRATEGIES`, `PRECISIONS`.
         jit_compile: `auto` (XLA on GPU/TPU, off on CPU where it compiles slower than it runs
             for small models), `on` or `off`.
@@ -48,8 +52,9 @@ class TrainConfig:
     schedule: str = "constant"
     warmup_steps: int = 0
     weight_decay: float = 0.0
-    momentum: float = 0.9
-    beta_1: float = 0.9
+    momentum: Optional[float] = None
+    nesterov: bool = False
+    beta_1: Optional[float] = None
     clipnorm: Optional[float] = None
     strategy: str = "auto"
     precision: str = "float32"
@@ -74,7 +79,6 @@ class TrainConfig:
         check(self.strategy in STRATEGIES, "strategy", f"one of {STRATEGIES}")
         check(self.precision in PRECISIONS, "precision", f"one of {PRECISIONS}")
         check(self.jit_compile in ("auto", "on", "off"), "jit_compile", "'auto', 'on' or 'off'")
-        check(self.optimizer in OPTIMIZERS, "optimizer", f"one of {OPTIMIZERS}")
         check(self.schedule in SCHEDULES, "schedule", f"one of {SCHEDULES}")
         check(self.lr_scaling in LR_SCALINGS, "lr_scaling", f"one of {LR_SCALINGS}")
         check(isinstance(self.epochs, int) and self.epochs >= 1, "epochs", "an integer >= 1")
@@ -82,9 +86,17 @@ class TrainConfig:
               "an integer >= 1")
         check(self.steps_per_epoch is None or self.steps_per_epoch >= 1, "steps_per_epoch",
               "None or an integer >= 1")
-        check(self.learning_rate > 0, "learning_rate", "positive")
         check(self.checkpoint_every >= 0, "checkpoint_every", "an integer >= 0")
+        self.check_optimizer()
         return self
+
+    def check_optimizer(self):
+        """The optimizer's settings checked (`zoo.train.optimizers.check_optimizer`)."""
+        from zoo.train.optimizers import check_optimizer
+
+        return check_optimizer(self.optimizer, self.learning_rate, momentum=self.momentum,
+                               nesterov=self.nesterov, weight_decay=self.weight_decay,
+                               beta_1=self.beta_1, clipnorm=self.clipnorm or None)
 
     def scaled_learning_rate(self):
         if self.lr_scaling == "none" or not self.base_batch_size:

@@ -22,16 +22,29 @@ import sys
 from zoo.registry import get_spec
 from zoo.tasks import task_class
 from zoo.train.config import LR_SCALINGS, OPTIMIZERS, PRECISIONS, SCHEDULES, STRATEGIES, TrainConfig
+from zoo.train.optimizers import optimizer_takes
 from zoo.train.trainer import Trainer
 
-__all__ = ["add_train_arguments", "config_from_args", "build_parser", "run", "run_recipe",
-           "train_task"]
+__all__ = ["OPTIMIZER_SETTINGS", "add_train_arguments", "config_from_args", "build_parser", "run",
+           "run_recipe", "train_task"]
+
+
+# settings of some optimizers only: a task's default for one applies to the optimizers that have it
+OPTIMIZER_SETTINGS = ("momentum", "nesterov", "beta_1")
 
 
 def add_train_arguments(parser: argparse.ArgumentParser, **defaults):
-    """The trainer's flags (shared by every recipe); `defaults` override the recipe's defaults."""
+    """The trainer's flags (shared by every recipe); `defaults` override the recipe's defaults.
+
+    A default of `momentum`, `nesterov` or `beta_1` is the task's default for the optimizers
+    that have that setting (`config_from_args`): `beta_1=0.5` of the DCGAN's Adam does not
+    stop `--optimizer sgd`."""
     d = dataclasses.asdict(TrainConfig())
     d.update(defaults)
+    optimizer_defaults = {k: d[k] for k in OPTIMIZER_SETTINGS if d[k] not in (None, False)}
+    parser.set_defaults(optimizer_defaults=optimizer_defaults)
+    for k in OPTIMIZER_SETTINGS:
+        d[k] = None
     g = parser.add_argument_group("training")
     g.add_argument("--epochs", type=int, default=d["epochs"], help="planned epochs")
     g.add_argument("--steps-per-epoch", type=int, default=d["steps_per_epoch"],
@@ -43,14 +56,30 @@ def add_train_arguments(parser: argparse.ArgumentParser, **defaults):
                    help="scale the learning rate with batch-size / base-batch-size")
     g.add_argument("--base-batch-size", type=int, default=d["base_batch_size"],
                    help="the batch --lr is given for (with --lr-scaling)")
-    g.add_argument("--optimizer", choices=OPTIMIZERS, default=d["optimizer"],
-                   help="sgd: Nesterov momentum 0.9")
+    g.add_argument("--optimizer", default=d["optimizer"], metavar="NAME",
+                   help=f"{', '.join(OPTIMIZERS)} (sgd: plain, see --momentum / --nesterov) or "
+                        "any other name keras.optimizers.get knows (adamax, adadelta, ftrl, "
+                        "lion, ...)")
+    def task_default(k, otherwise):
+        return (f"default: {optimizer_defaults[k]} where the optimizer has it" if k in
+                optimizer_defaults else otherwise)
+
+    g.add_argument("--momentum", type=float, default=d["momentum"],
+                   help="sgd / rmsprop momentum in [0, 1) ("
+                        + task_default("momentum", "default: 0, plain SGD") + ")")
+    g.add_argument("--nesterov", action=argparse.BooleanOptionalAction, default=d["nesterov"],
+                   help="sgd: Nesterov momentum (needs --momentum > 0"
+                        + ("; " + task_default("nesterov", "") if "nesterov" in optimizer_defaults
+                           else "") + ")")
     g.add_argument("--schedule", choices=SCHEDULES, default=d["schedule"],
                    help="cosine: linear warm-up, then cosine decay to 0 at the last step")
     g.add_argument("--warmup-steps", type=int, default=d["warmup_steps"],
                    help="linear warm-up steps (cosine schedule)")
-    g.add_argument("--weight-decay", type=float, default=d["weight_decay"], help="AdamW")
-    g.add_argument("--beta-1", type=float, default=d["beta_1"], help="Adam beta_1")
+    g.add_argument("--weight-decay", type=float, default=d["weight_decay"],
+                   help="decoupled weight decay (Keras' weight_decay; any optimizer)")
+    g.add_argument("--beta-1", type=float, default=d["beta_1"],
+                   help="Adam family / Lion beta_1 ("
+                        + task_default("beta_1", "default: the optimizer's, 0.9") + ")")
     g.add_argument("--clipnorm", type=float, default=d["clipnorm"],
                    help="clip each gradient to this norm")
     g.add_argument("--strategy", choices=STRATEGIES, default=d["strategy"],
@@ -79,9 +108,15 @@ def add_train_arguments(parser: argparse.ArgumentParser, **defaults):
 
 
 def config_from_args(args, name, **fixed) -> TrainConfig:
+    """The `TrainConfig` of parsed flags; the task's optimizer settings (`OPTIMIZER_SETTINGS`)
+    fill those not given, where the optimizer has them."""
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
     kw = {k: v for k, v in vars(args).items() if k in fields}
     kw.update(fixed)
+    for k, v in (getattr(args, "optimizer_defaults", None) or {}).items():
+        if kw.get(k) is None and optimizer_takes(kw.get("optimizer", TrainConfig.optimizer), k):
+            kw[k] = v
+    kw["nesterov"] = bool(kw.get("nesterov"))
     kw["name"] = name
     return TrainConfig(**kw)
 
@@ -113,6 +148,7 @@ def build_parser(name):
 def train_task(name, args):
     """Train registered model `name` with parsed flags `args`; returns the `Trainer`."""
     spec = get_spec(name)
+    config_from_args(args, name).validate()  # bad flags fail before the data and model are made
     task = task_class(spec.task).from_args(args)
     source, fixed = task.make_source(spec, args)
     model_fn = task.model_fn(spec, args, source, fixed)

@@ -25,6 +25,7 @@ from zoo.export import export_model
 from zoo.registry import check_folder_name
 from zoo.tasks.base import Task
 from zoo.train.config import TrainConfig
+from zoo.train.optimizers import make_optimizer
 from zoo.train.strategy import is_chief, make_strategy, worker_index
 from zoo.weights import save_model, set_preprocessing
 
@@ -133,15 +134,9 @@ class Trainer:
                 0.0 if cfg.warmup_steps else lr, decay_steps=max(self.total_steps - cfg.warmup_steps, 1),
                 warmup_target=lr if cfg.warmup_steps else None, warmup_steps=cfg.warmup_steps,
             )
-        kw = {"learning_rate": lr}
-        if cfg.clipnorm:
-            kw["clipnorm"] = cfg.clipnorm
-        if cfg.optimizer == "adam":
-            opt = keras.optimizers.Adam(beta_1=cfg.beta_1, **kw)
-        elif cfg.optimizer == "adamw":
-            opt = keras.optimizers.AdamW(beta_1=cfg.beta_1, weight_decay=cfg.weight_decay, **kw)
-        else:
-            opt = keras.optimizers.SGD(momentum=cfg.momentum, nesterov=True, **kw)
+        opt = make_optimizer(cfg.optimizer, lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
+                             weight_decay=cfg.weight_decay, beta_1=cfg.beta_1,
+                             clipnorm=cfg.clipnorm or None)
         if cfg.precision == "mixed_float16":
             opt = keras.optimizers.LossScaleOptimizer(opt)
         return opt

@@ -5,8 +5,9 @@
 `hp.Choice / hp.Int / hp.Float / hp.Boolean / hp.Fixed` and returns one flat dict:
 
 * keys in `TRAINING_KEYS` (`learning_rate`, `weight_decay`, `warmup_steps`, `batch_size`,
-  `epochs`, `label_smoothing`, `clipnorm`, `beta_1`, `optimizer`, `aux_loss_weight`) are
-  *training* parameters, given to the trainer;
+  `epochs`, `label_smoothing`, `clipnorm`, `beta_1`, `optimizer`, `momentum`, `nesterov`,
+  `aux_loss_weight`) are *training* parameters, given to the trainer (the optimizer's made and
+  checked by `zoo.train.optimizers.make_optimizer`, as `zoo train`'s);
 * every other key is a *builder* override (`depth`, `units`, `num_heads`, `dropout`,
   `peepholes`, ...), given to the builder as `create_model(name, **base, **data, **those)`
   (`base`: the card's small `test_overrides` by default, `{}` for the full model; `data`: what
@@ -65,7 +66,7 @@ _PUBLIC = {
     "split_overrides": "zoo.spaces", "grid_trials": "zoo.spaces", "space_values": "zoo.spaces",
     "recipe_data": "zoo.tuning.trial", "train_with_recipe_trainer": "zoo.tuning.trial",
     "tuning_data": "zoo.tuning.trial", "train_trial": "zoo.tuning.trial",
-    "compile_for_trial": "zoo.tuning.trial",
+    "compile_for_trial": "zoo.tuning.trial", "trial_optimizer": "zoo.tuning.trial",
     "frechet_pixels": "zoo.tasks.gan",
     "ZooHyperModel": "zoo.tuning.hypermodel", "space_of": "zoo.tuning.hypermodel",
     "default_search_space": "zoo.tuning.hypermodel",

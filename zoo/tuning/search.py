@@ -14,14 +14,15 @@ import keras_tuner as kt
 
 from zoo.export import export_model
 from zoo.registry import check_folder_name, resolve_spec
-from zoo.spaces import TUNERS, grid_trials
+from zoo.spaces import TUNERS, describe_space, grid_trials
 from zoo.tasks import task_for
+from zoo.train.optimizers import check_optimizer
 from zoo.tuning.hypermodel import ZooHyperModel
 from zoo.tuning.report import INTERNAL, trials_table, write_report
 from zoo.weights import set_preprocessing
 
-__all__ = ["TUNERS", "ConditionalGridOracle", "make_tuner", "run_search", "serve_chief", "timed",
-           "fix_retry_queue", "watchdog"]
+__all__ = ["TUNERS", "ConditionalGridOracle", "check_space_optimizers", "make_tuner", "run_search",
+           "serve_chief", "timed", "fix_retry_queue", "watchdog"]
 
 
 class ConditionalGridOracle(kt.Oracle):
@@ -116,6 +117,7 @@ def make_tuner(model, tuner="random", *, directory="runs/tune", project_name=Non
                                      data_fn=data_fn, train_fn=train_fn,
                                      steps_per_epoch=steps_per_epoch, eval_examples=eval_examples,
                                      batch_size=batch_size, seed=seed, restrict=restrict)
+    check_space_optimizers(hypermodel.space)
     if objective is None:
         name, direction = task_for(spec).objective if hypermodel.recipes else ("val_loss", "min")
         objective = kt.Objective(name, direction) if name != "val_loss" else name
@@ -140,6 +142,19 @@ def make_tuner(model, tuner="random", *, directory="runs/tune", project_name=Non
     t.zoo_spec = spec
     t.zoo_plan = plan if tuner == "grid" else None
     return t
+
+
+def check_space_optimizers(space):
+    """Refuse a space whose `optimizer` hyperparameter has a value `--optimizer` would refuse
+    (`zoo.train.optimizers.check_optimizer`), before any trial runs."""
+    for d in describe_space(space):
+        if d["name"] == "optimizer":
+            for value in d.get("values") or ():
+                try:
+                    check_optimizer(value)
+                except ValueError as e:
+                    raise ValueError(f"The search space's `optimizer` hyperparameter has a value "
+                                     f"the trainer refuses: {e}") from None
 
 
 def fix_retry_queue(oracle):

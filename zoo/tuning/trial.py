@@ -16,9 +16,10 @@ import tensorflow as tf
 from zoo.conventions import output_is_probability
 from zoo.tasks import task_for
 from zoo.train.config import TrainConfig
+from zoo.train.optimizers import check_optimizer, make_optimizer, optimizer_takes
 from zoo.train.trainer import Trainer
 
-__all__ = ["tuning_data", "compile_for_trial", "train_trial", "recipe_data",
+__all__ = ["tuning_data", "trial_optimizer", "compile_for_trial", "train_trial", "recipe_data",
            "train_with_recipe_trainer", "TuningTrainer", "StopTrial"]
 
 
@@ -93,28 +94,42 @@ def _loss_for(spec, model, training):
     return keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits), ["accuracy"]
 
 
+def trial_optimizer(training, defaults=None):
+    """The optimizer settings of a trial's training parameters (`zoo.train.make_optimizer`'s
+    keywords, and `optimizer`): the space's `optimizer`, `momentum`, `nesterov`,
+    `weight_decay`, `beta_1`, `clipnorm`, else the task's `training_defaults()` (`defaults`);
+    `beta_1` only for an optimizer that has one. Checked (`check_optimizer`)."""
+    defaults = dict(defaults or {"optimizer": "adamw", "beta_1": 0.9})
+    name = str(training.get("optimizer", defaults.get("optimizer", "adamw")))
+
+    def setting(key, default=None):  # the space's, else the task's where the optimizer has it
+        if key in training:
+            return training[key]
+        return defaults.get(key, default) if optimizer_takes(name, key) else default
+
+    momentum, beta_1 = setting("momentum"), setting("beta_1")
+    out = {"optimizer": name,
+           "momentum": None if momentum is None else float(momentum),
+           "nesterov": bool(setting("nesterov", False)),
+           "weight_decay": float(training.get("weight_decay", 0.0) or 0.0),
+           "beta_1": None if beta_1 is None else float(beta_1),
+           "clipnorm": float(training["clipnorm"]) if training.get("clipnorm") else None}
+    check_optimizer(name, momentum=out["momentum"], nesterov=out["nesterov"],
+                    weight_decay=out["weight_decay"], beta_1=out["beta_1"],
+                    clipnorm=out["clipnorm"])
+    return out
+
+
 def compile_for_trial(spec, model, training, steps_per_epoch=1):
-    """Compile `model` with AdamW and a linear warm-up from the trial's training parameters."""
+    """Compile `model` with the trial's optimizer (default AdamW, `trial_optimizer`) and a linear
+    warm-up from the trial's training parameters."""
     lr = float(training.get("learning_rate", 1e-3))
     warmup = int(training.get("warmup_steps", 0) or 0)
     if warmup > 0:
         lr = keras.optimizers.schedules.CosineDecay(
             0.0, decay_steps=10 ** 9, warmup_target=lr, warmup_steps=warmup)
-    kwargs = {"learning_rate": lr, "weight_decay": float(training.get("weight_decay", 0.0) or 0.0),
-              "beta_1": float(training.get("beta_1", 0.9))}
-    if training.get("clipnorm"):
-        kwargs["clipnorm"] = float(training["clipnorm"])
-    name = training.get("optimizer", "adamw")
-    if name not in ("adamw", "adam", "sgd"):
-        raise ValueError(f"`optimizer` must be 'adamw', 'adam' or 'sgd'. Received: optimizer={name!r}")
-    if name == "sgd":
-        opt = keras.optimizers.SGD(learning_rate=kwargs["learning_rate"], momentum=0.9,
-                                   weight_decay=kwargs["weight_decay"])
-    elif name == "adam":
-        kwargs.pop("weight_decay")
-        opt = keras.optimizers.Adam(**kwargs)
-    else:
-        opt = keras.optimizers.AdamW(**kwargs)
+    settings = trial_optimizer(training)
+    opt = make_optimizer(settings.pop("optimizer"), lr, **settings)
     loss, metrics = _loss_for(spec, model, training)
     model.compile(optimizer=opt, loss=loss, metrics=metrics)
     return model
@@ -128,14 +143,7 @@ def train_trial(model, data, training, *, epochs=1, initial_epoch=0, callbacks=(
 
 
 class TuningTrainer(Trainer):
-    """The recipes' Trainer; SGD also gets the trial's (decoupled) weight decay."""
-
-    def _make_optimizer(self):
-        opt = super()._make_optimizer()
-        inner = getattr(opt, "inner_optimizer", opt)
-        if self.config.weight_decay and isinstance(inner, keras.optimizers.SGD):
-            inner.weight_decay = float(self.config.weight_decay)
-        return opt
+    """The recipes' Trainer, without its checkpoints."""
 
     def _save(self):
         # keras-tuner keeps the best epoch's weights (and re-runs an interrupted trial from
@@ -164,11 +172,8 @@ def train_with_recipe_trainer(spec, model, source, training, *, epochs=1, initia
         steps_per_epoch=steps_per_epoch, seed=seed,
         batch_size=int(batch_size or training.get("batch_size", 32)),
         learning_rate=float(training.get("learning_rate", defaults["learning_rate"])),
-        optimizer=str(training.get("optimizer", defaults["optimizer"])),
         schedule="cosine" if warmup else "constant", warmup_steps=warmup,
-        weight_decay=float(training.get("weight_decay", 0.0) or 0.0),
-        beta_1=float(training.get("beta_1", defaults["beta_1"])),
-        clipnorm=float(training["clipnorm"]) if training.get("clipnorm") else None,
+        **trial_optimizer(training, defaults),
         run_dir=run_dir, checkpoint_every=0, keep_checkpoints=1, progress=False, export=False,
         jit_compile="off")
     history = keras.callbacks.History()
