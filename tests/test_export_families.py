@@ -69,6 +69,9 @@ EXPECTED_BY_TASK = {
                                "outputs": {"images": "uint8"}}},
     "image_discrimination": {"serving_default": _DISCRIMINATE,
                              "classify_float": dict(_DISCRIMINATE, inputs={"images": "float32"})},
+    "node_classification": {"serving_default": {
+        "inputs": {"node_features": "float32", "adjacency": "float32"},
+        "outputs": {"probabilities": "float32"}}},
 }
 EXPECTED = {n: EXPECTED_BY_TASK[get_spec(n).task] for n in MODELS}
 
@@ -208,3 +211,21 @@ def test_dcgan_generator_serves_uint8_images(exported):
     want = np.round((models[GENERATOR](z).numpy() + 1.0) * 127.5)
     assert got.dtype == tf.uint8 and got.shape == (3,) + tuple(models[GENERATOR].outputs[0].shape[1:])
     assert np.abs(got.numpy().astype(int) - want).max() <= 1 and got.numpy().std() > 0
+
+
+def test_gcn_serves_one_graph_with_its_raw_adjacency(exported):
+    """The node-classification signature takes one graph (features, raw adjacency) and returns
+    the Keras model's per-node probabilities for the batch of that one graph."""
+    _, models, paths, _ = exported
+    name = BY_TASK["node_classification"]
+    model = models[name]
+    rng = np.random.default_rng(3)
+    n, f = 9, model.inputs[0].shape[-1]
+    upper = np.triu((rng.uniform(size=(n, n)) < 0.4).astype("float32"), 1)
+    adjacency = upper + upper.T
+    x = rng.uniform(size=(n, f)).astype("float32")
+    fn = tf.saved_model.load(paths[name]).signatures["serving_default"]
+    got = fn(node_features=tf.constant(x), adjacency=tf.constant(adjacency))["probabilities"]
+    want = np.asarray(model([x[None], adjacency[None]], training=False))[0]
+    assert got.shape == (n, model.outputs[0].shape[-1])
+    np.testing.assert_allclose(got.numpy(), want, atol=1e-5)

@@ -135,7 +135,8 @@ def load_planetoid(directory: str, name: str, normalize_features: bool = True,
             `.graph` and `.test.index`.
         name: the files' name (`cora`, `citeseer`, `pubmed`, or any other in that format).
         normalize_features: divide each feature row by its sum (Kipf's `preprocess_features`).
-        num_val: validation nodes after the labelled ones (500 in the paper).
+        num_val: validation nodes after the labelled ones (500 in the paper; at most the rest
+            of `allx`).
 
     Returns:
         A `Graph`: labelled nodes `0..len(y)-1`, validation the next `num_val`, test the nodes of
@@ -185,9 +186,10 @@ def load_planetoid(directory: str, name: str, normalize_features: bool = True,
                          f"has {m['tx'].shape[0]} rows: they must match")
     n_all = m["allx"].shape[0]
     test_sorted = np.sort(test_index)
-    if len(test_index) and (test_sorted[0] < n_all or len(set(test_index)) != len(test_index)):
-        raise ValueError(f"ind.{name}.test.index: test nodes must be distinct and come after the "
-                         f"{n_all} nodes of allx. Received: smallest {int(test_sorted[0])}")
+    if len(test_index) and (test_sorted[0] != n_all or len(set(test_index)) != len(test_index)):
+        raise ValueError(f"ind.{name}.test.index: test nodes must be distinct and start right "
+                         f"after the {n_all} nodes of allx. Received: smallest "
+                         f"{int(test_sorted[0])}")
     tx, ty = m["tx"], m["ty"]
     if len(test_index):
         # Citeseer: some test nodes are isolated and missing from tx/ty; give them zero rows
@@ -213,9 +215,7 @@ def load_planetoid(directory: str, name: str, normalize_features: bool = True,
         sums = features.sum(1, keepdims=True)
         features = np.where(sums > 0, features / np.where(sums > 0, sums, 1.0), 0.0)
     n_train = m["y"].shape[0]
-    if n_train + num_val > n_all:
-        raise ValueError(f"ind.{name}: {n_train} labelled + `num_val`={num_val} validation nodes "
-                         f"exceed the {n_all} nodes of allx")
+    num_val = max(min(int(num_val), n_all - n_train), 0)  # small graphs: the rest of allx
     train, val, test = (np.zeros(n, bool) for _ in range(3))
     train[:n_train] = True
     val[n_train:n_train + num_val] = True
