@@ -99,8 +99,8 @@ class NodeClassification(Task):
                             help=f"'karate' (embedded) or, with --planetoid, the name of the "
                                  f"Planetoid files ({', '.join(PLANETOID_NAMES)})")
         parser.add_argument("--planetoid", default=None, metavar="DIR",
-                            help="folder of Kipf's ind.<dataset>.{x,y,tx,ty,allx,ally,graph,"
-                                 "test.index} files")
+                            help="folder of Kipf's Planetoid files ind.DATASET.x, .y, .tx, .ty, "
+                                 ".allx, .ally, .graph and .test.index")
 
     @classmethod
     def from_args(cls, args):
