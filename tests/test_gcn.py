@@ -256,3 +256,19 @@ def test_zoo_train_on_planetoid_files(tmp_path):
     assert summary["test_nodes"] == 5 and summary["labelled_nodes"] == 4
     assert set(summary["node_accuracy"]) == {"train", "val", "test"}
     assert summary["final_eval"]["accuracy"] == pytest.approx(summary["node_accuracy"]["test"])
+
+
+@pytest.mark.slow
+def test_tiny_search_on_the_karate_club(tmp_path):
+    """`zoo tune gcn`: a trial trains one graph per step (the space's batch size 1) on the
+    karate club with the recipes' trainer, and the best model is exported."""
+    from zoo import tuning
+
+    res = tuning.run_search("gcn", "random", directory=str(tmp_path / "tune"),
+                            export_dir=str(tmp_path / "sm"), max_trials=1,
+                            restrict={"epochs": 3, "hidden_units": 16, "dropout": 0.5},
+                            log=lambda *_: None)
+    (row,) = res["rows"]
+    assert row["status"] == "COMPLETED" and row["batch_size"] == 1 and row["epochs"] == 3
+    assert np.isfinite(row["score"])
+    assert os.path.exists(os.path.join(res["export_path"], "saved_model.pb"))
