@@ -70,7 +70,7 @@ class AdjacencyNormalization(keras.layers.Layer):
     Example:
         >>> import numpy as np
         >>> layer = AdjacencyNormalization()
-        >>> layer(np.zeros((1, 3, 3), "float32")).shape
+        >>> tuple(layer(np.zeros((1, 3, 3), "float32")).shape)
         (1, 3, 3)
     """
 
@@ -109,7 +109,7 @@ class GraphConvolution(keras.layers.Layer):
         >>> import numpy as np
         >>> layer = GraphConvolution(4)
         >>> x, a = np.ones((1, 3, 5), "float32"), np.eye(3, dtype="float32")[None]
-        >>> layer([x, a]).shape
+        >>> tuple(layer([x, a]).shape)
         (1, 3, 4)
     """
 

@@ -100,7 +100,7 @@ def gcn(num_features=KARATE[1], classes=KARATE[2], num_nodes=None, hidden_units=
         >>> import numpy as np, zoo
         >>> model = zoo.gcn(num_features=34, classes=2)
         >>> x, a = np.eye(34, dtype="float32")[None], np.zeros((1, 34, 34), "float32")
-        >>> model([x, a]).shape
+        >>> tuple(model([x, a]).shape)
         (1, 34, 2)
     """
     _check_int("num_features", num_features)
