@@ -37,6 +37,28 @@ def test_reversal_problem_targets_are_reversed_sources():
         np.testing.assert_array_equal(d[1 : len(seq) + 1], seq[::-1])
 
 
+@pytest.mark.parametrize("make", [lambda: data.adding_source(20, 3000, 500),
+                                  lambda: data.reversal_source(num_train=10_000, num_eval=1_000)])
+def test_generated_problems_share_no_example_between_train_and_held_out(make):
+    """The held-out examples of a generated problem are not training examples (reversal draws
+    about 8% of short sequences twice when drawn independently: they are replaced)."""
+    src = make()
+    train = [np.asarray(x[0] if isinstance(x, tuple) else x).tobytes()
+             for x, _ in src.train(None).as_numpy_iterator()]
+    held = [np.asarray(x[0] if isinstance(x, tuple) else x).tobytes()
+            for x, _ in src.eval().as_numpy_iterator()]
+    assert len(held) == src.num_eval and len(set(held)) == len(held)
+    assert not set(train) & set(held)
+
+
+def test_reversal_held_out_overlap_without_the_filter_is_real():
+    """The check above can fail: independent draws of the same problem do overlap."""
+    (tr, _), _ = data.reversal_problem(10_000, seed=0)
+    (te, _), _ = data.reversal_problem(1_000, seed=1)
+    overlap = len({r.tobytes() for r in tr} & {r.tobytes() for r in te})
+    assert 40 <= overlap <= 120, overlap
+
+
 def _ctx(pipelines, index, replicas):
     return tf.distribute.InputContext(pipelines, index, replicas)
 

@@ -27,34 +27,75 @@ def _strs(items):
     return [str(i) for i in items]
 
 
+def _train(name, argv):
+    """`zoo train NAME ARGV` in-process; returns the Trainer (its model, source and summary)."""
+    return recipe.train_task(name, recipe.build_parser(name).parse_args(_strs(argv)))
+
+
+def _held_out_predictions(model, source):
+    """The model's outputs on every held-out example, and the targets, computed here (not by the
+    trainer's metric code)."""
+    from zoo import data
+
+    outs, targets = [], []
+    for x, y in data.eval_pipeline(source, 128):
+        outs.append(np.asarray(model(x, training=False)))
+        targets.append(np.asarray(y))
+    return np.concatenate(outs), np.concatenate(targets)
+
+
+def _accuracy(model, source):
+    probs, labels = _held_out_predictions(model, source)
+    return float(np.mean(probs.argmax(-1) == labels.reshape(-1)))
+
+
 @pytest.mark.slow
 def test_image_recipe_digits_reaches_97_percent(tmp_path):
     """GoogLeNet (BN) on the digits upsampled to 32x32x3: >= 97% on the held-out 20%."""
-    summary = recipe.run("googlenet_bn", _strs(["--epochs", 12, "--lr", 3e-3, *_common(tmp_path)]))
-    assert summary["params"] > 5_000_000  # the registered GoogLeNet, not a small stand-in
-    assert summary["final_eval"]["accuracy"] >= 0.97, summary["final_eval"]
+    trainer = _train("googlenet_bn", ["--epochs", 12, "--lr", 3e-3, *_common(tmp_path)])
+    summary = trainer.summary
+    assert summary["params"] == 7_020_392 - 1_025_000 + 10_250  # the card's, 10 classes
+    accuracy = _accuracy(trainer.model, trainer.source)  # recomputed from the predictions
+    assert accuracy == pytest.approx(summary["final_eval"]["accuracy"], abs=1e-6)
+    assert trainer.source.num_eval == 360 and accuracy >= 0.97, summary["final_eval"]
 
 
 @pytest.mark.slow
 def test_peephole_recipe_adding_problem_mse_below_001(tmp_path):
     """The registered peephole LSTM regressor (64 units) on the adding problem, 100 steps."""
-    summary = recipe.run("peephole_lstm_regressor", _strs(
-        ["--dataset", "adding", "--steps", 100, "--num-train", 10_000, "--epochs", 20, "--lr", 3e-3,
-         *_common(tmp_path)]))
+    trainer = _train("peephole_lstm_regressor", [
+        "--dataset", "adding", "--steps", 100, "--num-train", 10_000, "--epochs", 20, "--lr", 3e-3,
+        *_common(tmp_path)])
+    summary = trainer.summary
     u, f = 64, 2  # gates 4u(f + u) + 4u, peepholes 3u (Gers et al. 2002), linear head u + 1
     assert summary["params"] == 4 * u * (f + u) + 4 * u + 3 * u + u + 1
-    assert summary["final_eval"]["mse"] < 0.01, summary["final_eval"]
+    preds, targets = _held_out_predictions(trainer.model, trainer.source)
+    mse = float(np.mean((preds.reshape(-1) - targets.reshape(-1)) ** 2))  # recomputed here
+    assert mse == pytest.approx(summary["final_eval"]["mse"], rel=1e-4)
+    assert len(targets) == 2_000 and mse < 0.01, summary["final_eval"]
 
 
 @pytest.mark.slow
 def test_transformer_recipe_reversal_greedy_exact_match(tmp_path):
     """`transformer_base` with a small config (2+2 layers, d_model 64) on sequence reversal."""
-    summary = recipe.run("transformer_base", _strs(
-        ["--set", "num_layers=2", "--set", "d_model=64", "--set", "d_ff=128",
-         "--set", "num_heads=4", "--set", "dropout=0", "--num-train", 10_000,
-         "--epochs", 6, "--lr", 3e-3, "--warmup-steps", 100,
-         "--decode-examples", 1000, *_common(tmp_path)]))
-    assert summary["greedy_exact_match"] >= 0.95, summary
+    trainer = _train("transformer_base", [
+        "--set", "num_layers=2", "--set", "d_model=64", "--set", "d_ff=128",
+        "--set", "num_heads=4", "--set", "dropout=0", "--num-train", 10_000,
+        "--epochs", 6, "--lr", 3e-3, "--warmup-steps", 100,
+        "--decode-examples", 1000, *_common(tmp_path)])
+    summary = trainer.summary
+    # greedy decoding written out here: argmax of the next token, from BOS until EOS
+    (src, _), labels = next(iter(trainer.source.eval().batch(1000).as_numpy_iterator()))
+    tgt = np.ones((len(src), 1), "int32")
+    for _ in range(labels.shape[1]):
+        nxt = np.asarray(trainer.model([src, tgt], training=False))[:, -1].argmax(-1)
+        tgt = np.concatenate([tgt, nxt[:, None].astype("int32")], 1)
+    decoded = tgt[:, 1:]
+    exact = [np.array_equal(d[: list(y).index(2) + 1], y[: list(y).index(2) + 1])
+             for d, y in zip(decoded, labels)]  # up to and including EOS
+    assert len(exact) == 1000 and np.mean(exact) == pytest.approx(summary["greedy_exact_match"],
+                                                                   abs=0.005)
+    assert np.mean(exact) >= 0.95, summary
 
 
 def test_image_recipe_on_tfds_cifar10_mock_exports(tmp_path):
@@ -73,10 +114,12 @@ def test_image_recipe_on_tfds_cifar10_mock_exports(tmp_path):
     task = ImageClassification.from_args(args)
     with tfds.testing.mock_data(num_examples=40, policy=tfds.testing.MockPolicy.USE_CODE):
         source, _ = task.make_source(get_spec("resnet50"), args)
-        summary = train.Trainer(task, source, stand_ins.small_cnn((32, 32, 3), 10),
-                                train.config_from_args(args, "small_cnn")).fit()
+        trainer = train.Trainer(task, source, stand_ins.small_cnn((32, 32, 3), 10),
+                                train.config_from_args(args, "small_cnn"))
+        summary = trainer.fit()
+        accuracy = _accuracy(trainer.model, source)
     assert summary["steps"] == 3 and summary["dataset"] == "cifar10"
-    assert 0.0 <= summary["final_eval"]["accuracy"] <= 1.0
+    assert summary["final_eval"]["accuracy"] == pytest.approx(accuracy, abs=1e-6)
     export = tmp_path / "saved" / "small_cnn" / "1"
     assert os.path.exists(export / "saved_model.pb")
     loaded = tf.saved_model.load(str(export))
@@ -132,7 +175,14 @@ def test_zoo_train_cli_runs_the_family_recipe_on_a_registered_model(tmp_path, ca
         import json
 
         summary = json.load(f)
-    assert summary["steps"] == 4 and summary["final_eval"]["accuracy"] >= 0.0
+    assert summary["steps"] == 4
+    import keras
+
+    from zoo import data
+
+    model = keras.saving.load_model(summary["model_path"])  # the trained model, from the run
+    accuracy = _accuracy(model, data.digits_source(16))
+    assert summary["final_eval"]["accuracy"] == pytest.approx(accuracy, abs=1e-6)
 
 
 def test_translation_source_tokenises_tfds_pairs_with_subwords(tmp_path):
@@ -204,11 +254,14 @@ def test_transformer_recipe_exports_greedy_and_beam_translation(tmp_path):
 
 def test_peephole_classifier_recipe_takes_feature_sequences(tmp_path):
     """digits_rows (8 steps of 8 features) builds the classifier without an embedding."""
-    summary = recipe.run(
-        "peephole_lstm_classifier",
-        ["--set", "units=8", "--epochs", "1", "--steps-per-epoch", "2", *_strs(_common(tmp_path))])
+    trainer = _train("peephole_lstm_classifier",
+                     ["--set", "units=8", "--epochs", "1", "--steps-per-epoch", "2",
+                      *_common(tmp_path)])
+    summary = trainer.summary
     assert summary["dataset"] == "digits_rows" and summary["task"] == "sequence_classification"
-    assert 0.0 <= summary["final_eval"]["accuracy"] <= 1.0
+    assert trainer.model.inputs[0].shape[1:] == (8, 8)  # rows of features, no embedding
+    accuracy = _accuracy(trainer.model, trainer.source)
+    assert summary["final_eval"]["accuracy"] == pytest.approx(accuracy, abs=1e-6)
 
 
 _TINY = ["--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "8", "--quiet"]

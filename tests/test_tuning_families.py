@@ -6,9 +6,12 @@ import inspect
 import math
 import os
 
+import keras
+import numpy as np
 import pytest
 
 import zoo
+from conftest import example_inputs
 from zoo import tuning
 from zoo.registry import get_spec, list_models
 
@@ -54,13 +57,17 @@ def test_declared_space_holds_the_cards_configuration_and_only_builder_arguments
         builder, training = tuning.split_overrides(values)
         assert set(builder) <= set(params), (name, set(builder) - set(params))
         builder_keys |= set(builder)
-    if spec.family not in ("resnet", "inception"):  # keras.applications layouts: no such argument
-        assert builder_keys, f"{name}'s space tunes no architecture choice"
-    # the card's defaults (the paper's configuration) are a point of the declared space
-    defaults = {k: spec.defaults[k] for k in builder_keys if spec.defaults.get(k) is not None}
-    if "units" in defaults:
-        defaults["units"] = tuple(defaults["units"])
-    assert _has(points, **defaults), (name, defaults)
+    if not builder_keys:
+        # keras.applications layouts take no such argument: their spaces tune the paper's
+        # training settings, which test_spaces_follow_the_papers checks point by point
+        assert spec.family in ("resnet", "inception"), f"{name}'s space tunes no architecture choice"
+    else:
+        # the card's defaults (the paper's configuration) are a point of the declared space
+        defaults = {k: spec.defaults[k] for k in builder_keys if spec.defaults.get(k) is not None}
+        if "units" in defaults:
+            defaults["units"] = tuple(defaults["units"])
+        assert defaults, (name, sorted(builder_keys))
+        assert _has(points, **defaults), (name, defaults)
     lines = zoo.model_card.__globals__["_space_lines"](spec)
     assert lines and all(":" in line for line in lines)
 
@@ -77,10 +84,10 @@ def test_spaces_follow_the_papers():
     assert not any("aux_loss_weight" in v for _, v in pts if not v["aux_logits"])
     # Vaswani et al. 2017 Table 3 and section 5.3: base and big, peak rate d^-0.5 warmup^-0.5
     base = _points("transformer_base")
+    # the peak rate d^-0.5 warmup^-0.5 = 6.99e-4 for (512, 4000), declared rounded to 7e-4
     assert _has(base, num_layers=6, d_model=512, d_ff=2048, num_heads=8, dropout=0.1,
-                label_smoothing=0.1, warmup_steps=4000, learning_rate=(512 * 4000) ** -0.5 * 0.9999,
-                pre_norm=False) or _has(base, d_model=512, warmup_steps=4000, learning_rate=7e-4)
-    assert abs(7e-4 - (512 * 4000) ** -0.5) / 7e-4 < 0.01
+                label_smoothing=0.1, warmup_steps=4000, learning_rate=7e-4, pre_norm=False)
+    assert round((512 * 4000) ** -0.5, 4) == 7e-4
     assert _has(_points("transformer_big"), d_model=1024, d_ff=4096, num_heads=16, dropout=0.3)
     for _, v in base:
         assert v["d_model"] % v["num_heads"] == 0 and v["d_ff"] == 4 * v["d_model"]
@@ -128,7 +135,8 @@ def test_a_point_of_every_declared_space_builds(name):
     if kwargs.get("aux_logits"):
         kwargs["input_shape"] = (96, 96, 3)  # the auxiliary heads need 65x65 or more
     model = spec.build(**kwargs)
-    assert model.count_params() > 0
+    for out in keras.tree.flatten(model(example_inputs(model), training=False)):
+        assert np.all(np.isfinite(np.asarray(out))), name
     for key, value in builder.items():
         if key in ("units",):
             value = tuple(value)
@@ -178,7 +186,9 @@ def test_tiny_googlenet_with_weighted_auxiliary_heads(tmp_path):
 
 @pytest.mark.slow
 def test_tiny_random_inception_v3(tmp_path):
-    _tiny(tmp_path, "inception_v3", "random", {"optimizer": "adamw"}, max_trials=1)
+    res, rows = _tiny(tmp_path, "inception_v3", "random", {"optimizer": "adamw"}, max_trials=1)
+    assert rows[0]["optimizer"] == "adamw" and "sgd_learning_rate" not in rows[0]
+    assert rows[0]["label_smoothing"] in (0.0, 0.1) and rows[0]["status"] == "COMPLETED"
 
 
 @pytest.mark.slow
@@ -213,7 +223,16 @@ def test_tiny_random_transformer(tmp_path):
 def test_tiny_search_dcgan_scored_by_frechet(tmp_path):
     res, rows = _tiny(tmp_path, "dcgan_generator_28", "random", small("dcgan_generator_28"))
     assert res["tuner"].oracle.objective.name == "frechet"
-    assert all(r["score"] > 0 for r in rows if r["score"] is not None)
+    # a generator trained for two steps is farther from the digits than two halves of the real
+    # digits are from each other (a score computed on the wrong images would not be)
+    from zoo import data
+
+    src = data.digits_source(28, 1, augment="none")
+    ds = src.train(None).map(lambda *ex: src.preprocess(data.unpack(ex), False)).batch(512)
+    real = next(ds.as_numpy_iterator())[0]
+    floor = tuning.frechet_pixels(real[:256], real[256:])
+    scores = [r["score"] for r in rows if r["status"] == "COMPLETED"]
+    assert scores and all(np.isfinite(s) and s > 2 * floor for s in scores), (scores, floor)
 
 
 def test_frechet_pixels_against_closed_form():

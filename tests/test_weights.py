@@ -177,10 +177,19 @@ def test_file_with_more_or_fewer_layers_fails_and_loads_nothing(tmp_path, layout
 def test_keras_itself_loads_the_extra_layer_file_silently(tmp_path):
     """Why zoo checks first: what Keras 3 does with a file that has an extra layer."""
     source = _tiny(n_conv=3)
+    _randomize(source, 1)
     path = str(tmp_path / "w.weights.h5")
     source.save_weights(path)
     model = _tiny(n_conv=2)
     model.load_weights(path)  # no error from Keras
+    # what it loaded: the two convolutions and batch norms the file shares with the model, by
+    # class and order, and the head (the file's third conv/BN ignored): every weight changed
+    names = [v.path for v in model.weights]
+    wanted = {v.path: keras.ops.convert_to_numpy(v) for v in source.weights
+              if not v.path.startswith(("conv2/", "bn2/"))}
+    assert sorted(names) == sorted(wanted)
+    for v in model.weights:
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(v), wanted[v.path])
 
 
 def test_shape_mismatch_names_layer_and_both_shapes(tmp_path):

@@ -354,10 +354,35 @@ def reversal_problem(n, max_len=20, vocab=20, min_len=1, seed=0):
     return (src, dec_in), labels
 
 
+def _unseen(candidates, labels, seen, n):
+    """The first `n` of the candidate examples whose source sequence is not in `seen` (and not
+    repeated among them)."""
+    src, dec_in = candidates
+    keep, taken = [], set(seen)
+    for i, row in enumerate(src):
+        key = row.tobytes()
+        if key not in taken:
+            taken.add(key)
+            keep.append(i)
+        if len(keep) == n:
+            break
+    if len(keep) < n:
+        raise ValueError(f"Only {len(keep)} reversal sequences not seen in training; asked for "
+                         f"{n}. Use a larger `vocab` or `max_len`, or fewer held-out examples.")
+    keep = np.asarray(keep)
+    return (src[keep], dec_in[keep]), labels[keep]
+
+
 def reversal_source(max_len=20, vocab=20, num_train=20_000, num_eval=1_000, seed=0):
-    """Sequence reversal as a `DataSource`; `info['vocab_size']` counts PAD, BOS and EOS too."""
+    """Sequence reversal as a `DataSource`; `info['vocab_size']` counts PAD, BOS and EOS too.
+
+    The held-out sequences are drawn with another seed and none of them is a training sequence
+    (short sequences are few: of 1,000 drawn independently, about 80 are also among 10,000
+    training ones), so the held-out score measures reversal, not memory.
+    """
     tr, y_tr = reversal_problem(num_train, max_len, vocab, seed=seed)
-    te, y_te = reversal_problem(num_eval, max_len, vocab, seed=seed + 1)
+    drawn, y_drawn = reversal_problem(4 * num_eval + 100, max_len, vocab, seed=seed + 1)
+    te, y_te = _unseen(drawn, y_drawn, {row.tobytes() for row in tr[0]}, num_eval)
     return array_source(
         "reversal", tr, y_tr, te, y_te,
         info={"vocab_size": vocab + 3, "max_len": max_len, "target_len": max_len + 1},
