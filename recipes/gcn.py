@@ -7,7 +7,7 @@ The flags are those of `zoo train gcn` (`zoo.train.recipe.build_parser`: the tas
 the trainer's, with the paper's Adam at 0.01 for 200 full-graph epochs). The task module,
 zoo/tasks/node_classification.py, holds the recipe: the whole graph is one example, the loss
 covers the labelled nodes only, the held-out accuracy is the test nodes'. One graph is one
-example, so a run uses one replica (`--strategy one_device`, the default on one device).
+example, so a run uses one replica (`--strategy one_device`, this recipe's default).
 """
 
 import sys

@@ -253,6 +253,8 @@ def test_zoo_train_on_planetoid_files(tmp_path):
                                  "--epochs", "3", "--quiet", "--no-export",
                                  "--run-dir", str(tmp_path / "run")])
     assert summary["dataset"] == "tiny" and summary["params"] == 6 * 16 + 16 * 3
+    assert summary["strategy"] == "OneDeviceStrategy" and summary["global_batch_size"] == 1
+    assert summary["steps"] == 3  # one full-graph step per epoch
     assert summary["test_nodes"] == 5 and summary["labelled_nodes"] == 4
     assert set(summary["node_accuracy"]) == {"train", "val", "test"}
     assert summary["final_eval"]["accuracy"] == pytest.approx(summary["node_accuracy"]["test"])

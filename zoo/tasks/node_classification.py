@@ -58,9 +58,11 @@ class NodeClassification(Task):
 
     name = "node_classification"
     monitor = "accuracy"
-    # Kipf & Welling 2017 section 5.2: Adam at 0.01, 200 epochs of one full-graph step
+    # Kipf & Welling 2017 section 5.2: Adam at 0.01, 200 epochs of one full-graph step; one
+    # graph is one example, so one replica (the GPU if there is one)
     train_defaults = dict(epochs=200, batch_size=1, learning_rate=0.01, optimizer="adam",
-                          schedule="constant", warmup_steps=0, log_every=10)
+                          schedule="constant", warmup_steps=0, log_every=10,
+                          strategy="one_device")
 
     def __init__(self, from_logits=None, dataset="karate", planetoid=None):
         if planetoid is None and dataset != "karate":
