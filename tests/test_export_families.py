@@ -69,6 +69,9 @@ EXPECTED_BY_TASK = {
                                "outputs": {"images": "uint8"}}},
     "image_discrimination": {"serving_default": _DISCRIMINATE,
                              "classify_float": dict(_DISCRIMINATE, inputs={"images": "float32"})},
+    "node_classification": {"serving_default": {
+        "inputs": {"node_features": "float32", "adjacency": "float32"},
+        "outputs": {"probabilities": "float32"}}},
 }
 EXPECTED = {n: EXPECTED_BY_TASK[get_spec(n).task] for n in MODELS}
 
@@ -301,6 +304,16 @@ def _reference_cases(name, model, signatures, rng):
                                              maxval=1.0)
         cases.append(("generate_from_seed", {"seed": np.int64(7), "count": np.int32(3)},
                       {"images": to_pixels(model(drawn))}))
+    elif task == "node_classification":
+        # one graph per request: the model on the batch of that one graph, the raw (symmetric,
+        # 0/1) adjacency normalised inside the model
+        n, f = 9, model.inputs[0].shape[-1]
+        upper = np.triu((rng.uniform(size=(n, n)) < 0.4).astype("float32"), 1)
+        adjacency = upper + upper.T
+        x = rng.uniform(size=(n, f)).astype("float32")
+        probs = _as_probabilities(model, model([x[None], adjacency[None]], training=False))[0]
+        cases.append(("serving_default", {"node_features": x, "adjacency": adjacency},
+                      {"probabilities": probs}))
     else:
         raise AssertionError(f"no independent reference for the task {task!r} of {name}: add one")
     return cases

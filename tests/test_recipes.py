@@ -278,6 +278,7 @@ SCRIPTS = {  # script: (exported model, arguments of a tiny run)
                                          *_MIRRORED, *_TINY]),
     "dcgan": ("dcgan_generator_28", ["--latent-dim", "8", "--set", "base_filters=4",
                                      "--discriminator-set", "base_filters=4", *_MIRRORED, *_TINY]),
+    "gcn": ("gcn", ["--strategy", "one_device", *_TINY]),
     "search": ("highway_net", ["highway_net", "--tuner", "grid", "--set", "depth=2", "--set",
                                "width=8", "--set", "activation=relu", "--set", "variant=highway",
                                "--set", "highway_gate_bias=-1", "--set", "learning_rate=0.03",

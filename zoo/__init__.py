@@ -1,5 +1,5 @@
 """zoo: a Keras 3 model zoo (GoogLeNet/Inception, ResNet, gated-skip nets, peephole LSTM,
-Transformer, DCGAN) with keras.applications-style builders, a registry and model cards.
+Transformer, DCGAN, GCN) with keras.applications-style builders, a registry and model cards.
 
 `import zoo` loads neither Keras nor TensorFlow: the registry knows every model from the cards
 stored beside the family modules, and a builder (`zoo.resnet50`), `zoo.layers`, `zoo.models`,

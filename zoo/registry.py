@@ -62,6 +62,7 @@ TASKS = (
     "text_classification",
     "translation",
     "image_generation",
+    "node_classification",
 )
 
 # The card data of family `zoo.models.<family>` is the module `zoo.models.<family>_card`.

@@ -1,0 +1,184 @@
+"""Node classification: semi-supervised, transductive (the GCN of Kipf & Welling 2017).
+
+* Training: the whole graph is one example (batch size 1, one step per epoch: the paper's
+  full-batch training). The model sees every node and edge; the cross-entropy is summed over the
+  *labelled* nodes only (the training mask) and divided by their number, plus the model's
+  regularisation (the first layer's L2). Metrics: loss and accuracy over the nodes of the mask.
+* Data (`zoo train NAME`): by default the embedded Zachary's karate club (networkx, no download:
+  two factions, one labelled node per faction, identity features); the held-out metrics are those
+  of the other 32 nodes. `--planetoid DIR --dataset cora` (or `citeseer`, `pubmed`) reads Kipf's
+  Planetoid files (`zoo.tasks.graph_data.load_planetoid`): trained on the 20 labelled nodes per
+  class, evaluated on the 1000 test nodes; validation accuracy reported beside.
+* Serving: `serving_default` takes one graph, `node_features` float32 `[N, F]` and its raw
+  `adjacency` float32 `[N, N]` (symmetric, without self-loops; normalised inside the graph), and
+  returns `probabilities` `[N, classes]`. (The Keras model takes a batch of graphs, `[batch, N,
+  F]` and `[batch, N, N]`; the signature serves one graph per request.)
+* Search: trials train on the karate club, scored on its 32 unlabelled nodes (the graph has no
+  separate validation nodes: a search there shows the workflow, not a held-out estimate).
+
+Example:
+    >>> from zoo.tasks import task_for
+    >>> task_for("gcn").train_defaults["epochs"]
+    200
+"""
+
+from __future__ import annotations
+
+from typing import Dict
+
+import numpy as np
+import tensorflow as tf
+
+from zoo.tasks.base import Task, classification_forward, f32, logits_flag
+from zoo.tasks.graph_data import PLANETOID_NAMES, Graph, graph_source, karate_club, load_planetoid
+from zoo.tasks.serving import Endpoint, TensorDoc, probabilities_fn
+
+__all__ = ["NodeClassification", "masked_accuracy", "TASK"]
+
+DATASETS = ("karate",) + PLANETOID_NAMES
+
+
+def masked_accuracy(model, graph: Graph) -> Dict[str, float]:
+    """Accuracy of `model` (inference mode) on the train, validation and test nodes of `graph`
+    (splits without nodes are left out)."""
+    out = model([graph.features[None], graph.adjacency[None]], training=False)
+    pred = np.asarray(out)[0].argmax(-1)
+    right = pred == graph.labels
+    return {split: float(right[mask].mean())
+            for split, mask in (("train", graph.train_mask), ("val", graph.val_mask),
+                                ("test", graph.test_mask)) if mask.any()}
+
+
+class NodeClassification(Task):
+    """See the module docstring.
+
+    Args:
+        from_logits: None: from the model (`zoo.conventions.output_is_probability`).
+    """
+
+    name = "node_classification"
+    monitor = "accuracy"
+    # Kipf & Welling 2017 section 5.2: Adam at 0.01, 200 epochs of one full-graph step; one
+    # graph is one example, so one replica (the GPU if there is one)
+    train_defaults = dict(epochs=200, batch_size=1, learning_rate=0.01, optimizer="adam",
+                          schedule="constant", warmup_steps=0, log_every=10,
+                          strategy="one_device")
+
+    def __init__(self, from_logits=None, dataset="karate", planetoid=None):
+        if planetoid is None and dataset != "karate":
+            raise ValueError(
+                f"`--dataset {dataset}` needs `--planetoid DIR`, the folder of its "
+                f"ind.{dataset}.* files; without it the dataset must be 'karate' (embedded). "
+                f"Received: dataset={dataset!r}")
+        if planetoid is not None and dataset == "karate":
+            raise ValueError("`--planetoid DIR` needs `--dataset NAME`, the name of its files "
+                             f"(one of {PLANETOID_NAMES} or another). Received: dataset='karate'")
+        self.from_logits = from_logits
+        self.dataset = dataset
+        self.planetoid = planetoid
+        self.graph = None
+
+    # -------------------------------------------------------------------------- training
+    def denominator(self, batch):
+        return tf.reduce_sum(f32(batch[1][1]))  # the nodes of the mask
+
+    def forward(self, model, batch, training):
+        (features, adjacency), (labels, mask) = batch
+        out = f32(model([features, adjacency], training=training))
+        classes = tf.shape(out)[-1]
+        per, correct = classification_forward(
+            tf.reshape(out, [-1, classes]), tf.reshape(labels, [-1]),
+            logits_flag(model, self.from_logits))
+        mask = tf.reshape(f32(mask), [-1])
+        loss_sum = tf.reduce_sum(per * mask)
+        return loss_sum, {"loss_sum": loss_sum, "accuracy_sum": tf.reduce_sum(correct * mask),
+                          "count": tf.reduce_sum(mask)}
+
+    # ---------------------------------------------------------------------------- recipe
+    @classmethod
+    def add_arguments(cls, parser):
+        parser.add_argument("--dataset", default="karate",
+                            help=f"'karate' (embedded) or, with --planetoid, the name of the "
+                                 f"Planetoid files ({', '.join(PLANETOID_NAMES)})")
+        parser.add_argument("--planetoid", default=None, metavar="DIR",
+                            help="folder of Kipf's Planetoid files ind.DATASET.x, .y, .tx, .ty, "
+                                 ".allx, .ally, .graph and .test.index")
+
+    @classmethod
+    def from_args(cls, args):
+        return cls(dataset=args.dataset, planetoid=args.planetoid)
+
+    def load_graph(self) -> Graph:
+        if self.graph is None:
+            self.graph = (karate_club() if self.planetoid is None
+                          else load_planetoid(self.planetoid, self.dataset))
+        return self.graph
+
+    def make_source(self, spec, args):
+        graph = self.load_graph()
+        return graph_source(graph), dict(num_features=graph.num_features,
+                                         classes=graph.num_classes)
+
+    def after_training(self, trainer, args, source):
+        graph = self.load_graph()
+        trainer.update_summary(node_accuracy=masked_accuracy(trainer.model, graph),
+                               labelled_nodes=int(graph.train_mask.sum()),
+                               test_nodes=int(graph.test_mask.sum()))
+
+    def report(self, summary):
+        acc = summary.get("node_accuracy") or {}
+        test = acc.get("test", summary["final_eval"].get("accuracy", float("nan")))
+        val = f", validation accuracy {acc['val']:.4f}" if "val" in acc else ""
+        return (f"{summary['name']} on {summary['dataset']}: test accuracy {test:.4f} on the "
+                f"{summary.get('test_nodes')} test nodes (trained on "
+                f"{summary.get('labelled_nodes')} labelled nodes){val}, exported to "
+                f"{summary.get('export_path')}")
+
+    # --------------------------------------------------------------------------- serving
+    def endpoints(self, model, **opts):
+        shapes = [tuple(t.shape[1:]) for t in model.inputs]
+        if len(shapes) != 2 or len(shapes[0]) != 2 or len(shapes[1]) != 2 or shapes[0][1] is None:
+            raise ValueError(
+                "task='node_classification' needs a model on [node_features [batch, N, F], "
+                f"adjacency [batch, N, N]]. Received: model inputs {shapes}")
+        nodes, features = shapes[0]
+        to_probs = probabilities_fn(model, opts.get("output_activation", "auto"))
+        classes = int(model.outputs[0].shape[-1])
+        sample_nodes = nodes or 5
+
+        def classify(node_features, adjacency):
+            x = tf.cast(node_features, "float32")[None]
+            a = tf.cast(adjacency, "float32")[None]
+            return {"probabilities": to_probs(f32(model([x, a], training=False)))[0]}
+
+        return [Endpoint(
+            "serving_default", classify,
+            [TensorDoc("node_features", "float32", [nodes, features],
+                       "one graph's node features, a row per node",
+                       {"shape": [sample_nodes, features], "low": 0.0, "high": 1.0}),
+             TensorDoc("adjacency", "float32", [nodes, nodes],
+                       "its raw adjacency (symmetric, weighted or 0/1, no self-loops); "
+                       "D^-1/2 (A + I) D^-1/2 inside the graph",
+                       {"shape": [sample_nodes, sample_nodes], "low": 0.0, "high": 1.0})],
+            [TensorDoc("probabilities", "float32", [nodes, classes],
+                       "class probabilities per node")],
+            "Classify every node of one graph.")]
+
+    # ---------------------------------------------------------------------------- search
+    def default_space(self, hp):
+        return {"learning_rate": hp.Choice("learning_rate", [0.01, 0.005]),
+                "batch_size": hp.Fixed("batch_size", 1), "epochs": hp.Fixed("epochs", 200)}
+
+    def search_data(self, spec, base, *, eval_examples=256, num_train=2048, seed=0):
+        graph = karate_club()
+        return graph_source(graph), dict(num_features=graph.num_features,
+                                         classes=graph.num_classes)
+
+    def training_defaults(self):
+        return {"learning_rate": 0.01, "optimizer": "adam", "beta_1": 0.9}
+
+    def tuning_task(self, training):
+        return type(self)()
+
+
+TASK = NodeClassification
