@@ -11,8 +11,12 @@ generator out: few samples may have a near-duplicate among the others (a generat
 components each collapsed to one image would pass the judge), and the samples must be no closer
 to the training digits than 0.9 of the held-out real digits' distance (not copies).
 
-The flags are docs/dcgan.md's, chosen with validation judges (the same judge at other seeds),
-never with this test's judge (seed 0), which only reports.
+The flags are docs/dcgan.md's (issue 5's with a mixture spread of 0.5), chosen with validation
+judges (the same judge at seeds 7 and 8), never with this test's judge (seed 0), which only
+reports. Measured: the judge is confident on 0.000 of noise, 0.002 of blends and 0.986 of
+held-out digits; 0.823 of the samples are confident, every class, 1.8% near-duplicates, median
+distance to training 6.10 (held-out digits: 6.08). Training `--seed 1` gives 0.783: the target is
+met on this seed with little margin (a run is deterministic on one machine).
 """
 
 import os
@@ -24,6 +28,7 @@ SIZE, CHANNELS, EPOCHS = 32, 3, 60
 RECIPE_FLAGS = [
     "dcgan_generator_32", "--batch-size", 32, "--epochs", EPOCHS,
     "--set", "base_filters=32", "--set", "kernel_size=4", "--set", "latent_components=20",
+    "--set", "latent_scale=0.5",
     "--discriminator-set", "base_filters=32", "--discriminator-set", "kernel_size=4",
     "--label-smoothing", 0.1, "--ema-decay", 0.999, "--diff-augment", "translation",
 ]
