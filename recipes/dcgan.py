@@ -3,7 +3,7 @@
     python recipes/dcgan.py --strategy mirrored --cpu-devices 2 --epochs 30      # 28x28 digits
     python recipes/dcgan.py --model dcgan_generator_32 --batch-size 32 --epochs 60 \\
         --set base_filters=32 --set kernel_size=4 --set latent_components=20 \\
-        --discriminator-set base_filters=32 --discriminator-set kernel_size=4 \\
+        --set latent_scale=0.5 --discriminator-set base_filters=32 --discriminator-set kernel_size=4 \\
         --label-smoothing 0.1 --ema-decay 0.999 --diff-augment translation
 
 The image generation task (zoo/tasks/image_generation.py, also `zoo train NAME`) pairs the

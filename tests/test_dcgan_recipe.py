@@ -1,17 +1,22 @@
-"""Issue 5's DCGAN target: the recipe on the embedded digits, registered builders, documented flags.
+"""Issue 5's DCGAN target, with issue 18's judge that can fail: the recipe on the embedded digits.
 
-A judge CNN trained here on the real digits (at the samples' resolution, channels and [-1, 1]
-range; its held-out accuracy is checked) labels 1,000 generated samples: at least 80% must be
-labelled with confidence >= 0.9 and every class must appear among them (no collapse). Two checks
-beyond the issue's keep that from being met by a degenerate generator: few samples may have a
-near-duplicate among the others (a generator whose mixture components each collapsed to one
-image would pass the judge), and the samples must not be copies of training digits.
+The judge (`tests/_digits_judge.py`) is a small CNN with an 11th "not a digit" class, trained
+here on the training digits and on noise, blends and corrupted digits drawn from its own seed.
+Before it judges anything, the test shows that it can fail: on images it never saw it must be
+confident (one digit at probability >= 0.9) on fewer than 10% of uniform-noise images and of
+50/50 blends of two held-out digits of different classes, and on at least 97% of the held-out
+real digits. Then it labels 1,000 generated samples: at least `TARGET` of them must be
+confident, and every class must appear among them (no collapse). Two checks keep a degenerate
+generator out: few samples may have a near-duplicate among the others (a generator whose mixture
+components each collapsed to one image would pass the judge), and the samples must be no closer
+to the training digits than 0.9 of the held-out real digits' distance (not copies).
 
-The flags are docs/dcgan.md's: `dcgan_generator_32` / `dcgan_discriminator_32` narrowed to
-`base_filters=32` and 4x4 kernels, a mixture latent of 20 components (DeLiGAN), one-sided label
-smoothing, an EMA generator and DiffAugment translation (40 epochs are about 90 s of
-training on 2 idle CPU cores), 60 epochs (2,640 steps): the seed-to-seed spread at 40
-epochs was 0.79-0.93 (docs/dcgan.md). Measured: 0.896 confident, every class, no near-duplicates.
+The flags are docs/dcgan.md's (issue 5's with a mixture spread of 0.5), chosen with validation
+judges (the same judge at seeds 7 and 8), never with this test's judge (seed 0), which only
+reports. Measured: the judge is confident on 0.000 of noise, 0.002 of blends and 0.986 of
+held-out digits; 0.823 of the samples are confident, every class, 1.8% near-duplicates, median
+distance to training 6.10 (held-out digits: 6.08). Training `--seed 1` gives 0.783: the target is
+met on this seed with little margin (a run is deterministic on one machine).
 """
 
 import os
@@ -23,33 +28,11 @@ SIZE, CHANNELS, EPOCHS = 32, 3, 60
 RECIPE_FLAGS = [
     "dcgan_generator_32", "--batch-size", 32, "--epochs", EPOCHS,
     "--set", "base_filters=32", "--set", "kernel_size=4", "--set", "latent_components=20",
+    "--set", "latent_scale=0.5",
     "--discriminator-set", "base_filters=32", "--discriminator-set", "kernel_size=4",
     "--label-smoothing", 0.1, "--ema-decay", 0.999, "--diff-augment", "translation",
 ]
-
-
-def _digits_classifier(size, channels):
-    """A CNN trained on the real digits (held-out accuracy checked) to judge samples."""
-    import keras
-    from keras import layers
-
-    from zoo import data
-
-    src = data.digits_source(size, channels, augment="none")
-    xs, ys = zip(*data.train_pipeline(src, 64).take(300).as_numpy_iterator())
-    x_te, y_te = zip(*data.eval_pipeline(src, 400).as_numpy_iterator())
-    clf = keras.Sequential([
-        keras.Input((size, size, channels)),
-        layers.Conv2D(32, 3, padding="same"), layers.BatchNormalization(), layers.ReLU(),
-        layers.MaxPooling2D(),
-        layers.Conv2D(64, 3, padding="same", activation="relu"), layers.MaxPooling2D(),
-        layers.Flatten(), layers.Dropout(0.3), layers.Dense(10, activation="softmax"),
-    ])
-    clf.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
-    clf.fit(np.concatenate(xs), np.concatenate(ys), epochs=2, batch_size=64, verbose=0)
-    acc = clf.evaluate(np.concatenate(x_te), np.concatenate(y_te), verbose=0)[1]
-    assert acc > 0.95, acc
-    return clf
+TARGET = 0.8  # issue 5's
 
 
 def _nearest(a, b, exclude_self=False):
@@ -61,21 +44,18 @@ def _nearest(a, b, exclude_self=False):
     return d.min(1)
 
 
-def _real_digits(size):
-    """The training and held-out digits through the recipe's preprocessing (one channel)."""
+def _real_digits(size, channels):
+    """The training and held-out digits and labels through the recipe's preprocessing."""
+    from _digits_judge import upsample
     from zoo import data
 
-    x_tr, x_te, _, _ = data.digits_split(0)
-    pre = data.image_preprocessor(size, 1, "none", with_label=False)
-
-    def prep(x):
-        return np.asarray(pre(x[..., None], False)).reshape(len(x), -1)
-
-    return prep(x_tr), prep(x_te)
+    x_tr, x_te, y_tr, y_te = data.digits_split(0)
+    return upsample(x_tr, size, channels), upsample(x_te, size, channels), y_tr, y_te
 
 
 @pytest.mark.slow
 def test_dcgan_recipe_digits_samples_are_recognisable_and_diverse(tmp_path):
+    from _digits_judge import Judge
     from zoo.train import recipe
 
     name, *flags = [str(a) for a in RECIPE_FLAGS]
@@ -87,23 +67,30 @@ def test_dcgan_recipe_digits_samples_are_recognisable_and_diverse(tmp_path):
     images = np.asarray(trainer.model.sampler(z, training=False))
     assert images.shape == (1000, SIZE, SIZE, CHANNELS)
 
-    probs = _digits_classifier(SIZE, CHANNELS).predict(images, verbose=0)
-    confident = probs.max(-1) >= 0.9
-    classes = np.bincount(probs.argmax(-1)[confident], minlength=10)
+    train, held_out, y_train, y_held_out = _real_digits(SIZE, CHANNELS)
+    judge = Judge(train, y_train, seed=0)
+    rates = judge.rates(held_out, y_held_out, seed=100)
+    confident, digit = judge.confident(images)
+    classes = np.bincount(digit[confident], minlength=10)
 
-    train, held_out = _real_digits(SIZE)
+    train, held_out = (x[..., 0].reshape(len(x), -1) for x in (train, held_out))
     flat = images[..., 0].reshape(len(images), -1)
     to_other = _nearest(flat, flat, exclude_self=True)
     near_duplicates = float(np.mean(to_other < 1.0))
     to_train = float(np.median(_nearest(flat, train)))
     real_to_train = float(np.median(_nearest(held_out, train)))
-    print(f"confident {confident.mean():.3f}, per class {classes.tolist()}, near-duplicates "
-          f"{near_duplicates:.3f}, median distance to the nearest other sample "
-          f"{np.median(to_other):.2f}, median distance to the nearest training digit {to_train:.2f} "
-          f"(held-out real digits: {real_to_train:.2f})")
-    assert confident.mean() >= 0.8, (confident.mean(), classes.tolist())
+    print(f"judge confident on {rates}; samples: confident {confident.mean():.3f}, per class "
+          f"{classes.tolist()}, near-duplicates {near_duplicates:.3f}, median distance to the "
+          f"nearest other sample {np.median(to_other):.2f}, median distance to the nearest "
+          f"training digit {to_train:.2f} (held-out real digits: {real_to_train:.2f})")
+    # the judge can fail: it rejects what is not a digit and accepts real digits it never saw
+    assert rates["noise"] < 0.1, rates
+    assert rates["blends"] < 0.1, rates
+    assert rates["real"] >= 0.97, rates
+    assert confident.mean() >= TARGET, (confident.mean(), classes.tolist())
     assert (classes > 0).all(), classes.tolist()
     # A distance of 1 is a sixth of the real digits' typical nearest-neighbour distance (about 6);
     # generators whose mixture components collapsed had 58-100% of their samples that close.
     assert near_duplicates <= 0.05, near_duplicates
-    assert to_train >= 0.5 * real_to_train, (to_train, real_to_train)
+    # not copies: no closer to the training digits than held-out real digits are (docs/dcgan.md)
+    assert to_train >= 0.9 * real_to_train, (to_train, real_to_train)
