@@ -61,6 +61,7 @@ TASKS = (
     "text_classification",
     "translation",
     "image_generation",
+    "forecasting",
 )
 
 # The card data of family `zoo.models.<family>` is the module `zoo.models.<family>_card`.
