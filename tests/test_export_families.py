@@ -69,6 +69,12 @@ EXPECTED_BY_TASK = {
                                "outputs": {"images": "uint8"}}},
     "image_discrimination": {"serving_default": _DISCRIMINATE,
                              "classify_float": dict(_DISCRIMINATE, inputs={"images": "float32"})},
+    "forecasting": {
+        "serving_default": {"inputs": {"drivers": "float32", "history": "float32"},
+                            "outputs": {"forecast": "float32"}},
+        "attention": {"inputs": {"drivers": "float32", "history": "float32"},
+                      "outputs": {"forecast": "float32", "input_attention": "float32",
+                                  "temporal_attention": "float32"}}},
 }
 EXPECTED = {n: EXPECTED_BY_TASK[get_spec(n).task] for n in MODELS}
 

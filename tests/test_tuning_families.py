@@ -19,6 +19,7 @@ SMALL = {
     "peephole_lstm": {"units_1": 8, "units_2": 6},
     "transformer": {"d_model": 16, "num_layers": 1, "num_heads": 2},
     "dcgan": {"base_filters": 4, "latent_dim": 8},
+    "da_rnn": {"units": 8},
 }
 SMALL_BY_NAME = {"highway_net": {"depth": 5, "width": 16}}
 

@@ -41,7 +41,8 @@ from zoo.tasks.base import Task, f32
 from zoo.tasks.image_classification import limit_eval
 from zoo.tasks.serving import Endpoint, TensorDoc, named_function
 
-__all__ = ["Forecasting", "TASK", "forecasting_source", "target_scale", "SEARCH_WINDOW"]
+__all__ = ["Forecasting", "TASK", "forecasting_source", "target_scale", "evaluate_windows",
+           "compare_forecasters", "SEARCH_WINDOW"]
 
 # trials of a search train on windows this long and read their own last T steps
 SEARCH_WINDOW = 25
@@ -273,3 +274,39 @@ def evaluate_windows(model, data: "fdata.Windows", batch_size=512) -> Dict[str, 
 
 
 TASK = Forecasting
+
+
+def compare_forecasters(data: "fdata.Windows", *, units=16, epochs=30, learning_rate=1e-2,
+                        batch_size=64, seed=0, builder=None):
+    """The paper's comparison on `data`'s test windows: DA-RNN (`builder`, default `da_rnn`, at
+    m = p = `units`), the same model without its attention stages (a plain LSTM
+    encoder-decoder of the same sizes), a linear autoregression on the same window and the last
+    value; both networks trained the same way (Adam, mean squared error, `model.fit`).
+
+    Returns:
+        `{"metrics": {name: {"rmse", "mae", "mape"}}, "attention": (share, uniform) or None,
+        "models": {...}, "alphas": input attention on the test windows}`; the attention share is
+        that of `data.series.true_drivers` when the series has them.
+    """
+    import keras
+
+    if builder is None:
+        from zoo.models.da_rnn import da_rnn as builder
+    x, h, y = data.test
+    sizes = dict(num_drivers=int(x.shape[-1]), window=data.window, horizon=data.horizon,
+                 encoder_units=units, decoder_units=units, **data.stats)
+    models, metrics = {}, {}
+    for name, attention in (("da_rnn", True), ("lstm_encoder_decoder", False)):
+        keras.utils.set_random_seed(seed)
+        model = builder(**sizes, input_attention=attention, temporal_attention=attention)
+        model.compile(keras.optimizers.Adam(learning_rate), "mse")
+        model.fit(list(data.train[:2]), data.train[2], batch_size=batch_size, epochs=epochs,
+                  verbose=0)
+        models[name] = model
+        metrics[name] = fdata.forecast_metrics(model.predict([x, h], verbose=0), y)
+    base = evaluate_windows(models["da_rnn"], data)
+    metrics["linear_ar"], metrics["last_value"] = base["linear_ar"], base["last_value"]
+    alphas = attention_model(models["da_rnn"]).predict([x, h], verbose=0)[1]
+    true = data.series.true_drivers
+    share = fdata.attention_share(alphas, true) if true else None
+    return {"metrics": metrics, "attention": share, "models": models, "alphas": alphas}
