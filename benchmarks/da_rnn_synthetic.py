@@ -6,8 +6,8 @@ autoregression on the same windows and takes the last value, and writes:
 
 * a Markdown table of test RMSE, MAE and MAPE (in the series' units) of the four, with the input
   attention's share on the true drivers against uniform attention's;
-* a PNG: the mean input attention per driving series (true drivers marked) and the forecasts
-  against the truth over the first test windows.
+* a PNG (`--png`, shown in docs/da_rnn.md): the mean input attention per driving series (true
+  drivers marked) and the forecasts against the truth over the first test windows.
 
     python benchmarks/da_rnn_synthetic.py --out benchmarks/results/da_rnn_synthetic
 """
@@ -80,7 +80,10 @@ def main(argv=None):
     p.add_argument("--lr", type=float, default=1e-2)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default=os.path.join("benchmarks", "results", "da_rnn_synthetic"))
+    p.add_argument("--out", default=os.path.join("benchmarks", "results", "da_rnn_synthetic"),
+                   help="writes OUT.md (the table), OUT.json")
+    p.add_argument("--png", default=os.path.join("docs", "da_rnn_synthetic.png"),
+                   help="the attention and forecast plot (shown in docs/da_rnn.md)")
     args = p.parse_args(argv)
 
     from zoo.tasks import forecasting_data as fd
@@ -100,7 +103,7 @@ def main(argv=None):
     with open(args.out + ".json", "w") as f:
         json.dump({"metrics": result["metrics"], "attention": result["attention"],
                    "args": vars(args)}, f, indent=1)
-    plot(result, data, args.out + ".png")
+    plot(result, data, args.png)
     print(text)
 
 
