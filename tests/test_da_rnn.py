@@ -291,3 +291,27 @@ def test_da_rnn_beats_the_baselines_and_attends_to_the_true_drivers():
     share, uniform = out["attention"]
     assert uniform == pytest.approx(2 / 12)
     assert share >= 2 * uniform, (share, uniform)
+
+
+def test_export_serves_raw_values_with_the_training_statistics(tmp_path):
+    """The SavedModel's signatures take a raw window and return the raw forecast (and the
+    attention weights), the standardisation fitted on the training rows inside."""
+    import tensorflow as tf
+
+    from zoo import export as ex
+
+    stats = dict(driver_mean=[100.0, -5.0, 3.0], driver_std=[10.0, 2.0, 0.5], target_mean=50.0,
+                 target_std=4.0)
+    model = zoo.da_rnn(num_drivers=3, window=5, encoder_units=6, decoder_units=6, **stats)
+    path = ex.export_model(model, "da_rnn", export_dir=str(tmp_path), write_config=False)
+    loaded = tf.saved_model.load(path)
+    z, zy = _inputs(2, 5, 3, seed=4)
+    x = z * np.array(stats["driver_std"], "float32") + np.array(stats["driver_mean"], "float32")
+    h = zy * 4.0 + 50.0
+    want, alpha, beta = (np.asarray(t) for t in attention_model(model)([x, h]))
+    got = loaded.signatures["serving_default"](drivers=tf.constant(x), history=tf.constant(h))
+    np.testing.assert_allclose(got["forecast"].numpy(), want, rtol=1e-5, atol=1e-4)
+    att = loaded.signatures["attention"](drivers=tf.constant(x), history=tf.constant(h))
+    np.testing.assert_allclose(att["input_attention"].numpy(), alpha, atol=1e-6)
+    np.testing.assert_allclose(att["temporal_attention"].numpy(), beta, atol=1e-6)
+    assert abs(float(want.mean()) - 50.0) < 40.0  # in the target's units, not standardised

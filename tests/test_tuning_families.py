@@ -261,3 +261,11 @@ def test_peepholes_off_builds_plain_lstm_layers():
     assert type(off.get_layer("lstm_2")) is keras.layers.LSTM
     with pytest.raises(ValueError, match="peepholes"):
         zoo.peephole_lstm_classifier(vocabulary_size=10, peepholes="no")
+
+
+@pytest.mark.slow
+def test_tiny_grid_da_rnn_over_windows(tmp_path):
+    # trials of two window sizes train on the same windows (each reads its last T steps)
+    restrict = dict(small("da_rnn"), learning_rate=1e-3, window=[10, 5])
+    res, rows = _tiny(tmp_path, "da_rnn", "grid", restrict)
+    assert res["num_trials"] == 2 and sorted(r["window"] for r in rows) == [5, 10]
