@@ -268,29 +268,35 @@ def test_task_source_fixes_sizes_and_statistics(tmp_path):
         type(task).from_args(_args(csv=str(tmp_path / "x.csv")))
 
 
-# ---------------------------------------------------------------------- mechanism (slow)
-# the embedded synthetic series of the evidence: 2 true drivers among 12 (the others white noise)
-EVIDENCE = dict(length=2000, num_drivers=12, num_true=2)
-
-
+# -------------------------------------------------------------------------- recipe (slow)
 @pytest.mark.slow
-def test_da_rnn_beats_the_baselines_and_attends_to_the_true_drivers():
-    """On the embedded synthetic series the paper's ordering holds on the test windows: DA-RNN
-    below the plain LSTM encoder-decoder of the same size, the linear autoregression on the same
-    window and the last value; and the input attention gives the true drivers at least twice the
-    share uniform attention would give them (the separation of the paper's Figure 4)."""
-    from zoo.tasks.forecasting import compare_forecasters
+def test_zoo_train_on_a_csv_file_scores_the_test_split_and_exports(tmp_path):
+    """`zoo train da_rnn --csv FILE --target COLUMN --drivers ...`: chronological splits of the
+    file, the test split scored beside the last value and the linear autoregression, and an
+    export serving raw values."""
+    from zoo.train import recipe
 
-    series = fd.synthetic_series(**EVIDENCE, seed=0)
-    data = fd.prepare(series, window=10, val_fraction=0.1, test_fraction=0.1)
-    out = compare_forecasters(data, units=16, epochs=30, learning_rate=1e-2, batch_size=64, seed=0)
-    rmse = {k: v["rmse"] for k, v in out["metrics"].items()}
-    assert rmse["da_rnn"] < min(rmse["lstm_encoder_decoder"], rmse["linear_ar"],
-                                rmse["last_value"]), rmse
-    assert rmse["linear_ar"] < rmse["last_value"], rmse
-    share, uniform = out["attention"]
-    assert uniform == pytest.approx(2 / 12)
-    assert share >= 2 * uniform, (share, uniform)
+    series = fd.synthetic_series(length=500, num_drivers=4, num_true=2, seed=1)
+    path = tmp_path / "series.csv"
+    rows = ["a,b,c,d,target"] + [",".join(f"{v:.6f}" for v in [*x, y])
+                                 for x, y in zip(series.drivers, series.target)]
+    path.write_text("\n".join(rows) + "\n")
+    summary = recipe.run("da_rnn", [
+        "--csv", str(path), "--target", "target", "--drivers", "a,b,c", "--window", "6",
+        "--val-fraction", "0.1", "--test-fraction", "0.1", "--epochs", "2", "--batch-size", "32",
+        "--set", "encoder_units=6", "--set", "decoder_units=6", "--quiet",
+        "--run-dir", str(tmp_path / "run"), "--export-dir", str(tmp_path / "sm")])
+    assert summary["final_eval"]["rmse"] > 0 and "mape" in summary["final_eval"]
+    test = summary["test"]
+    assert set(test) == {"model", "last_value", "linear_ar"}
+    assert all(np.isfinite(v["rmse"]) for v in test.values())
+    # 500 rows: the test split forecasts rows 450..499; the last value is the row before
+    assert test["last_value"]["rmse"] == pytest.approx(float(np.sqrt(np.mean(
+        (series.target[449:499] - series.target[450:500]) ** 2))), rel=1e-4)
+    import tensorflow as tf
+
+    served = tf.saved_model.load(summary["export_path"])
+    assert set(served.signatures) == {"serving_default", "attention"}
 
 
 def test_export_serves_raw_values_with_the_training_statistics(tmp_path):
