@@ -263,9 +263,10 @@ class Standardize(keras.layers.Layer):
         invert: undo the standardisation instead.
 
     Example:
+        >>> import numpy as np
         >>> from zoo.layers.da_rnn import Standardize
-        >>> float(Standardize(mean=10.0, std=2.0)(14.0))
-        2.0
+        >>> Standardize(mean=10.0, std=2.0)(np.array([[14.0]], "float32")).numpy().tolist()
+        [[2.0]]
     """
 
     def __init__(self, mean=0.0, std=1.0, invert=False, **kwargs):

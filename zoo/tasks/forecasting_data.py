@@ -16,7 +16,7 @@ Example:
     >>> from zoo.tasks.forecasting_data import prepare, synthetic_series
     >>> data = prepare(synthetic_series(length=400, num_drivers=5), window=10)
     >>> data.train[0].shape, data.train[1].shape, data.train[2].shape
-    ((325, 10, 5), (325, 9), (325, 1))
+    ((337, 10, 5), (337, 9), (337, 1))
 """
 
 from __future__ import annotations
