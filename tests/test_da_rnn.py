@@ -7,6 +7,10 @@ are measured by benchmarks/da_rnn_synthetic.py (docs/da_rnn.md): at test budgets
 hold robustly enough across seeds to be asserted here."""
 
 import argparse
+import json
+import os
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -91,6 +95,51 @@ def test_matches_the_papers_equations(steps, n, m, p, horizon):
     np.testing.assert_allclose(np.asarray(alpha), want_alpha, atol=1e-5)
     np.testing.assert_allclose(np.asarray(beta), want_beta, atol=1e-5)
     np.testing.assert_allclose(np.asarray(alpha).sum(-1), 1.0, atol=1e-5)
+
+
+JAX_SCRIPT = r"""
+import json, sys
+import numpy as np
+import jax
+import keras
+assert keras.backend.backend() == "jax"
+sys.path.insert(0, "tests")
+import zoo
+from zoo.models.da_rnn import attention_model
+from test_da_rnn import reference, _inputs
+model = zoo.da_rnn(num_drivers=4, window=6, encoder_units=5, decoder_units=7, driver_mean=1.0,
+                   driver_std=2.0, target_mean=-3.0, target_std=0.5)
+for w in model.weights:
+    w.assign(np.random.default_rng(len(w.path)).normal(0, 0.4, w.shape).astype("float32"))
+x, y = _inputs(3, 6, 4)
+want = reference(model, (x - 1.0) / 2.0, (y + 3.0) / 0.5)
+got = attention_model(model)([x, y])
+errs = [float(np.max(np.abs(np.asarray(got[0]) - (want[0] * 0.5 - 3.0))))]
+errs += [float(np.max(np.abs(np.asarray(a) - b))) for a, b in zip(got[1:], want[1:])]
+tv = [v.value for v in model.trainable_variables]
+ntv = [v.value for v in model.non_trainable_variables]
+def loss(tv):
+    out, _ = model.stateless_call(tv, ntv, [x, y], training=True)
+    return (out ** 2).sum()
+grads = jax.jit(jax.grad(loss))(tv)
+finite = all(bool(np.all(np.isfinite(np.asarray(g)))) and np.any(np.asarray(g) != 0)
+             for g in grads)
+print("RESULT " + json.dumps({"errs": errs, "finite": finite, "grads": len(grads)}))
+"""
+
+
+def test_jax_backend_matches_the_equations():
+    """The same builder on the JAX backend: the NumPy reference's outputs and attention weights,
+    with the standardisation inside, and a finite, non-zero gradient for every weight."""
+    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    proc = subprocess.run([sys.executable, "-c", JAX_SCRIPT], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads([l for l in proc.stdout.splitlines() if l.startswith("RESULT ")][-1][7:])
+    assert max(result["errs"]) < 1e-4 and result["finite"], result
+    assert result["grads"] == len(zoo.da_rnn(num_drivers=4, window=6, encoder_units=5,
+                                             decoder_units=7).trainable_weights)
 
 
 @pytest.mark.parametrize("kw", [dict(num_drivers=81), dict(num_drivers=81, encoder_units=128,
