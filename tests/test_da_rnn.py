@@ -7,16 +7,13 @@ are measured by benchmarks/da_rnn_synthetic.py (docs/da_rnn.md): at test budgets
 hold robustly enough across seeds to be asserted here."""
 
 import argparse
-import json
-import os
-import subprocess
-import sys
 
 import keras
 import numpy as np
 import pytest
 
 import zoo
+from conftest import run_on_jax
 from zoo.layers.da_rnn import InputAttentionEncoder, Standardize, TemporalAttentionDecoder
 from zoo.models.da_rnn import attention_model, da_rnn_param_count
 from zoo.tasks import forecasting_data as fd
@@ -131,12 +128,7 @@ print("RESULT " + json.dumps({"errs": errs, "finite": finite, "grads": len(grads
 def test_jax_backend_matches_the_equations():
     """The same builder on the JAX backend: the NumPy reference's outputs and attention weights,
     with the standardisation inside, and a finite, non-zero gradient for every weight."""
-    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    proc = subprocess.run([sys.executable, "-c", JAX_SCRIPT], cwd=root, env=env,
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads([l for l in proc.stdout.splitlines() if l.startswith("RESULT ")][-1][7:])
+    result = run_on_jax(JAX_SCRIPT)
     assert max(result["errs"]) < 1e-4 and result["finite"], result
     assert result["grads"] == len(zoo.da_rnn(num_drivers=4, window=6, encoder_units=5,
                                              decoder_units=7).trainable_weights)
