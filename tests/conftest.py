@@ -30,3 +30,18 @@ def example_inputs(model, batch=2, seed=0, unknown=8):
         else:
             arrays.append(rng.standard_normal(shape).astype(dtype))
     return arrays[0] if len(arrays) == 1 else arrays
+
+
+def run_on_jax(script, timeout=600):
+    """Run `script` (Python source) with the JAX backend on CPU in a fresh process from the
+    repository root; returns the JSON object it prints after `RESULT `."""
+    import json
+    import subprocess
+    import sys
+
+    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    proc = subprocess.run([sys.executable, "-c", script], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads([l for l in proc.stdout.splitlines() if l.startswith("RESULT ")][-1][7:])

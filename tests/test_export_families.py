@@ -72,6 +72,12 @@ EXPECTED_BY_TASK = {
     "node_classification": {"serving_default": {
         "inputs": {"node_features": "float32", "adjacency": "float32"},
         "outputs": {"probabilities": "float32"}}},
+    "forecasting": {
+        "serving_default": {"inputs": {"drivers": "float32", "history": "float32"},
+                            "outputs": {"forecast": "float32"}},
+        "attention": {"inputs": {"drivers": "float32", "history": "float32"},
+                      "outputs": {"forecast": "float32", "input_attention": "float32",
+                                  "temporal_attention": "float32"}}},
 }
 EXPECTED = {n: EXPECTED_BY_TASK[get_spec(n).task] for n in MODELS}
 

@@ -5,16 +5,13 @@ Sak et al. (2014), eqs. (1)-(6), with keras' conventions for masks (a masked ste
 its output repeats the previous output, or is zero with `zero_output_for_mask`).
 """
 
-import json
-import os
-import subprocess
-import sys
 
 import keras
 import numpy as np
 import pytest
 
 import zoo
+from conftest import run_on_jax
 from zoo.layers import PeepholeLSTM, PeepholeLSTMCell
 
 PATHS = ["graph", "xla", "none"]
@@ -338,12 +335,7 @@ print("RESULT " + json.dumps(dict(out, grad_err=grad_err)))
 
 
 def test_jax_backend_matches_reference():
-    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    proc = subprocess.run([sys.executable, "-c", JAX_SCRIPT], cwd=root, env=env,
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads([l for l in proc.stdout.splitlines() if l.startswith("RESULT ")][-1][7:])
+    result = run_on_jax(JAX_SCRIPT)
     # Both loops (the fused one with its hand-written backward pass, and keras.ops.scan) match
     # the NumPy reference, and their gradients agree (mask, go_backwards, recurrent dropout).
     assert result["auto_err"] < 1e-5 and result["none_err"] < 1e-5, result

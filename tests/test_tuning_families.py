@@ -23,6 +23,7 @@ SMALL = {
     "recurrent": {"units_1": 8, "units_2": 6},
     "transformer": {"d_model": 16, "num_layers": 1, "num_heads": 2},
     "dcgan": {"base_filters": 4, "latent_dim": 8},
+    "da_rnn": {"units": 8},
 }
 SMALL_BY_NAME = {"highway_net": {"depth": 5, "width": 16}}
 
@@ -280,3 +281,11 @@ def test_peepholes_off_builds_plain_lstm_layers():
     assert type(off.get_layer("lstm_2")) is keras.layers.LSTM
     with pytest.raises(ValueError, match="peepholes"):
         zoo.peephole_lstm_classifier(vocabulary_size=10, peepholes="no")
+
+
+@pytest.mark.slow
+def test_tiny_grid_da_rnn_over_windows(tmp_path):
+    # trials of two window sizes train on the same windows (each reads its last T steps)
+    restrict = dict(small("da_rnn"), learning_rate=1e-3, window=[10, 5])
+    res, rows = _tiny(tmp_path, "da_rnn", "grid", restrict)
+    assert res["num_trials"] == 2 and sorted(r["window"] for r in rows) == [5, 10]

@@ -63,6 +63,7 @@ TASKS = (
     "translation",
     "image_generation",
     "node_classification",
+    "forecasting",
 )
 
 # The card data of family `zoo.models.<family>` is the module `zoo.models.<family>_card`.

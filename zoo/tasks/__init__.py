@@ -15,6 +15,7 @@ recipe flags, serving signatures and export options, search space, search data a
     image_generation        DCGAN generators (GAN training with the registered discriminator)
     image_discrimination    DCGAN discriminators
     node_classification     graph convolutional network (karate club, Planetoid)
+    forecasting             DA-RNN (driving series and the target's history -> next value)
 
 Example:
     >>> from zoo.tasks import task_class, task_for

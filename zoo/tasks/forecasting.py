@@ -1,0 +1,312 @@
+"""Forecasting: the next value(s) of a target series from a window of driving series and the
+target's own history (DA-RNN, Qin et al. 2017).
+
+* Data (`zoo train NAME`): the embedded synthetic default with known drivers
+  (`zoo.tasks.forecasting_data.synthetic_series`: `--series-length`, `--num-drivers`,
+  `--num-true-drivers`), or any CSV file (`--csv FILE --target COLUMN [--drivers A,B,...]`, e.g.
+  the paper's `nasdaq100_padding.csv` with `--target NDX`). Sliding windows of `--window` steps,
+  chronological train / validation / test splits (`--val-fraction`, `--test-fraction`; the
+  paper's proportions by default: 35,100 / 2,730 / 2,730 rows of NASDAQ 100), standardisation
+  fitted on the training rows only and passed to the builder, so that the model (and its
+  export) takes raw values and returns raw values.
+* Training: mean squared error in standardised units (the raw error over the target's training
+  standard deviation, which the model carries); metrics RMSE, MAE and MAPE (%) in the data's own
+  units. Adam at 0.001 divided by 10 every 10,000 steps (`--lr-decay-steps`), batch 128: the
+  paper's. After training, the test split's metrics and those of two baselines on the same
+  windows (the last value; a linear autoregression fitted on the training windows) are added to
+  the run's summary.
+* Serving: `serving_default` takes `drivers` float32 `[N, T, n]` and `history` float32
+  `[N, T-1]` in raw units and returns `forecast` `[N, horizon]`; `attention` also returns the
+  input attention `[N, T, n]` and the temporal attention `[N, T]` of the forecast.
+* Search: trials train on the synthetic default, windowed at the longest window of the space;
+  each trial reads the last T steps of every window (its own window size).
+
+Example:
+    >>> from zoo.tasks import task_for
+    >>> task_for("da_rnn").monitor
+    'rmse'
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict
+
+import tensorflow as tf
+
+from zoo import data as zdata
+from zoo.layers.da_rnn import Standardize
+from zoo.models.da_rnn import attention_model
+from zoo.tasks import forecasting_data as fdata
+from zoo.tasks.base import Task, f32
+from zoo.tasks.image_classification import limit_eval
+from zoo.tasks.serving import Endpoint, TensorDoc, named_function
+
+__all__ = ["Forecasting", "TASK", "forecasting_source", "target_scale", "evaluate_windows",
+           "compare_forecasters", "SEARCH_WINDOW"]
+
+# trials of a search train on windows this long and read their own last T steps
+SEARCH_WINDOW = 25
+
+
+def target_scale(model) -> float:
+    """The target's training standard deviation a forecasting model carries (its inverse
+    `Standardize` output layer), else 1: the loss is the squared error in standardised units."""
+    for layer in reversed(model.layers):
+        if isinstance(layer, Standardize) and layer.invert:
+            return float(layer.std if not isinstance(layer.std, list) else layer.std[0])
+    return 1.0
+
+
+def forecasting_source(data: "fdata.Windows"):
+    """A `DataSource` of windows `((drivers, history), targets)`: training and validation splits
+    (the test split stays in `data` for the evaluation after training)."""
+    info = {"num_drivers": int(data.train[0].shape[-1]), "window": data.window,
+            "horizon": data.horizon, "stats": data.stats, "windows": data,
+            "input_shape": {"drivers": tuple(data.train[0].shape[1:]),
+                            "history": tuple(data.train[1].shape[1:])}}
+    (xt, ht, yt), (xv, hv, yv) = data.train, data.val
+    return zdata.array_source(data.series.name, (xt, ht), yt, (xv, hv), yv, info=info)
+
+
+class Forecasting(Task):
+    """See the module docstring.
+
+    Args:
+        lr_decay_steps: the learning rate is divided by `lr_decay_rate` every this many steps
+            (0: constant).
+        lr_decay_rate: the factor (0.1 in the paper).
+    """
+
+    name = "forecasting"
+    monitor = "rmse"
+    objective = ("val_loss", "min")
+    train_defaults = dict(epochs=10, batch_size=128, learning_rate=1e-3, optimizer="adam")
+
+    def __init__(self, lr_decay_steps=10_000, lr_decay_rate=0.1):
+        if not isinstance(lr_decay_steps, int) or lr_decay_steps < 0:
+            raise ValueError("`lr_decay_steps` must be a non-negative integer. "
+                             f"Received: lr_decay_steps={lr_decay_steps!r}")
+        if not 0 < lr_decay_rate <= 1:
+            raise ValueError("`lr_decay_rate` must be in (0, 1]. "
+                             f"Received: lr_decay_rate={lr_decay_rate!r}")
+        self.lr_decay_steps = lr_decay_steps
+        self.lr_decay_rate = lr_decay_rate
+
+    # ------------------------------------------------------------------------- training
+    def build_optimizers(self, model, make_optimizer):
+        """The recipe's optimizer with its learning rate divided by `lr_decay_rate` every
+        `lr_decay_steps` steps (the paper: Adam, 0.001, divided by 10 every 10,000 steps)."""
+        import keras
+
+        opt = make_optimizer()
+        inner = getattr(opt, "inner_optimizer", opt)
+        schedules = keras.optimizers.schedules
+        if self.lr_decay_steps and not isinstance(inner.learning_rate,
+                                                  schedules.LearningRateSchedule):
+            # a new optimizer of the same configuration (replacing the learning rate of a built
+            # one would change the variables a checkpoint tracks)
+            config = inner.get_config()
+            config["learning_rate"] = schedules.serialize(schedules.ExponentialDecay(
+                float(config["learning_rate"]), self.lr_decay_steps, self.lr_decay_rate,
+                staircase=True))
+            decayed = type(inner).from_config(config)
+            opt = keras.optimizers.LossScaleOptimizer(decayed) if inner is not opt else decayed
+        return {"optimizer": opt}
+
+    def forward(self, model, batch, training):
+        (drivers, history), y = batch
+        window = model.inputs[0].shape[1]
+        if window is not None:  # a search's windows are longer: read the last T steps
+            drivers, history = drivers[:, -window:], history[:, -(window - 1):]
+        out = f32(model([drivers, history], training=training))
+        y = tf.reshape(f32(y), tf.shape(out))
+        err = out - y
+        sq = tf.reduce_mean(tf.square(err), axis=-1)
+        loss_sum = tf.reduce_sum(sq) / target_scale(model) ** 2
+        nonzero = tf.cast(tf.abs(y) > 1e-12, tf.float32)
+        ape = tf.abs(err) / tf.maximum(tf.abs(y), 1e-12) * nonzero
+        return loss_sum, {"loss_sum": loss_sum, "mse_sum": tf.reduce_sum(sq),
+                          "mae_sum": tf.reduce_sum(tf.reduce_mean(tf.abs(err), -1)),
+                          "ape_sum": tf.reduce_sum(ape), "ape_count": tf.reduce_sum(nonzero),
+                          "count": tf.cast(tf.shape(out)[0], tf.float32)}
+
+    def summarize(self, sums: Dict[str, float]) -> Dict[str, float]:
+        count = max(float(sums.get("count", 1.0)), 1e-12)
+        out = {"loss": float(sums.get("loss_sum", 0.0)) / count}
+        if "mse_sum" in sums:
+            out["rmse"] = (float(sums["mse_sum"]) / count) ** 0.5
+            out["mae"] = float(sums["mae_sum"]) / count
+            out["mape"] = 100.0 * float(sums["ape_sum"]) / max(float(sums["ape_count"]), 1e-12)
+        return out
+
+    def training_defaults(self) -> Dict[str, Any]:
+        return {"learning_rate": 1e-3, "optimizer": "adam", "beta_1": 0.9}
+
+    # ---------------------------------------------------------------------- the recipe
+    @classmethod
+    def add_arguments(cls, parser):
+        g = parser.add_argument_group("forecasting data")
+        g.add_argument("--csv", default=None,
+                       help="a CSV file with a header row (default: the embedded synthetic series)")
+        g.add_argument("--target", default=None, help="CSV: the column to forecast")
+        g.add_argument("--drivers", default=None,
+                       help="CSV: driving columns, comma-separated (default: every other column)")
+        g.add_argument("--window", type=int, default=None,
+                       help="steps T per window (default: the model's, 10)")
+        g.add_argument("--horizon", type=int, default=None, help="values forecast (default 1)")
+        g.add_argument("--val-fraction", type=float, default=None,
+                       help="validation rows (default: the paper's 2,730 / 40,560)")
+        g.add_argument("--test-fraction", type=float, default=None,
+                       help="test rows (default: the paper's 2,730 / 40,560)")
+        g.add_argument("--series-length", type=int, default=6000, help="synthetic: rows")
+        g.add_argument("--num-drivers", type=int, default=10, help="synthetic: driving series")
+        g.add_argument("--num-true-drivers", type=int, default=3,
+                       help="synthetic: of which drive the target (1 to 3)")
+        g.add_argument("--lr-decay-steps", type=int, default=10_000,
+                       help="divide the learning rate by 10 every this many steps (0: never)")
+
+    @classmethod
+    def from_args(cls, args):
+        if getattr(args, "csv", None) is None and (args.target or args.drivers):
+            raise ValueError("`--target` and `--drivers` need `--csv`. "
+                             f"Received: target={args.target!r}, drivers={args.drivers!r}")
+        if getattr(args, "csv", None) is not None and not args.target:
+            raise ValueError(f"`--csv` needs `--target COLUMN`. Received: csv={args.csv!r}")
+        return cls(lr_decay_steps=args.lr_decay_steps)
+
+    def series_of(self, args):
+        """The `Series` the recipe's flags name (a CSV file, else the synthetic default)."""
+        if args.csv is not None:
+            drivers = [d.strip() for d in args.drivers.split(",")] if args.drivers else None
+            return fdata.read_csv(args.csv, args.target, drivers)
+        return fdata.synthetic_series(length=args.series_length, num_drivers=args.num_drivers,
+                                      num_true=args.num_true_drivers, seed=args.seed)
+
+    def make_source(self, spec, args):
+        window = args.window or int(spec.defaults.get("window") or 10)
+        data = fdata.prepare(self.series_of(args), window=window, horizon=args.horizon or 1,
+                             val_fraction=args.val_fraction, test_fraction=args.test_fraction)
+        src = forecasting_source(data)
+        return src, self.fixed_by(src.info)
+
+    @staticmethod
+    def fixed_by(info):
+        """The builder arguments the data fixes: sizes and the training rows' standardisation."""
+        return dict(num_drivers=info["num_drivers"], window=info["window"],
+                    horizon=info["horizon"], **info["stats"])
+
+    def after_training(self, trainer, args, source):
+        """The test split's metrics, beside the last value's and a linear autoregression's."""
+        data = source.info["windows"]
+        trainer.summary["test"] = evaluate_windows(trainer.model, data)
+
+    def report(self, summary):
+        test = summary.get("test", {})
+        row = " ".join(f"{k} rmse {v['rmse']:.4g}" for k, v in test.items())
+        return (f"{summary['name']} on {summary['dataset']}: test {row}; "
+                f"exported to {summary.get('export_path')}")
+
+    # -------------------------------------------------------------------------- serving
+    def endpoints(self, model, **opts):
+        t, n = model.inputs[0].shape[1], model.inputs[0].shape[2]
+        horizon = model.outputs[0].shape[-1]
+        ins = [TensorDoc("drivers", "float32", [None, t, n],
+                         "driving series over the window, in their own units",
+                         {"shape": [2, t, n], "normal": True}),
+               TensorDoc("history", "float32", [None, t - 1],
+                         "the target's values before the forecast step, in its own units",
+                         {"shape": [2, t - 1], "normal": True})]
+        forecast = TensorDoc("forecast", "float32", [None, horizon],
+                             "the next value(s) of the target, in its own units")
+
+        def serve(drivers, history):
+            return {"forecast": f32(model([drivers, history], training=False))}
+
+        eps = [Endpoint("serving_default", named_function(serve, ["drivers", "history"]), ins,
+                        [forecast], "Forecast the target from a raw window.")]
+        names = {layer.name for layer in model.layers}
+        if {"input_attention_encoder", "temporal_attention_decoder"} <= names:
+            att = attention_model(model)
+
+            def attend(drivers, history):
+                y, alpha, beta = att([drivers, history], training=False)
+                return {"forecast": f32(y), "input_attention": f32(alpha),
+                        "temporal_attention": f32(beta)}
+
+            eps.append(Endpoint(
+                "attention", named_function(attend, ["drivers", "history"]), ins,
+                [forecast, TensorDoc("input_attention", "float32", [None, t, n],
+                                     "weight of each driving series at each step (rows sum to 1)"),
+                 TensorDoc("temporal_attention", "float32", [None, t],
+                           "weight of each encoder step in the forecast's context")],
+                "The forecast and the attention weights of both stages."))
+        return eps
+
+    # --------------------------------------------------------------------------- search
+    def default_space(self, hp):
+        return {"learning_rate": hp.Choice("learning_rate", [1e-3, 3e-4]), "optimizer": "adam"}
+
+    def search_data(self, spec, base, *, eval_examples=256, num_train=2048, seed=0):
+        n = int(base.get("num_drivers") or spec.defaults.get("num_drivers") or 10)
+        window = max(SEARCH_WINDOW, int(base.get("window") or 2))
+        length = int((num_train + window) / 0.8) + 1  # 80% training rows
+        series = fdata.synthetic_series(length=max(length, 400), num_drivers=n,
+                                        num_true=min(3, n), seed=seed)
+        data = fdata.prepare(series, window=window, val_fraction=0.1, test_fraction=0.1)
+        src = limit_eval(forecasting_source(data), eval_examples)
+        over = self.fixed_by(src.info)
+        over.pop("window")  # each trial's own (windows are read from their end)
+        return src, over
+
+    def tuning_task(self, training):
+        return type(self)(lr_decay_steps=self.lr_decay_steps, lr_decay_rate=self.lr_decay_rate)
+
+
+def evaluate_windows(model, data: "fdata.Windows", batch_size=512) -> Dict[str, Dict[str, float]]:
+    """RMSE, MAE and MAPE on the test windows of `data` of `model`, the last value and a linear
+    autoregression fitted on the training windows."""
+    x, h, y = data.test
+    pred = model.predict([x, h], batch_size=batch_size, verbose=0)
+    w = fdata.linear_ar_fit(*data.train)
+    return {"model": fdata.forecast_metrics(pred, y),
+            "last_value": fdata.forecast_metrics(fdata.last_value_forecast(h, data.horizon), y),
+            "linear_ar": fdata.forecast_metrics(fdata.linear_ar_forecast(w, x, h), y)}
+
+
+TASK = Forecasting
+
+
+def compare_forecasters(data: "fdata.Windows", *, units=16, epochs=30, learning_rate=1e-2,
+                        batch_size=64, seed=0, builder=None):
+    """The paper's comparison on `data`'s test windows: DA-RNN (`builder`, default `da_rnn`, at
+    m = p = `units`), the same model without its attention stages (a plain LSTM
+    encoder-decoder of the same sizes), a linear autoregression on the same window and the last
+    value; both networks trained the same way (Adam, mean squared error, `model.fit`).
+
+    Returns:
+        `{"metrics": {name: {"rmse", "mae", "mape"}}, "attention": (share, uniform) or None,
+        "models": {...}, "alphas": input attention on the test windows}`; the attention share is
+        that of `data.series.true_drivers` when the series has them.
+    """
+    import keras
+
+    if builder is None:
+        from zoo.models.da_rnn import da_rnn as builder
+    x, h, y = data.test
+    sizes = dict(num_drivers=int(x.shape[-1]), window=data.window, horizon=data.horizon,
+                 encoder_units=units, decoder_units=units, **data.stats)
+    models, metrics = {}, {}
+    for name, attention in (("da_rnn", True), ("lstm_encoder_decoder", False)):
+        keras.utils.set_random_seed(seed)
+        model = builder(**sizes, input_attention=attention, temporal_attention=attention)
+        model.compile(keras.optimizers.Adam(learning_rate), "mse")
+        model.fit(list(data.train[:2]), data.train[2], batch_size=batch_size, epochs=epochs,
+                  verbose=0)
+        models[name] = model
+        metrics[name] = fdata.forecast_metrics(model.predict([x, h], verbose=0), y)
+    base = evaluate_windows(models["da_rnn"], data)
+    metrics["linear_ar"], metrics["last_value"] = base["linear_ar"], base["last_value"]
+    alphas = attention_model(models["da_rnn"]).predict([x, h], verbose=0)[1]
+    true = data.series.true_drivers
+    share = fdata.attention_share(alphas, true) if true else None
+    return {"metrics": metrics, "attention": share, "models": models, "alphas": alphas}

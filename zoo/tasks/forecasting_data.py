@@ -1,0 +1,236 @@
+"""Data of the forecasting task (NumPy only): series, windows, splits, standardisation, baselines.
+
+* `synthetic_series`: the embedded default with a known answer: n driving series of which only
+  a few (the *true drivers*, smooth AR(1) processes) drive the target through a nonlinear, lagged
+  relation; the others are white noise, like the noise series the DA-RNN paper adds to the
+  NASDAQ 100 stocks in its robustness test (Qin et al. 2017, section 4.4, Figure 4).
+* `read_csv`: any CSV file with a header; one target column and driving columns (default: all
+  the others), with an error naming the problem (missing column, non-numeric value, too few rows).
+* `split_series` / `windows`: chronological train / validation / test splits of the rows (the
+  paper's NASDAQ 100 split is 35,100 / 2,730 / 2,730 of 40,560 rows) and sliding windows whose
+  forecast values lie in each split; `standardization` is fitted on the training rows only.
+* Baselines the models are compared with: the last value, and a linear autoregression on the
+  same window (least squares); `forecast_metrics` gives RMSE, MAE and MAPE in the data's units.
+
+Example:
+    >>> from zoo.tasks.forecasting_data import prepare, synthetic_series
+    >>> data = prepare(synthetic_series(length=400, num_drivers=5), window=10)
+    >>> data.train[0].shape, data.train[1].shape, data.train[2].shape
+    ((337, 10, 5), (337, 9), (337, 1))
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+__all__ = ["Series", "Windows", "PAPER_SPLIT", "PAPER_FRACTION", "synthetic_series", "read_csv", "split_rows",
+           "standardization", "windows", "prepare", "last_value_forecast", "linear_ar_fit",
+           "linear_ar_forecast", "forecast_metrics", "attention_share"]
+
+# the paper's NASDAQ 100 split (rows): train, validation, test
+PAPER_SPLIT = (35_100, 2_730, 2_730)
+PAPER_FRACTION = PAPER_SPLIT[1] / sum(PAPER_SPLIT)  # of the rows, validation and test each
+
+
+@dataclasses.dataclass
+class Series:
+    """Aligned series: `drivers` (rows, n), `target` (rows,), their names, and for synthetic
+    data the indices of the driving series that really drive the target."""
+
+    name: str
+    drivers: np.ndarray
+    target: np.ndarray
+    driver_names: List[str]
+    target_name: str
+    true_drivers: Optional[List[int]] = None
+
+
+@dataclasses.dataclass
+class Windows:
+    """Windows of each split, `(drivers (N, T, n), history (N, T-1), targets (N, horizon))` in
+    raw units, and the standardisation fitted on the training rows."""
+
+    series: Series
+    window: int
+    horizon: int
+    train: Tuple[np.ndarray, np.ndarray, np.ndarray]
+    val: Tuple[np.ndarray, np.ndarray, np.ndarray]
+    test: Tuple[np.ndarray, np.ndarray, np.ndarray]
+    stats: Dict[str, object]
+    rows: Tuple[int, int, int]
+
+
+def synthetic_series(length=6000, num_drivers=10, num_true=3, noise=0.1, seed=0):
+    """The embedded default: `num_true` smooth drivers, the rest white noise, and a target
+    `y_t = 0.5 y_{t-1} + (x1_{t-1}^2 - 1) + sin(2 x2_t) + 0.5 tanh(x1_t x3_{t-2}) + noise`
+    (x1, x2, x3: the true drivers, as many of those terms as `num_true` allows), whose
+    nonlinear terms a linear autoregression cannot follow. The true drivers are at random
+    positions among the series (`Series.true_drivers`).
+    """
+    if not isinstance(num_true, int) or not 1 <= num_true <= min(3, num_drivers):
+        raise ValueError("`num_true` must be 1, 2 or 3 and at most `num_drivers`. "
+                         f"Received: num_true={num_true!r}, num_drivers={num_drivers!r}")
+    if not isinstance(length, int) or length < 50:
+        raise ValueError(f"`length` must be an integer of at least 50. Received: length={length!r}")
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((length, num_drivers))  # noise series: white
+    smooth = np.zeros((length, num_true))
+    phi = 0.9
+    eps = rng.standard_normal((length, num_true)) * np.sqrt(1 - phi ** 2)
+    for t in range(1, length):
+        smooth[t] = phi * smooth[t - 1] + eps[t]
+    true = sorted(rng.choice(num_drivers, num_true, replace=False).tolist())
+    x[:, true] = smooth
+    x1 = smooth[:, 0]
+    x2 = smooth[:, 1] if num_true > 1 else np.zeros(length)
+    x3 = smooth[:, 2] if num_true > 2 else np.zeros(length)
+    y = np.zeros(length)
+    e = rng.standard_normal(length) * noise
+    for t in range(2, length):
+        y[t] = (0.5 * y[t - 1] + (x1[t - 1] ** 2 - 1.0) + np.sin(2.0 * x2[t])
+                + 0.5 * np.tanh(x1[t] * x3[t - 2]) + e[t])
+    names = [f"x{k}" for k in range(num_drivers)]
+    return Series("synthetic", x.astype("float32"), y.astype("float32"), names, "y", true)
+
+
+def read_csv(path, target, drivers=None):
+    """A CSV file with a header row as `Series`: column `target`, and `drivers` (names; default
+    every other column). Raises ValueError naming a missing column, a non-numeric or empty value
+    (its row and column) or a file without data rows."""
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.reader(f))
+    except OSError as e:
+        raise ValueError(f"Cannot read the CSV file. Received: csv={path!r} ({e.strerror})") from None
+    if not rows or not rows[0]:
+        raise ValueError(f"The CSV file has no header row. Received: csv={path!r}")
+    header = [h.strip() for h in rows[0]]
+    if target not in header:
+        raise ValueError(f"`target` must be a column of {path}: one of {header}. "
+                         f"Received: target={target!r}")
+    if drivers is None:
+        drivers = [h for h in header if h != target]
+    missing = [d for d in drivers if d not in header]
+    if missing:
+        raise ValueError(f"`drivers` must be columns of {path}: of {header}. "
+                         f"Received: drivers={list(drivers)!r} (missing {missing})")
+    if target in drivers or not drivers:
+        raise ValueError("`drivers` must be at least one column other than the target. "
+                         f"Received: drivers={list(drivers)!r}, target={target!r}")
+    cols = [header.index(c) for c in [*drivers, target]]
+    body = rows[1:]
+    data = np.empty((len(body), len(cols)), "float64")
+    for r, row in enumerate(body):
+        for j, c in enumerate(cols):
+            cell = row[c].strip() if c < len(row) else ""
+            try:
+                data[r, j] = float(cell)
+            except ValueError:
+                data[r, j] = np.nan
+            if not np.isfinite(data[r, j]):
+                raise ValueError(f"The CSV file must hold numbers in every used column: row "
+                                 f"{r + 2}, column {header[c]!r} holds {cell!r}. Received: "
+                                 f"csv={path!r}")
+    return Series(str(path), data[:, :-1].astype("float32"), data[:, -1].astype("float32"),
+                  list(drivers), target)
+
+
+def split_rows(rows, val_fraction=PAPER_FRACTION, test_fraction=PAPER_FRACTION):
+    """Chronological `(train, val, test)` row counts (by default the paper's proportions, which
+    give exactly 35,100 / 2,730 / 2,730 of NASDAQ 100's 40,560 rows)."""
+    for name, v in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
+        if not isinstance(v, (int, float)) or not 0 < v < 0.5:
+            raise ValueError(f"`{name}` must be a float in (0, 0.5). Received: {name}={v!r}")
+    val, test = int(round(rows * val_fraction)), int(round(rows * test_fraction))
+    return rows - val - test, val, test
+
+
+def standardization(series: Series, train_rows: int) -> Dict[str, object]:
+    """Means and standard deviations of the training rows only (a constant series gets 1)."""
+    d, y = series.drivers[:train_rows].astype("float64"), series.target[:train_rows].astype("float64")
+    dstd, ystd = d.std(0), float(y.std())
+    return {"driver_mean": d.mean(0).tolist(), "driver_std": np.where(dstd > 0, dstd, 1.0).tolist(),
+            "target_mean": float(y.mean()), "target_std": ystd if ystd > 0 else 1.0}
+
+
+def windows(drivers, target, window, horizon=1, first=None, last=None):
+    """Sliding windows forecasting rows `first..last-1` (default: all that fit): drivers at rows
+    `s..s+T-1`, history `s..s+T-2`, targets `s+T-1..s+T+horizon-2`."""
+    rows = len(target)
+    first = window - 1 if first is None else max(first, window - 1)
+    last = rows - horizon + 1 if last is None else min(last, rows - horizon + 1)
+    starts = np.arange(first - window + 1, last - window + 1)
+    idx = starts[:, None] + np.arange(window)[None, :]
+    x = drivers[idx]
+    h = target[idx[:, :-1]]
+    y = target[starts[:, None] + window - 1 + np.arange(horizon)[None, :]]
+    return x.astype("float32"), h.astype("float32"), y.astype("float32")
+
+
+def prepare(series: Series, window=10, horizon=1, val_fraction=None, test_fraction=None):
+    """`Windows` of `series`: chronological splits of its rows (each window's forecast values in
+    one split; earlier rows serve as its history) and the training rows' standardisation."""
+    for name, v, low in (("window", window, 2), ("horizon", horizon, 1)):
+        if not isinstance(v, int) or isinstance(v, bool) or v < low:
+            raise ValueError(f"`{name}` must be an integer of at least {low}. "
+                             f"Received: {name}={v!r}")
+    fr = {k: v for k, v in (("val_fraction", val_fraction), ("test_fraction", test_fraction))
+          if v is not None}
+    rows = len(series.target)
+    n_tr, n_va, n_te = split_rows(rows, **fr)
+    need = window + horizon
+    if min(n_tr, n_va, n_te) < need:
+        raise ValueError(f"Too few rows for the window: {rows} rows split into {n_tr} / {n_va} / "
+                         f"{n_te}, and each split needs at least window + horizon = {need}. "
+                         f"Received: window={window}, horizon={horizon}")
+    x, y = series.drivers, series.target
+    return Windows(series, window, horizon,
+                   train=windows(x, y, window, horizon, last=n_tr - horizon + 1),
+                   val=windows(x, y, window, horizon, first=n_tr, last=n_tr + n_va - horizon + 1),
+                   test=windows(x, y, window, horizon, first=n_tr + n_va),
+                   stats=standardization(series, n_tr), rows=(n_tr, n_va, n_te))
+
+
+def last_value_forecast(history, horizon=1):
+    """The last known target value, repeated over the horizon."""
+    return np.repeat(np.asarray(history)[:, -1:], horizon, axis=1)
+
+
+def _design(drivers, history):
+    n = len(history)
+    return np.concatenate([np.asarray(drivers, "float64").reshape(n, -1),
+                           np.asarray(history, "float64"), np.ones((n, 1))], axis=1)
+
+
+def linear_ar_fit(drivers, history, targets, ridge=1e-6):
+    """Least-squares weights of a linear autoregression with exogenous inputs on the whole
+    window (every driving value and every past target value, plus a bias)."""
+    a = _design(drivers, history)
+    gram = a.T @ a + ridge * len(a) * np.eye(a.shape[1])
+    return np.linalg.solve(gram, a.T @ np.asarray(targets, "float64"))
+
+
+def linear_ar_forecast(weights, drivers, history):
+    return (_design(drivers, history) @ weights).astype("float32")
+
+
+def forecast_metrics(pred, true) -> Dict[str, float]:
+    """RMSE, MAE and MAPE (in %, over targets that are not 0) in the data's units."""
+    pred, true = np.asarray(pred, "float64"), np.asarray(true, "float64")
+    err = pred - true
+    nz = np.abs(true) > 1e-12
+    mape = float(np.mean(np.abs(err[nz] / true[nz])) * 100) if nz.any() else float("nan")
+    return {"rmse": float(np.sqrt(np.mean(err ** 2))), "mae": float(np.mean(np.abs(err))),
+            "mape": mape}
+
+
+def attention_share(alphas, true_drivers: Sequence[int]) -> Tuple[float, float]:
+    """`(share, uniform)`: the mean over windows and steps of the input attention weight on
+    `true_drivers` (alphas: (N, T, n)), and the share uniform attention would give them."""
+    alphas = np.asarray(alphas, "float64")
+    share = float(alphas[..., list(true_drivers)].sum(-1).mean())
+    return share, len(true_drivers) / alphas.shape[-1]
