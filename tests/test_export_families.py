@@ -320,6 +320,20 @@ def _reference_cases(name, model, signatures, rng):
         probs = _as_probabilities(model, model([x[None], adjacency[None]], training=False))[0]
         cases.append(("serving_default", {"node_features": x, "adjacency": adjacency},
                       {"probabilities": probs}))
+    elif task == "forecasting":
+        # raw values in, raw values out: the model carries its training statistics itself
+        from zoo.models.da_rnn import attention_model
+
+        t, n = model.inputs[0].shape[1:]
+        drivers = (3.0 * rng.standard_normal((3, t, n)) + 5.0).astype("float32")
+        history = (2.0 * rng.standard_normal((3, t - 1)) - 1.0).astype("float32")
+        inputs = {"drivers": drivers, "history": history}
+        cases.append(("serving_default", inputs,
+                      {"forecast": np.asarray(model([drivers, history], training=False))}))
+        y, alpha, beta = attention_model(model)([drivers, history], training=False)
+        np.testing.assert_allclose(np.sum(alpha, -1), 1.0, rtol=1e-5)  # weights over the series
+        cases.append(("attention", inputs, {"forecast": np.asarray(y), "input_attention":
+                                            np.asarray(alpha), "temporal_attention": np.asarray(beta)}))
     else:
         raise AssertionError(f"no independent reference for the task {task!r} of {name}: add one")
     return cases
