@@ -31,6 +31,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import inspect
 import os
 from typing import Any, Callable, Dict, Optional
@@ -410,6 +411,12 @@ def tfds_source(
     """
     import tensorflow_datasets as tfds
 
+    known = tfds.list_builders(with_community_datasets=False)
+    if str(name).split("/")[0].split(":")[0] not in known:  # TFDS's own error lists all of them
+        close = difflib.get_close_matches(str(name).split("/")[0], known, n=3, cutoff=0.6)
+        raise ValueError(f"Unknown TensorFlow Datasets name {name!r}"
+                         + (f"; did you mean {', '.join(map(repr, close))}?" if close else ".")
+                         + " `tfds.list_builders()` lists them all.")
     builder = tfds.builder(name, data_dir=data_dir)
     if download or manual_dir:
         config = tfds.download.DownloadConfig(manual_dir=manual_dir) if manual_dir else None

@@ -24,6 +24,7 @@ from typing import Any, Dict, Optional
 
 __all__ = [
     "PREPROCESSING_ATTR",
+    "check_writable_folder",
     "SIDECAR_SUFFIX",
     "check_recorded_hash",
     "load_model",
@@ -35,6 +36,30 @@ __all__ = [
 
 PREPROCESSING_ATTR = "zoo_preprocessing"
 SIDECAR_SUFFIX = ".zoo.json"
+
+
+def check_writable_folder(path, argument) -> str:
+    """`path` if it is a folder, or can be made one, that this process can write in; else a
+    ValueError naming `argument` (a file in the way, an unwritable parent). Creates nothing.
+
+    Example:
+        >>> check_writable_folder("/tmp/runs/new", "run_dir")
+        '/tmp/runs/new'
+    """
+    if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
+        raise ValueError(f"`{argument}` must be a folder path. Received: {argument}={path!r}")
+    path = os.fspath(path)
+    probe = os.path.abspath(path)
+    while not os.path.exists(probe):  # the nearest part of the path that exists
+        probe = os.path.dirname(probe)
+    if not os.path.isdir(probe):
+        what = "is a file" if probe == os.path.abspath(path) else f"is under the file {probe}"
+        raise ValueError(f"`{argument}` must be a folder, and {path!r} {what}. "
+                         f"Received: {argument}={path!r}")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ValueError(f"`{argument}` must be a folder this user can write in; {probe} is not "
+                         f"writable. Received: {argument}={path!r}")
+    return path
 
 
 def set_preprocessing(model, preprocessing: Optional[str]):

@@ -22,6 +22,7 @@ from typing import Any, Dict, List
 
 from zoo.registry import TASKS as MODEL_TASKS
 from zoo.registry import check_folder_name, get_spec
+from zoo.saving import check_writable_folder
 from zoo.tasks import task_class
 from zoo.tasks.base import Task
 from zoo.tasks.serving import (
@@ -217,6 +218,7 @@ def export_model(model, name, task=None, export_dir="saved_models", version=None
     import keras
 
     check_folder_name(name, "name")
+    check_writable_folder(export_dir, "export_dir")
     if version is not None and (not isinstance(version, int) or isinstance(version, bool) or version < 0):
         raise ValueError(f"`version` must be None or a non-negative integer. Received: version={version!r}")
     task_obj = task if isinstance(task, Task) else None

@@ -6,6 +6,8 @@ import dataclasses
 import math
 from typing import Optional
 
+from zoo.saving import check_writable_folder
+
 __all__ = ["TrainConfig", "STRATEGIES", "PRECISIONS", "OPTIMIZERS", "SCHEDULES", "LR_SCALINGS"]
 
 STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker")
@@ -87,6 +89,24 @@ class TrainConfig:
         check(self.steps_per_epoch is None or self.steps_per_epoch >= 1, "steps_per_epoch",
               "None or an integer >= 1")
         check(self.checkpoint_every >= 0, "checkpoint_every", "an integer >= 0")
+        check(isinstance(self.log_every, int) and self.log_every >= 1, "log_every",
+              "an integer >= 1")
+        check(isinstance(self.keep_checkpoints, int) and self.keep_checkpoints >= 1,
+              "keep_checkpoints", "an integer >= 1")
+        check(isinstance(self.warmup_steps, int) and self.warmup_steps >= 0, "warmup_steps",
+              "an integer >= 0")
+        check(self.eval_batch_size is None or self.eval_batch_size >= 1, "eval_batch_size",
+              "None or an integer >= 1")
+        check(self.base_batch_size is None or self.base_batch_size >= 1, "base_batch_size",
+              "None or an integer >= 1")
+        check(isinstance(self.cpu_devices, int) and self.cpu_devices >= 0, "cpu_devices",
+              "an integer >= 0")
+        check(isinstance(self.seed, int) and self.seed >= 0, "seed", "an integer >= 0")
+        # folders: checked before the first step, never found wrong after training
+        if self.run_dir is not None:
+            check_writable_folder(self.run_dir, "run_dir")
+        if self.export:
+            check_writable_folder(self.export_dir, "export_dir")
         self.check_optimizer()
         return self
 
