@@ -249,15 +249,18 @@ def _with_top_k(probs, k):
 
 def _greedy(model, src, max_length):
     """Greedy decoding by hand: BOS, then the argmax of the next-token distribution each step,
-    and PAD after EOS."""
+    PAD after EOS; the score is the summed log-probability of the chosen tokens (EOS included)."""
     tgt = np.zeros((len(src), 1), "int32") + 1  # BOS
     done = np.zeros(len(src), bool)
+    score = np.zeros(len(src), "float64")
     for _ in range(max_length):
-        probs = np.asarray(model([src, tgt], training=False))[:, -1]
-        nxt = np.where(done, 0, probs.argmax(-1)).astype("int32")
+        probs = _as_probabilities(model, model([src, tgt], training=False))[:, -1]
+        best = probs.argmax(-1)
+        score += np.where(done, 0.0, np.log(probs[np.arange(len(src)), best]))
+        nxt = np.where(done, 0, best).astype("int32")
         tgt = np.concatenate([tgt, nxt[:, None]], 1)
         done |= nxt == 2
-    return tgt[:, 1:]
+    return tgt[:, 1:], score
 
 
 def _reference_cases(name, model, signatures, rng):
@@ -299,8 +302,9 @@ def _reference_cases(name, model, signatures, rng):
         tgt = np.array([[1, 6, 7, 8], [1, 3, 3, 0]], "int32")
         cases.append(("serving_default", {"source_ids": src, "target_ids": tgt},
                       {"probabilities": _as_probabilities(model, model([src, tgt]))}))
+        tokens, scores = _greedy(model, src, OPTIONS["translation"]["max_length"])
         cases.append(("translate_greedy", {"source_ids": src},
-                      {"token_ids": _greedy(model, src, OPTIONS["translation"]["max_length"])}))
+                      {"token_ids": tokens, "scores": scores}))
     elif task == "image_generation":
         zdim = model.inputs[0].shape[-1]
         z = rng.uniform(-1, 1, size=(4, zdim)).astype("float32")

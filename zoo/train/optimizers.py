@@ -45,6 +45,12 @@ _WRAPPERS = ("lossscaleoptimizer", "multioptimizer", "optimizermap", "optimizer"
 def _classes() -> Dict[str, Any]:
     import keras
 
+    # what `keras.optimizers.get` reads a name with, looked up without making an optimizer: making
+    # one starts TensorFlow's devices, after which `--cpu-devices` can no longer split the CPU
+    try:
+        from keras.src.optimizers import ALL_OBJECTS_DICT as by_name
+    except ImportError:  # another Keras layout: the class names alone
+        by_name = None
     found = {}
     for attr in dir(keras.optimizers):
         cls = getattr(keras.optimizers, attr)
@@ -53,11 +59,7 @@ def _classes() -> Dict[str, Any]:
         name = cls.__name__.lower()
         if name in _WRAPPERS:
             continue
-        try:  # what `keras.optimizers.get` resolves the name to
-            got = keras.optimizers.get(name)
-        except (ValueError, TypeError):
-            continue
-        if type(got) is cls:
+        if by_name is None or by_name.get(name) is cls:
             found[name] = cls
     return dict(sorted(found.items()))
 
