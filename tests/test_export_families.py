@@ -249,12 +249,15 @@ def _with_top_k(probs, k):
 
 def _greedy(model, src, max_length):
     """Greedy decoding by hand: BOS, then the argmax of the next-token distribution each step,
-    PAD after EOS; the score is the summed log-probability of the chosen tokens (EOS included)."""
+    PAD after EOS; the score is the summed log-probability of the chosen tokens (EOS included),
+    the distribution taken over the tokens other than PAD (which is never emitted)."""
     tgt = np.zeros((len(src), 1), "int32") + 1  # BOS
     done = np.zeros(len(src), bool)
     score = np.zeros(len(src), "float64")
     for _ in range(max_length):
         probs = _as_probabilities(model, model([src, tgt], training=False))[:, -1]
+        probs[:, 0] = 0.0  # PAD
+        probs /= probs.sum(-1, keepdims=True)
         best = probs.argmax(-1)
         score += np.where(done, 0.0, np.log(probs[np.arange(len(src)), best]))
         nxt = np.where(done, 0, best).astype("int32")
