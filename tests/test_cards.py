@@ -87,4 +87,6 @@ def test_each_name_loads_its_own_family_module_only():
                          timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.split("]")[0] == "['zoo.models.gated_skip'"
-    assert "True ('dcgan', 'gated_skip'" in out.stdout
+    assert out.stdout.split("] ")[1].strip() == (
+        "True ('da_rnn', 'dcgan', 'gated_skip', 'gcn', 'googlenet', 'inception', 'peephole_lstm', "
+        "'recurrent', 'resnet', 'transformer')")
