@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from zoo.registry import check_folder_name, parse_overrides, resolve_spec
+from zoo.registry import parse_overrides, resolve_spec
 from zoo.spaces import TUNERS, format_space, grid_trials, restricted_space
 
 __all__ = ["add_cli"]
@@ -29,8 +29,6 @@ def _cmd_tune(args):
             print("  " + line)
         print(f"  grid: {len(grid_trials(space_of(spec), _parse_restrict(args.set)))} trials")
         return 0
-    if args.project_name is not None:  # <directory>/<project_name>: checked before any trial
-        check_folder_name(args.project_name, "--project-name")
     from zoo.tuning.search import run_search
 
     res = run_search(args.name, args.tuner, directory=args.directory, project_name=args.project_name,
