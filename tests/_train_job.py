@@ -5,6 +5,9 @@
 Trains a small convolutional network (no batch normalisation, no dropout, so every replica
 count computes the same update) on the 8x8 digits for 3 epochs of 20 steps and saves the final
 weights and the summary.
+
+`--kill-at POINT@STEP` sends the process SIGKILL at a chosen moment of step STEP (see `KILL_POINTS`),
+for the kill-and-resume tests: nothing is cleaned up, as when a machine is preempted.
 """
 
 import argparse
@@ -18,6 +21,68 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from zoo import data, train  # noqa: E402
 
+# where --kill-at can stop the run (each is reached at a given step)
+KILL_POINTS = {
+    "step": "after the step's update (a step callback)",
+    "save_start": "as the trainer starts to save a checkpoint",
+    "shards_written": "after a checkpoint's data shards are written, before their index is merged",
+    "state_file": "after a checkpoint's files are complete, before the `checkpoint` state file "
+                  "names it",
+    "sweep": "while old checkpoints are deleted (one file of a checkpoint gone, the other not)",
+    "after_history": "after history.json is written, before the checkpoint's data",
+    "history_replace": "after history.json.tmp is written, before it replaces history.json",
+    "evaluate": "during the end-of-epoch evaluation, before the epoch's checkpoint",
+    "plot": "after the last step, checkpoint and evaluation, before the curve is drawn",
+    "summary": "as summary.json is about to be written at the very end",
+}
+
+
+def install_kill(spec, get_step):
+    """Patch the trainer and TensorFlow's checkpoint writer so that the process kills itself at
+    `spec` = 'POINT@STEP'."""
+    import signal
+
+    from tensorflow.python.checkpoint import checkpoint_management as cm
+    from tensorflow.python.ops import gen_io_ops
+
+    from zoo.train import trainer as tr
+
+    point, at = spec.split("@")
+    at = int(at)
+    if point not in KILL_POINTS:
+        raise SystemExit(f"--kill-at: unknown point {point!r}; known: {sorted(KILL_POINTS)}")
+
+    def die_if(name, cond=True):
+        if name == point and cond and get_step() == at:
+            sys.stdout.flush()
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    def wrap(owner, attr, before=None, after=None):
+        original = getattr(owner, attr)
+
+        def patched(*args, **kwargs):
+            if before:
+                before(*args, **kwargs)
+            out = original(*args, **kwargs)
+            if after:
+                after(*args, **kwargs)
+            return out
+
+        setattr(owner, attr, patched)
+
+    wrap(tr.Trainer, "_save", before=lambda self: die_if("save_start"))
+    wrap(gen_io_ops, "merge_v2_checkpoints", before=lambda *a, **k: die_if("shards_written"))
+    wrap(cm, "update_checkpoint_state_internal", before=lambda *a, **k: die_if("state_file"))
+    wrap(cm, "_delete_file_if_exists", after=lambda *a, **k: die_if("sweep"))
+    wrap(tr.Trainer, "_write_json",
+         before=lambda self, name, obj: die_if("summary", name == "summary.json"),
+         after=lambda self, name, obj: die_if("after_history", name == "history.json"))
+    wrap(tr.os, "replace", before=lambda src, dst: die_if(
+        "history_replace", str(dst).endswith("history.json")))
+    wrap(tr.Trainer, "evaluate", after=lambda self: die_if("evaluate"))
+    wrap(tr.Trainer, "_plot", before=lambda self: die_if("plot"))
+    return [lambda trainer, step, metrics: die_if("step")]
+
 
 def main():
     p = argparse.ArgumentParser()
@@ -29,6 +94,7 @@ def main():
     p.add_argument("--sleep", type=float, default=0.0)
     p.add_argument("--checkpoint-every", type=int, default=5)
     p.add_argument("--export-dir", default=None)
+    p.add_argument("--kill-at", default=None, help="POINT@STEP, see KILL_POINTS")
     a = p.parse_args()
     # strategy first: MultiWorkerMirroredStrategy must exist before other TF work
     strategy = train.make_strategy(a.strategy, cpu_devices=a.cpu_devices)
@@ -49,9 +115,13 @@ def main():
         run_dir=a.run_dir, checkpoint_every=a.checkpoint_every, log_every=5,
         jit_compile=a.jit_compile, export=bool(a.export_dir), export_dir=a.export_dir or "",
         progress=False, seed=1)
-    sleep = [lambda t, s, m: time.sleep(a.sleep)] if a.sleep else []
+    callbacks = [lambda t, s, m: time.sleep(a.sleep)] if a.sleep else []
+    holder = []
+    if a.kill_at:
+        callbacks += install_kill(a.kill_at, lambda: int(holder[0].step.numpy()))
     trainer = train.Trainer(train.ClassificationTask(), src, build, cfg, strategy=strategy,
-                            step_callbacks=sleep)
+                            step_callbacks=callbacks)
+    holder.append(trainer)
     summary = trainer.fit()
     import numpy as np
 

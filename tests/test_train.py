@@ -273,3 +273,79 @@ def test_model_step_task_uses_the_models_own_train_step(tmp_path):
     assert int(trainer.model.optimizer.iterations.numpy()) == 32
     first = [h["loss"] for h in trainer.history if h["kind"] == "train"][0]
     assert summary["final_train"]["loss"] < first
+
+
+# (point, step): each kill lands after checkpoints exist, at a later step than the last resume
+KILLS = [("step", 7), ("save_start", 10), ("shards_written", 15), ("state_file", 20),
+         ("sweep", 25), ("after_history", 30), ("history_replace", 35), ("evaluate", 40),
+         ("step", 52), ("plot", 60), ("summary", 60)]
+
+
+def _run_killed(run, out, spec):
+    proc = _job(run, out, "--strategy", "one_device", "--kill-at", spec, wait=False)
+    try:
+        text, _ = proc.communicate(timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        pytest.fail(f"job with --kill-at {spec} hung")
+    # killed at the point (not finished, not failed): the point was really reached
+    assert proc.returncode == -signal.SIGKILL, (spec, proc.returncode, text[-3000:])
+    assert not os.path.exists(out)
+    return text
+
+
+@pytest.mark.slow
+def test_killed_at_ten_points_and_a_damaged_checkpoint_resumes_to_the_same_weights(
+        reference, tmp_path):
+    """SIGKILL at 10 distinct moments (between writing a checkpoint's data and its index, before
+    the state file names it, while old ones are deleted, mid-JSON-replace, in evaluation, ...);
+    once, the newest checkpoint is then cut short. Every rerun resumes, and the final weights
+    equal those of the uninterrupted run."""
+    run, out = tmp_path / "run", tmp_path / "w.npz"
+    assert len({p for p, _ in KILLS}) >= 10
+    for point, step in KILLS:
+        text = _run_killed(run, out, f"{point}@{step}")
+        if point == "plot":  # the run after the damage: it warned, and went back to step 45
+            assert "checkpoint" in text and "ckpt-50 is damaged and was skipped" in text, text
+            with open(run / "history.json") as f:  # rewritten from step 45 on, once each
+                steps = [h["step"] for h in json.load(f)["history"] if h["kind"] == "train"]
+            assert steps == sorted(set(steps)) and 50 in steps, steps
+        if (point, step) == ("step", 52):
+            # the newest checkpoint (step 50) is damaged: half of its data file is gone
+            data = [f for f in os.listdir(run / "checkpoints") if f.startswith("ckpt-50.data")]
+            assert len(data) == 1, os.listdir(run / "checkpoints")
+            path = run / "checkpoints" / data[0]
+            size = os.path.getsize(path)
+            with open(path, "r+b") as f:
+                f.truncate(size // 2)
+    text = _job(run, out, "--strategy", "one_device")
+    summary = _summary(out)
+    weights, step = _weights(out)
+    assert step == 60 and summary["resumed_from_step"] == 60
+    _assert_same(weights, reference)
+    with open(run / "history.json") as f:
+        hist = json.load(f)["history"]
+    assert [h["epoch"] for h in hist if h["kind"] == "epoch"] == [1, 2, 3]
+    assert "Traceback" not in text
+
+
+def test_unreadable_checkpoints_and_a_foreign_model_are_refused_by_name(tmp_path):
+    import tensorflow as tf
+
+    from zoo.train.trainer import checkpoint_candidates
+
+    d = tmp_path / "checkpoints"
+    d.mkdir()
+    v = tf.Variable([1.0, 2.0])
+    manager = tf.train.CheckpointManager(tf.train.Checkpoint(v=v), str(d), max_to_keep=5)
+    for n in (5, 10, 15):
+        manager.save(checkpoint_number=n)
+    # complete ckpt-20 written but the state file never updated (a kill between the two)
+    tf.train.Checkpoint(v=v).write(str(d / "ckpt-20"))
+    assert [os.path.basename(p) for p in checkpoint_candidates(str(d))] == [
+        "ckpt-20", "ckpt-15", "ckpt-10", "ckpt-5"]
+    (d / "checkpoint").write_text("garbage {{{")  # a damaged state file: the listing remains
+    assert [os.path.basename(p) for p in checkpoint_candidates(str(d))] == [
+        "ckpt-20", "ckpt-15", "ckpt-10", "ckpt-5"]
+    assert checkpoint_candidates(str(tmp_path / "missing")) == []
+

@@ -29,7 +29,7 @@ from zoo.train.optimizers import make_optimizer
 from zoo.train.strategy import is_chief, make_strategy, worker_index
 from zoo.weights import save_model, set_preprocessing
 
-__all__ = ["Trainer", "NonFiniteLossError"]
+__all__ = ["Trainer", "NonFiniteLossError", "checkpoint_candidates"]
 
 
 class NonFiniteLossError(RuntimeError):
@@ -174,9 +174,39 @@ class Trainer:
 
     # -- checkpoints and history
     def _restore(self):
-        latest = tf.train.latest_checkpoint(self.ckpt_dir)
+        """Restore the newest checkpoint that reads back whole; returns its path (or None).
+
+        A damaged checkpoint (a file cut short or overwritten, a process killed while writing
+        it) is skipped with a warning naming it, and the next older one is tried, so a kill or
+        a bad disk block costs at most the steps since the previous checkpoint. A checkpoint
+        of another model (different layers or options) is an error, as is a run folder whose
+        checkpoints are all damaged.
+        """
+        candidates = checkpoint_candidates(self.ckpt_dir)
+        latest = None
+        for path in candidates:
+            try:
+                status = self.checkpoint.restore(path)
+            except Exception as e:  # noqa: BLE001 -- any read error means a damaged file
+                print(f"[zoo.train] warning: checkpoint {path} is damaged and was skipped "
+                      f"({type(e).__name__}: {_first_line(e)}); trying an older one.",
+                      file=sys.stderr, flush=True)
+                continue
+            try:
+                status.assert_existing_objects_matched()
+            except AssertionError as e:
+                raise ValueError(
+                    f"Checkpoint {path} does not belong to this model (another model, "
+                    f"size or task wrote it: {_first_line(e)}). Use a new --run-dir, or delete "
+                    f"{self.ckpt_dir}.") from None
+            latest = path
+            break
+        if candidates and latest is None:
+            raise ValueError(
+                f"None of the {len(candidates)} checkpoints in {self.ckpt_dir} can be read "
+                f"({', '.join(os.path.basename(c) for c in candidates)}). Use a new --run-dir, "
+                f"or delete the folder to start over.")
         if latest:
-            self.checkpoint.restore(latest).assert_existing_objects_matched()
             hist_file = os.path.join(self.run_dir, "history.json")
             if os.path.exists(hist_file):
                 with open(hist_file) as f:
@@ -187,6 +217,11 @@ class Trainer:
         return latest
 
     def _save(self):
+        # The history first: a resume keeps the entries up to the checkpoint it restores, so
+        # a kill between the two files loses nothing (the other order would lose the entries
+        # logged since the previous save).
+        self._write_json("history.json", {"history": self.history,
+                                          "wall_time_s": self._wall_time()})
         path = self.manager.save(checkpoint_number=int(self.step.numpy()))
         if not self.is_chief:
             shutil.rmtree(self.ckpt_write_dir, ignore_errors=True)
@@ -194,9 +229,6 @@ class Trainer:
                 os.rmdir(os.path.dirname(self.ckpt_write_dir))  # only when no other worker's
             except OSError:
                 pass
-            return path
-        self._write_json("history.json", {"history": self.history,
-                                          "wall_time_s": self._wall_time()})
         return path
 
     def update_summary(self, **entries):
@@ -397,6 +429,34 @@ class Trainer:
         fig.savefig(path, dpi=80)
         plt.close(fig)
         return path
+
+
+def checkpoint_candidates(ckpt_dir) -> List[str]:
+    """The checkpoints of a run folder, newest first: those the `checkpoint` state file lists,
+    and any other complete-looking `ckpt-N` (an `.index` file) in case the state file itself
+    is damaged or was not updated before a kill."""
+    found = {}
+    try:
+        state = tf.train.get_checkpoint_state(ckpt_dir)
+    except Exception:  # noqa: BLE001 -- a damaged state file: fall back to the folder listing
+        state = None
+    paths = list(state.all_model_checkpoint_paths) if state else []
+    if state and state.model_checkpoint_path:
+        paths.append(state.model_checkpoint_path)
+    if os.path.isdir(ckpt_dir):
+        paths += [os.path.join(ckpt_dir, f[: -len(".index")]) for f in os.listdir(ckpt_dir)
+                  if f.startswith("ckpt-") and f.endswith(".index")]
+    for p in paths:
+        p = p if os.path.isabs(p) else os.path.join(ckpt_dir, p)
+        tail = os.path.basename(p).rsplit("-", 1)[-1]
+        if tail.isdigit() and os.path.exists(p + ".index"):
+            found[os.path.normpath(p)] = int(tail)
+    return sorted(found, key=found.get, reverse=True)
+
+
+def _first_line(e) -> str:
+    text = str(e).strip().splitlines()
+    return text[0][:200] if text else ""
 
 
 def _json_default(o):
