@@ -232,3 +232,30 @@ def test_arguments_are_checked(tmp_path):
     kept = ex.select_outputs(model, "aux1")
     assert kept.output_names == ["aux1"]
     assert ex.select_outputs(model).output_names == ["predictions"]
+
+
+@pytest.mark.parametrize("damage", ["pb_overwritten", "variables_truncated"])
+def test_zoo_verify_on_a_damaged_export_is_one_line_naming_it(tmp_path, damage):
+    model = _image_classifier(aux=False)
+    path = ex.export_model(model, "tiny", task="image_classification",
+                           export_dir=str(tmp_path / "sm"))
+    if damage.startswith("pb"):
+        target = os.path.join(path, "saved_model.pb")
+    else:
+        target = os.path.join(path, "variables", next(
+            f for f in os.listdir(os.path.join(path, "variables")) if ".data-" in f))
+    size = os.path.getsize(target)
+    with open(target, "r+b") as f:
+        if damage.endswith("truncated"):
+            f.truncate(size // 2)
+        else:
+            f.seek(size // 3)
+            f.write(bytes(np.random.default_rng(0).integers(0, 256, 2000, dtype=np.uint8)))
+    res = subprocess.run([sys.executable, "-c", "import sys; from zoo.cli import main; "
+                          "sys.exit(main(sys.argv[1:]))", "verify", str(path)], capture_output=True,
+                         text=True, timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    lines = [line for line in res.stderr.splitlines() if line.strip()]
+    assert res.returncode == 2, res.stderr[-3000:]
+    assert len(lines) == 1 and "Traceback" not in res.stderr, res.stderr[-3000:]
+    assert lines[0].startswith("zoo: error: The SavedModel in " + str(path)), lines
+    assert "damaged or incomplete" in lines[0]

@@ -191,6 +191,11 @@ def verify_many(items, *, atol=1e-5, rtol=1e-5, tflite=False, onnx=False, timeou
         for job, meta in zip(jobs, metas):
             with open(job["report"]) as f:
                 child_report = json.load(f)
+            if "load_error" in child_report:
+                raise ValueError(
+                    f"The SavedModel in {job['path']} cannot be loaded; saved_model.pb or its "
+                    f"variables/ are damaged or incomplete ({child_report['load_error']}). "
+                    f"Export it again.")
             served = dict(np.load(job["outputs"]))
             reports.append(_check(meta, child_report, served, atol, rtol))
         return reports

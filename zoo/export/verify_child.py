@@ -44,17 +44,25 @@ for job in jobs:
     path = job["path"]
     inputs = dict(np.load(job["inputs"]))
     buf = io.StringIO()
-    with contextlib.redirect_stdout(buf):
-        # what `saved_model_cli show --dir PATH --all` prints, less its op list and "Concrete
-        # Functions" (which load the whole model a second time)
-        from tensorflow.python.tools import saved_model_utils
-        for mgd in saved_model_utils.read_saved_model(path).meta_graphs:
-            print("\nMetaGraphDef with tag-set: '%s' contains the following SignatureDefs:"
-                  % ", ".join(mgd.meta_info_def.tags))
-            for key in sorted(mgd.signature_def):
-                print("\nsignature_def['" + key + "']:")
-                saved_model_cli._show_inputs_outputs_mgd(mgd, key, indent=1)
-    loaded = tf.saved_model.load(path)
+    try:  # a damaged file (cut short, overwritten) is reported by name, not as a traceback
+        with contextlib.redirect_stdout(buf):
+            # what `saved_model_cli show --dir PATH --all` prints, less its op list and "Concrete
+            # Functions" (which load the whole model a second time)
+            from tensorflow.python.tools import saved_model_utils
+            for mgd in saved_model_utils.read_saved_model(path).meta_graphs:
+                print("\nMetaGraphDef with tag-set: '%s' contains the following SignatureDefs:"
+                      % ", ".join(mgd.meta_info_def.tags))
+                for key in sorted(mgd.signature_def):
+                    print("\nsignature_def['" + key + "']:")
+                    saved_model_cli._show_inputs_outputs_mgd(mgd, key, indent=1)
+        loaded = tf.saved_model.load(path)
+    except Exception as e:
+        text = [l.strip() for l in str(e).strip().splitlines() if l.strip()]
+        with open(job["report"], "w") as f:
+            json.dump({"zoo_blocked": zoo_blocked, "load_error":
+                       type(e).__name__ + (": " + text[0][:300] if text else "")}, f)
+        np.savez(job["outputs"])
+        continue
     report = {"zoo_blocked": zoo_blocked, "signatures": {}, "tflite": {}, "cli": buf.getvalue()}
     outputs = {}
     for key in sorted(loaded.signatures):
