@@ -103,6 +103,7 @@ def test_bad_settings_name_the_flag(files, flags, what):
 
 
 def test_tls_and_token_in_process(files):
+    import grpc
     from keras_tuner.src import protos
     from keras_tuner.src.distribute import oracle_chief
     from keras_tuner.src.engine import hyperparameters as hp_module
@@ -119,22 +120,28 @@ def test_tls_and_token_in_process(files):
         lambda s: protos.get_service_grpc().add_OracleServicer_to_server(
             oracle_chief.OracleServicer(Oracle()), s), chief, 0)
     target = f"127.0.0.1:{port}"
+    env = {"KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": str(port)}
     try:
-        def stub(**flags):
-            sec = transport.check_security(role="worker", environ={}, **flags)
-            return protos.get_service_grpc().OracleStub(transport.worker_channel(target, sec))
+        def channel(**flags):
+            return transport.worker_channel(target, transport.check_security(role="worker", environ={},
+                                                                             **flags))
 
-        good = stub(tls_ca=files["cert"], token_file=files["token"])
-        transport.probe_chief(good, target, 10)
-        space = good.GetSpace(protos.get_service().GetSpaceRequest(), timeout=10)
+        good = transport.reach_chief(transport.check_security(
+            role="worker", tls_ca=files["cert"], token_file=files["token"]), 10, environ=env)
+        space = protos.get_service_grpc().OracleStub(good).GetSpace(
+            protos.get_service().GetSpaceRequest(), timeout=10)
         assert hp_module.HyperParameters.from_proto(space.hyperparameters).get("units") == 4
         for flags in ({"tls_ca": files["cert"]}, {"tls_ca": files["cert"], "token_file": files["wrong"]}):
             t0 = time.time()
             with pytest.raises(transport.Refused, match="UNAUTHENTICATED"):
-                transport.probe_chief(stub(**flags), target, 30)
+                transport.probe_chief(channel(**flags), target, 30)
             assert time.time() - t0 < 10  # refused at once, not at the deadline
+            with pytest.raises(grpc.RpcError) as e:  # and every call, not only the first
+                protos.get_service_grpc().OracleStub(channel(**flags)).GetSpace(
+                    protos.get_service().GetSpaceRequest(), timeout=10)
+            assert e.value.code() == grpc.StatusCode.UNAUTHENTICATED
         with pytest.raises(transport.Refused, match="did not answer within 2s"):  # no TLS
-            transport.probe_chief(stub(token_file=files["token"]), target, 2)
+            transport.probe_chief(channel(token_file=files["token"]), target, 2)
     finally:
         server.stop(None)
 
@@ -150,7 +157,7 @@ def test_chief_and_two_workers_with_tls_and_token_refuse_a_worker_without_it(tmp
     port = str(_free_port())
     tls = ["--tls-cert", files["cert"], "--tls-key", files["key"]]
     cmd = [sys.executable, "-m", "zoo.cli", "tune", "_tuning_standins:conditional_spec", "--tuner", "grid",
-           "--set", "cell=lstm", "--directory", str(tmp_path / "tune"), "--export-dir", str(tmp_path / "sm"),
+           "--set", "cell=gru", "--directory", str(tmp_path / "tune"), "--export-dir", str(tmp_path / "sm"),
            "--steps-per-epoch", "2", "--eval-examples", "32", "--time-limit", "150", "--no-export"]
     base = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.path.join(ROOT, "tests")]),
                 TF_CPP_MIN_LOG_LEVEL="3", KERAS_BACKEND="tensorflow", KERASTUNER_ORACLE_IP="127.0.0.1",
@@ -185,5 +192,5 @@ def test_chief_and_two_workers_with_tls_and_token_refuse_a_worker_without_it(tmp
     for key in ("chief", "tuner0", "tuner1"):
         assert procs[key].returncode == 0, (key, outs[key][-3000:])
     md = (tmp_path / "tune" / "tiny_cond_grid" / "trials.md").read_text()
-    assert md.count("| COMPLETED |") == 4  # lstm x peepholes x 2 learning rates
+    assert md.count("| COMPLETED |") == 2  # gru x 2 learning rates
     assert "listens on" not in outs["chief"]  # loopback: no warning

@@ -6,7 +6,7 @@ import sys
 
 from zoo.registry import parse_overrides, resolve_spec
 from zoo.spaces import TUNERS, format_space, grid_trials, restricted_space
-from zoo.tuning.transport import TOKEN_ENV, Refused, check_security, role_from_env
+from zoo.tuning.transport import TOKEN_ENV, Refused, check_security, reach_chief, role_from_env
 
 __all__ = ["add_cli"]
 
@@ -35,9 +35,11 @@ def _cmd_tune(args):
     security = check_security(oracle_address=args.oracle_address, tls_cert=args.tls_cert,
                               tls_key=args.tls_key, tls_ca=args.tls_ca, token_file=args.token_file,
                               role=role_from_env())
-    from zoo.tuning.search import run_search
-
     try:
+        if role_from_env() == "worker":  # refused before TensorFlow loads (and again by run_search)
+            reach_chief(security, args.time_limit or 3600).close()
+        from zoo.tuning.search import run_search
+
         res = run_search(args.name, args.tuner, directory=args.directory, project_name=args.project_name,
                          max_trials=args.max_trials, epochs=args.epochs, max_epochs=args.max_epochs,
                          objective=args.objective, overwrite=args.overwrite,

@@ -269,10 +269,9 @@ def run_search(model, tuner="random", *, directory="runs/tune", project_name=Non
             oracle_client.TIMEOUT = max(5, int(deadline - time.time()))
             if time_limit:
                 watchdog(time_limit)
-            security = security or transport.check_security(role="worker")
-            target = f"{os.environ['KERASTUNER_ORACLE_IP']}:{os.environ['KERASTUNER_ORACLE_PORT']}"
-            t.oracle.stub = protos.get_service_grpc().OracleStub(transport.worker_channel(target, security))
-            transport.probe_chief(t.oracle.stub, target, oracle_client.TIMEOUT)
+            channel = transport.reach_chief(security or transport.check_security(role="worker"),
+                                            oracle_client.TIMEOUT)
+            t.oracle.stub = protos.get_service_grpc().OracleStub(channel)  # keras-tuner's: no TLS, no token
             t.search(verbose=0)
             result["role"] = "worker"
             return result

@@ -36,7 +36,7 @@ from typing import Optional
 
 __all__ = ["LOOPBACK", "TOKEN_ENV", "TOKEN_METADATA", "Refused", "Security", "check_security",
            "role_from_env", "is_loopback", "protection_warning", "chief_server", "worker_channel",
-           "probe_chief"]
+           "probe_chief", "reach_chief"]
 
 LOOPBACK = "127.0.0.1"
 TOKEN_ENV = "ZOO_TUNER_TOKEN"
@@ -264,14 +264,18 @@ def worker_channel(target, security: Security):
     return channel
 
 
-def probe_chief(stub, target, timeout):
-    """One call the chief must answer (its search space), waiting up to `timeout` seconds for it
-    to start: `Refused` with one line when it refuses this worker or cannot be reached."""
-    import grpc
-    from keras_tuner.src import protos
+GET_SPACE = "/keras_tuner.Oracle/GetSpace"  # keras-tuner's service; an empty request is valid
 
+
+def probe_chief(channel, target, timeout):
+    """One call the chief must answer (its search space), waiting up to `timeout` seconds for it
+    to start: `Refused` with one line when it refuses this worker or cannot be reached. Needs no
+    keras-tuner (nor TensorFlow): a worker is refused before it loads them."""
+    import grpc
+
+    get_space = channel.unary_unary(GET_SPACE, request_serializer=bytes, response_deserializer=bytes)
     try:
-        stub.GetSpace(protos.get_service().GetSpaceRequest(), wait_for_ready=True, timeout=timeout)
+        get_space(b"", wait_for_ready=True, timeout=timeout)
     except grpc.RpcError as e:
         code = e.code() if hasattr(e, "code") else None
         if code == grpc.StatusCode.UNAUTHENTICATED:
@@ -284,3 +288,17 @@ def probe_chief(stub, target, timeout):
         detail = e.details() if hasattr(e, "details") else str(e)
         raise Refused(f"the tuner's chief at {target} failed: {code.name if code else ''} "
                       f"{detail}".strip()) from None
+
+
+def reach_chief(security: Security, timeout, environ=None):
+    """A worker's channel to the chief (`KERASTUNER_ORACLE_IP:KERASTUNER_ORACLE_PORT`), once the
+    chief has answered it (`probe_chief`)."""
+    environ = os.environ if environ is None else environ
+    target = _host_port(environ["KERASTUNER_ORACLE_IP"], environ["KERASTUNER_ORACLE_PORT"])
+    channel = worker_channel(target, security)
+    try:
+        probe_chief(channel, target, timeout)
+    except Refused:
+        channel.close()
+        raise
+    return channel
