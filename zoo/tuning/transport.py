@@ -122,7 +122,7 @@ def check_security(*, oracle_address=None, tls_cert=None, tls_key=None, tls_ca=N
             raise ValueError(f"`token_file` must be an existing file. Received: token_file={token_file!r}")
         with open(token_file, "rb") as f:
             token = _check_token(f.read(), "token_file")
-    elif environ.get(TOKEN_ENV):
+    elif role is not None and environ.get(TOKEN_ENV):  # not distributed: the variable is not read
         token = _check_token(environ[TOKEN_ENV].encode("utf-8", "replace"), TOKEN_ENV)
     if role is None:
         if given:
