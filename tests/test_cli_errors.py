@@ -35,6 +35,9 @@ BAD = {  # what the error must name: the command line
     "no_such_model ": ["export", "no_such_model"],
     "--tuner": ["tune", "highway_net", "--tuner", "nosuch"],
     "no_such_model  ": ["tune", "no_such_model"],
+    "tls_cert": ["tune", "highway_net", "--tls-cert", "nowhere.pem"],
+    "token_file": ["tune", "highway_net", "--token-file", FILE + "_missing"],
+    "distributed search": ["tune", "highway_net", "--oracle-address", "0.0.0.0"],  # not distributed
     "no_such_model   ": ["info", "no_such_model"],
     "nowhere": ["verify", "nowhere"],
     "--set": [*TRAIN, "--set", "depth"],
@@ -58,6 +61,7 @@ def test_the_matrix_is_large_enough():
 def test_bad_invocation_exits_2_with_one_line_and_writes_nothing(what, tmp_path, monkeypatch,
                                                                  capsys):
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("KERASTUNER_ORACLE_IP", raising=False)  # `zoo tune` not distributed
     (tmp_path / FILE).write_text("not a folder")
     assert _run(BAD[what]) == 2, BAD[what]
     err = capsys.readouterr().err

@@ -33,7 +33,10 @@ loss, out of memory) is recorded as FAILED with its message, and the search goes
 **Distributed**: a chief and workers as separate processes (`KERASTUNER_TUNER_ID` = `chief` /
 `tuner0`..., `KERASTUNER_ORACLE_IP`, `KERASTUNER_ORACLE_PORT`); the chief serves the oracle with
 a deadline and exits once every expected worker has been told to stop (keras-tuner's chief may
-wait forever, #915/#254); workers are bounded by the same deadline.
+wait forever, #915/#254); workers are bounded by the same deadline. The chief listens on
+127.0.0.1 unless told otherwise, with TLS and a shared token when given (`zoo.tuning.transport`:
+`check_security`, `--oracle-address`, `--tls-cert`/`--tls-key`, `--tls-ca`, `--token-file` or
+`ZOO_TUNER_TOKEN`), and warns when it listens elsewhere without them.
 
 **Training**: through the recipes: `recipe_data` (the task's `search_data`, embedded, offline)
 and `train_with_recipe_trainer` (`zoo.train.Trainer` with the task's `tuning_task`: the trial's
@@ -55,7 +58,8 @@ Example:
     >>> print(open(result["table_md"]).read())
 
 Modules: `zoo.spaces` (the space convention, core), `trial` (data and training of a trial),
-`hypermodel`, `search` (tuners, distributed chief, `run_search`), `report`, `cli`.
+`hypermodel`, `search` (tuners, distributed chief, `run_search`), `transport` (the chief's
+address, TLS and token), `report`, `cli`.
 """
 
 from zoo.lazy import lazy_attributes
@@ -72,6 +76,7 @@ _PUBLIC = {
     "default_search_space": "zoo.tuning.hypermodel",
     "TUNERS": "zoo.tuning.search", "make_tuner": "zoo.tuning.search",
     "run_search": "zoo.tuning.search", "serve_chief": "zoo.tuning.search",
+    "check_security": "zoo.tuning.transport", "Security": "zoo.tuning.transport",
     "trials_table": "zoo.tuning.report", "write_report": "zoo.tuning.report",
     "hyperparameter_importance": "zoo.tuning.report",
     "add_cli": "zoo.tuning.cli",

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import sys
+
 from zoo.registry import parse_overrides, resolve_spec
 from zoo.spaces import TUNERS, format_space, grid_trials, restricted_space
+from zoo.tuning.transport import TOKEN_ENV, Refused, check_security, reach_chief, role_from_env
 
 __all__ = ["add_cli"]
 
@@ -29,15 +32,24 @@ def _cmd_tune(args):
             print("  " + line)
         print(f"  grid: {len(grid_trials(space_of(spec), _parse_restrict(args.set)))} trials")
         return 0
-    from zoo.tuning.search import run_search
+    security = check_security(oracle_address=args.oracle_address, tls_cert=args.tls_cert,
+                              tls_key=args.tls_key, tls_ca=args.tls_ca, token_file=args.token_file,
+                              role=role_from_env())
+    try:
+        if role_from_env() == "worker":  # refused before TensorFlow loads (and again by run_search)
+            reach_chief(security, args.time_limit or 3600).close()
+        from zoo.tuning.search import run_search
 
-    res = run_search(args.name, args.tuner, directory=args.directory, project_name=args.project_name,
-                     max_trials=args.max_trials, epochs=args.epochs, max_epochs=args.max_epochs,
-                     objective=args.objective, overwrite=args.overwrite,
-                     base_overrides={} if args.full_size else None, export=not args.no_export,
-                     export_dir=args.export_dir, time_limit=args.time_limit, num_workers=args.num_workers,
-                     restrict=_parse_restrict(args.set), steps_per_epoch=args.steps_per_epoch,
-                     eval_examples=args.eval_examples, batch_size=args.batch_size)
+        res = run_search(args.name, args.tuner, directory=args.directory, project_name=args.project_name,
+                         max_trials=args.max_trials, epochs=args.epochs, max_epochs=args.max_epochs,
+                         objective=args.objective, overwrite=args.overwrite,
+                         base_overrides={} if args.full_size else None, export=not args.no_export,
+                         export_dir=args.export_dir, time_limit=args.time_limit, num_workers=args.num_workers,
+                         restrict=_parse_restrict(args.set), steps_per_epoch=args.steps_per_epoch,
+                         eval_examples=args.eval_examples, batch_size=args.batch_size, security=security)
+    except Refused as e:  # a worker the chief refused: one line, no traceback
+        print(f"zoo: error: {e}", file=sys.stderr)
+        return 1
     if "table_md" in res:
         print(open(res["table_md"]).read())
     return 0
@@ -71,4 +83,16 @@ def add_cli(subparsers):
     p.add_argument("--time-limit", type=float, default=None,
                    help="seconds; distributed chief and workers exit by then")
     p.add_argument("--num-workers", type=int, default=2, help="distributed: workers the chief waits for")
+    p.add_argument("--oracle-address", default=None, metavar="HOST",
+                   help="distributed chief: the address it listens on (default 127.0.0.1, this machine "
+                        "only; workers dial KERASTUNER_ORACLE_IP)")
+    p.add_argument("--tls-cert", default=None, metavar="FILE",
+                   help="distributed chief: its TLS certificate (PEM), with --tls-key; on a worker, "
+                        "trusted when --tls-ca is not given")
+    p.add_argument("--tls-key", default=None, metavar="FILE",
+                   help="distributed chief: its TLS private key (PEM)")
+    p.add_argument("--tls-ca", default=None, metavar="FILE",
+                   help="distributed worker: the certificate (PEM) it trusts for the chief")
+    p.add_argument("--token-file", default=None, metavar="FILE",
+                   help=f"distributed: a file holding the token workers must present (default: ${TOKEN_ENV})")
     p.set_defaults(func=_cmd_tune)

@@ -17,6 +17,7 @@ from zoo.registry import check_folder_name, resolve_spec
 from zoo.spaces import TUNERS, describe_space, grid_trials
 from zoo.tasks import task_for
 from zoo.train.optimizers import check_optimizer
+from zoo.tuning import transport
 from zoo.tuning.hypermodel import ZooHyperModel
 from zoo.tuning.report import INTERNAL, trials_table, write_report
 from zoo.weights import set_preprocessing
@@ -172,17 +173,18 @@ def fix_retry_queue(oracle):
 # ----------------------------------------------------------------------------------------------
 
 
-def serve_chief(oracle, num_workers, deadline):
+def serve_chief(oracle, num_workers, deadline, security=None):
     """Serve `oracle` to workers until all `num_workers` were told to stop or `deadline` passes.
+
+    The chief listens on `security.address` (default `127.0.0.1`) at `KERASTUNER_ORACLE_PORT`,
+    with TLS and a token when `security` (`zoo.tuning.transport.check_security`) has them.
 
     Returns True when the search ended normally.
     """
-    from concurrent import futures
-
-    import grpc
     from keras_tuner.src import protos
     from keras_tuner.src.distribute import oracle_chief
 
+    security = security or transport.check_security(role="chief")
     stopped = set()
 
     class Servicer(oracle_chief.OracleServicer):
@@ -192,10 +194,15 @@ def serve_chief(oracle, num_workers, deadline):
                 stopped.add(request.tuner_id)
             return protos.get_service().CreateTrialResponse(trial=trial.to_proto())
 
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-    protos.get_service_grpc().add_OracleServicer_to_server(Servicer(oracle), server)
-    server.add_insecure_port(f"{os.environ['KERASTUNER_ORACLE_IP']}:{os.environ['KERASTUNER_ORACLE_PORT']}")
-    server.start()
+    dialed = os.environ.get("KERASTUNER_ORACLE_IP", transport.LOOPBACK)
+    if transport.is_loopback(security.address) and not transport.is_loopback(dialed):
+        transport.logger.warning(
+            f"the tuner's chief listens on {security.address} only; workers on other machines "
+            f"dialing KERASTUNER_ORACLE_IP={dialed} will not reach it: give --oracle-address "
+            f"{dialed} (with --tls-cert, --tls-key and --token-file)")
+    server, _ = transport.chief_server(
+        lambda s: protos.get_service_grpc().add_OracleServicer_to_server(Servicer(oracle), s),
+        security, os.environ["KERASTUNER_ORACLE_PORT"])
     ok = False
     try:
         while time.time() < deadline:
@@ -227,12 +234,16 @@ def run_search(model, tuner="random", *, directory="runs/tune", project_name=Non
                epochs=1, max_epochs=3, objective=None, seed=0, overwrite=False,
                base_overrides=None, export=True, export_dir="saved_models", time_limit=None,
                num_workers=2, data_fn=None, train_fn=None, log=print, restrict=None,
-               steps_per_epoch=None, eval_examples=256, batch_size=None) -> Dict[str, Any]:
+               steps_per_epoch=None, eval_examples=256, batch_size=None,
+               security=None) -> Dict[str, Any]:
     """Run (or resume) a search, write its table and plot, and export the best model.
 
     In distributed mode (`KERASTUNER_ORACLE_IP` set) the chief (`KERASTUNER_TUNER_ID=chief`)
     serves the oracle until `num_workers` workers have finished or `time_limit` seconds pass,
-    then writes the results; a worker runs trials and returns.
+    then writes the results; a worker runs trials and returns. `security`
+    (`zoo.tuning.transport.check_security`: the chief's address, TLS, a shared token) defaults to
+    the chief on 127.0.0.1, the token of `$ZOO_TUNER_TOKEN` if set, no TLS; a worker the chief
+    refuses raises `transport.Refused`.
 
     Returns:
         A dict: `tuner`, `num_trials` (the grid's size, stated before it starts), `rows`,
@@ -252,16 +263,20 @@ def run_search(model, tuner="random", *, directory="runs/tune", project_name=Non
     deadline = time.time() + (time_limit or 10 ** 7)
     if dist_utils.has_chief_oracle():
         if not dist_utils.is_chief_oracle():
+            from keras_tuner.src import protos
             from keras_tuner.src.distribute import oracle_client
 
             oracle_client.TIMEOUT = max(5, int(deadline - time.time()))
             if time_limit:
                 watchdog(time_limit)
+            channel = transport.reach_chief(security or transport.check_security(role="worker"),
+                                            oracle_client.TIMEOUT)
+            t.oracle.stub = protos.get_service_grpc().OracleStub(channel)  # keras-tuner's: no TLS, no token
             t.search(verbose=0)
             result["role"] = "worker"
             return result
         t.save()
-        result["finished"] = serve_chief(t.oracle, num_workers, deadline)
+        result["finished"] = serve_chief(t.oracle, num_workers, deadline, security)
         result["role"] = "chief"
     else:
         if time_limit:
