@@ -365,3 +365,99 @@ def test_every_signature_equals_the_keras_model_on_independent_inputs(exported, 
             else:
                 np.testing.assert_allclose(got[key].numpy(), value, atol=1e-5, rtol=1e-5,
                                            err_msg=f"{signature}:{key}")
+
+
+# Bad requests, sent in a process without zoo (TensorFlow alone): the checks live in the graph.
+_BAD_REQUESTS_CHILD = r"""
+import importlib.abc, json, sys
+class _BlockZoo(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "zoo" or name.startswith("zoo."):
+            raise ModuleNotFoundError("zoo is blocked here", name=name)
+sys.meta_path.insert(0, _BlockZoo())
+import numpy as np, tensorflow as tf
+cases, results, loaded = json.load(open(sys.argv[1])), [], {}
+for case in cases:
+    if case["path"] not in loaded:
+        loaded[case["path"]] = tf.saved_model.load(case["path"])
+    fn = loaded[case["path"]].signatures[case["signature"]]
+    feed = dict(np.load(case["feed"]))
+    try:
+        fn(**{k: tf.constant(v) for k, v in feed.items()})
+        results.append({"status": "ok"})
+    except Exception as e:
+        results.append({"status": type(e).__name__, "message": str(e)})
+json.dump(results, open(sys.argv[2], "w"))
+"""
+
+
+def _bad_requests(signature, feed, inputs):
+    """(what, feed, expected message) of each bad request derived from a good `feed`."""
+    out = [("good", feed, None)]
+    batched = [t for t in inputs if t["shape"] and t["shape"][0] is None]
+    for t in inputs:
+        x, name = feed[t["name"]], t["name"]
+        wrong_rank = x[0] if x.ndim else x[None]  # unbatched (or a scalar given an axis)
+        out.append((f"rank of {name}", dict(feed, **{name: wrong_rank}), f"Shape of tensor {name} "))
+        fixed = [i for i, d in enumerate(t["shape"]) if d is not None and i > 0]
+        if fixed:  # a fixed size (the channels of an image, the steps of a window) off by one
+            i = fixed[-1]
+            pad = [(0, 1 if j == i else 0) for j in range(x.ndim)]
+            out.append((f"size {i} of {name}", dict(feed, **{name: np.pad(x, pad)}),
+                        f"Shape of tensor {name} "))
+        if "float" in t["dtype"]:
+            y = x.copy()
+            y.flat[0] = np.nan
+            out.append((f"NaN in {name}", dict(feed, **{name: y}),
+                        f"input '{name}' holds NaN or infinite values"))
+            y = x.copy()
+            y.flat[-1] = -np.inf
+            out.append((f"inf in {name}", dict(feed, **{name: y}),
+                        f"input '{name}' holds NaN or infinite values"))
+    if len(batched) > 1:
+        t = batched[-1]
+        x = feed[t["name"]]
+        out.append(("batch sizes disagree", dict(feed, **{t["name"]: np.concatenate([x, x[:1]])}),
+                    "of one request must have the same batch size"))
+    return out
+
+
+def test_every_export_refuses_bad_requests_by_name_without_zoo(exported, tmp_path):
+    """Issue 15, point 3: wrong rank, a wrong fixed size (an image's channels), batch sizes that
+    disagree and non-finite values get InvalidArgument naming the input, from the graph itself
+    (so TF Serving answers the same), in a process where zoo cannot be imported."""
+    import subprocess
+    import sys
+
+    from zoo.export.verification import _sample_inputs
+
+    _, _, paths, _ = exported
+    cases, expected = [], []
+    for name in MODELS:
+        sigdoc = json.load(open(os.path.join(paths[name], "assets.extra", "signatures.json")))
+        feeds = _sample_inputs(sigdoc, seed=5)
+        for signature, sig in sigdoc["signatures"].items():
+            good = {t["name"]: feeds[f"{signature}::{t['name']}"] for t in sig["inputs"]}
+            for what, feed, message in _bad_requests(signature, good, sig["inputs"]):
+                f = str(tmp_path / f"feed{len(cases)}.npz")
+                np.savez(f, **feed)
+                cases.append({"path": paths[name], "signature": signature, "feed": f})
+                expected.append((name, signature, what, message))
+    with open(tmp_path / "cases.json", "w") as f:
+        json.dump(cases, f)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    child = subprocess.run([sys.executable, "-I", "-c", _BAD_REQUESTS_CHILD,
+                            str(tmp_path / "cases.json"), str(tmp_path / "results.json")],
+                           cwd=str(tmp_path), env=env, capture_output=True, text=True, timeout=900)
+    assert child.returncode == 0, child.stderr[-3000:]
+    results = json.load(open(tmp_path / "results.json"))
+    kinds = {what.split(" ")[0] for _, _, what, _ in expected}
+    assert kinds >= {"good", "rank", "size", "NaN", "inf", "batch"}, kinds
+    for (name, signature, what, message), res in zip(expected, results):
+        where = f"{name} {signature}: {what}"
+        if message is None:
+            assert res["status"] == "ok", (where, res)
+        else:
+            assert res["status"] == "InvalidArgumentError", (where, res)
+            assert message in res["message"].replace("\\'", "'"), (where, res["message"][-500:])

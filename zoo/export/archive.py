@@ -241,7 +241,12 @@ def export_model(model, name, task=None, export_dir="saved_models", version=None
     preprocessing = preprocessing_of(served)
     served = select_outputs(served, outputs)
     set_preprocessing(served, preprocessing)
+    allow_non_finite = opts.pop("allow_non_finite", False)
+    if not isinstance(allow_non_finite, bool):
+        raise ValueError("`allow_non_finite` must be True or False. "
+                         f"Received: allow_non_finite={allow_non_finite!r}")
     endpoints = endpoints_for(served, task_obj or task, _trace_once=True, **opts)
+    opts["allow_non_finite"] = allow_non_finite  # recorded in signatures.json
 
     model_dir = os.path.join(export_dir, name)
     os.makedirs(model_dir, exist_ok=True)
@@ -254,7 +259,8 @@ def export_model(model, name, task=None, export_dir="saved_models", version=None
 
     tmp = os.path.join(model_dir, f"{TMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}")
     try:
-        _write_archive(served, endpoints, tmp, verbose=verbose)
+        _write_archive(served, endpoints, tmp, verbose=verbose,
+                       allow_non_finite=allow_non_finite)
         _write_docs(tmp, name, task, version, endpoints, opts, outputs)
         _fsync_tree(tmp)
         if os.path.exists(final):
@@ -268,14 +274,51 @@ def export_model(model, name, task=None, export_dir="saved_models", version=None
     return final
 
 
-def _write_archive(model, endpoints, path, verbose=False):
+def guarded(ep, allow_non_finite=False):
+    """`ep.fn` behind checks that run inside the exported graph, so that TF Serving refuses a
+    request the model cannot answer with `InvalidArgument` naming the input: each input's rank
+    and fixed sizes (`EnsureShape`: "Shape of tensor images [2,16,16,3] is not compatible with
+    expected shape [?,?,?,1]"), one batch size for all batched inputs, and (unless
+    `allow_non_finite`) no NaN or infinite float values.
+
+    The shape check is `EnsureShape`, not an assertion on `tf.rank`/`tf.shape`: Grappler folds
+    those into constants from the signature's declared shapes, so they would never fire."""
+    import tensorflow as tf
+
+    def fn(**kw):
+        kw = {t.name: tf.ensure_shape(kw[t.name], t.shape) if t.shape is not None else kw[t.name]
+              for t in ep.inputs}
+        checks, batch = [], None
+        for t in ep.inputs:
+            if t.shape and t.shape[0] is None:
+                first = tf.shape(kw[t.name])[0]
+                if batch is None:
+                    batch = (t.name, first)
+                else:
+                    checks.append(tf.debugging.Assert(tf.equal(first, batch[1]), [
+                        f"inputs '{batch[0]}' and '{t.name}' of one request must have the same "
+                        f"batch size; received", batch[1], first]))
+        if not allow_non_finite:
+            with tf.control_dependencies(checks):
+                checks += [tf.debugging.check_numerics(
+                    kw[t.name], f"input '{t.name}' holds NaN or infinite values (export with "
+                                f"allow_non_finite=True to serve them)")
+                    for t in ep.inputs if tf.as_dtype(t.dtype).is_floating]
+        with tf.control_dependencies(checks):
+            kw = {k: tf.identity(v) for k, v in kw.items()}
+        return ep.fn(**kw)
+
+    return fn
+
+
+def _write_archive(model, endpoints, path, verbose=False, allow_non_finite=False):
     import keras
     import tensorflow as tf
 
     archive = keras.export.ExportArchive()
     archive.track(model)
     for ep in endpoints:
-        fn = named_function(ep.fn, [t.name for t in ep.inputs])
+        fn = named_function(guarded(ep, allow_non_finite), [t.name for t in ep.inputs])
         tfn = tf.function(fn, input_signature=[t.spec() for t in ep.inputs], autograph=True)
         tfn.get_concrete_function()
         archive.add_endpoint(ep.name, tfn)
