@@ -349,3 +349,45 @@ def test_unreadable_checkpoints_and_a_foreign_model_are_refused_by_name(tmp_path
         "ckpt-20", "ckpt-15", "ckpt-10", "ckpt-5"]
     assert checkpoint_candidates(str(tmp_path / "missing")) == []
 
+
+@pytest.mark.slow
+def test_killing_one_worker_stops_the_other_then_both_resume(reference, tmp_path):
+    """Issue 15, point 6: SIGKILL of the second worker of a two-worker run makes the chief exit
+    with a clear error in bounded time (no hang); re-running both resumes from the chief's last
+    checkpoint to the planned step with the uninterrupted run's weights."""
+    ports = [_free_port(), _free_port()]
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
+
+    def start(i, *extra):
+        tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})
+        return _job(tmp_path / "run", tmp_path / f"w{i}.npz", "--strategy", "multi_worker",
+                    *extra, env=_env(TF_CONFIG=tf_config), wait=False)
+
+    procs = [start(i, "--sleep", 0.05) for i in range(2)]
+    deadline = time.time() + TIMEOUT
+    while _latest_step(tmp_path / "run" / "checkpoints") < 25:
+        assert all(p.poll() is None for p in procs), [p.communicate()[0][-2000:] for p in procs]
+        assert time.time() < deadline, "no checkpoint at step 25 in time"
+        time.sleep(0.05)
+    os.kill(procs[1].pid, signal.SIGKILL)
+    killed = time.time()
+    try:
+        out, _ = procs[0].communicate(timeout=150)
+    except subprocess.TimeoutExpired:
+        procs[0].kill()
+        pytest.fail("the chief hung after its peer was killed")
+    procs[1].communicate()
+    waited = time.time() - killed
+    assert procs[0].returncode != 0, out[-3000:]
+    assert "worker" in out and "stopped" in out and "--run-dir" in out, out[-3000:]
+    last = _latest_step(tmp_path / "run" / "checkpoints")
+    assert 25 <= last < 60, last
+    procs = [start(i) for i in range(2)]
+    for p in procs:
+        _finish(p)
+    summaries = [_summary(tmp_path / f"w{i}.npz") for i in range(2)]
+    assert all(s["resumed_from_step"] == last for s in summaries), summaries
+    w0, s0 = _weights(tmp_path / "w0.npz")
+    assert s0 == 60
+    _assert_same(w0, reference)
+    print(f"chief exited {waited:.1f} s after its peer was killed")

@@ -13,7 +13,11 @@ does not (`MultiWorkerMirroredStrategy`, keras-team/keras#20585) and keeps XLA o
 * Checkpoints (`tf.train.CheckpointManager`: model, optimizers, step) every `checkpoint_every`
   steps and at each epoch end. The data stream is a seeded, deterministic sequence, so its
   position is the step: re-running the same command after a kill resumes at the last checkpoint
-  and finishes the planned steps.
+  and finishes the planned steps. A damaged checkpoint (cut short, overwritten) is skipped with
+  a warning for the newest one that restores.
+* Multi-worker: when a worker dies, the others stop with `WorkerLostError` (TensorFlow's
+  coordination service notices the missing heartbeats in about 10 s) instead of waiting in a
+  collective; re-running every worker resumes from the chief's last checkpoint.
 * A non-finite loss stops the run (`NonFiniteLossError`) before anything is saved; the last
   checkpoint is the last good one.
 * Progress bars, TensorBoard scalars (loss, metrics, learning rate, examples/s), a training-curve
@@ -59,6 +63,7 @@ _PUBLIC = {
     "optimizer_names": "zoo.train.optimizers:optimizer_names",
     "Trainer": "zoo.train.trainer:Trainer",
     "NonFiniteLossError": "zoo.train.trainer:NonFiniteLossError",
+    "WorkerLostError": "zoo.train.trainer:WorkerLostError",
     "make_strategy": "zoo.train.strategy:make_strategy",
     "add_train_arguments": "zoo.train.recipe:add_train_arguments",
     "config_from_args": "zoo.train.recipe:config_from_args",

@@ -10,12 +10,12 @@ __all__ = ["add_cli"]
 
 def _cmd_train(args):
     from zoo.train.recipe import build_parser, train_task
-    from zoo.train.trainer import NonFiniteLossError
+    from zoo.train.trainer import NonFiniteLossError, WorkerLostError
 
     parser = build_parser(args.name)
     try:
         trainer = train_task(args.name, parser.parse_args(list(args.recipe_args)))
-    except NonFiniteLossError as e:
+    except (NonFiniteLossError, WorkerLostError) as e:
         print(f"zoo train: {e}", file=sys.stderr)
         return 1
     print(trainer.task_report)

@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from zoo.train.config import STRATEGIES
 
-__all__ = ["make_strategy", "split_cpu", "is_chief", "worker_index"]
+__all__ = ["make_strategy", "split_cpu", "is_chief", "worker_index", "num_workers"]
 
 
 def split_cpu(n):
@@ -68,3 +68,12 @@ def worker_index(strategy):
     if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and resolver is not None:
         return f"{resolver.task_type}_{resolver.task_id}"
     return "0"
+
+
+def num_workers(strategy):
+    """How many worker processes train together (1 unless `MultiWorkerMirroredStrategy`)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) or resolver is None:
+        return 1
+    spec = resolver.cluster_spec().as_dict()
+    return max(1, sum(len(v) for k, v in spec.items() if k in ("chief", "worker")))

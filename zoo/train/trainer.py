@@ -26,14 +26,25 @@ from zoo.registry import check_folder_name
 from zoo.tasks.base import Task
 from zoo.train.config import TrainConfig
 from zoo.train.optimizers import make_optimizer
-from zoo.train.strategy import is_chief, make_strategy, worker_index
+from zoo.train.strategy import is_chief, make_strategy, num_workers, worker_index
 from zoo.weights import save_model, set_preprocessing
 
-__all__ = ["Trainer", "NonFiniteLossError", "checkpoint_candidates"]
+__all__ = ["Trainer", "NonFiniteLossError", "WorkerLostError", "checkpoint_candidates"]
 
 
 class NonFiniteLossError(RuntimeError):
     """The loss became NaN or infinite; the run stopped and kept its last good checkpoint."""
+
+
+class WorkerLostError(RuntimeError):
+    """Another worker of a multi-worker run stopped (killed, preempted, crashed); this one stopped
+    too, and re-running every worker resumes from the chief's last checkpoint."""
+
+
+# what a collective op raises when a peer is gone: TensorFlow's coordination service reports the
+# task that stopped sending heartbeats (about 10 s after it died), and the collectives abort
+_PEER_ERRORS = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError,
+                tf.errors.AbortedError, tf.errors.CancelledError)
 
 
 class Trainer:
@@ -71,6 +82,7 @@ class Trainer:
         # a given strategy was made (and the CPU split) by the caller
         self.strategy = self._strategy or make_strategy(cfg.strategy, cfg.cpu_devices)
         self.is_chief = is_chief(self.strategy)
+        self.num_workers = num_workers(self.strategy)
         self.replicas = self.strategy.num_replicas_in_sync
         if cfg.batch_size % self.replicas:
             raise ValueError(
@@ -171,6 +183,16 @@ class Trainer:
             return {k: strategy.reduce("SUM", v, axis=None) for k, v in stats.items()}
 
         return train_function
+
+    def _worker_lost(self, error, step):
+        detail = " ".join(line.strip() for line in str(error).splitlines()
+                          if "unhealthy" in line or line.strip().startswith("/job:"))
+        last = checkpoint_candidates(self.ckpt_dir)
+        return WorkerLostError(
+            f"A worker of this {self.num_workers}-worker run stopped "
+            f"({detail or type(error).__name__}); this worker stopped too, at step {step}. "
+            f"Re-run every worker with the same --run-dir to resume from the chief's last "
+            f"checkpoint ({os.path.basename(last[0]) if last else 'none yet: from the start'}).")
 
     # -- checkpoints and history
     def _restore(self):
@@ -316,7 +338,12 @@ class Trainer:
                                               else 2)
                 else:
                     bar = False
-            stats = {k: float(v) for k, v in train_function(iterator).items()}
+            try:
+                stats = {k: float(v) for k, v in train_function(iterator).items()}
+            except _PEER_ERRORS as e:
+                if self.num_workers <= 1:
+                    raise
+                raise self._worker_lost(e, step) from None
             step += 1
             metrics = self.task.summarize(stats)
             bad = [k for k, v in metrics.items() if not math.isfinite(v)]
