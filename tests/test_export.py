@@ -259,3 +259,27 @@ def test_zoo_verify_on_a_damaged_export_is_one_line_naming_it(tmp_path, damage):
     assert len(lines) == 1 and "Traceback" not in res.stderr, res.stderr[-3000:]
     assert lines[0].startswith("zoo: error: The SavedModel in " + str(path)), lines
     assert "damaged or incomplete" in lines[0]
+
+
+def test_export_writes_warm_up_requests_and_batching_parameters_that_verify_runs(tmp_path):
+    from zoo.export.warmup import BATCHING_FILE, read_warmup_requests
+
+    model = _image_classifier(aux=False)
+    path = ex.export_model(model, "tiny", task="image_classification",
+                           export_dir=str(tmp_path / "sm"), preprocessing="unit")
+    requests = read_warmup_requests(path)
+    assert sorted(sig for sig, _ in requests) == ["classify_float", "serving_default"]
+    doc = json.load(open(os.path.join(path, "assets.extra", "signatures.json")))
+    for sig, inputs in requests:  # each request carries every input of its signature
+        assert sorted(inputs) == sorted(t["name"] for t in doc["signatures"][sig]["inputs"])
+        assert inputs["images"].dtype == (np.uint8 if sig == "serving_default" else np.float32)
+    text = open(os.path.join(path, BATCHING_FILE)).read()
+    assert "max_batch_size { value: 32 }" in text
+    report = ex.verify(path, keras_model=model)
+    assert report["ok"], report["problems"]
+    assert sorted(report["warmup"]["signatures"]) == ["classify_float", "serving_default"]
+    assert report["warmup"]["failed"] == []
+    # a warm-up file that no longer matches the signatures is a problem verify reports
+    os.remove(os.path.join(path, "assets.extra", "tf_serving_warmup_requests"))
+    report = ex.verify(path, keras_model=model)
+    assert not report["ok"] and any("warm-up" in p for p in report["problems"]), report

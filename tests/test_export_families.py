@@ -429,13 +429,13 @@ def test_every_export_refuses_bad_requests_by_name_without_zoo(exported, tmp_pat
     import subprocess
     import sys
 
-    from zoo.export.verification import _sample_inputs
+    from zoo.export.warmup import sample_inputs
 
     _, _, paths, _ = exported
     cases, expected = [], []
     for name in MODELS:
         sigdoc = json.load(open(os.path.join(paths[name], "assets.extra", "signatures.json")))
-        feeds = _sample_inputs(sigdoc, seed=5)
+        feeds = sample_inputs(sigdoc, seed=5)
         for signature, sig in sigdoc["signatures"].items():
             good = {t["name"]: feeds[f"{signature}::{t['name']}"] for t in sig["inputs"]}
             for what, feed, message in _bad_requests(signature, good, sig["inputs"]):

@@ -20,6 +20,7 @@ import time
 import uuid
 from typing import Any, Dict, List
 
+from zoo.export.warmup import write_batching_parameters, write_warmup_requests
 from zoo.registry import TASKS as MODEL_TASKS
 from zoo.registry import check_folder_name, get_spec
 from zoo.saving import check_writable_folder
@@ -261,7 +262,9 @@ def export_model(model, name, task=None, export_dir="saved_models", version=None
     try:
         _write_archive(served, endpoints, tmp, verbose=verbose,
                        allow_non_finite=allow_non_finite)
-        _write_docs(tmp, name, task, version, endpoints, opts, outputs)
+        sigdoc = _write_docs(tmp, name, task, version, endpoints, opts, outputs)
+        write_warmup_requests(tmp, name, sigdoc)
+        write_batching_parameters(tmp)
         _fsync_tree(tmp)
         if os.path.exists(final):
             raise FileExistsError(f"{final} appeared while exporting")
@@ -361,6 +364,7 @@ def _write_docs(path, name, task, version, endpoints, opts, outputs):
         lines.append("")
     with open(os.path.join(extra, "README.md"), "w") as f:
         f.write("\n".join(lines))
+    return doc
 
 
 def write_model_config(export_dir="saved_models", base_path=None, filename="models.config") -> str:

@@ -32,40 +32,10 @@ from typing import Any, Dict, List
 import numpy as np
 
 from zoo.export.archive import endpoints_for, list_versions
+from zoo.export.warmup import WARMUP_FILE, sample_inputs
 from zoo.tasks.serving import select_outputs
 
 __all__ = ["verify", "verify_many", "find_exports"]
-
-
-def _sample_inputs(sigdoc, seed=0):
-    rng = np.random.default_rng(seed)
-    feeds = {}
-    for key, sig in sigdoc["signatures"].items():
-        batch = None
-        steps = None
-        for t in sig["inputs"]:
-            s = t.get("sample") or {}
-            if s.get("lengths"):
-                continue
-            shape = s.get("shape")
-            if shape is None:
-                shape = [2] + [7 if d is None else d for d in t["shape"][1:]]
-            if shape:  # scalars (a seed, a count) have no batch axis
-                batch = shape[0]
-            if len(shape) > 1:
-                steps = shape[1]
-            if s.get("normal") or ("float" in t["dtype"] and "low" not in s):
-                arr = rng.standard_normal(shape)
-            elif "float" in t["dtype"]:
-                arr = rng.uniform(s.get("low", 0.0), s.get("high", 1.0), size=shape)
-            else:
-                arr = rng.integers(s.get("low", 1), s.get("high", 10), size=shape)
-            feeds[f"{key}::{t['name']}"] = np.asarray(arr).astype(t["dtype"])
-        for t in sig["inputs"]:
-            if (t.get("sample") or {}).get("lengths"):
-                n, steps_ = batch or 2, steps or 7
-                feeds[f"{key}::{t['name']}"] = np.linspace(steps_, max(1, steps_ // 2), n).astype("int32")
-    return feeds
 
 
 def _compare(name, got, want, atol, rtol):
@@ -170,7 +140,7 @@ def verify_many(items, *, atol=1e-5, rtol=1e-5, tflite=False, onnx=False, timeou
             path, model, opts = (tuple(item) + (None, {}))[:3]
             path = os.path.abspath(path)
             sigdoc = _load_sigdoc(path)
-            feeds = _sample_inputs(sigdoc, seed=seed)
+            feeds = sample_inputs(sigdoc, seed=seed)
             np.savez(os.path.join(tmp, f"in{i}.npz"), **feeds)
             jobs.append({"path": path, "inputs": os.path.join(tmp, f"in{i}.npz"),
                          "outputs": os.path.join(tmp, f"out{i}.npz"),
@@ -244,6 +214,7 @@ def _check(meta, child_report, served, atol, rtol):
         merged = dict(sigdoc["options"])
         merged.update(opts)
         outputs = merged.pop("outputs", None)
+        merged.pop("allow_non_finite", None)  # the export's input checks, not a task option
         model = select_outputs(keras_model, outputs)
         endpoints = {ep.name: ep for ep in endpoints_for(model, sigdoc["task"], **merged)}
         for key, sig in sigdoc["signatures"].items():
@@ -267,6 +238,15 @@ def _check(meta, child_report, served, atol, rtol):
                             report[prefix[:-2]][key] = f"mismatch on {n}: {res}"
                         else:
                             problems.append(f"{key}::{n} differs from the Keras model: {res}")
+    warm = child_report.get("warmup")
+    report["warmup"] = warm
+    if warm is None:
+        problems.append(f"no TF Serving warm-up requests ({WARMUP_FILE})")
+    else:
+        if sorted(warm["signatures"]) != sorted(sigdoc["signatures"]):
+            problems.append(f"warm-up requests cover {sorted(warm['signatures'])}, not every "
+                            f"signature {sorted(sigdoc['signatures'])}")
+        problems += [f"warm-up request failed: {e}" for e in warm["failed"]]
     if not report["zoo_blocked"]:
         problems.append("zoo was importable in the verification process")
     report["ok"] = not problems

@@ -78,6 +78,20 @@ for job in jobs:
             continue
         for n, v in fn(**feed).items():
             outputs[key + "::" + n] = v.numpy()
+    # TF Serving's warm-up requests (assets.extra/tf_serving_warmup_requests): each one run
+    warm_file = os.path.join(path, "assets.extra", "tf_serving_warmup_requests")
+    if os.path.exists(warm_file):
+        from tensorflow_serving.apis import prediction_log_pb2
+        warm = report["warmup"] = {"signatures": [], "failed": []}
+        for record in tf.data.TFRecordDataset(warm_file):
+            request = prediction_log_pb2.PredictionLog.FromString(record.numpy()).predict_log.request
+            key = request.model_spec.signature_name
+            warm["signatures"].append(key)
+            try:
+                loaded.signatures[key](**{k: tf.constant(tf.make_ndarray(v))
+                                          for k, v in request.inputs.items()})
+            except Exception as e:
+                warm["failed"].append(key + ": " + type(e).__name__ + ": " + str(e).strip()[:300])
     if job["tflite"]:
         for key in sorted(loaded.signatures):
             # builtin ops first; when they cannot express the graph, builtins + TF ops (Flex)
