@@ -38,6 +38,13 @@ def table(result, args, seconds):
               "", f"Series of {args.length} rows (seed {args.seed}), window T = {args.window}, "
                   f"m = p = {args.units}, {args.epochs} epochs of Adam at {args.lr}, batch "
                   f"{args.batch_size}; {seconds:.0f} s."]
+    if args.patience is not None:
+        kept = result["epochs"]
+        lines[-1] = lines[-1].replace(f"{args.epochs} epochs", (
+            f"at most {args.epochs} epochs (each network keeps its epoch of lowest validation "
+            f"loss, patience {args.patience}: DA-RNN epoch {kept['da_rnn'][0]} of "
+            f"{kept['da_rnn'][1]}, LSTM encoder-decoder epoch {kept['lstm_encoder_decoder'][0]} "
+            f"of {kept['lstm_encoder_decoder'][1]})"))
     return "\n".join(lines) + "\n"
 
 
@@ -79,6 +86,9 @@ def main(argv=None):
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--lr", type=float, default=1e-2)
     p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--patience", type=int, default=None,
+                   help="keep each network's epoch of lowest validation loss, stop after "
+                        "PATIENCE epochs without a lower one (default: train all epochs)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=os.path.join("benchmarks", "results", "da_rnn_synthetic"),
                    help="writes OUT.md (the table), OUT.json")
@@ -95,14 +105,14 @@ def main(argv=None):
     data = fd.prepare(series, window=args.window, val_fraction=0.1, test_fraction=0.1)
     result = compare_forecasters(data, units=args.units, epochs=args.epochs,
                                  learning_rate=args.lr, batch_size=args.batch_size,
-                                 seed=args.seed)
+                                 seed=args.seed, patience=args.patience)
     text = table(result, args, time.time() - t0)
     os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
     with open(args.out + ".md", "w") as f:
         f.write(f"`python benchmarks/da_rnn_synthetic.py {' '.join(sys.argv[1:])}`\n\n{text}")
     with open(args.out + ".json", "w") as f:
         json.dump({"metrics": result["metrics"], "attention": result["attention"],
-                   "args": vars(args)}, f, indent=1)
+                   "epochs": result["epochs"], "args": vars(args)}, f, indent=1)
     plot(result, data, args.png)
     print(text)
 

@@ -269,6 +269,21 @@ def test_baselines_and_metrics():
     assert fd.attention_share(np.full((3, 4, 5), 0.2), [0, 3]) == pytest.approx((0.4, 0.4))
 
 
+@pytest.mark.slow
+def test_compare_forecasters_keeps_the_epoch_of_lowest_validation_loss():
+    from zoo.tasks.forecasting import compare_forecasters
+
+    data = fd.prepare(fd.synthetic_series(length=300, num_drivers=4, num_true=2), window=5,
+                      val_fraction=0.1, test_fraction=0.1)
+    out = compare_forecasters(data, units=4, epochs=3, batch_size=64, patience=1)
+    for name in ("da_rnn", "lstm_encoder_decoder"):
+        kept, ran = out["epochs"][name]
+        assert 1 <= kept <= ran <= 3 and (ran == 3 or ran == kept + 1)  # patience 1
+        assert np.isfinite(out["metrics"][name]["rmse"])
+    share, uniform = out["attention"]
+    assert 0 < share < 1 and uniform == 0.5
+
+
 # ------------------------------------------------------------------------------ the task
 def test_task_learning_rate_divided_by_ten_every_10000_steps():
     task = task_for("da_rnn")

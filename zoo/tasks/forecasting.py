@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from typing import Any, Dict
 
+import numpy as np
 import tensorflow as tf
 
 from zoo import data as zdata
@@ -277,16 +278,19 @@ TASK = Forecasting
 
 
 def compare_forecasters(data: "fdata.Windows", *, units=16, epochs=30, learning_rate=1e-2,
-                        batch_size=64, seed=0, builder=None):
+                        batch_size=64, seed=0, builder=None, patience=None):
     """The paper's comparison on `data`'s test windows: DA-RNN (`builder`, default `da_rnn`, at
     m = p = `units`), the same model without its attention stages (a plain LSTM
     encoder-decoder of the same sizes), a linear autoregression on the same window and the last
-    value; both networks trained the same way (Adam, mean squared error, `model.fit`).
+    value; both networks trained the same way (Adam, mean squared error, `model.fit`). With
+    `patience`, each network keeps the weights of its epoch of lowest validation loss, and stops
+    after `patience` epochs without a lower one (the test split plays no part in the choice).
 
     Returns:
         `{"metrics": {name: {"rmse", "mae", "mape"}}, "attention": (share, uniform) or None,
-        "models": {...}, "alphas": input attention on the test windows}`; the attention share is
-        that of `data.series.true_drivers` when the series has them.
+        "models": {...}, "alphas": input attention on the test windows, "epochs": {name: (epoch
+        kept, epochs run)}}`; the attention share is that of `data.series.true_drivers` when the
+        series has them.
     """
     import keras
 
@@ -295,13 +299,19 @@ def compare_forecasters(data: "fdata.Windows", *, units=16, epochs=30, learning_
     x, h, y = data.test
     sizes = dict(num_drivers=int(x.shape[-1]), window=data.window, horizon=data.horizon,
                  encoder_units=units, decoder_units=units, **data.stats)
-    models, metrics = {}, {}
+    models, metrics, kept = {}, {}, {}
     for name, attention in (("da_rnn", True), ("lstm_encoder_decoder", False)):
         keras.utils.set_random_seed(seed)
         model = builder(**sizes, input_attention=attention, temporal_attention=attention)
         model.compile(keras.optimizers.Adam(learning_rate), "mse")
-        model.fit(list(data.train[:2]), data.train[2], batch_size=batch_size, epochs=epochs,
-                  verbose=0)
+        early = {} if patience is None else dict(
+            validation_data=(list(data.val[:2]), data.val[2]),
+            callbacks=[keras.callbacks.EarlyStopping("val_loss", patience=patience,
+                                                     restore_best_weights=True)])
+        hist = model.fit(list(data.train[:2]), data.train[2], batch_size=batch_size,
+                         epochs=epochs, verbose=0, **early).history
+        ran = len(hist["loss"])
+        kept[name] = (int(np.argmin(hist["val_loss"])) + 1 if patience is not None else ran, ran)
         models[name] = model
         metrics[name] = fdata.forecast_metrics(model.predict([x, h], verbose=0), y)
     base = evaluate_windows(models["da_rnn"], data)
@@ -309,4 +319,5 @@ def compare_forecasters(data: "fdata.Windows", *, units=16, epochs=30, learning_
     alphas = attention_model(models["da_rnn"]).predict([x, h], verbose=0)[1]
     true = data.series.true_drivers
     share = fdata.attention_share(alphas, true) if true else None
-    return {"metrics": metrics, "attention": share, "models": models, "alphas": alphas}
+    return {"metrics": metrics, "attention": share, "models": models, "alphas": alphas,
+            "epochs": kept}
