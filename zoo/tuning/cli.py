@@ -6,7 +6,7 @@ import sys
 
 from zoo.registry import parse_overrides, resolve_spec
 from zoo.spaces import TUNERS, format_space, grid_trials, restricted_space
-from zoo.tuning.transport import TOKEN_ENV, Refused, check_security, reach_chief, role_from_env
+from zoo.tuning.transport import TOKEN_ENV, Refused, check_security, role_from_env
 
 __all__ = ["add_cli"]
 
@@ -36,8 +36,6 @@ def _cmd_tune(args):
                               tls_key=args.tls_key, tls_ca=args.tls_ca, token_file=args.token_file,
                               role=role_from_env())
     try:
-        if role_from_env() == "worker":  # refused before TensorFlow loads (and again by run_search)
-            reach_chief(security, args.time_limit or 3600).close()
         from zoo.tuning.search import run_search
 
         res = run_search(args.name, args.tuner, directory=args.directory, project_name=args.project_name,

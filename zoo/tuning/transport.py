@@ -270,7 +270,8 @@ GET_SPACE = "/keras_tuner.Oracle/GetSpace"  # keras-tuner's service; an empty re
 def probe_chief(channel, target, timeout):
     """One call the chief must answer (its search space), waiting up to `timeout` seconds for it
     to start: `Refused` with one line when it refuses this worker or cannot be reached. Needs no
-    keras-tuner (nor TensorFlow): a worker is refused before it loads them."""
+    keras-tuner; `run_search` calls it once the worker's own arguments are checked, before the
+    worker asks for a trial."""
     import grpc
 
     get_space = channel.unary_unary(GET_SPACE, request_serializer=bytes, response_deserializer=bytes)
