@@ -169,7 +169,7 @@ def test_zoo_train_cli_runs_the_family_recipe_on_a_registered_model(tmp_path, ca
     finally:
         registry._REGISTRY.pop("_test_tiny_convnet", None)
     assert rc == 0
-    assert "held-out accuracy" in capsys.readouterr().out
+    assert "test accuracy" in capsys.readouterr().out
     assert os.listdir(tmp_path / "saved" / "_test_tiny_convnet") == ["1"]
     with open(tmp_path / "run" / "summary.json") as f:
         import json
