@@ -2,10 +2,10 @@
 
     python recipes/transformer.py --strategy mirrored --cpu-devices 2 --num-train 10000 \\
         --set num_layers=2 --set d_model=64 --set d_ff=128 --set num_heads=4 --set dropout=0 \\
-        --epochs 6 --lr 3e-3 --warmup-steps 100
+        --epochs 6 --lr 1e-2 --warmup-steps 100
 
 Trains `transformer_base` (or `--model transformer_big`) with teacher forcing on the embedded
-reversal problem (no download), decodes held-out sources greedily, prints the exact-match rate
+reversal problem (no download), decodes test sources greedily, prints the exact-match rate
 and exports the beam-search and greedy translation signatures. `zoo train NAME` is the same
 recipe with TFDS translation datasets and subword tokenizers: zoo/tasks/translation.py.
 """
@@ -40,7 +40,7 @@ def main(argv=None):
                             strategy=strategy)
     summary = trainer.fit()
     task.after_training(trainer, args, source)  # greedy decoding of --decode-examples sources
-    print(f"{args.model}: held-out token accuracy "
+    print(f"{args.model}: test token accuracy "
           f"{summary['final_eval']['token_accuracy']:.4f}, greedy exact match "
           f"{summary['greedy_exact_match']:.4f} ({args.decode_examples} sequences), exported to "
           f"{summary.get('export_path')}")

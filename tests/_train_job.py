@@ -79,7 +79,7 @@ def install_kill(spec, get_step):
          after=lambda self, name, obj: die_if("after_history", name == "history.json"))
     wrap(tr.os, "replace", before=lambda src, dst: die_if(
         "history_replace", str(dst).endswith("history.json")))
-    wrap(tr.Trainer, "evaluate", after=lambda self: die_if("evaluate"))
+    wrap(tr.Trainer, "evaluate", after=lambda self, *a, **k: die_if("evaluate"))
     wrap(tr.Trainer, "_plot", before=lambda self: die_if("plot"))
     return [lambda trainer, step, metrics: die_if("step")]
 

@@ -40,6 +40,7 @@ RANKS = {
     "zoo.decoding": 2,
     "zoo.gan": 2,
     "zoo.data": 3,
+    "zoo.problems": 3,
     "zoo.tasks": 4,
     "zoo.export": 5,
     "zoo.train": 6,

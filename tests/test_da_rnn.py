@@ -310,6 +310,8 @@ def test_task_source_fixes_sizes_and_statistics(tmp_path):
     task = task_for("da_rnn")
     src, fixed = task.make_source(get_spec("da_rnn"), _args(window=6))
     assert fixed["num_drivers"] == 4 and fixed["window"] == 6 and len(fixed["driver_mean"]) == 4
+    windows = src.info["windows"]  # per-epoch figures on validation, final_eval on test
+    assert (src.num_validation, src.num_eval) == (len(windows.val[2]), len(windows.test[2]))
     (x, h), y = next(iter(src.train(None).batch(5)))
     assert tuple(x.shape) == (5, 6, 4) and tuple(h.shape) == (5, 5) and tuple(y.shape) == (5, 1)
     model = zoo.da_rnn(**fixed, encoder_units=4, decoder_units=4)

@@ -9,11 +9,43 @@ from zoo import data
 
 def test_digits_is_the_real_dataset_with_a_stratified_20_percent_holdout():
     src = data.digits_source(image_size=32, channels=3, augment="none")
-    assert (src.num_train, src.num_eval) == (1437, 360)  # 1,797 scikit-learn digits
+    # 1,797 scikit-learn digits: 360 test, and 15% of the other 1,437 for validation
+    assert (src.num_train, src.num_validation, src.num_eval) == (1221, 216, 360)
     x, y = next(iter(data.eval_pipeline(src, 360)))
     assert x.shape == (360, 32, 32, 3)
     assert np.bincount(y.numpy()).min() >= 35  # every class held out
     assert -1.0 <= float(tf.reduce_min(x)) and float(tf.reduce_max(x)) <= 1.0
+    _, y_val = next(iter(data.validation_pipeline(src, 216)))
+    assert np.bincount(y_val.numpy()).min() >= 20  # stratified: every class in validation
+    whole = data.digits_source(16, 1, augment="none", validation_fraction=0)
+    assert (whole.num_train, whole.num_validation, whole.num_eval) == (1437, None, 360)
+    assert data.validation_pipeline(whole, 8) is None
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_digits_splits_are_disjoint_and_the_test_split_is_the_one_it_always_was(seed):
+    """Train, validation and test index sets are disjoint and cover the 1,797 digits; the test
+    split is scikit-learn's stratified 20% of the whole set drawn with the seed (the split every
+    published figure was measured on), whatever the validation fraction."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    target = load_digits().target
+    _, before = train_test_split(np.arange(len(target)), test_size=0.2, random_state=seed,
+                                 stratify=target)
+    train, val, test = data.digits_indices(seed)
+    assert (len(train), len(val), len(test)) == (1221, 216, 360)
+    assert not set(train) & set(val) and not set(train) & set(test) and not set(val) & set(test)
+    assert len(set(train) | set(val) | set(test)) == len(target)
+    np.testing.assert_array_equal(test, before)
+    np.testing.assert_array_equal(data.digits_indices(seed, 0.3)[2], before)
+    x_tr, x_te, y_tr, y_te = data.digits_split(seed)  # the two-way split of before
+    images = load_digits().images * (255.0 / 16.0)
+    np.testing.assert_allclose(x_te, images[before], rtol=1e-6)
+    assert len(x_tr) == 1437 and np.array_equal(y_te, target[before])
+    src = data.digits_source(8, 1, augment="none", seed=seed)
+    x_val = np.concatenate([x for x, _ in data.validation_pipeline(src, 64)])
+    np.testing.assert_allclose((x_val[..., 0] + 1) * 127.5, images[val], atol=1e-3)
 
 
 def test_adding_problem_matches_its_definition():
@@ -39,16 +71,20 @@ def test_reversal_problem_targets_are_reversed_sources():
 
 @pytest.mark.parametrize("make", [lambda: data.adding_source(20, 3000, 500),
                                   lambda: data.reversal_source(num_train=10_000, num_eval=1_000)])
-def test_generated_problems_share_no_example_between_train_and_held_out(make):
-    """The held-out examples of a generated problem are not training examples (reversal draws
-    about 8% of short sequences twice when drawn independently: they are replaced)."""
+def test_generated_problems_share_no_example_between_train_validation_and_test(make):
+    """No example of a generated problem is in two of its splits: the adding problem's inputs
+    (values and markers) and reversal's source sequences (reversal draws about 8% of short
+    sequences twice when drawn independently: they are replaced)."""
     src = make()
-    train = [np.asarray(x[0] if isinstance(x, tuple) else x).tobytes()
-             for x, _ in src.train(None).as_numpy_iterator()]
-    held = [np.asarray(x[0] if isinstance(x, tuple) else x).tobytes()
-            for x, _ in src.eval().as_numpy_iterator()]
-    assert len(held) == src.num_eval and len(set(held)) == len(held)
-    assert not set(train) & set(held)
+
+    def keys(ds):
+        return [np.asarray(x[0] if isinstance(x, tuple) else x).tobytes()
+                for x, _ in ds.as_numpy_iterator()]
+
+    train, val, test = keys(src.train(None)), keys(src.validation()), keys(src.eval())
+    assert len(test) == src.num_eval and len(set(test)) == len(test)
+    assert len(val) == src.num_validation > 0 and len(set(val)) == len(val)
+    assert not set(train) & set(test) and not set(train) & set(val) and not set(val) & set(test)
 
 
 def test_reversal_held_out_overlap_without_the_filter_is_real():
@@ -57,6 +93,19 @@ def test_reversal_held_out_overlap_without_the_filter_is_real():
     (te, _), _ = data.reversal_problem(1_000, seed=1)
     overlap = len({r.tobytes() for r in tr} & {r.tobytes() for r in te})
     assert 40 <= overlap <= 120, overlap
+
+
+def test_fractions_are_checked_by_name(tmp_path):
+    with pytest.raises(ValueError, match=r"`validation_fraction` must be a fraction in \[0, 1\). "
+                                         r"Received: validation_fraction=1.0"):
+        data.digits_source(validation_fraction=1.0)
+    with pytest.raises(ValueError, match=r"Received: validation_fraction=-0.1"):
+        data.digits_indices(validation_fraction=-0.1)
+    (tmp_path / "a").mkdir()
+    with pytest.raises(ValueError, match=r"Received: eval_fraction=2"):
+        data.image_folder_source(str(tmp_path), eval_fraction=2)
+    with pytest.raises(ValueError, match=r'`split` must be "test" or "validation"'):
+        data.eval_pipeline(data.adding_source(10, 8, 8), 4, "val")
 
 
 def _ctx(pipelines, index, replicas):
@@ -108,6 +157,15 @@ def test_image_folder_source_reads_class_folders(tmp_path):
     assert src.info["class_names"] == ["cat", "dog"] and (src.num_train, src.num_eval) == (8, 2)
     x, y = next(iter(data.train_pipeline(src, 4)))
     assert x.shape == (4, 16, 16, 3) and set(y.numpy()) <= {0, 1}
+    assert src.validation is None
+    # a validation fraction of each class's training images; the test split is unchanged
+    val = data.image_folder_source(str(tmp_path), validation_fraction=0.25)
+    assert (val.num_train, val.num_validation, val.num_eval) == (6, 2, 2)
+    files = {split: {f for f, _ in make().as_numpy_iterator()}
+             for split, make in (("train", lambda: val.train(None)), ("val", val.validation),
+                                 ("test", val.eval), ("test_before", src.eval))}
+    assert files["test"] == files["test_before"] and not files["train"] & files["val"]
+    assert not (files["train"] | files["val"]) & files["test"]
     with pytest.raises(ValueError, match="Received: path="):
         data.image_folder_source(str(tmp_path / "missing"))
 

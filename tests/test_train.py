@@ -391,3 +391,47 @@ def test_killing_one_worker_stops_the_other_then_both_resume(reference, tmp_path
     assert s0 == 60
     _assert_same(w0, reference)
     print(f"chief exited {waited:.1f} s after its peer was killed")
+
+
+def test_epochs_are_judged_on_validation_and_the_target_reported_on_test(tmp_path, capsys):
+    """With a validation split, the per-epoch figures (history, curve, console) are the
+    validation split's and the summary's `final_eval` is the test split's, beside
+    `final_validation`; without one, the epochs fall back to the test split."""
+    import keras
+
+    from zoo import data, train
+
+    rng = np.random.default_rng(0)
+    x, x_val, x_te = (rng.normal(size=(n, 4)).astype("float32") for n in (64, 24, 40))
+    w = np.arange(1.0, 5.0, dtype="float32")[:, None]
+    src = data.array_source("linear", x, x @ w, x_te, x_te @ w + 20.0,  # test: shifted targets
+                            validation=(x_val, x_val @ w))
+
+    def build():
+        return keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+
+    cfg = train.TrainConfig(name="splits", epochs=2, steps_per_epoch=4, batch_size=16,
+                            run_dir=str(tmp_path / "run"), export=False, strategy="one_device",
+                            learning_rate=0.05)
+    trainer = train.Trainer(train.RegressionTask(), src, build, cfg)
+    summary = trainer.fit()
+    out = capsys.readouterr().out
+    epochs = [h for h in trainer.history if h["kind"] == "epoch"]
+    assert [h["split"] for h in epochs] == ["validation", "validation"]
+    assert all("validation_mse" in h and "eval_mse" not in h for h in epochs)
+    val, test = trainer.evaluate("validation"), trainer.evaluate("test")
+    assert summary["final_validation"] == pytest.approx(val)
+    assert epochs[-1]["validation_mse"] == pytest.approx(val["mse"])
+    assert summary["final_eval"] == pytest.approx(test)
+    assert summary["final_eval"]["mse"] > summary["final_validation"]["mse"]  # another split
+    assert "  validation: " in out and "done: test {" in out and ", validation {" in out
+    # no validation split: the epochs are evaluated on the test split, as before
+    plain = data.array_source("linear", x, x @ w, x_te, x_te @ w)
+    cfg = train.TrainConfig(name="plain", epochs=1, steps_per_epoch=2, batch_size=16,
+                            run_dir=str(tmp_path / "plain"), export=False, progress=False,
+                            strategy="one_device")
+    trainer = train.Trainer(train.RegressionTask(), plain, build, cfg)
+    summary = trainer.fit()
+    assert summary["final_validation"] == {} and "mse" in summary["final_eval"]
+    assert [h["split"] for h in trainer.history if h["kind"] == "epoch"] == ["test"]
+    assert "eval_mse" in trainer.history[-1]

@@ -19,6 +19,13 @@ Sources:
     8 features), `adding` (the adding problem of Hochreiter & Schmidhuber 1997) and `reversal`
     (reverse a random token sequence).
 
+Splits: `train`, an optional `validation` split (what settings are chosen on, and what the trainer
+evaluates after each epoch) and `eval`, the test split, which only reports. The embedded sources
+have all three, disjoint: the digits' validation split is a stratified 15% of the training part
+(the 360-image test split is the one it always was), the adding problem's is drawn with its own
+seed, and no reversal sequence is in two splits. TFDS datasets use their `validation` split when
+they have one beside `test`; image folders a `val` folder beside `test`, or `validation_fraction`.
+
 Example:
     >>> from zoo import data
     >>> src = data.get_source("digits", image_size=32, channels=3)
@@ -26,6 +33,8 @@ Example:
     >>> images, labels = next(iter(ds))
     >>> images.shape
     TensorShape([64, 32, 32, 3])
+    >>> src.num_train, src.num_validation, src.num_eval  # train / validation / test
+    (1221, 216, 360)
 """
 
 from __future__ import annotations
@@ -39,15 +48,20 @@ from typing import Any, Callable, Dict, Optional
 import numpy as np
 import tensorflow as tf
 
+from zoo.problems import BOS, EOS, PAD, adding_problem, reversal_problem, unseen_examples
+
 __all__ = [
     "DataSource",
     "digits_split",
+    "digits_indices",
+    "check_fraction",
     "unpack",
     "takes_seed",
     "EMBEDDED",
     "get_source",
     "train_pipeline",
     "eval_pipeline",
+    "validation_pipeline",
     "array_source",
     "tfds_source",
     "image_folder_source",
@@ -64,8 +78,6 @@ __all__ = [
 ]
 
 AUTOTUNE = tf.data.AUTOTUNE
-# Token conventions of the sequence-to-sequence sources.
-PAD, BOS, EOS = 0, 1, 2
 
 
 @dataclasses.dataclass
@@ -77,7 +89,8 @@ class DataSource:
         train: `fn(input_context) -> tf.data.Dataset` of raw training examples. It shards by itself
             when `shards_itself` (TFDS files); otherwise `train_pipeline` shards elements after the
             seeded shuffle, so every global batch holds the same examples whatever the replicas.
-        eval: `fn() -> tf.data.Dataset` of raw held-out examples (or None).
+        eval: `fn() -> tf.data.Dataset` of the raw test examples (or None): the split the final
+            figures are reported on, which nothing is tuned on.
         num_train / num_eval: number of examples (None when unknown).
         preprocess: `fn(example, training) -> (inputs, targets)`, run in parallel in tf.data. A
             `fn(example, training, seed=None)` gets, in training, a stateless seed (`[2]` int64:
@@ -86,6 +99,10 @@ class DataSource:
         info: what model builders need to know (`num_classes`, `input_shape`, `vocab_size`, ...).
         cache: cache the raw examples in memory (small datasets).
         shards_itself: `train` applies the input context itself.
+        validation: `fn() -> tf.data.Dataset` of raw validation examples (or None): disjoint from
+            the other splits; the trainer evaluates on it after each epoch, and settings are
+            chosen on it.
+        num_validation: its number of examples.
     """
 
     name: str
@@ -97,6 +114,8 @@ class DataSource:
     info: Dict[str, Any] = dataclasses.field(default_factory=dict)
     cache: bool = False
     shards_itself: bool = False
+    validation: Optional[Callable[[], tf.data.Dataset]] = None
+    num_validation: Optional[int] = None
 
 
 def train_pipeline(
@@ -158,14 +177,32 @@ def train_pipeline(
     return ds.prefetch(AUTOTUNE)
 
 
-def eval_pipeline(source: DataSource, batch_size: int) -> Optional[tf.data.Dataset]:
-    """The held-out pipeline (every example once, in order, no augmentation), or None."""
-    if source.eval is None:
+def eval_pipeline(source: DataSource, batch_size: int,
+                  split: str = "test") -> Optional[tf.data.Dataset]:
+    """A held-out pipeline (every example once, in order, no augmentation), or None when `source`
+    has no such split: `split` is "test" (`source.eval`) or "validation" (`source.validation`)."""
+    if split not in ("test", "validation"):
+        raise ValueError(f'`split` must be "test" or "validation". Received: split={split!r}')
+    make = source.eval if split == "test" else source.validation
+    if make is None:
         return None
-    ds = source.eval()
+    ds = make()
     if source.preprocess is not None:
         ds = ds.map(lambda *ex: source.preprocess(unpack(ex), False), num_parallel_calls=AUTOTUNE)
     return ds.batch(batch_size).prefetch(AUTOTUNE)
+
+
+def validation_pipeline(source: DataSource, batch_size: int) -> Optional[tf.data.Dataset]:
+    """`eval_pipeline` of the validation split (None when `source` has none)."""
+    return eval_pipeline(source, batch_size, "validation")
+
+
+def check_fraction(value, name, upper=1.0):
+    """`value` as a float in [0, upper), else a ValueError naming `name`."""
+    if not isinstance(value, (int, float)) or not 0.0 <= value < upper:
+        raise ValueError(f"`{name}` must be a fraction in [0, {upper:g}). Received: "
+                         f"{name}={value!r}")
+    return float(value)
 
 
 def unpack(ex):
@@ -240,152 +277,114 @@ def image_preprocessor(
     return fn
 
 
-def array_source(name, x_train, y_train, x_eval=None, y_eval=None, *, preprocess=None, info=None):
-    """A `DataSource` over NumPy arrays (or tuples/dicts of arrays) held in memory."""
-    def train(_ctx):
-        return tf.data.Dataset.from_tensor_slices((x_train, y_train))
+def array_source(name, x_train, y_train, x_eval=None, y_eval=None, *, preprocess=None, info=None,
+                 validation=None):
+    """A `DataSource` over NumPy arrays (or tuples/dicts of arrays) held in memory; `x_eval,
+    y_eval` are the test split and `validation` an optional `(x, y)` validation split."""
+    def over(x, y):
+        return (lambda: tf.data.Dataset.from_tensor_slices((x, y))) if x is not None else None
 
-    def evaluate():
-        return tf.data.Dataset.from_tensor_slices((x_eval, y_eval))
-
-    first = lambda a: len(tf.nest.flatten(a)[0])  # noqa: E731
+    first = lambda a: len(tf.nest.flatten(a)[0]) if a is not None else None  # noqa: E731
+    x_val, y_val = validation if validation is not None else (None, None)
     return DataSource(
-        name=name,
-        train=train,
-        eval=evaluate if x_eval is not None else None,
-        num_train=first(x_train),
-        num_eval=first(x_eval) if x_eval is not None else None,
-        preprocess=preprocess,
-        info=dict(info or {}),
+        name=name, train=lambda _ctx: over(x_train, y_train)(), eval=over(x_eval, y_eval),
+        num_train=first(x_train), num_eval=first(x_eval), preprocess=preprocess,
+        info=dict(info or {}), validation=over(x_val, y_val), num_validation=first(x_val),
     )
 
 
-def digits_split(seed=0):
+def digits_indices(seed=0, validation_fraction=0.15):
+    """`(train, validation, test)` indices into scikit-learn's digits: a stratified 20% test split
+    (360 images, the same for a seed whatever `validation_fraction`), then a stratified
+    `validation_fraction` of the rest (216 of 1,437 at 0.15; none at 0), both drawn with `seed`."""
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
+    check_fraction(validation_fraction, "validation_fraction")
+    y = load_digits().target
+    train, test = train_test_split(np.arange(len(y)), test_size=0.2, random_state=seed, stratify=y)
+    val = train[:0]
+    if validation_fraction:
+        train, val = train_test_split(train, test_size=validation_fraction, random_state=seed,
+                                      stratify=y[train])
+    return train, val, test
+
+
+def digits_split(seed=0, validation_fraction=0.0):
+    """`x_train, x_test, y_train, y_test` (scikit-learn's order; pixels 0..255), and with a
+    `validation_fraction` `x_train, x_val, x_test, y_train, y_val, y_test` (`digits_indices`)."""
+    from sklearn.datasets import load_digits
+
     d = load_digits()
     images = (d.images * (255.0 / 16.0)).astype("float32")  # 0..16 -> 0..255
-    return train_test_split(
-        images, d.target.astype("int32"), test_size=0.2, random_state=seed, stratify=d.target
-    )
+    parts = [p for p in digits_indices(seed, validation_fraction) if validation_fraction or len(p)]
+    labels = d.target.astype("int32")
+    return [images[p] for p in parts] + [labels[p] for p in parts]
 
 
-def digits_source(image_size=32, channels=3, augment="crop", value_range=(-1.0, 1.0), seed=0):
+def _digits_arrays(seed, validation_fraction, fn):
+    """`(x_train, y_train, x_test, y_test, validation)` of the digits, `fn` applied to images."""
+    x = digits_split(seed, validation_fraction)
+    if not validation_fraction:
+        return fn(x[0]), x[2], fn(x[1]), x[3], None
+    return fn(x[0]), x[3], fn(x[2]), x[5], (fn(x[1]), x[4])
+
+
+def digits_source(image_size=32, channels=3, augment="crop", value_range=(-1.0, 1.0), seed=0,
+                  validation_fraction=0.15):
     """scikit-learn's 8x8 handwritten digits (1,797 real images, bundled with the package),
-    upsampled to `image_size`, with a stratified held-out 20% (360 images) as the eval split.
+    upsampled to `image_size`: a stratified 20% (360 images) as the test split, and a stratified
+    `validation_fraction` of the rest (216 images; 0 for none) as the validation split.
 
     Digits are not mirror-symmetric, so the default augmentation is a random crop without flip.
     """
-    x_tr, x_te, y_tr, y_te = digits_split(seed)
+    x_tr, y_tr, x_te, y_te, val = _digits_arrays(seed, validation_fraction, lambda a: a[..., None])
     pre = image_preprocessor(image_size, channels, augment, value_range=value_range)
     return array_source(
-        "digits", x_tr[..., None], y_tr, x_te[..., None], y_te, preprocess=pre,
+        "digits", x_tr, y_tr, x_te, y_te, preprocess=pre, validation=val,
         info={"num_classes": 10, "input_shape": (image_size, image_size, channels)},
     )
 
 
-def digits_rows_source(seed=0):
-    """The digits as sequences: 8 time steps (rows) of 8 features in [0, 1]."""
-    x_tr, x_te, y_tr, y_te = digits_split(seed)
-    return array_source(
-        "digits_rows", x_tr / 255.0, y_tr, x_te / 255.0, y_te,
-        info={"num_classes": 10, "input_shape": (8, 8)},
-    )
+def digits_rows_source(seed=0, validation_fraction=0.15):
+    """The digits as sequences: 8 time steps (rows) of 8 features in [0, 1]; the splits of
+    `digits_source`."""
+    x_tr, y_tr, x_te, y_te, val = _digits_arrays(seed, validation_fraction, lambda a: a / 255.0)
+    return array_source("digits_rows", x_tr, y_tr, x_te, y_te, validation=val,
+                        info={"num_classes": 10, "input_shape": (8, 8)})
 
 
 # --------------------------------------------------------------------------- generated problems
 
-def adding_problem(n, steps=100, seed=0):
-    """The adding problem (Hochreiter & Schmidhuber 1997, as in Le et al. 2015).
-
-    Each input is `steps` pairs (value ~ U(0, 1), marker); exactly two markers are 1, one in each
-    half of the sequence; the target is the sum of the two marked values. Predicting the constant
-    1 gives a mean squared error of 1/6 (about 0.167).
-
-    Returns:
-        `x` of shape (n, steps, 2) float32 and `y` of shape (n, 1) float32.
-    """
-    rng = np.random.default_rng(seed)
-    values = rng.uniform(0.0, 1.0, size=(n, steps)).astype("float32")
-    half = steps // 2
-    first = rng.integers(0, half, size=n)
-    second = rng.integers(half, steps, size=n)
-    markers = np.zeros((n, steps), "float32")
-    markers[np.arange(n), first] = 1.0
-    markers[np.arange(n), second] = 1.0
-    x = np.stack([values, markers], axis=-1)
-    y = (values[np.arange(n), first] + values[np.arange(n), second])[:, None].astype("float32")
-    return x, y
-
-
-def adding_source(steps=100, num_train=20_000, num_eval=2_000, seed=0):
-    """The adding problem as a `DataSource` (train and eval drawn with different seeds)."""
+def adding_source(steps=100, num_train=20_000, num_eval=2_000, seed=0, num_validation=2_000):
+    """The adding problem as a `DataSource`: train, test (`num_eval`) and validation
+    (`num_validation`, 0 for none) drawn with the seeds `seed`, `seed + 1` and `seed + 2`."""
     x_tr, y_tr = adding_problem(num_train, steps, seed)
     x_te, y_te = adding_problem(num_eval, steps, seed + 1)
-    return array_source(
-        "adding", x_tr, y_tr, x_te, y_te, info={"input_shape": (steps, 2), "steps": steps}
-    )
+    val = adding_problem(num_validation, steps, seed + 2) if num_validation else None
+    return array_source("adding", x_tr, y_tr, x_te, y_te, validation=val,
+                        info={"input_shape": (steps, 2), "steps": steps})
 
 
-def reversal_problem(n, max_len=20, vocab=20, min_len=1, seed=0):
-    """Sequence reversal: source a random sequence of `vocab` symbols, target the same reversed.
-
-    Symbols are the token ids 3 .. vocab + 2 (0 is padding, 1 begin, 2 end). Sequences have a
-    length drawn uniformly in [min_len, max_len] and are padded to `max_len` (sources) and
-    `max_len + 1` (targets, which get BOS in the decoder input and EOS in the labels).
-
-    Returns:
-        `((source, decoder_input), labels)`, int32 arrays of shapes (n, max_len),
-        (n, max_len + 1), (n, max_len + 1).
-    """
-    rng = np.random.default_rng(seed)
-    lengths = rng.integers(min_len, max_len + 1, size=n)
-    src = np.zeros((n, max_len), "int32")
-    dec_in = np.zeros((n, max_len + 1), "int32")
-    labels = np.zeros((n, max_len + 1), "int32")
-    for i, length in enumerate(lengths):
-        seq = rng.integers(3, vocab + 3, size=length)
-        rev = seq[::-1]
-        src[i, :length] = seq
-        dec_in[i, 0] = BOS
-        dec_in[i, 1 : length + 1] = rev
-        labels[i, :length] = rev
-        labels[i, length] = EOS
-    return (src, dec_in), labels
-
-
-def _unseen(candidates, labels, seen, n):
-    """The first `n` of the candidate examples whose source sequence is not in `seen` (and not
-    repeated among them)."""
-    src, dec_in = candidates
-    keep, taken = [], set(seen)
-    for i, row in enumerate(src):
-        key = row.tobytes()
-        if key not in taken:
-            taken.add(key)
-            keep.append(i)
-        if len(keep) == n:
-            break
-    if len(keep) < n:
-        raise ValueError(f"Only {len(keep)} reversal sequences not seen in training; asked for "
-                         f"{n}. Use a larger `vocab` or `max_len`, or fewer held-out examples.")
-    keep = np.asarray(keep)
-    return (src[keep], dec_in[keep]), labels[keep]
-
-
-def reversal_source(max_len=20, vocab=20, num_train=20_000, num_eval=1_000, seed=0):
+def reversal_source(max_len=20, vocab=20, num_train=20_000, num_eval=1_000, seed=0,
+                    num_validation=1_000):
     """Sequence reversal as a `DataSource`; `info['vocab_size']` counts PAD, BOS and EOS too.
 
-    The held-out sequences are drawn with another seed and none of them is a training sequence
-    (short sequences are few: of 1,000 drawn independently, about 80 are also among 10,000
-    training ones), so the held-out score measures reversal, not memory.
+    The test sequences (`num_eval`) are drawn with the seed `seed + 1` and none of them is a
+    training sequence (short sequences are few: of 1,000 drawn independently, about 80 are also
+    among 10,000 training ones), so the held-out score measures reversal, not memory; the
+    validation sequences (`num_validation`, 0 for none; seed `seed + 2`) are in neither.
     """
     tr, y_tr = reversal_problem(num_train, max_len, vocab, seed=seed)
+    seen = {row.tobytes() for row in tr[0]}
     drawn, y_drawn = reversal_problem(4 * num_eval + 100, max_len, vocab, seed=seed + 1)
-    te, y_te = _unseen(drawn, y_drawn, {row.tobytes() for row in tr[0]}, num_eval)
+    te, y_te = unseen_examples(drawn, y_drawn, seen, num_eval)
+    val = None
+    if num_validation:
+        drawn, y_drawn = reversal_problem(4 * num_validation + 100, max_len, vocab, seed=seed + 2)
+        val = unseen_examples(drawn, y_drawn, seen | {row.tobytes() for row in te[0]}, num_validation)
     return array_source(
-        "reversal", tr, y_tr, te, y_te,
+        "reversal", tr, y_tr, te, y_te, validation=val,
         info={"vocab_size": vocab + 3, "max_len": max_len, "target_len": max_len + 1},
     )
 
@@ -394,7 +393,7 @@ def reversal_source(max_len=20, vocab=20, num_train=20_000, num_eval=1_000, seed
 
 def tfds_source(
     name, *, data_dir=None, manual_dir=None, train_split="train", eval_split="auto",
-    supervised=True, preprocess=None, download=False, cache=None,
+    supervised=True, preprocess=None, download=False, cache=None, validation_split="auto",
 ):
     """A TensorFlow Datasets dataset by name (e.g. `cifar10`, `ted_hrlr_translate/pt_to_en`).
 
@@ -402,8 +401,12 @@ def tfds_source(
         name: a TFDS name, with an optional `/config`.
         data_dir: where the prepared dataset lives (TFDS default `~/tensorflow_datasets`).
         manual_dir: for datasets whose files you download yourself (`imagenet2012`).
-        train_split / eval_split: TFDS split names (`eval_split`: "auto" takes `test`, else
-            `validation`; None for none).
+        train_split / eval_split: TFDS split names (`eval_split`, the test split: "auto" takes
+            `test`, else `validation`; None for none).
+        validation_split: a TFDS split name for the validation split; "auto" takes `validation`
+            when the dataset has it and it is not the test split, else none; None for none.
+            Datasets with only `train` and `test` get no validation split (slice one off with
+            `train_split="train[:90%]", validation_split="train[90%:]"`).
         supervised: read `(input, label)` pairs (`as_supervised=True`); else feature dicts.
         preprocess: `fn(example, training)`.
         download: run `download_and_prepare` first (needs the network, or `manual_dir`).
@@ -434,15 +437,18 @@ def tfds_source(
             split=train_split, shuffle_files=True, read_config=read, as_supervised=supervised
         )
 
-    def evaluate():
-        return builder.as_dataset(split=eval_split, shuffle_files=False, as_supervised=supervised)
+    def held_out(split):
+        return lambda: builder.as_dataset(split=split, shuffle_files=False,
+                                          as_supervised=supervised)
 
+    try:
+        splits = set(builder.info.splits.keys())
+    except Exception:
+        splits = set()
     if eval_split == "auto":
-        try:
-            splits = set(builder.info.splits.keys())
-        except Exception:
-            splits = set()
         eval_split = next((s for s in ("test", "validation") if s in splits), "test")
+    if validation_split == "auto":
+        validation_split = "validation" if "validation" in splits - {eval_split} else None
     num_train = split_size(train_split)
     info = {"tfds_name": name}
     try:
@@ -457,9 +463,11 @@ def tfds_source(
     return DataSource(
         name=name,
         train=train,
-        eval=evaluate if eval_split else None,
+        eval=held_out(eval_split) if eval_split else None,
         num_train=num_train,
         num_eval=split_size(eval_split) if eval_split else None,
+        validation=held_out(validation_split) if validation_split else None,
+        num_validation=split_size(validation_split) if validation_split else None,
         preprocess=preprocess,
         info=info,
         cache=(num_train is not None and num_train < 200_000) if cache is None else cache,
@@ -470,14 +478,20 @@ def tfds_source(
 _IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 
 
-def image_folder_source(path, *, preprocess=None, eval_fraction=0.2, seed=0):
+def image_folder_source(path, *, preprocess=None, eval_fraction=0.2, seed=0,
+                        validation_fraction=0.0):
     """Images on disk as `path/<class>/<file>` (classes sorted by name), decoded in parallel.
 
-    If `path/train` and `path/test` (or `path/val`) exist they are the splits; otherwise a
-    stratified `eval_fraction` of each class is held out (deterministically).
+    If `path/train` and `path/test` (or `path/val`) exist they are the splits (`path/val` or
+    `path/validation` beside `path/test` is the validation split); otherwise a stratified
+    `eval_fraction` of each class is the test split. Without a validation folder, a stratified
+    `validation_fraction` of each class's training images is the validation split (none at 0).
+    Both are drawn deterministically from `seed`.
     """
     if not os.path.isdir(path):
         raise ValueError(f"`path` must be a folder of class folders. Received: path={path!r}")
+    check_fraction(eval_fraction, "eval_fraction")
+    check_fraction(validation_fraction, "validation_fraction")
 
     def listing(root):
         classes = sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)))
@@ -489,19 +503,27 @@ def image_folder_source(path, *, preprocess=None, eval_fraction=0.2, seed=0):
                     labels.append(i)
         return classes, np.array(files), np.array(labels, "int32")
 
-    eval_dir = next((os.path.join(path, s) for s in ("test", "val", "validation")
-                     if os.path.isdir(os.path.join(path, s))), None)
-    if os.path.isdir(os.path.join(path, "train")) and eval_dir:
+    def carve(files, labels, fraction, rng):
+        held = np.zeros(len(files), bool)
+        for c in np.unique(labels):
+            idx = np.flatnonzero(labels == c)
+            held[rng.permutation(idx)[: int(round(len(idx) * fraction))]] = True
+        return files[~held], labels[~held], files[held], labels[held]
+
+    dirs = [os.path.join(path, s) for s in ("test", "val", "validation")]
+    dirs = [d for d in dirs if os.path.isdir(d)]
+    rng = np.random.default_rng(seed)
+    val = None
+    if os.path.isdir(os.path.join(path, "train")) and dirs:
         classes, f_tr, y_tr = listing(os.path.join(path, "train"))
-        _, f_te, y_te = listing(eval_dir)
+        _, f_te, y_te = listing(dirs[0])
+        if len(dirs) > 1 and dirs[0].endswith("test"):
+            val = listing(dirs[1])[1:]
     else:
         classes, files, labels = listing(path)
-        rng = np.random.default_rng(seed)
-        held = np.zeros(len(files), bool)
-        for c in range(len(classes)):
-            idx = np.flatnonzero(labels == c)
-            held[rng.permutation(idx)[: int(round(len(idx) * eval_fraction))]] = True
-        f_tr, y_tr, f_te, y_te = files[~held], labels[~held], files[held], labels[held]
+        f_tr, y_tr, f_te, y_te = carve(files, labels, eval_fraction, rng)
+    if val is None and validation_fraction:
+        f_tr, y_tr, *val = carve(f_tr, y_tr, validation_fraction, rng)
     if not len(f_tr):
         raise ValueError(f"No images ({', '.join(_IMAGE_EXTS)}) found under path={path!r}")
 
@@ -518,7 +540,7 @@ def image_folder_source(path, *, preprocess=None, eval_fraction=0.2, seed=0):
 
     src = array_source(
         os.path.basename(os.path.normpath(path)), f_tr, y_tr, f_te, y_te, preprocess=decode,
-        info={"num_classes": len(classes), "class_names": classes},
+        validation=val, info={"num_classes": len(classes), "class_names": classes},
     )
     return src
 

@@ -162,8 +162,8 @@ class Task:
 
     def report(self, summary) -> str:
         """The one line `zoo train` prints at the end."""
-        return (f"{summary['name']} on {summary['dataset']}: held-out {summary['final_eval']}, "
-                f"exported to {summary.get('export_path')}")
+        return (f"{summary['name']} on {summary['dataset']}: test {summary['final_eval']}"
+                f"{validation_note(summary)}, exported to {summary.get('export_path')}")
 
     # -------------------------------------------------------------------------- serving
     def trained_preprocessing(self, source=None) -> Optional[str]:
@@ -221,6 +221,14 @@ class Task:
     def training_defaults(self) -> Dict[str, Any]:
         """Defaults of a trial's training parameters (learning rate, optimizer, beta_1)."""
         return {"learning_rate": 1e-3, "optimizer": "adamw", "beta_1": 0.9}
+
+
+def validation_note(summary, metric=None) -> str:
+    """", validation ..." (the split settings are chosen on) for a report line, or ""."""
+    val = summary.get("final_validation") or {}
+    if metric is not None:
+        return f", validation {metric} {val[metric]:.4f}" if metric in val else ""
+    return f", validation {val}" if val else ""
 
 
 def logits_flag(model, from_logits=None) -> bool:

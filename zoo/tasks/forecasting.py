@@ -59,14 +59,17 @@ def target_scale(model) -> float:
 
 
 def forecasting_source(data: "fdata.Windows"):
-    """A `DataSource` of windows `((drivers, history), targets)`: training and validation splits
-    (the test split stays in `data` for the evaluation after training)."""
+    """A `DataSource` of windows `((drivers, history), targets)`: training, validation (what the
+    trainer evaluates after each epoch) and test splits (`source.eval`: the summary's
+    `final_eval`; the test split also stays in `data` for the comparison with the baselines after
+    training)."""
     info = {"num_drivers": int(data.train[0].shape[-1]), "window": data.window,
             "horizon": data.horizon, "stats": data.stats, "windows": data,
             "input_shape": {"drivers": tuple(data.train[0].shape[1:]),
                             "history": tuple(data.train[1].shape[1:])}}
-    (xt, ht, yt), (xv, hv, yv) = data.train, data.val
-    return zdata.array_source(data.series.name, (xt, ht), yt, (xv, hv), yv, info=info)
+    (xt, ht, yt), (xv, hv, yv), (xs, hs, ys) = data.train, data.val, data.test
+    return zdata.array_source(data.series.name, (xt, ht), yt, (xs, hs), ys, info=info,
+                              validation=((xv, hv), yv))
 
 
 class Forecasting(Task):

@@ -28,7 +28,7 @@ from typing import Any, Dict
 import tensorflow as tf
 
 from zoo import data as zdata
-from zoo.tasks.base import Task, classification_forward, logits_flag
+from zoo.tasks.base import Task, classification_forward, logits_flag, validation_note
 from zoo.tasks.serving import (
     Endpoint,
     TensorDoc,
@@ -135,7 +135,8 @@ class ImageClassification(Task):
 
     def report(self, summary):
         acc = summary["final_eval"].get("accuracy", float("nan"))
-        return (f"{summary['name']}: held-out accuracy {acc:.4f}, exported to "
+        return (f"{summary['name']}: test accuracy {acc:.4f}"
+                f"{validation_note(summary, 'accuracy')}, exported to "
                 f"{summary.get('export_path')}")
 
     # --------------------------------------------------------------------------- serving
@@ -170,11 +171,16 @@ class ImageClassification(Task):
 
 
 def limit_eval(src, n):
-    """`src` with its held-out split cut to `n` examples (None: all)."""
+    """`src` with its held-out splits (test, and validation where it has one) cut to `n`
+    examples each (None: all)."""
     if src.eval is not None and n:
         full = src.eval
         src.eval = lambda: full().take(n)
         src.num_eval = min(src.num_eval or n, n)
+    if src.validation is not None and n:
+        whole = src.validation
+        src.validation = lambda: whole().take(n)
+        src.num_validation = min(src.num_validation or n, n)
     return src
 
 

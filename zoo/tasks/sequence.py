@@ -39,13 +39,15 @@ __all__ = ["SequenceTask", "sequence_endpoints", "digits_tokens_source", "text_s
 
 
 def digits_tokens_source(seed=0):
-    """The embedded digits as 64 tokens each (17 grey levels + 1; 0 is padding), 10 classes."""
-    x_tr, x_te, y_tr, y_te = zdata.digits_split(seed)
+    """The embedded digits as 64 tokens each (17 grey levels + 1; 0 is padding), 10 classes;
+    the train / validation / test splits of `zoo.data.digits_source`."""
+    x_tr, x_va, x_te, y_tr, y_va, y_te = zdata.digits_split(seed, validation_fraction=0.15)
 
     def tok(x):
         return (np.round(x.reshape(len(x), -1) / 255.0 * 16) + 1).astype("int32")
 
     return zdata.array_source("digits_tokens", tok(x_tr), y_tr, tok(x_te), y_te,
+                              validation=(tok(x_va), y_va),
                               info={"num_classes": 10, "vocab_size": 18, "input_shape": (64,)})
 
 

@@ -51,7 +51,7 @@ class SequenceRegression(SequenceTask):
         shape = tuple(base.get("input_shape") or spec.input_shape or (100, 1))
         steps = int(shape[0] or 100)
         src = zdata.adding_source(steps=steps, num_train=num_train, num_eval=eval_examples,
-                                  seed=seed)
+                                  seed=seed, num_validation=eval_examples)
         return limit_eval(src, eval_examples), dict(input_shape=(steps, 2), horizon=1, targets=1)
 
 

@@ -171,20 +171,27 @@ class Translation(Task):
                          max_length=info["target_len"])
 
     def after_training(self, trainer, args, source):
-        if not args.decode_examples or source.eval is None:
-            return
-        if source.preprocess is not None:  # translation: tokenise the raw pairs first
-            ds = source.eval().take(args.decode_examples).map(
-                lambda s, t: source.preprocess((s, t), False))
-        else:
-            ds = source.eval()
-        (src, _), labels = next(iter(ds.batch(args.decode_examples)))
-        pred = greedy_decode(trainer.model, src.numpy(), source.info["target_len"])
-        trainer.update_summary(greedy_exact_match=exact_match(pred, labels.numpy()))
+        """Greedy exact match on `--decode-examples` test examples (`greedy_exact_match`, the
+        reported figure) and validation examples (`validation_greedy_exact_match`, the one
+        settings are chosen on)."""
+        scores = {}
+        for key, split in (("greedy_exact_match", source.eval),
+                           ("validation_greedy_exact_match", source.validation)):
+            if not args.decode_examples or split is None:
+                continue
+            ds = split().take(args.decode_examples)
+            if source.preprocess is not None:  # translation: tokenise the raw pairs first
+                ds = ds.map(lambda s, t: source.preprocess((s, t), False))
+            (src, _), labels = next(iter(ds.batch(args.decode_examples)))
+            pred = greedy_decode(trainer.model, src.numpy(), source.info["target_len"])
+            scores[key] = exact_match(pred, labels.numpy())
+        if scores:
+            trainer.update_summary(**scores)
 
     def report(self, summary):
-        return (f"{summary['name']} on {summary['dataset']}: held-out {summary['final_eval']}, "
-                f"greedy exact match {summary.get('greedy_exact_match')}, exported to "
+        return (f"{summary['name']} on {summary['dataset']}: test {summary['final_eval']}, "
+                f"greedy exact match {summary.get('greedy_exact_match')} (validation "
+                f"{summary.get('validation_greedy_exact_match')}), exported to "
                 f"{summary.get('export_path')}")
 
     # --------------------------------------------------------------------------- serving
@@ -266,7 +273,8 @@ class Translation(Task):
 
     def search_data(self, spec, base, *, eval_examples=256, num_train=2048, seed=0):
         src = zdata.reversal_source(max_len=8, vocab=10, num_train=num_train,
-                                    num_eval=eval_examples, seed=seed)
+                                    num_eval=eval_examples, seed=seed,
+                                    num_validation=eval_examples)
         v = src.info["vocab_size"]
         return limit_eval(src, eval_examples), dict(vocab_size=v, source_vocab_size=v,
                                                     target_vocab_size=v)

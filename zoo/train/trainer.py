@@ -5,6 +5,11 @@ distributed dataset, in a `tf.function`, with the per-replica step itself compil
 (`tf.function(jit_compile=True)`) when `jit_compile` is on. It works where Keras 3's `model.fit`
 does not (`MultiWorkerMirroredStrategy`, keras-team/keras#20585) and keeps XLA on under a strategy.
 What one step computes is the task's (`zoo.tasks`); see the package docstring of `zoo.train`.
+
+Splits: after each epoch the trainer evaluates on the source's validation split when it has one
+(else on its test split, `source.eval`), and at the end it reports the test split's metrics
+(`summary["final_eval"]`) beside the last validation metrics (`summary["final_validation"]`).
+Settings are chosen on the validation figures; the test split only reports.
 """
 
 from __future__ import annotations
@@ -280,9 +285,17 @@ class Trainer:
             return float("nan")
 
     # -- evaluation
-    def evaluate(self):
-        """Metrics on the held-out split (every example, on this worker), or {}."""
-        ds = zdata.eval_pipeline(self.source, self.config.eval_batch_size or self.config.batch_size)
+    @property
+    def epoch_split(self) -> str:
+        """The split evaluated after each epoch: "validation" when the source has one, else
+        "test"."""
+        return "validation" if getattr(self.source, "validation", None) is not None else "test"
+
+    def evaluate(self, split: str = "test"):
+        """Metrics on the held-out `split` ("test" or "validation"; every example, on this
+        worker), or {} when the source has no such split."""
+        ds = zdata.eval_pipeline(self.source, self.config.eval_batch_size or self.config.batch_size,
+                                 split)
         if ds is None:
             return {}
         if not hasattr(self, "_eval_fn"):
@@ -327,6 +340,8 @@ class Trainer:
         bar = None
         step = start
         eval_logs: Dict[str, float] = {}
+        split = self.epoch_split  # per-epoch figures: validation (test only without one)
+        prefix = "validation" if split == "validation" else "eval"
         while step < self.total_steps:
             epoch, in_epoch = divmod(step, self.steps_per_epoch)
             if in_epoch == 0 or bar is None:
@@ -380,17 +395,18 @@ class Trainer:
                 if bar:
                     bar.update(self.steps_per_epoch, values=list(epoch_metrics.items()),
                                finalize=True)
-                eval_logs = self.evaluate() if cfg.eval_every_epoch else {}
+                eval_logs = self.evaluate(split) if cfg.eval_every_epoch else {}
                 if eval_logs:
                     with writer.as_default(step=step):
                         for k, v in eval_logs.items():
-                            tf.summary.scalar(f"eval/{k}", v)
+                            tf.summary.scalar(f"{prefix}/{k}", v)
                     if self.is_chief and cfg.progress:
-                        print("  eval: " + ", ".join(f"{k}={v:.4f}" for k, v in eval_logs.items()),
-                              flush=True)
+                        print(f"  {split}: " + ", ".join(f"{k}={v:.4f}"
+                                                         for k, v in eval_logs.items()), flush=True)
                 self.history.append({"step": step, "epoch": epoch + 1, "kind": "epoch",
+                                     "split": split,
                                      **{f"train_{k}": v for k, v in epoch_metrics.items()},
-                                     **{f"eval_{k}": v for k, v in eval_logs.items()}})
+                                     **{f"{prefix}_{k}": v for k, v in eval_logs.items()}})
                 for cb in self.callbacks:
                     if self.is_chief:
                         cb(self, epoch + 1, {**epoch_metrics, **eval_logs})
@@ -398,7 +414,10 @@ class Trainer:
                 last_good = self._save()
             writer.flush()
         if not eval_logs:
-            eval_logs = self.evaluate()
+            eval_logs = self.evaluate(split)
+        # the target is reported on the test split, which nothing was chosen on
+        final_validation = eval_logs if split == "validation" else {}
+        test_logs = self.evaluate("test") if split == "validation" else eval_logs
         final_train = self.task.summarize(epoch_sums) if epoch_sums else {}
         summary = {
             "name": cfg.name, "task": self.task.name, "dataset": self.source.name,
@@ -406,7 +425,8 @@ class Trainer:
             "precision": cfg.precision, "jit_compile": self.jit,
             "global_batch_size": cfg.batch_size, "learning_rate": cfg.scaled_learning_rate(),
             "epochs": cfg.epochs, "steps": self.total_steps, "resumed_from_step": start,
-            "final_train": final_train, "final_eval": eval_logs,
+            "final_train": final_train, "final_validation": final_validation,
+            "final_eval": test_logs,
             "wall_time_s": self._wall_time(),
             "examples_per_second": float(np.median(throughput)) if throughput else None,
             "params": int(sum(int(np.prod(w.shape)) for w in self.model.weights)),
@@ -425,8 +445,12 @@ class Trainer:
                     served, cfg.name, task=self.task, export_dir=cfg.export_dir))
             self._write_json("summary.json", summary)
             if cfg.progress:
-                print(f"[zoo.train] done: {json.dumps(summary['final_eval'] or final_train)}; "
-                      f"summary in {os.path.join(self.run_dir, 'summary.json')}", flush=True)
+                figures = (f"test {json.dumps(test_logs)}" if test_logs
+                           else f"train {json.dumps(final_train)}")
+                if final_validation:
+                    figures += f", validation {json.dumps(final_validation)}"
+                print(f"[zoo.train] done: {figures}; summary in "
+                      f"{os.path.join(self.run_dir, 'summary.json')}", flush=True)
         return summary
 
     def _plot(self):
@@ -444,9 +468,10 @@ class Trainer:
         fig, axes = plt.subplots(1, len(keys), figsize=(4.5 * len(keys), 3.5), squeeze=False)
         for ax, k in zip(axes[0], keys):
             ax.plot([h["step"] for h in train], [h[k] for h in train], label=f"train {k}")
-            ev = [(h["step"], h[f"eval_{k}"]) for h in epochs if f"eval_{k}" in h]
-            if ev:
-                ax.plot(*zip(*ev), "o-", label=f"eval {k}")
+            for prefix, label in (("validation", "validation"), ("eval", "test")):
+                ev = [(h["step"], h[f"{prefix}_{k}"]) for h in epochs if f"{prefix}_{k}" in h]
+                if ev:
+                    ax.plot(*zip(*ev), "o-", label=f"{label} {k}")
             ax.set_xlabel("step")
             ax.set_title(k)
             ax.legend()

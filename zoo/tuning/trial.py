@@ -188,8 +188,8 @@ def train_with_recipe_trainer(spec, model, source, training, *, epochs=1, initia
         for k, v in rec.items():
             if k.startswith("train_"):
                 logs[k[6:]] = v
-            elif k.startswith("eval_"):
-                logs["val_" + k[5:]] = v
+            elif k.startswith(("validation_", "eval_")):  # validation, else test, figures
+                logs["val_" + k.split("_", 1)[1]] = v
         logs.update(task_kind.trial_metrics(trainer, source, seed))
         for cb in cbs:
             cb.on_epoch_end(initial_epoch + epoch - 1, logs)
