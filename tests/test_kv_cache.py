@@ -61,6 +61,16 @@ def _lengths(target_ids):
     return np.where(ends.any(1), ends.argmax(1) + 1, ids.shape[1])
 
 
+def _served(model, beam, cache):
+    """`translate` as the export serves it: a tf.function with a [None, None] int32 signature."""
+    import tensorflow as tf
+
+    return tf.function(
+        lambda ids: decoding.translate(model, ids, max_length=MAX_LENGTH, beam_size=beam,
+                                       alpha=0.6, cache=cache),
+        input_signature=[tf.TensorSpec([None, None], tf.int32)])
+
+
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_cached_decoding_equals_uncached_in_tf_function(variant):
     import tensorflow as tf
@@ -69,10 +79,7 @@ def test_cached_decoding_equals_uncached_in_tf_function(variant):
     for seed in SEEDS:
         model, src = _model(seed, **VARIANTS[variant]), _sources(seed)
         for beam in (1, BEAM):
-            run = {cache: tf.function(
-                lambda ids, cache=cache, beam=beam: decoding.translate(
-                    model, ids, max_length=MAX_LENGTH, beam_size=beam, alpha=0.6, cache=cache),
-                input_signature=[tf.TensorSpec([None, None], tf.int32)]) for cache in (True, False)}
+            run = {cache: _served(model, beam, cache) for cache in (True, False)}
             cached, reference = run[True](tf.constant(src)), run[False](tf.constant(src))
             _assert_same(cached, reference)
             # the same concrete function at another batch size and source length
@@ -105,7 +112,7 @@ def test_cached_steps_equal_the_decoder_over_each_prefix(variant):
         hidden, cache = dec.step(tgt, i, cache, cross, src)
         logits = np.asarray(model([src, tgt[:, : i + 1]]))[:, i]
         np.testing.assert_allclose(np.asarray(dec.project(hidden)), logits, atol=1e-5)
-    assert tuple(cache.shape) == (4, 2, 2, tgt.shape[1], 2, 8)
+    assert [tuple(c.shape) for c in cache] == [(4, 2, tgt.shape[1], 2, 8)] * 2  # one per layer
 
 
 def test_attention_cache_paths_equal_full_attention():

@@ -5,8 +5,8 @@ token) and the loop is `keras.ops.while_loop`, so the functions trace inside a `
 a `(None, None)` int32 input signature (the batch and source length unknown) and export to a
 SavedModel for TF Serving; on JAX they trace under `jax.jit`. By default (`cache=True`) each step
 runs the decoder on the newest token only, reusing the keys and values of the earlier target
-positions from a cache of fixed size (batch, layers, 2, max_length + 1, heads, head_dim), as
-keras-hub's cached decoding does; the encoder outputs' keys and values are projected once. With
+positions from caches of fixed size (batch, 2, max_length + 1, heads, head_dim), one per layer,
+as keras-hub's cached decoding does; the encoder outputs' keys and values are projected once. With
 `cache=False` each step runs the decoder over the whole buffer (the causal mask makes the
 positions after the current one irrelevant) and reads the hidden state at the current position:
 the reference the cached decoder is tested against (same tokens, scores equal to rounding).
@@ -70,8 +70,8 @@ class _Steps:
     """The next-token log-probabilities of every step, with the decoder's cache or without.
 
     With `cache=True` (`zoo.models.transformer.cached_decoder`) a step runs the decoder on the
-    token at position `i` only: each layer writes its keys and values into the state, the cache
-    (n, layers, 2, length, heads, head_dim), and attends over the positions decoded so far; the
+    token at position `i` only: each layer writes its keys and values into its cache (n, 2,
+    length, heads, head_dim) in the state, and attends over the positions decoded so far; the
     encoder-decoder keys and values are projected once, here. With `cache=False` (the reference)
     a step runs the decoder over the whole buffer (the causal mask makes the positions after `i`
     irrelevant) and reads the hidden state at `i`; the state is a placeholder scalar.
@@ -246,7 +246,8 @@ def beam_search(model, source_ids, max_length=64, beam_size=4, alpha=0.6, start_
         new_alive = _gather_beams(ops.reshape(seqs, (-1, length)), live_idx, batch, k)
         if steps.cached is not None:  # each live hypothesis takes its parent beam's cache
             parent = ops.take_along_axis(beam, live_idx, axis=1)  # (B, k)
-            state = ops.reshape(_gather_beams(state, parent, batch, k), ops.shape(state))
+            rows = ops.reshape(parent + ops.arange(batch)[:, None] * k, (-1,))
+            state = tuple(ops.take(c, rows, axis=0) for c in state)
 
         # finished: merge the ended extensions, scored with the length penalty
         # (extensions of the -inf placeholder beams of the first step stay at -inf)

@@ -4,7 +4,8 @@ cache for decoding.
 `MultiHeadAttention` keeps the query, key and value projections in one fused (d, 3d) kernel. For
 autoregressive decoding it follows keras-hub's `CachedMultiHeadAttention`: called with `cache`
 (batch, 2, length, heads, head_dim) and `cache_update_index`, it writes the keys and values of
-the new positions into the cache (`keras.ops.slice_update`) and attends over it, returning
+the new positions into the cache (`keras.ops.slice_update`; for one position a masked select,
+which converts to ONNX) and attends over it, returning
 `(output, cache)`; with `cache` and no index it attends over fixed keys and values (the encoder
 outputs', projected once by `key_value_cache`). `keras.ops` only.
 
@@ -46,6 +47,20 @@ def rate(name, value):
 
 def _neg_inf(dtype):
     return -1e9 if keras.backend.standardize_dtype(dtype) in ("float32", "float64") else -3e4
+
+
+def _write(cache, index, update):
+    """`cache` (B, L, h, d/h) with `update` (B, T, h, d/h) written at positions index ... index+T-1.
+
+    Several positions: `keras.ops.slice_update`, as keras-hub. One position (every decoding
+    step): a select against a one-hot position mask instead, which every converter of the
+    exported graph takes (TensorFlow's `slice_update` is XlaDynamicUpdateSlice, which tf2onnx
+    cannot convert) and which measured no slower on TensorFlow CPU.
+    """
+    if update.shape[1] == 1:
+        at = ops.arange(ops.shape(cache)[1])[None, :, None, None] == index
+        return ops.where(at, update, cache)
+    return ops.slice_update(cache, [0, index, 0, 0], update)
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -171,9 +186,8 @@ class MultiHeadAttention(keras.layers.Layer):
             k, v = cache[:, 0], cache[:, 1]
         else:
             q, k_new, v_new = self._project(query, value)
-            start = [0, index, 0, 0]
-            k = ops.slice_update(cache[:, 0], start, self._heads_last(k_new))
-            v = ops.slice_update(cache[:, 1], start, self._heads_last(v_new))
+            k = _write(cache[:, 0], index, self._heads_last(k_new))
+            v = _write(cache[:, 1], index, self._heads_last(v_new))
             cache = ops.stack([k, v], axis=1)
         return q, ops.transpose(k, (0, 2, 1, 3)), ops.transpose(v, (0, 2, 1, 3)), cache
 

@@ -3,12 +3,12 @@ a decoder that runs one target position at a time with key/value caches.
 
 `encoder_decoder(model)` gives functional sub-models sharing the model's weights (the decoder runs
 over a whole target prefix). `cached_decoder(model)` follows keras-hub's cached decoding: every
-decoder layer keeps the keys and values of the target positions decoded so far in a cache, all
-layers stacked as one tensor (batch, num_layers, 2, length, heads, head_dim); a step embeds the
-token at position `index`, writes its keys and values there and attends over the cache, so the
-prefix is never recomputed. The encoder-decoder attention's keys and values of the encoder
-outputs are projected once per sequence (`start`). Both are `keras.ops` only; `zoo.decoding`
-uses them, and `zoo.models.transformer` re-exports them.
+decoder layer keeps the keys and values of the target positions decoded so far in a cache
+(batch, 2, length, heads, head_dim), a tuple of one per layer (5-D tensors: TFLite's slices take
+no more); a step embeds the token at position `index`, writes its keys and values there and
+attends over the cache, so the prefix is never recomputed. The encoder-decoder attention's keys
+and values of the encoder outputs are projected once per sequence (`start`). Both are `keras.ops`
+only; `zoo.decoding` uses them, and `zoo.models.transformer` re-exports them.
 
 Example:
     >>> import numpy as np, zoo
@@ -140,14 +140,13 @@ class CachedDecoder:
         self.dtype = attention.compute_dtype
 
     def start(self, encoder_outputs, length):
-        """`(cache, cross_cache)` for `length` target positions: zeros (batch, num_layers, 2,
-        length, heads, head_dim), and the encoder outputs' keys and values of every layer's
-        encoder-decoder attention (batch, num_layers, 2, source length, heads, head_dim)."""
-        cross = ops.stack([layer.cross_attention.key_value_cache(encoder_outputs)
-                           for layer in self.layers], axis=1)
-        batch = ops.shape(encoder_outputs)[0]
-        shape = (batch, self.num_layers, 2, length, self.num_heads, self.head_dim)
-        return ops.zeros(shape, self.dtype), cross
+        """`(cache, cross_cache)` for `length` target positions, tuples with one tensor per layer:
+        zeros (batch, 2, length, heads, head_dim), and the encoder outputs' keys and values of
+        the layer's encoder-decoder attention (batch, 2, source length, heads, head_dim)."""
+        cross = tuple(layer.cross_attention.key_value_cache(encoder_outputs)
+                      for layer in self.layers)
+        shape = (ops.shape(encoder_outputs)[0], 2, length, self.num_heads, self.head_dim)
+        return tuple(ops.zeros(shape, self.dtype) for _ in self.layers), cross
 
     def step(self, target_ids, index, cache, cross_cache, source_ids):
         """The hidden state (batch, d_model) at position `index` of `target_ids`, and the cache.
@@ -157,23 +156,23 @@ class CachedDecoder:
                 `index` hold the tokens so far; its padding ids are masked like the uncached
                 decoder's).
             index: the position to decode (int or scalar tensor).
-            cache, cross_cache: from `start` (or the previous step).
+            cache, cross_cache: from `start` (the cache: or from the previous step).
             source_ids: int32 (batch, source length), for the source padding mask.
         """
         token = ops.expand_dims(ops.take(target_ids, index, axis=1), 1)  # (B, 1)
         x = self.positional(self.embedding(token), start_index=index)
         target_mask, source_mask = self.padding(target_ids), self.padding(source_ids)
         updated = []
-        for n, layer in enumerate(self.layers):
+        for layer, layer_cache, layer_cross in zip(self.layers, cache, cross_cache):
             x, layer_cache = layer(
                 x, None, decoder_padding_mask=target_mask, encoder_padding_mask=source_mask,
-                training=False, self_attention_cache=cache[:, n],
-                self_attention_cache_update_index=index, cross_attention_cache=cross_cache[:, n],
+                training=False, self_attention_cache=layer_cache,
+                self_attention_cache_update_index=index, cross_attention_cache=layer_cross,
             )
             updated.append(layer_cache)
         if self.norm is not None:
             x = self.norm(x)
-        return x[:, 0], ops.stack(updated, axis=1)
+        return x[:, 0], tuple(updated)
 
 
 def cached_decoder(model):
