@@ -144,8 +144,6 @@ def main(argv=None):
                         f"{on[0]:,.0f} ({on[1]:,.0f}-{on[2]:,.0f}) | {on[0] / off[0]:.1f}x |")
     command = "python " + " ".join([os.path.relpath(__file__)] + (argv or sys.argv[1:]))
     text = "\n".join([
-        "# Decoding with a key/value cache: decoded tokens/s, cached vs uncached",
-        "",
         f"`{command}` on {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; "
         f"{versions()}.",
         "",
