@@ -94,6 +94,8 @@ def test_cached_decoding_equals_uncached_in_tf_function(variant):
 
 def test_cached_decoding_equals_uncached_eagerly():
     model, src = _model(0), _sources(0)
+    with pytest.raises(ValueError, match="cache"):
+        decoding.translate(model, src, max_length=3, cache="yes")
     _assert_same(decoding.greedy_decode(model, src, MAX_LENGTH),
                  decoding.greedy_decode(model, src, MAX_LENGTH, cache=False))
     _assert_same(decoding.beam_search(model, src, MAX_LENGTH, beam_size=4, alpha=0.0),

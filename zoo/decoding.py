@@ -40,7 +40,7 @@ __all__ = ["greedy_decode", "beam_search", "translate", "length_penalty"]
 _NEG = -1e9
 
 
-def _check(max_length, beam_size=1, alpha=0.0):
+def _check(max_length, beam_size=1, alpha=0.0, cache=True):
     if not isinstance(max_length, int) or isinstance(max_length, bool) or max_length < 1:
         raise ValueError(
             f"`max_length` must be a positive Python integer (a static buffer size). "
@@ -50,6 +50,8 @@ def _check(max_length, beam_size=1, alpha=0.0):
         raise ValueError(f"`beam_size` must be a positive integer. Received: beam_size={beam_size!r}")
     if not isinstance(alpha, (int, float)) or isinstance(alpha, bool) or alpha < 0:
         raise ValueError(f"`alpha` must be a number >= 0. Received: alpha={alpha!r}")
+    if not isinstance(cache, bool):
+        raise ValueError(f"`cache` must be True or False. Received: cache={cache!r}")
 
 
 def length_penalty(length, alpha):
@@ -135,7 +137,7 @@ def greedy_decode(model, source_ids, max_length=64, start_id=1, end_id=2, pad_id
         >>> tuple(out["target_ids"].shape)
         (1, 4)
     """
-    _check(max_length)
+    _check(max_length, cache=cache)
     source_ids = ops.cast(source_ids, "int32")
     steps = _Steps(model, source_ids, max_length + 1, cache)
     batch = ops.shape(source_ids)[0]
@@ -203,7 +205,7 @@ def beam_search(model, source_ids, max_length=64, beam_size=4, alpha=0.6, start_
         >>> tuple(out["target_ids"].shape)
         (1, 4)
     """
-    _check(max_length, beam_size, alpha)
+    _check(max_length, beam_size, alpha, cache)
     k = beam_size
     source_ids = ops.cast(source_ids, "int32")
     batch = ops.shape(source_ids)[0]
@@ -311,7 +313,7 @@ def translate(model, source_ids, max_length=64, beam_size=4, alpha=0.6, start_id
         >>> tuple(serve(tf.constant([[4, 5, 2, 0]]))["target_ids"].shape)
         (1, 5)
     """
-    _check(max_length, beam_size, alpha)
+    _check(max_length, beam_size, alpha, cache)
     if beam_size == 1:
         return greedy_decode(model, source_ids, max_length, start_id, end_id, pad_id, cache)
     return beam_search(model, source_ids, max_length, beam_size, alpha, start_id, end_id, pad_id,
