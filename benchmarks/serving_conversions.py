@@ -61,8 +61,9 @@ def _merge(old, new, models):
     fresh = [l for l in new if model_of(l) in models]
     out = []
     for line in old:
-        if line.startswith("`python benchmarks/serving_conversions.py`"):
-            line += f" Rows of {', '.join(models)} from a later run (`--update`)."
+        note = f" Rows of {', '.join(models)} from a later run (`--update`)."
+        if line.startswith("`python benchmarks/serving_conversions.py`") and note not in line:
+            line += note
         if model_of(line) in models:
             continue
         out.append(line)

@@ -186,9 +186,12 @@ def test_transformer_translate_equals_zoo_decoding(exported):
     src = np.array([[5, 9, 13, 7, 2, 0], [4, 4, 8, 2, 0, 0], [11, 3, 6, 17, 21, 2]], "int32")
     for key, beam in (("translate", 3), ("translate_greedy", 1)):
         got = loaded.signatures[key](source_ids=tf.constant(src))
-        want = translate(model, src, max_length=6, beam_size=beam, alpha=0.6)
-        np.testing.assert_array_equal(got["token_ids"].numpy(), np.asarray(want["target_ids"]))
-        np.testing.assert_allclose(got["scores"].numpy(), np.asarray(want["scores"]), atol=1e-5)
+        # the signatures run the cached decoder; the uncached one (the reference) agrees
+        for cache in (True, False):
+            want = translate(model, src, max_length=6, beam_size=beam, alpha=0.6, cache=cache)
+            np.testing.assert_array_equal(got["token_ids"].numpy(), np.asarray(want["target_ids"]))
+            np.testing.assert_allclose(got["scores"].numpy(), np.asarray(want["scores"]),
+                                       atol=1e-5)
 
 
 def test_sequence_lengths_mask_the_padding(exported):

@@ -3,9 +3,14 @@
 Written for static shapes: the target buffer has a fixed length (`max_length` + 1 for the start
 token) and the loop is `keras.ops.while_loop`, so the functions trace inside a `tf.function` with
 a `(None, None)` int32 input signature (the batch and source length unknown) and export to a
-SavedModel for TF Serving; on JAX they trace under `jax.jit`. Each step runs the decoder over the
-whole buffer (the causal mask makes the positions after the current one irrelevant) and reads the
-hidden state at the current position; only that row goes through the pre-softmax projection.
+SavedModel for TF Serving; on JAX they trace under `jax.jit`. By default (`cache=True`) each step
+runs the decoder on the newest token only, reusing the keys and values of the earlier target
+positions from caches of fixed size (batch, 2, max_length + 1, heads, head_dim), one per layer,
+as keras-hub's cached decoding does; the encoder outputs' keys and values are projected once. With
+`cache=False` each step runs the decoder over the whole buffer (the causal mask makes the
+positions after the current one irrelevant) and reads the hidden state at the current position:
+the reference the cached decoder is tested against (same tokens, scores equal to rounding).
+Either way only that row goes through the pre-softmax projection.
 
 Beam search follows tensor2tensor / GNMT: every step extends each of the `beam_size` live
 hypotheses, keeps the 2k best extensions, moves those ending in `end_id` into a finished set
@@ -35,7 +40,7 @@ __all__ = ["greedy_decode", "beam_search", "translate", "length_penalty"]
 _NEG = -1e9
 
 
-def _check(max_length, beam_size=1, alpha=0.0):
+def _check(max_length, beam_size=1, alpha=0.0, cache=True):
     if not isinstance(max_length, int) or isinstance(max_length, bool) or max_length < 1:
         raise ValueError(
             f"`max_length` must be a positive Python integer (a static buffer size). "
@@ -45,6 +50,8 @@ def _check(max_length, beam_size=1, alpha=0.0):
         raise ValueError(f"`beam_size` must be a positive integer. Received: beam_size={beam_size!r}")
     if not isinstance(alpha, (int, float)) or isinstance(alpha, bool) or alpha < 0:
         raise ValueError(f"`alpha` must be a number >= 0. Received: alpha={alpha!r}")
+    if not isinstance(cache, bool):
+        raise ValueError(f"`cache` must be True or False. Received: cache={cache!r}")
 
 
 def length_penalty(length, alpha):
@@ -52,20 +59,50 @@ def length_penalty(length, alpha):
     return ops.power((5.0 + ops.cast(length, "float32")) / 6.0, float(alpha))
 
 
-def _parts(model):
-    from zoo.models.transformer import encoder_decoder
-
-    return encoder_decoder(model)
-
-
-def _step_log_probs(decoder, project, seqs, i, memory, source_ids, pad_id):
-    """Log-probabilities (n, V) of the token after position `i` of `seqs` (n, L)."""
-    hidden = decoder([seqs, memory, source_ids], training=False)  # (n, L, d)
-    logits = ops.cast(project(ops.take(hidden, i, axis=1)), "float32")  # (n, V)
+def _log_probs(project, hidden, pad_id):
+    """Log-probabilities (n, V) of the next token from the hidden states (n, d)."""
+    logits = ops.cast(project(hidden), "float32")  # (n, V)
     vocab = ops.shape(logits)[-1]
     # never emit padding
     logits = ops.where(ops.arange(vocab)[None, :] == pad_id, _NEG, logits)
     return ops.log_softmax(logits, axis=-1)
+
+
+class _Steps:
+    """The next-token log-probabilities of every step, with the decoder's cache or without.
+
+    With `cache=True` (`zoo.models.transformer.cached_decoder`) a step runs the decoder on the
+    token at position `i` only: each layer writes its keys and values into its cache (n, 2,
+    length, heads, head_dim) in the state, and attends over the positions decoded so far; the
+    encoder-decoder keys and values are projected once, here. With `cache=False` (the reference)
+    a step runs the decoder over the whole buffer (the causal mask makes the positions after `i`
+    irrelevant) and reads the hidden state at `i`; the state is a placeholder scalar.
+
+    `repeat` > 1 (beam search) repeats each example's source that many times, example-major.
+    """
+
+    def __init__(self, model, source_ids, length, cache, repeat=1):
+        from zoo.models.transformer import cached_decoder, encoder_decoder
+
+        encoder, self.decoder, self.project = encoder_decoder(model)
+        memory = encoder(source_ids, training=False)  # (B, S, d)
+        if repeat > 1:
+            source_ids, memory = ops.repeat(source_ids, repeat, 0), ops.repeat(memory, repeat, 0)
+        self.source_ids, self.memory = source_ids, memory
+        self.cached = cached_decoder(model) if cache else None
+        if self.cached is None:
+            self.state = ops.zeros((), "float32")
+        else:
+            self.state, self.cross = self.cached.start(memory, length)
+
+    def __call__(self, seqs, i, state, pad_id):
+        """`(log_probs (n, V), state)` for the token after position `i` of `seqs` (n, L)."""
+        if self.cached is not None:
+            hidden, state = self.cached.step(seqs, i, state, self.cross, self.source_ids)
+        else:
+            hidden = self.decoder([seqs, self.memory, self.source_ids], training=False)
+            hidden = ops.take(hidden, i, axis=1)  # (n, d)
+        return _log_probs(self.project, hidden, pad_id), state
 
 
 def _write(seqs, position, tokens):
@@ -75,7 +112,7 @@ def _write(seqs, position, tokens):
     return ops.where(at, ops.expand_dims(ops.cast(tokens, seqs.dtype), -1), seqs)
 
 
-def greedy_decode(model, source_ids, max_length=64, start_id=1, end_id=2, pad_id=0):
+def greedy_decode(model, source_ids, max_length=64, start_id=1, end_id=2, pad_id=0, cache=True):
     """Greedy decoding: the most probable token at every step until `end_id` or `max_length`.
 
     Args:
@@ -85,6 +122,9 @@ def greedy_decode(model, source_ids, max_length=64, start_id=1, end_id=2, pad_id
         start_id: the start-of-sequence id fed first to the decoder.
         end_id: the end-of-sequence id.
         pad_id: padding id, written after `end_id` and never generated.
+        cache: decode with the key/value caches (each step runs the decoder on one position);
+            False runs the decoder over the whole prefix at every step (the reference: same
+            tokens, scores equal to rounding).
 
     Returns:
         A dict: `target_ids` int32 (batch, max_length), the generated tokens (end id included,
@@ -97,10 +137,9 @@ def greedy_decode(model, source_ids, max_length=64, start_id=1, end_id=2, pad_id
         >>> tuple(out["target_ids"].shape)
         (1, 4)
     """
-    _check(max_length)
-    encoder, decoder, project = _parts(model)
+    _check(max_length, cache=cache)
     source_ids = ops.cast(source_ids, "int32")
-    memory = encoder(source_ids, training=False)
+    steps = _Steps(model, source_ids, max_length + 1, cache)
     batch = ops.shape(source_ids)[0]
     seqs = ops.concatenate(
         [ops.full((batch, 1), start_id, "int32"), ops.full((batch, max_length), pad_id, "int32")],
@@ -109,11 +148,11 @@ def greedy_decode(model, source_ids, max_length=64, start_id=1, end_id=2, pad_id
     scores = ops.zeros((batch,), "float32")
     finished = ops.zeros((batch,), "bool")
 
-    def cond(i, seqs, scores, finished):
+    def cond(i, seqs, scores, finished, state):
         return ops.logical_and(i < max_length, ops.logical_not(ops.all(finished)))
 
-    def body(i, seqs, scores, finished):
-        log_probs = _step_log_probs(decoder, project, seqs, i, memory, source_ids, pad_id)
+    def body(i, seqs, scores, finished, state):
+        log_probs, state = steps(seqs, i, state, pad_id)
         # top_k rather than argmax + max: Keras' TF argmax adds a sign-bit test (bitcast,
         # BitwiseAnd) that TFLite builtins and tf2onnx's Loop cannot convert; same first-index ties
         best, token = ops.top_k(log_probs, 1)
@@ -122,10 +161,10 @@ def greedy_decode(model, source_ids, max_length=64, start_id=1, end_id=2, pad_id
         scores = scores + ops.where(finished, 0.0, best)
         seqs = _write(seqs, i + 1, token)
         finished = ops.logical_or(finished, token == end_id)
-        return i + 1, seqs, scores, finished
+        return i + 1, seqs, scores, finished, state
 
-    _, seqs, scores, _ = ops.while_loop(
-        cond, body, (ops.convert_to_tensor(0, "int32"), seqs, scores, finished),
+    _, seqs, scores, _, _ = ops.while_loop(
+        cond, body, (ops.convert_to_tensor(0, "int32"), seqs, scores, finished, steps.state),
         maximum_iterations=max_length,
     )
     return {"target_ids": seqs[:, 1:], "scores": scores}
@@ -141,7 +180,7 @@ def _gather_beams(x, beam_index, batch, beams):
 
 
 def beam_search(model, source_ids, max_length=64, beam_size=4, alpha=0.6, start_id=1, end_id=2,
-                pad_id=0):
+                pad_id=0, cache=True):
     """Beam search with GNMT length penalty (section 6.1 of the paper: beam 4, alpha 0.6).
 
     Args:
@@ -151,6 +190,8 @@ def beam_search(model, source_ids, max_length=64, beam_size=4, alpha=0.6, start_
         beam_size: live hypotheses per example (k).
         alpha: length-penalty exponent; 0 ranks by plain log-probability.
         start_id, end_id, pad_id: special token ids.
+        cache: decode with the key/value caches, reordered with the beams at every step; False
+            runs the decoder over the whole prefix of every hypothesis at every step.
 
     Returns:
         A dict: `target_ids` int32 (batch, max_length), the best hypothesis (end id included,
@@ -164,16 +205,13 @@ def beam_search(model, source_ids, max_length=64, beam_size=4, alpha=0.6, start_
         >>> tuple(out["target_ids"].shape)
         (1, 4)
     """
-    _check(max_length, beam_size, alpha)
-    encoder, decoder, project = _parts(model)
+    _check(max_length, beam_size, alpha, cache)
     k = beam_size
     source_ids = ops.cast(source_ids, "int32")
-    memory = encoder(source_ids, training=False)  # (B, S, d)
     batch = ops.shape(source_ids)[0]
     length = max_length + 1
-    # tile the source k times: (B * k, ...), example-major
-    src_k = ops.repeat(source_ids, k, axis=0)
-    memory_k = ops.repeat(memory, k, axis=0)
+    # the source tiled k times: (B * k, ...), example-major
+    steps = _Steps(model, source_ids, length, cache, repeat=k)
 
     alive_seq = ops.concatenate(
         [ops.full((batch * k, 1), start_id, "int32"),
@@ -185,15 +223,15 @@ def beam_search(model, source_ids, max_length=64, beam_size=4, alpha=0.6, start_
     fin_score = ops.full((batch, k), _NEG, "float32")
     max_lp = length_penalty(max_length, alpha)
 
-    def cond(i, alive_seq, alive_lp, fin_seq, fin_score):
+    def cond(i, alive_seq, alive_lp, fin_seq, fin_score, state):
         # stop when, for every example, the best finished score beats the best any live
         # hypothesis could still reach (its log-prob can only fall; lp is largest at max_length)
         best_alive = alive_lp[:, 0] / max_lp
         done = ops.all(fin_score[:, 0] > best_alive)
         return ops.logical_and(i < max_length, ops.logical_not(done))
 
-    def body(i, alive_seq, alive_lp, fin_seq, fin_score):
-        log_probs = _step_log_probs(decoder, project, alive_seq, i, memory_k, src_k, pad_id)
+    def body(i, alive_seq, alive_lp, fin_seq, fin_score, state):
+        log_probs, state = steps(alive_seq, i, state, pad_id)
         vocab = ops.shape(log_probs)[-1]
         cand = ops.reshape(alive_lp, (-1, 1)) + log_probs  # (B*k, V)
         cand = ops.reshape(cand, (batch, -1))  # (B, k*V)
@@ -208,6 +246,10 @@ def beam_search(model, source_ids, max_length=64, beam_size=4, alpha=0.6, start_
         live_lp = ops.where(is_end, _NEG, top_lp)
         live_lp, live_idx = ops.top_k(live_lp, k)
         new_alive = _gather_beams(ops.reshape(seqs, (-1, length)), live_idx, batch, k)
+        if steps.cached is not None:  # each live hypothesis takes its parent beam's cache
+            parent = ops.take_along_axis(beam, live_idx, axis=1)  # (B, k)
+            rows = ops.reshape(parent + ops.arange(batch)[:, None] * k, (-1,))
+            state = tuple(ops.take(c, rows, axis=0) for c in state)
 
         # finished: merge the ended extensions, scored with the length penalty
         # (extensions of the -inf placeholder beams of the first step stay at -inf)
@@ -225,11 +267,12 @@ def beam_search(model, source_ids, max_length=64, beam_size=4, alpha=0.6, start_
             live_lp,
             ops.reshape(new_fin, (-1, length)),
             fin_score,
+            state,
         )
 
-    _, alive_seq, alive_lp, fin_seq, fin_score = ops.while_loop(
+    _, alive_seq, alive_lp, fin_seq, fin_score, _ = ops.while_loop(
         cond, body,
-        (ops.convert_to_tensor(0, "int32"), alive_seq, alive_lp, fin_seq, fin_score),
+        (ops.convert_to_tensor(0, "int32"), alive_seq, alive_lp, fin_seq, fin_score, steps.state),
         maximum_iterations=max_length,
     )
     # examples with no finished hypothesis fall back to their best live one (full length)
@@ -242,7 +285,7 @@ def beam_search(model, source_ids, max_length=64, beam_size=4, alpha=0.6, start_
 
 
 def translate(model, source_ids, max_length=64, beam_size=4, alpha=0.6, start_id=1, end_id=2,
-              pad_id=0):
+              pad_id=0, cache=True):
     """Translate a batch of source ids: beam search (`beam_size` > 1) or greedy (`beam_size=1`).
 
     The function for serving: it traces in a `tf.function` with
@@ -256,6 +299,8 @@ def translate(model, source_ids, max_length=64, beam_size=4, alpha=0.6, start_id
         beam_size: 1 for greedy decoding, otherwise the beam width (the paper: 4).
         alpha: length penalty of beam search (the paper: 0.6); unused by greedy decoding.
         start_id, end_id, pad_id: special token ids.
+        cache: decode with key/value caches (the default; what the exported signatures run);
+            False recomputes the whole prefix at every step (the reference).
 
     Returns:
         A dict with `target_ids` int32 (batch, max_length) and `scores` float32 (batch,).
@@ -268,7 +313,8 @@ def translate(model, source_ids, max_length=64, beam_size=4, alpha=0.6, start_id
         >>> tuple(serve(tf.constant([[4, 5, 2, 0]]))["target_ids"].shape)
         (1, 5)
     """
-    _check(max_length, beam_size, alpha)
+    _check(max_length, beam_size, alpha, cache)
     if beam_size == 1:
-        return greedy_decode(model, source_ids, max_length, start_id, end_id, pad_id)
-    return beam_search(model, source_ids, max_length, beam_size, alpha, start_id, end_id, pad_id)
+        return greedy_decode(model, source_ids, max_length, start_id, end_id, pad_id, cache)
+    return beam_search(model, source_ids, max_length, beam_size, alpha, start_id, end_id, pad_id,
+                       cache)

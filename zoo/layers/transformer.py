@@ -7,8 +7,8 @@ Serializable Keras 3 layers written with `keras.ops` only (TensorFlow, JAX and t
 - `PositionalEncoding`: adds the sinusoids PE(pos, 2i) = sin(pos / 10000^(2i/d)),
   PE(pos, 2i+1) = cos(pos / 10000^(2i/d)) (section 3.5).
 - `PaddingMask`: `ids != pad_id`, the boolean mask the attention layers take.
-- `MultiHeadAttention`: scaled dot-product attention over h heads with one fused (d, 3d)
-  query/key/value kernel (section 3.2).
+- `MultiHeadAttention` (from `zoo.layers.attention`, with its key/value cache for decoding):
+  scaled dot-product attention over h heads with one fused (d, 3d) query/key/value kernel (3.2).
 - `TransformerEncoderLayer` / `TransformerDecoderLayer`: self-attention (masked in the decoder),
   encoder-decoder attention, position-wise feed-forward network, dropout on each sub-layer output,
   residual connections and layer normalisation after each sub-layer (the paper, "post-norm") or
@@ -39,29 +39,20 @@ import keras
 import numpy as np
 from keras import ops
 
+from zoo.layers.attention import MultiHeadAttention
+from zoo.layers.attention import positive_int as _positive_int
+from zoo.layers.attention import rate as _rate
+
 __all__ = [
     "TokenEmbedding",
     "PositionalEncoding",
     "PaddingMask",
-    "MultiHeadAttention",
     "TransformerEncoderLayer",
     "TransformerDecoderLayer",
     "causal_mask",
     "check_block_args",
     "sinusoidal_table",
 ]
-
-
-def _positive_int(name, value):
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
-    return int(value)
-
-
-def _rate(name, value):
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value < 1:
-        raise ValueError(f"`{name}` must be a float in [0, 1). Received: {name}={value!r}")
-    return float(value)
 
 
 def sinusoidal_table(length, d_model):
@@ -79,10 +70,6 @@ def causal_mask(length):
     """A (length, length) boolean mask, True where query position i may see key position j <= i."""
     idx = ops.arange(length)
     return ops.greater_equal(idx[:, None], idx[None, :])
-
-
-def _neg_inf(dtype):
-    return -1e9 if keras.backend.standardize_dtype(dtype) in ("float32", "float64") else -3e4
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -166,6 +153,10 @@ class PositionalEncoding(keras.layers.Layer):
         max_length: the longest sequence the table covers.
         **kwargs: `keras.layers.Layer` arguments.
 
+    Call arguments:
+        inputs: (batch, length, d).
+        start_index: the position of the first row (default 0), for decoding one step at a time.
+
     Example:
         >>> import numpy as np
         >>> pe = PositionalEncoding(max_length=8)
@@ -189,10 +180,14 @@ class PositionalEncoding(keras.layers.Layer):
         self._table = sinusoidal_table(self.max_length, int(d))
         self.built = True
 
-    def call(self, inputs):
+    def call(self, inputs, start_index=None):
         length = ops.shape(inputs)[1]
         table = ops.convert_to_tensor(self._table, dtype=self.compute_dtype)
-        return inputs + ops.cast(table[:length], inputs.dtype)[None]
+        if start_index is None:
+            return inputs + ops.cast(table[:length], inputs.dtype)[None]
+        # positions start_index, start_index + 1, ... (one decoding step at a time)
+        rows = ops.slice(table, [start_index, 0], [length, ops.shape(table)[1]])
+        return inputs + ops.cast(rows, inputs.dtype)[None]
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
@@ -232,144 +227,6 @@ class PaddingMask(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update({"pad_id": self.pad_id})
-        return config
-
-
-@keras.saving.register_keras_serializable(package="zoo")
-class MultiHeadAttention(keras.layers.Layer):
-    """Multi-head scaled dot-product attention (section 3.2), d_k = d_v = d_model / h.
-
-    The query, key and value projections live in one (d_model, 3 d_model) kernel: self-attention
-    (`value=None`) projects with one matrix product, cross-attention uses the query slice on the
-    query and the key/value slice on the memory.
-
-    Args:
-        d_model: model width (input and output size), divisible by `num_heads`.
-        num_heads: number of heads h.
-        dropout: dropout rate on the attention weights (0 in the paper; tensor2tensor used 0.1).
-        use_bias: add biases to the projections.
-        kernel_initializer: initializer of the projections.
-        **kwargs: `keras.layers.Layer` arguments.
-
-    Call arguments:
-        query: (batch, Tq, d_model).
-        value: (batch, Tk, d_model) memory for cross-attention, or None for self-attention.
-        attention_mask: boolean, broadcastable to (batch, Tq, Tk); True where attention is allowed.
-        training: whether dropout is active.
-
-    Example:
-        >>> import numpy as np
-        >>> mha = MultiHeadAttention(d_model=8, num_heads=2)
-        >>> tuple(mha(np.ones((2, 3, 8), "float32")).shape)
-        (2, 3, 8)
-    """
-
-    def __init__(self, d_model, num_heads, dropout=0.0, use_bias=True,
-                 kernel_initializer="glorot_uniform", **kwargs):
-        super().__init__(**kwargs)
-        self.d_model = _positive_int("d_model", d_model)
-        self.num_heads = _positive_int("num_heads", num_heads)
-        if self.d_model % self.num_heads:
-            raise ValueError(
-                "`d_model` must be divisible by `num_heads`. "
-                f"Received: d_model={d_model}, num_heads={num_heads}"
-            )
-        self.dropout = _rate("dropout", dropout)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.head_dim = self.d_model // self.num_heads
-        self.attention_dropout = keras.layers.Dropout(self.dropout) if self.dropout else None
-
-    def build(self, query_shape, value_shape=None, attention_mask_shape=None):
-        d = self.d_model
-        if query_shape[-1] is not None and int(query_shape[-1]) != d:
-            raise ValueError(
-                f"MultiHeadAttention expects inputs of width d_model={d}. "
-                f"Received: query_shape={query_shape}"
-            )
-        self.qkv_kernel = self.add_weight(
-            name="qkv_kernel", shape=(d, 3 * d), initializer=self.kernel_initializer
-        )
-        self.output_kernel = self.add_weight(
-            name="output_kernel", shape=(d, d), initializer=self.kernel_initializer
-        )
-        if self.use_bias:
-            self.qkv_bias = self.add_weight(name="qkv_bias", shape=(3 * d,), initializer="zeros")
-            self.output_bias = self.add_weight(name="output_bias", shape=(d,), initializer="zeros")
-        self.built = True
-
-    def _split_heads(self, x):
-        # (B, T, d) -> (B, h, T, d/h)
-        b, t = ops.shape(x)[0], ops.shape(x)[1]
-        x = ops.reshape(x, (b, t, self.num_heads, self.head_dim))
-        return ops.transpose(x, (0, 2, 1, 3))
-
-    def call(self, query, value=None, attention_mask=None, training=None):
-        d = self.d_model
-        self._cross = value is not None  # read by compute_macs
-        w = ops.cast(self.qkv_kernel, self.compute_dtype)
-        if value is None:
-            qkv = ops.matmul(query, w)
-            if self.use_bias:
-                qkv = qkv + ops.cast(self.qkv_bias, self.compute_dtype)
-            # split (its gradient is one concatenation) rather than three slices (three
-            # zero-padded gradients): measurably faster training steps
-            q, k, v = ops.split(qkv, 3, axis=-1)
-        else:
-            q = ops.matmul(query, w[:, :d])
-            kv = ops.matmul(value, w[:, d:])
-            if self.use_bias:
-                bias = ops.cast(self.qkv_bias, self.compute_dtype)
-                q = q + bias[:d]
-                kv = kv + bias[d:]
-            k, v = ops.split(kv, 2, axis=-1)
-        q = self._split_heads(q * ops.cast(self.head_dim**-0.5, q.dtype))
-        k = self._split_heads(k)
-        v = self._split_heads(v)
-        scores = ops.matmul(q, ops.transpose(k, (0, 1, 3, 2)))  # (B, h, Tq, Tk)
-        if attention_mask is not None:
-            mask = ops.cast(attention_mask, "bool")
-            while len(mask.shape) < 4:
-                mask = ops.expand_dims(mask, -3)
-            # an additive bias at the mask's (broadcast) shape: cheaper than a select over the
-            # full (B, h, Tq, Tk) scores, forward and backward
-            bias = ops.where(mask, ops.cast(0.0, scores.dtype),
-                             ops.cast(_neg_inf(scores.dtype), scores.dtype))
-            scores = scores + bias
-        weights = ops.softmax(scores, axis=-1)
-        if self.attention_dropout is not None:
-            weights = self.attention_dropout(weights, training=training)
-        out = ops.matmul(weights, v)  # (B, h, Tq, d/h)
-        out = ops.transpose(out, (0, 2, 1, 3))
-        b, t = ops.shape(out)[0], ops.shape(out)[1]
-        out = ops.reshape(out, (b, t, d))
-        out = ops.matmul(out, ops.cast(self.output_kernel, self.compute_dtype))
-        if self.use_bias:
-            out = out + ops.cast(self.output_bias, self.compute_dtype)
-        return out
-
-    def compute_output_shape(self, query_shape, value_shape=None, attention_mask_shape=None):
-        return tuple(query_shape)
-
-    def compute_macs(self, input_shapes, output_shapes):
-        q = input_shapes[0]
-        kv = input_shapes[1] if getattr(self, "_cross", False) else q
-        tq, tk, d = int(np.prod(q[:-1])), int(np.prod(kv[:-1])), self.d_model
-        projections = tq * d * d + tk * d * 2 * d + tq * d * d  # q, k/v, output
-        attention = 2 * int(q[0]) * q[1] * kv[1] * d  # scores and weighted sum, all heads
-        return projections + attention
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "d_model": self.d_model,
-                "num_heads": self.num_heads,
-                "dropout": self.dropout,
-                "use_bias": self.use_bias,
-                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-            }
-        )
         return config
 
 
@@ -499,10 +356,19 @@ class TransformerDecoderLayer(_TransformerBlock):
 
     Call arguments:
         inputs: (batch, T, d_model) target representations.
-        encoder_outputs: (batch, S, d_model).
-        decoder_padding_mask: optional boolean (batch, T), True at real target tokens.
+        encoder_outputs: (batch, S, d_model); may be None with `cross_attention_cache`.
+        decoder_padding_mask: optional boolean (batch, T), True at real target tokens; with a
+            self-attention cache, (batch, cache length) over the cached positions.
         encoder_padding_mask: optional boolean (batch, S), True at real source tokens.
         training: whether dropout is active.
+        self_attention_cache: for decoding (keras-hub's `TransformerDecoder` design), the keys and
+            values of earlier target positions (batch, 2, cache length, h, d/h); `inputs` are
+            then the positions from `self_attention_cache_update_index` on, their keys and values
+            are written there, they attend to the cached positions up to their own, and the call
+            returns `(outputs, updated cache)`.
+        self_attention_cache_update_index: the position of `inputs[:, 0]` (an int or scalar).
+        cross_attention_cache: the encoder outputs' keys and values (batch, 2, S, h, d/h), from
+            `cross_attention.key_value_cache(encoder_outputs)`, computed once per sequence.
 
     Example:
         >>> import numpy as np
@@ -527,23 +393,38 @@ class TransformerDecoderLayer(_TransformerBlock):
         self.cross_attention_norm.build(shape)
         self.built = True
 
-    def call(self, inputs, encoder_outputs, decoder_padding_mask=None, encoder_padding_mask=None,
-             training=None):
-        self_mask = causal_mask(ops.shape(inputs)[1])[None]  # (1, T, T)
+    def call(self, inputs, encoder_outputs=None, decoder_padding_mask=None,
+             encoder_padding_mask=None, training=None, self_attention_cache=None,
+             self_attention_cache_update_index=None, cross_attention_cache=None):
+        cache, index = self_attention_cache, self_attention_cache_update_index
+        if cache is None:
+            self_mask = causal_mask(ops.shape(inputs)[1])[None]  # (1, T, T)
+        else:  # query t (at position index + t) sees the cached keys at positions <= index + t
+            queries = ops.arange(ops.shape(inputs)[1]) + ops.cast(index, "int32")
+            self_mask = (ops.arange(ops.shape(cache)[2])[None, :] <= queries[:, None])[None]
         if decoder_padding_mask is not None:
             self_mask = ops.logical_and(self_mask, ops.expand_dims(decoder_padding_mask, 1))
         cross_mask = None
         if encoder_padding_mask is not None:
             cross_mask = ops.expand_dims(encoder_padding_mask, 1)  # (B, 1, S)
-        x = self._wrap(
-            inputs, self.self_attention_norm,
-            lambda h: self.self_attention(h, attention_mask=self_mask, training=training), training,
-        )
-        x = self._wrap(
-            x, self.cross_attention_norm,
-            lambda h: self.cross_attention(
-                h, encoder_outputs, attention_mask=cross_mask, training=training
-            ),
-            training,
-        )
-        return self._wrap(x, self.ffn_norm, self._feed_forward, training)
+        updated = []
+
+        def self_attend(h):
+            if cache is None:
+                return self.self_attention(h, attention_mask=self_mask, training=training)
+            out, new_cache = self.self_attention(h, attention_mask=self_mask, training=training,
+                                                 cache=cache, cache_update_index=index)
+            updated.append(new_cache)
+            return out
+
+        def cross_attend(h):
+            if cross_attention_cache is None:
+                return self.cross_attention(h, encoder_outputs, attention_mask=cross_mask,
+                                            training=training)
+            return self.cross_attention(h, attention_mask=cross_mask, training=training,
+                                        cache=cross_attention_cache)[0]
+
+        x = self._wrap(inputs, self.self_attention_norm, self_attend, training)
+        x = self._wrap(x, self.cross_attention_norm, cross_attend, training)
+        x = self._wrap(x, self.ffn_norm, self._feed_forward, training)
+        return x if cache is None else (x, updated[0])

@@ -12,7 +12,9 @@ Training pieces of section 5 (keras only, not builders, import them from this mo
 `LabelSmoothedCrossEntropy` (eps_ls = 0.1, padding ignored), `TransformerSchedule`
 (d_model^-0.5 * min(step^-0.5, step * warmup^-1.5)), `transformer_optimizer` (Adam with
 beta_1 0.9, beta_2 0.98, epsilon 1e-9 on that schedule). Decoding (greedy, beam search, `translate`)
-is in `zoo.decoding`; `encoder_decoder(model)` gives the encoder and decoder sub-models it uses.
+is in `zoo.decoding`; `encoder_decoder(model)` gives the encoder and decoder sub-models it uses
+without a cache, `cached_decoder(model)` the one-position-at-a-time decoder with key/value caches
+(both defined in `zoo.models._transformer_decoding`, imported here).
 
 Reference:
     Vaswani et al. 2017, Attention Is All You Need, arXiv:1706.03762.
@@ -40,6 +42,7 @@ from zoo.layers.transformer import (
     TransformerEncoderLayer,
     check_block_args,
 )
+from zoo.models._transformer_decoding import cached_decoder, encoder_decoder  # noqa: F401
 from zoo.registry import register_model
 
 __all__ = ["transformer", "transformer_base", "transformer_big", "transformer_classifier"]
@@ -376,94 +379,6 @@ class _FirstToken(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], input_shape[-1])
-
-
-# --------------------------------------------------------------------------------------------
-# Encoder and decoder sub-models (shared weights), used by zoo.decoding.
-# --------------------------------------------------------------------------------------------
-
-
-def _stack(model, prefix):
-    layers = {layer.name: layer for layer in model.layers}
-    n = 0
-    while f"{prefix}_layer_{n}" in layers:
-        n += 1
-    if n == 0:
-        raise ValueError(
-            f"`model` must be built by zoo.transformer (no layer named '{prefix}_layer_0'). "
-            f"Received: model={model.name!r}"
-        )
-    return layers, [layers[f"{prefix}_layer_{i}"] for i in range(n)]
-
-
-def encoder_decoder(model):
-    """The encoder and decoder of a `zoo.transformer` model as functional models sharing weights.
-
-    Returns:
-        `(encoder, decoder, project)`: `encoder(source_ids) -> encoder_outputs` (batch, S, d);
-        `decoder([target_ids, encoder_outputs, source_ids]) -> hidden states` (batch, T, d) (before
-        the pre-softmax projection; source ids give the padding mask); `project(hidden) -> logits`
-        applies the (tied or separate) pre-softmax projection to any (..., d) tensor.
-
-    Example:
-        >>> import numpy as np, zoo
-        >>> from zoo.models.transformer import encoder_decoder
-        >>> model = zoo.transformer(vocab_size=50, num_layers=1, d_model=16, d_ff=32, num_heads=2)
-        >>> encoder, decoder, project = encoder_decoder(model)
-        >>> src, tgt = np.array([[5, 6, 2]], "int32"), np.array([[1, 7]], "int32")
-        >>> memory = np.asarray(encoder(src))
-        >>> logits = project(decoder([tgt, memory, src]))
-        >>> bool(np.allclose(logits, model([src, tgt]), atol=1e-5))
-        True
-    """
-    cached = getattr(model, "_zoo_encoder_decoder", None)
-    if cached is not None:
-        return cached
-    layers, encoder_layers = _stack(model, "encoder")
-    _, decoder_layers = _stack(model, "decoder")
-    if "shared_embedding" in layers:
-        source_embedding = target_embedding = layers["shared_embedding"]
-    else:
-        source_embedding, target_embedding = layers["source_embedding"], layers["target_embedding"]
-    positional, padding = layers["positional_encoding"], layers["padding_mask"]
-    d_model = source_embedding.d_model
-
-    def embed(ids, embedding, prefix):
-        x = positional(embedding(ids))
-        if f"{prefix}_dropout" in layers:
-            x = layers[f"{prefix}_dropout"](x)
-        return x
-
-    source_ids = keras.Input(shape=(None,), dtype="int32", name="source_ids")
-    x = embed(source_ids, source_embedding, "source")
-    source_mask = padding(source_ids)
-    for layer in encoder_layers:
-        x = layer(x, padding_mask=source_mask)
-    if "encoder_norm" in layers:
-        x = layers["encoder_norm"](x)
-    encoder = keras.Model(source_ids, x, name=f"{model.name}_encoder")
-
-    target_ids = keras.Input(shape=(None,), dtype="int32", name="target_ids")
-    memory = keras.Input(shape=(None, d_model), name="encoder_outputs")
-    src_ids = keras.Input(shape=(None,), dtype="int32", name="source_ids")
-    src_mask = padding(src_ids)
-    y = embed(target_ids, target_embedding, "target")
-    target_mask = padding(target_ids)
-    for layer in decoder_layers:
-        y = layer(y, memory, decoder_padding_mask=target_mask, encoder_padding_mask=src_mask)
-    if "decoder_norm" in layers:
-        y = layers["decoder_norm"](y)
-    decoder = keras.Model([target_ids, memory, src_ids], y, name=f"{model.name}_decoder")
-
-    if "output_projection" in layers:
-        project = layers["output_projection"]
-    else:
-        def project(hidden):
-            return target_embedding(hidden, reverse=True)
-
-    result = (encoder, decoder, project)
-    model._zoo_encoder_decoder = result
-    return result
 
 
 # --------------------------------------------------------------------------------------------
