@@ -178,9 +178,9 @@ def bench_model(name, *, batch=2, size=None, length=16, steps=1, rounds=10, warm
         params = {n: int(m.count_params()) for n, m in impls.items()}
     finally:
         keras.config.set_dtype_policy(previous)
-    del impls
-    keras.backend.clear_session()
-    gc.collect()
+        impls = calls = fns = None  # the models and the closures over them, before collecting
+        keras.backend.clear_session()
+        gc.collect()
 
     rows = []
     ci_rng = np.random.default_rng(seed)
