@@ -48,6 +48,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from zoo.bench.measure import median_ci  # noqa: E402  (the method of `zoo bench`)
+
 OURS, PEER, PEER2 = "zoo.resnet50", "keras.applications.ResNet50", "keras.applications.ResNet50 (2nd)"
 TARGET = 0.98
 
@@ -133,17 +135,6 @@ def compare_graphs(a, b):
 # ------------------------------------------------------------------------------------------------
 # Statistics
 # ------------------------------------------------------------------------------------------------
-
-
-def median_ci(values, resamples, rng, level=0.95):
-    """Median of `values` and a percentile bootstrap interval for it."""
-    import numpy as np
-
-    v = np.asarray(values, dtype="float64")
-    idx = rng.integers(0, len(v), size=(resamples, len(v)))
-    meds = np.median(v[idx], axis=1)
-    lo, hi = np.quantile(meds, [(1 - level) / 2, (1 + level) / 2])
-    return float(np.median(v)), float(lo), float(hi)
 
 
 def verdict(lo, hi, target=TARGET):

@@ -46,7 +46,8 @@ def test_help_lists_every_subcommand():
     out = subprocess.run([sys.executable, "-m", "zoo.cli", "--help"], capture_output=True,
                          text=True, timeout=600, env=_env(), check=False)
     assert out.returncode == 0, out.stderr
-    for command in ("list", "info", "build", "train", "export", "verify", "tune", "--verbose"):
+    for command in ("list", "info", "build", "train", "export", "verify", "tune", "bench",
+                    "--verbose"):
         assert command in out.stdout
     assert not re.search(r"^[IWEF]\d{4} |absl::InitializeLog", out.stderr, re.MULTILINE), out.stderr
 

@@ -52,10 +52,13 @@ def test_model_table_format():
     card = {"family": "resnet", "task": "image_classification", "params": 25636712,
             "flops": 3_860_000_000, "weights": {"imagenet": {}},
             "paper": "He et al. 2015, Deep Residual Learning, arXiv:1512.03385"}
-    table = build_readme.model_table({"resnet50": card})
+    table = build_readme.model_table({"resnet50": card}, bench={})
     assert table.splitlines()[-1] == (
         "| `resnet50` | resnet | image_classification | 25,636,712 | 3.86 G | "
-        "[He et al. 2015](https://arxiv.org/abs/1512.03385) | `imagenet` |")
+        "[He et al. 2015](https://arxiv.org/abs/1512.03385) | `imagenet` | - | - |")
+    table = build_readme.model_table({"resnet50": card},
+                                     bench={"resnet50": {"train": "9.7 ex/s", "infer": "42 ex/s"}})
+    assert table.splitlines()[-1].endswith(" | `imagenet` | 9.7 ex/s | 42 ex/s |")
     text = f"head\n{build_readme.START}\nold\n{build_readme.END}\ntail\n"
     assert build_readme.with_table(text, "new") == (
         f"head\n{build_readme.START}\nnew\n{build_readme.END}\ntail\n")

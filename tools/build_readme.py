@@ -2,13 +2,16 @@
 
 The table sits between `<!-- models:start -->` and `<!-- models:end -->`; everything else in
 README.md is written by hand. One row per `zoo.list_models()`, from `zoo.model_card(name)`: family,
-task, parameters, multiply-adds, paper and registered weights.
+task, parameters, multiply-adds, paper and registered weights; and the throughput `zoo bench`
+measured (benchmarks/results/bench-cpu.csv: the zoo model's training step and batch inference,
+TensorFlow, float32, jit off, at the registry's test size), "-" where it has no row.
 
     python tools/build_readme.py          # rewrite the table in README.md
     python tools/build_readme.py --check  # exit 1 if README.md's table is not the registry's
 """
 
 import argparse
+import csv
 import os
 import re
 import sys
@@ -16,6 +19,9 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 README = os.path.join(ROOT, "README.md")
 START, END = "<!-- models:start -->", "<!-- models:end -->"
+BENCH_CSV = os.path.join(ROOT, "benchmarks", "results", "bench-cpu.csv")
+BENCH_SETTING = {"implementation": "zoo", "backend": "tensorflow", "precision": "float32",
+                 "jit": "off"}
 
 
 def _count(n):
@@ -43,22 +49,42 @@ def _weights(registered):
     return ", ".join(f"`{w}`" for w in sorted(registered)) or "-"
 
 
-def model_table(cards=None):
-    """The markdown table of every registered model (`cards`: name -> card, default: computed)."""
+def bench_throughput(path=BENCH_CSV):
+    """{model: {mode: "586 ex/s"}} of the rows of `zoo bench`'s CSV at `BENCH_SETTING`."""
+    if not os.path.exists(path):
+        return {}
+    found = {}
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            if all(row.get(k) == v for k, v in BENCH_SETTING.items()) and row.get("throughput"):
+                unit = {"tokens/s": "tok/s", "examples/s": "ex/s"}.get(row["unit"], row["unit"])
+                value = float(row["throughput"])
+                found.setdefault(row["model"], {})[row["mode"]] = (
+                    f"{value:,.0f} {unit}" if value >= 100 else f"{value:.3g} {unit}")
+    return found
+
+
+def model_table(cards=None, bench=None):
+    """The markdown table of every registered model (`cards`: name -> card, default: computed;
+    `bench`: `bench_throughput()`'s dict, default: read from the results CSV)."""
     if cards is None:
         sys.path.insert(0, ROOT)
         import zoo
 
         cards = {name: zoo.model_card(name) for name in zoo.list_models()}
+    bench = bench_throughput() if bench is None else bench
     lines = [
-        "| model | family | task | parameters | multiply-adds | paper | weights |",
-        "|---|---|---|---:|---:|---|---|",
+        "| model | family | task | parameters | multiply-adds | paper | weights | "
+        "train, CPU, test size | infer, CPU, test size |",
+        "|---|---|---|---:|---:|---|---|---:|---:|",
     ]
     for name in sorted(cards):
         c = cards[name]
+        b = bench.get(name, {})
         lines.append(
             f"| `{name}` | {c['family']} | {c['task']} | {_count(c['params'])} | "
-            f"{_macs(c['flops'])} | {_paper(c['paper'])} | {_weights(c.get('weights') or {})} |")
+            f"{_macs(c['flops'])} | {_paper(c['paper'])} | {_weights(c.get('weights') or {})} | "
+            f"{b.get('train', '-')} | {b.get('infer', '-')} |")
     return "\n".join(lines)
 
 

@@ -4,7 +4,7 @@
     zoo info NAME             the model card (parameters, FLOPs, shapes, paper, defaults)
     zoo build NAME            build a model and print its summary
 
-Other subcommands (train, export, verify, tune) are added by the modules in `_COMMAND_MODULES`,
+Other subcommands (train, export, verify, tune, bench) are added by the modules in `_COMMAND_MODULES`,
 each of which defines `add_cli(subparsers)`; `list`, `info` and `build` do not load them, and
 `list` and `info` read the cards stored beside the family modules, so they answer without
 importing Keras or TensorFlow.
@@ -32,7 +32,7 @@ import sys
 import tempfile
 import warnings
 
-_COMMAND_MODULES: list = ["zoo.train.cli", "zoo.export.cli", "zoo.tuning.cli"]
+_COMMAND_MODULES: list = ["zoo.train.cli", "zoo.export.cli", "zoo.tuning.cli", "zoo.bench.cli"]
 _CORE_COMMANDS = ("list", "info", "build")
 
 

@@ -1,0 +1,116 @@
+"""`zoo bench`: the structure of its output on tiny settings, never its timings; bad arguments.
+
+One run on two small models (one with a peer: the peephole LSTM regressor against Keras' LSTM)
+with two rounds checks the console table, the CSV (columns, one row per model, implementation and
+setting, the A/A and peer rows) and the Markdown table; the merge keeps the rows of other models.
+"""
+
+import csv
+import math
+import os
+
+import pytest
+
+from zoo import cli
+from zoo.bench.report import COLUMNS, merge_rows, results_paths
+
+MODELS = ["highway_net", "peephole_lstm_regressor"]
+PEER = "keras.layers.LSTM (peephole_lstm_regressor with cell='lstm')"
+
+
+def _run(argv):
+    try:
+        return cli.main(list(argv))
+    except SystemExit as e:  # argparse's own errors
+        return e.code
+
+
+def test_rows_columns_and_files(tmp_path, capsys):
+    out = tmp_path / "results"
+    status = cli.main(["bench", *MODELS, "--rounds", "2", "--warmup", "1", "--quiet",
+                       "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert status == 0, printed
+    csv_path, md_path = results_paths(str(out), "cpu")
+    assert os.path.exists(csv_path) and os.path.exists(md_path)
+    with open(csv_path, newline="") as f:
+        reader = csv.DictReader(f)
+        assert tuple(reader.fieldnames) == COLUMNS
+        rows = list(reader)
+    got = {(r["model"], r["implementation"], r["mode"]) for r in rows}
+    assert len(got) == len(rows)  # one row per model, implementation and setting
+    expected = {(m, impl, mode) for mode in ("train", "infer")
+                for m, impls in (("highway_net", ("zoo", "zoo (A/A twin)")),
+                                 ("peephole_lstm_regressor", ("zoo", "zoo (A/A twin)", PEER)))
+                for impl in impls}
+    assert got == expected
+    for r in rows:
+        assert (r["backend"], r["precision"], r["jit"], r["batch"]) == ("tensorflow", "float32",
+                                                                      "off", "2")
+        assert float(r["throughput"]) > 0 and float(r["step_ms"]) > 0 and int(r["params"]) > 0
+        assert r["unit"] == "examples/s" and r["rounds"] == "2" and not r["note"]
+        assert r["date"] and r["versions"].startswith("keras ") and r["machine"]
+        if r["implementation"] == "zoo":
+            assert r["zoo_speedup"] == ""  # the reference of the ratios
+        else:
+            lo, mid, hi = (float(r[c]) for c in ("ci_low", "zoo_speedup", "ci_high"))
+            assert lo <= mid <= hi and all(math.isfinite(v) for v in (lo, mid, hi))
+    assert {r["input"] for r in rows} == {"784", "12x2"}
+    # the console table and the markdown table show every row
+    assert printed.splitlines()[0].split()[:2] == ["model", "implementation"]
+    assert sum(line.startswith("peephole_lstm_regressor ") for line in printed.splitlines()) == 6
+    with open(md_path) as f:
+        md = f.read()
+    assert md.startswith("| model | implementation |") and md.count("\n| highway_net |") == 4
+    assert "Machine: CPU" in md
+
+
+def test_a_new_run_replaces_its_rows_and_keeps_the_others():
+    def row(model, mode, throughput):
+        return {"model": model, "implementation": "zoo", "backend": "tensorflow",
+                "precision": "float32", "jit": "off", "mode": mode, "batch": 2, "input": "784",
+                "throughput": throughput}
+
+    old = merge_rows([], [row("a", "train", 1.0), row("a", "infer", 2.0), row("b", "train", 3.0)])
+    merged = merge_rows(old, [row("a", "infer", 5.0), row("c", "infer", 6.0)])
+    assert [(r["model"], r["mode"], r["throughput"]) for r in merged] == [
+        ("a", "infer", "5"), ("a", "train", "1"), ("b", "train", "3"), ("c", "infer", "6")]
+    assert all(tuple(r) == COLUMNS for r in merged)
+
+
+BAD = {  # what the one error line must name: the command line
+    "--batch": ["bench", "highway_net", "--batch", "0"],
+    "--rounds": ["bench", "highway_net", "--rounds", "1"],
+    "--steps": ["bench", "highway_net", "--steps", "0"],
+    "--warmup": ["bench", "highway_net", "--warmup", "0"],
+    "--size": ["bench", "resnet50", "--size", "2"],
+    "--length": ["bench", "lstm_classifier", "--length", "0"],
+    "--backend": ["bench", "highway_net", "--backend", "torch"],
+    "--jit": ["bench", "highway_net", "--jit", "maybe"],
+    "--precision": ["bench", "highway_net", "--precision", "fp8"],
+    "--mode": ["bench", "highway_net", "--mode", "serve"],
+    "--out": ["bench", "highway_net", "--out", "a_file"],
+    "no_such_model": ["bench", "no_such_model*"],
+}
+
+
+@pytest.mark.parametrize("what", list(BAD))
+def test_bad_arguments(what, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a_file").write_text("")
+    assert _run(BAD[what]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert what in err[-1] and "Traceback" not in "\n".join(err)
+    assert sorted(os.listdir(tmp_path)) == ["a_file"]  # nothing written
+
+
+def test_the_other_backend_runs_in_a_child_process(tmp_path, capsys):
+    pytest.importorskip("jax")
+    status = cli.main(["bench", "highway_net", "--backend", "jax", "--jit", "on", "--mode", "infer",
+                       "--rounds", "2", "--warmup", "1", "--no-peers", "--quiet",
+                       "--out", str(tmp_path)])
+    assert status == 0, capsys.readouterr()
+    with open(results_paths(str(tmp_path), "cpu")[0], newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["backend"], r["jit"], r["mode"], r["implementation"]) for r in rows] == [
+        ("jax", "on", "infer", "zoo"), ("jax", "on", "infer", "zoo (A/A twin)")]

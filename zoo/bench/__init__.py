@@ -1,0 +1,111 @@
+"""`zoo bench`: training and inference throughput of registered models against their peers.
+
+`bench(names, ...)` times every named model at every requested setting (backend, precision,
+`jit_compile`, mode) with the interleaved paired-ratio method of `zoo.bench.measure` and returns
+one row (a dict of `zoo.bench.report.COLUMNS`) per model, implementation (the zoo model, its A/A
+twin, the peer of `zoo.bench.peers`) and setting. A Keras backend cannot be switched inside a
+process: the backends other than this process's run in a child process (`zoo.bench.child`) with
+`KERAS_BACKEND` set, on the same code, and their rows are merged in.
+
+Example:
+    >>> from zoo.bench import bench
+    >>> rows = bench(["highway_net"], rounds=2, warmup=1, modes=("infer",))  # doctest: +SKIP
+    >>> sorted({r["implementation"] for r in rows})  # doctest: +SKIP
+    ['zoo', 'zoo (A/A twin)']
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+from zoo.bench.machine import accelerator, load_average, versions
+from zoo.bench.measure import bench_model, mixed_policy
+
+__all__ = ["bench", "run_here", "SETTINGS"]
+
+# the keyword arguments of `bench` that travel to a child process
+SETTINGS = ("batch", "size", "length", "steps", "rounds", "warmup", "precisions", "jits",
+            "modes", "peers", "seed")
+CHILD_MARK = "ZOO_BENCH_ROWS "
+
+
+def run_here(names, *, batch=2, size=None, length=16, steps=1, rounds=10, warmup=2,
+             precisions=("float32",), jits=(False,), modes=("train", "infer"), peers=True,
+             seed=0, progress=None):
+    """The rows of `names` on this process's Keras backend (see `bench`)."""
+    import keras
+
+    kind, machine = accelerator()
+    common = {"backend": keras.backend.backend(), "versions": versions(), "machine": machine}
+    rows = []
+    for name in names:
+        for precision in precisions:
+            policy = mixed_policy() if precision == "mixed" else precision
+            for jit in jits:
+                load = load_average()
+                date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M")
+                setting = {**common, "precision": policy, "jit": "on" if jit else "off",
+                           "date": date, "load": load}
+                try:
+                    found = bench_model(name, batch=batch, size=size, length=length, steps=steps,
+                                        rounds=rounds, warmup=warmup, precision=policy, jit=jit,
+                                        modes=modes, peers=peers, seed=seed, progress=progress)
+                except Exception as e:  # one model failing a setting is a row, not the end
+                    note = f"failed: {type(e).__name__}: {str(e).strip().splitlines()[0][:200]}"
+                    if progress is not None:
+                        progress(f"{name} {policy} jit {setting['jit']}: {note}")
+                    found = [{"model": name, "implementation": "zoo", "mode": mode,
+                              "batch": batch, "input": "", "note": note} for mode in modes]
+                rows += [{**setting, **r} for r in found]
+    return rows, kind
+
+
+def _run_child(backend, names, settings, progress):
+    env = dict(os.environ, KERAS_BACKEND=backend)
+    cmd = [sys.executable, "-m", "zoo.bench.child", json.dumps({"names": list(names), **settings})]
+    tail = []
+    with tempfile.TemporaryFile("w+") as out:
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.PIPE, text=True)
+        for line in proc.stderr:  # progress as it comes
+            line = line.rstrip("\n")
+            if line.startswith("zoo bench: ") and progress is not None:
+                progress(f"[{backend}] " + line[len("zoo bench: "):])
+            tail = (tail + [line])[-5:]
+        proc.wait()
+        out.seek(0)
+        marked = [line for line in out.read().splitlines() if line.startswith(CHILD_MARK)]
+    if proc.returncode != 0 or not marked:
+        raise RuntimeError(f"the {backend} backend's process failed (status "
+                           f"{proc.returncode}):\n" + "\n".join(tail))
+    found = json.loads(marked[-1][len(CHILD_MARK):])
+    return found["rows"], found["kind"]
+
+
+def bench(names, backends=None, progress=None, **settings):
+    """Rows for every model of `names` on every backend of `backends` (default: this process's).
+
+    Settings: `batch`, `size` (an image model's side; default the registry's test size),
+    `length` (the length of inputs without a fixed one, 16), `steps` (consecutive steps per
+    timing), `rounds`, `warmup`, `precisions` (`float32`, `mixed`: `mixed_float16` on a GPU,
+    `mixed_bfloat16` on a CPU), `jits` (`jit_compile` values), `modes` (`train`, `infer`),
+    `peers`, `seed`. Returns `(rows, machine kind)` (`cpu`, or the GPU's name)."""
+    import keras
+
+    unknown = set(settings) - set(SETTINGS)
+    if unknown:
+        raise ValueError(f"Unknown bench settings: {sorted(unknown)}")
+    here = keras.backend.backend()
+    rows, kind = [], None
+    for backend in backends or (here,):
+        if backend == here:
+            found, k = run_here(names, progress=progress, **settings)
+        else:
+            found, k = _run_child(backend, names, settings, progress)
+        rows += found
+        kind = kind or k
+    return rows, kind

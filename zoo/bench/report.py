@@ -1,0 +1,140 @@
+"""`zoo bench`'s results: the console table, and a CSV and a Markdown table per machine kind.
+
+The files are `benchmarks/results/bench-<kind>.csv` and `.md` (`kind`: `cpu`, or the GPU's name
+in lower case with dashes), one row per model, implementation and setting, like timm's results
+CSVs. A new run replaces the rows of the same model, implementation and setting and keeps the
+others, so running one model does not lose the rest; the Markdown table is rewritten from the
+merged CSV.
+
+Example:
+    >>> from zoo.bench.report import KEY, COLUMNS
+    >>> set(KEY) <= set(COLUMNS)
+    True
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+
+__all__ = ["COLUMNS", "KEY", "results_paths", "merge_rows", "write_results", "format_table",
+           "markdown_table", "read_csv"]
+
+COLUMNS = ("model", "implementation", "backend", "precision", "jit", "mode", "batch", "input",
+           "throughput", "unit", "examples_per_s", "step_ms", "zoo_speedup", "ci_low", "ci_high",
+           "rounds", "steps", "params", "date", "versions", "machine", "load", "note")
+KEY = ("model", "implementation", "backend", "precision", "jit", "mode", "batch", "input")
+_FLOATS = {"throughput": 4, "examples_per_s": 4, "step_ms": 4, "zoo_speedup": 4, "ci_low": 4,
+           "ci_high": 4}
+
+
+def results_paths(out_dir, kind):
+    """`(csv path, md path)` of machine kind `kind` (`cpu`, or a GPU's name) under `out_dir`."""
+    slug = re.sub(r"[^a-z0-9]+", "-", kind.lower()).strip("-") or "cpu"
+    base = os.path.join(out_dir, f"bench-{slug}")
+    return base + ".csv", base + ".md"
+
+
+def _cell(column, value):
+    if value is None:
+        return ""
+    if column in _FLOATS and isinstance(value, float):
+        return f"{value:.{_FLOATS[column]}g}"
+    return str(value)
+
+
+def read_csv(path):
+    """The rows of a results CSV (dicts of strings); [] if there is no file."""
+    if not os.path.exists(path):
+        return []
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def merge_rows(old, new):
+    """`old` rows with those of the same `KEY` as a `new` row replaced by it; sorted by key."""
+    new = [{c: _cell(c, r.get(c)) for c in COLUMNS} for r in new]
+    keys = {tuple(r[k] for k in KEY) for r in new}
+    kept = [{c: r.get(c, "") for c in COLUMNS} for r in old
+            if tuple(r.get(k, "") for k in KEY) not in keys]
+    order = {"zoo": 0, "zoo (A/A twin)": 2}
+    return sorted(kept + new, key=lambda r: (r["model"], r["backend"], r["precision"], r["jit"],
+                                             r["mode"], order.get(r["implementation"], 1),
+                                             r["implementation"], r["batch"], r["input"]))
+
+
+def _ratio(r):
+    if not r.get("zoo_speedup"):
+        return ""
+    return f"{float(r['zoo_speedup']):.2f} [{float(r['ci_low']):.2f}, {float(r['ci_high']):.2f}]"
+
+
+def _throughput(r):
+    if not r.get("throughput"):
+        return r.get("note", "")
+    return f"{float(r['throughput']):,.0f} {r['unit']}" if float(r["throughput"]) >= 100 else \
+        f"{float(r['throughput']):.3g} {r['unit']}"
+
+
+_SHOWN = ("model", "implementation", "backend", "precision", "jit", "mode", "batch", "input",
+          "throughput", "step ms", "zoo speedup [95% CI]", "params")
+
+
+def _shown(r):
+    return (r["model"], r["implementation"], r["backend"], r["precision"], r["jit"], r["mode"],
+            str(r["batch"]), r["input"], _throughput(r),
+            f"{float(r['step_ms']):.3g}" if r.get("step_ms") else "", _ratio(r),
+            f"{int(r['params']):,}" if r.get("params") else "")
+
+
+def format_table(rows):
+    """The rows as an aligned plain-text table (the console's)."""
+    rows = [{c: _cell(c, r.get(c)) for c in COLUMNS} for r in rows]
+    cells = [_SHOWN] + [_shown(r) for r in rows]
+    widths = [max(len(c[i]) for c in cells) for i in range(len(_SHOWN))]
+    return "\n".join("  ".join(c[i].ljust(widths[i]) for i in range(len(_SHOWN))).rstrip()
+                     for c in cells)
+
+
+def markdown_table(rows):
+    """The Markdown results page: the table, then where and when its rows were measured."""
+    lines = ["| " + " | ".join(_SHOWN) + " |",
+             "|" + "|".join("---:" if c in ("batch", "throughput", "step ms", "params") else "---"
+                            for c in _SHOWN) + "|"]
+    lines += ["| " + " | ".join(_shown(r)) + " |" for r in rows]
+    dates = sorted(r["date"] for r in rows if r.get("date"))
+    loads = [float(r["load"]) for r in rows if r.get("load")]
+    machines = sorted({r["machine"] for r in rows if r.get("machine")})
+    vers = sorted({r["versions"] for r in rows if r.get("versions")})
+    lines += [
+        "",
+        f"Machine: {'; '.join(machines) or '-'}. Versions: {'; '.join(vers) or '-'}. "
+        f"Measured {dates[0] if dates else '-'} to {dates[-1] if dates else '-'}"
+        + (f"; 1-minute load average {min(loads):.1f} to {max(loads):.1f} at the start of "
+           f"each model's runs." if loads else "."),
+        "",
+        "Throughput is the batch (times tokens per example for token inputs) over the median "
+        "step time; *zoo speedup* is the median over rounds of the implementation's step time "
+        "over the zoo model's, measured moments apart in the same round (above 1: the zoo model "
+        "is faster), with a 95% bootstrap interval. The A/A twin is a second copy of the zoo "
+        "model: its interval shows the noise of the machine.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def write_results(rows, out_dir, kind):
+    """Merge `rows` into `out_dir`'s CSV for machine kind `kind` and rewrite its Markdown table;
+    returns `(csv path, md path)`."""
+    csv_path, md_path = results_paths(out_dir, kind)
+    os.makedirs(out_dir, exist_ok=True)
+    merged = merge_rows(read_csv(csv_path), rows)
+    tmp = csv_path + ".tmp"
+    with open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows(merged)
+    os.replace(tmp, csv_path)
+    with open(md_path, "w") as f:
+        f.write(markdown_table(merged))
+    return csv_path, md_path
