@@ -114,3 +114,76 @@ def test_the_other_backend_runs_in_a_child_process(tmp_path, capsys):
         rows = list(csv.DictReader(f))
     assert [(r["backend"], r["jit"], r["mode"], r["implementation"]) for r in rows] == [
         ("jax", "on", "infer", "zoo"), ("jax", "on", "infer", "zoo (A/A twin)")]
+
+
+# keras-hub's layers under our names: zoo.bench.keras_hub_peers builds the peers from them
+_HUB_NAMES = {"self_attention_layer_norm": "self_attention_norm",
+              "cross_attention_layer_norm": "cross_attention_norm",
+              "feedforward_layer_norm": "ffn_norm", "feedforward_intermediate_dense": "ffn_inner",
+              "feedforward_output_dense": "ffn_output", "self_attention_layer": "self_attention"}
+
+
+def _transfer_to_keras_hub(zoo_model, peer):
+    """Copy the zoo model's weights into its keras-hub peer: our fused `qkv_kernel` (d, 3d) is
+    keras' `query`, `key`, `value` kernels (d, heads, d / heads) side by side."""
+    import keras
+
+    ours = {w.path: keras.ops.convert_to_numpy(w) for w in zoo_model.weights}
+    for w in peer.weights:
+        parts = [_HUB_NAMES.get(p, p) for p in w.path.split("/")]
+        if parts[-2] in ("query", "key", "value", "attention_output"):
+            prefix, kind = "/".join(parts[:-2]), parts[-1]
+            if parts[-2] == "attention_output":
+                value = ours[f"{prefix}/output_{kind}"]
+            else:
+                d = ours[f"{prefix}/qkv_kernel"].shape[0]
+                i = ("query", "key", "value").index(parts[-2])
+                value = ours[f"{prefix}/qkv_{kind}"][..., i * d:(i + 1) * d]
+            w.assign(value.reshape(w.shape))
+        else:
+            w.assign(ours["/".join(parts)])
+
+
+_TINY_T = dict(vocab_size=50, num_layers=2, d_model=16, d_ff=32, num_heads=2, max_length=64,
+               dropout=0.0)
+
+
+@pytest.mark.parametrize("name,kwargs", [
+    ("transformer_base", {}),
+    ("transformer_big", dict(pre_norm=True, share_embeddings=False, tie_output_embedding=False,
+                             target_vocab_size=40)),
+    ("transformer_classifier", dict(classes=3)),
+    ("transformer_classifier", dict(classes=3, pooling="first", pre_norm=True)),
+])
+def test_the_transformers_keras_hub_peers_are_the_same_networks(name, kwargs):
+    """The peer `zoo bench` times the Transformers against is the same network: same parameter
+    count, and with our weights copied in, the same outputs (padding in source and target)."""
+    import numpy as np
+
+    from zoo.bench.keras_hub_peers import available, build_peer
+    from zoo.bench.peers import peer_for
+    from zoo.registry import create_model
+
+    assert available()  # keras-hub is in the test extra
+    kwargs = {**_TINY_T, **kwargs}
+    assert peer_for(name, kwargs)[0].startswith("keras_hub.layers.TransformerEncoder")
+    ours, peer = create_model(name, **kwargs), build_peer(name, kwargs)
+    assert peer.count_params() == ours.count_params()
+    _transfer_to_keras_hub(ours, peer)
+    rng = np.random.default_rng(0)
+    source = rng.integers(1, 40, (3, 7)).astype("int32")
+    source[0, 5:] = 0
+    target = rng.integers(1, 40, (3, 6)).astype("int32")
+    target[1, 4:] = 0
+    x = source if name == "transformer_classifier" else [source, target]
+    np.testing.assert_allclose(peer.predict(x, verbose=0), ours.predict(x, verbose=0),
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_keras_hub_peer_bad_arguments():
+    from zoo.bench.keras_hub_peers import build_peer
+
+    with pytest.raises(ValueError, match="`name` must be one of"):
+        build_peer("resnet50", {})
+    with pytest.raises(ValueError, match=r"does not take \['cell'\]"):
+        build_peer("transformer_base", {"cell": "lstm"})

@@ -3,9 +3,10 @@
 A peer is the same network written by someone else, built with the same arguments:
 keras.applications for the ResNets and Inception v3, and Keras' own `keras.layers.LSTM` for the
 peephole LSTM models (the registered builder with `cell="lstm"`: the same network without the
-peephole weights, on Keras' fused LSTM layer). The Transformer's peer would be keras-hub's
-layers (`benchmarks/transformer.py` compares the layers); keras-hub is not a dependency of the
-package, so `zoo bench` times the Transformers against their A/A twin only. Every model is also
+peephole weights, on Keras' fused LSTM layer), and for the Transformers the same networks
+assembled from keras-hub's layers (`zoo.bench.keras_hub_peers`, same parameter counts) where
+keras-hub is installed (`pip install -e ".[bench]"`; it is not a dependency of the package:
+without it the Transformers are timed against their A/A twin only). Every model is also
 timed against a second copy of itself (the A/A control), and every training step is the step of
 Keras `fit` (`train_on_batch`).
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, Optional, Tuple
 
+from zoo.bench import keras_hub_peers
 from zoo.registry import create_model
 
 __all__ = ["peer_for", "APPLICATIONS", "KERAS_CELL"]
@@ -55,4 +57,7 @@ def peer_for(name: str, kwargs: Dict[str, Any]) -> Optional[Tuple[str, Callable[
         layer = {"lstm": "LSTM", "gru": "GRU"}[cell]
         return (f"keras.layers.{layer} ({name} with cell={cell!r})",
                 lambda: create_model(name, **{**kwargs, "cell": cell}))
+    if name in keras_hub_peers.TRANSFORMERS and keras_hub_peers.available():
+        return (keras_hub_peers.label(name),
+                lambda: keras_hub_peers.build_peer(name, kwargs))
     return None
