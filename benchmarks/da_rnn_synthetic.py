@@ -35,10 +35,11 @@ def table(result, args, seconds):
     lines += ["", f"Input attention on the {args.num_true} true drivers among {args.num_drivers}: "
                   f"{share:.3f} of the weight on average over the test windows and steps "
                   f"(uniform: {uniform:.3f}; ratio {share / uniform:.2f}).",
-              "", f"Series of {args.length} rows (seed {args.seed}), window T = {args.window}, "
+              "", f"Series of {args.length} rows ({args.relation} relation, seed {args.seed}), "
+                  f"window T = {args.window}, "
                   f"m = p = {args.units}, {args.epochs} epochs of Adam at {args.lr}, batch "
                   f"{args.batch_size}; {seconds:.0f} s."]
-    if args.patience is not None:
+    if args.patience:
         kept = result["epochs"]
         lines[-1] = lines[-1].replace(f"{args.epochs} epochs", (
             f"at most {args.epochs} epochs (each network keeps its epoch of lowest validation "
@@ -78,17 +79,21 @@ def plot(result, data, path):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--length", type=int, default=2000)
-    p.add_argument("--num-drivers", type=int, default=12)
-    p.add_argument("--num-true", type=int, default=2)
+    p.add_argument("--length", type=int, default=3000)
+    p.add_argument("--num-drivers", type=int, default=40)
+    p.add_argument("--num-true", type=int, default=3)
+    p.add_argument("--relation", choices=("fixed", "switching"), default="switching",
+                   help="the target's relation to its drivers (zoo.tasks.forecasting_data."
+                        "synthetic_series): the same drivers in every window, or the driver of "
+                        "highest recent level")
     p.add_argument("--window", type=int, default=10)
     p.add_argument("--units", type=int, default=16)
-    p.add_argument("--epochs", type=int, default=30)
-    p.add_argument("--lr", type=float, default=1e-2)
+    p.add_argument("--epochs", type=int, default=80)
+    p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--patience", type=int, default=None,
+    p.add_argument("--patience", type=int, default=20,
                    help="keep each network's epoch of lowest validation loss, stop after "
-                        "PATIENCE epochs without a lower one (default: train all epochs)")
+                        "PATIENCE epochs without a lower one (default 20; 0: train all epochs)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=os.path.join("benchmarks", "results", "da_rnn_synthetic"),
                    help="writes OUT.md (the table), OUT.json")
@@ -101,11 +106,12 @@ def main(argv=None):
 
     t0 = time.time()
     series = fd.synthetic_series(length=args.length, num_drivers=args.num_drivers,
-                                 num_true=args.num_true, seed=args.seed)
+                                 num_true=args.num_true, seed=args.seed,
+                                 relation=args.relation)
     data = fd.prepare(series, window=args.window, val_fraction=0.1, test_fraction=0.1)
     result = compare_forecasters(data, units=args.units, epochs=args.epochs,
                                  learning_rate=args.lr, batch_size=args.batch_size,
-                                 seed=args.seed, patience=args.patience)
+                                 seed=args.seed, patience=args.patience or None)
     text = table(result, args, time.time() - t0)
     os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
     with open(args.out + ".md", "w") as f:

@@ -64,13 +64,24 @@ class Windows:
     rows: Tuple[int, int, int]
 
 
-def synthetic_series(length=6000, num_drivers=10, num_true=3, noise=0.1, seed=0):
+def synthetic_series(length=6000, num_drivers=10, num_true=3, noise=0.1, seed=0,
+                     relation="fixed"):
     """The embedded default: `num_true` smooth drivers, the rest white noise, and a target
     `y_t = 0.5 y_{t-1} + (x1_{t-1}^2 - 1) + sin(2 x2_t) + 0.5 tanh(x1_t x3_{t-2}) + noise`
     (x1, x2, x3: the true drivers, as many of those terms as `num_true` allows), whose
     nonlinear terms a linear autoregression cannot follow. The true drivers are at random
     positions among the series (`Series.true_drivers`).
+
+    `relation="switching"`: which driver matters changes from window to window, and shows in the
+    drivers' own recent values: `y_t = 0.5 y_{t-1} + 2 max_k m_k(t) + noise`, with `m_k(t)` the
+    mean of true driver k over steps `t-5..t-1` (drivers AR(1) at 0.95). Only the driver with the
+    highest recent level drives the target, the selection an input attention is for (with
+    `"fixed"` the same drivers matter in every window, and constant attention is interchangeable
+    with the encoder's input weights; see docs/da_rnn.md).
     """
+    if relation not in ("fixed", "switching"):
+        raise ValueError("`relation` must be 'fixed' or 'switching'. "
+                         f"Received: relation={relation!r}")
     if not isinstance(num_true, int) or not 1 <= num_true <= min(3, num_drivers):
         raise ValueError("`num_true` must be 1, 2 or 3 and at most `num_drivers`. "
                          f"Received: num_true={num_true!r}, num_drivers={num_drivers!r}")
@@ -79,22 +90,38 @@ def synthetic_series(length=6000, num_drivers=10, num_true=3, noise=0.1, seed=0)
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((length, num_drivers))  # noise series: white
     smooth = np.zeros((length, num_true))
-    phi = 0.9
+    phi = 0.9 if relation == "fixed" else 0.95
     eps = rng.standard_normal((length, num_true)) * np.sqrt(1 - phi ** 2)
     for t in range(1, length):
         smooth[t] = phi * smooth[t - 1] + eps[t]
     true = sorted(rng.choice(num_drivers, num_true, replace=False).tolist())
     x[:, true] = smooth
+    names = [f"x{k}" for k in range(num_drivers)]
+    e = rng.standard_normal(length) * noise
+    if relation == "switching":
+        return Series("synthetic", x.astype("float32"),
+                      _switching_target(smooth, e).astype("float32"), names, "y", true)
     x1 = smooth[:, 0]
     x2 = smooth[:, 1] if num_true > 1 else np.zeros(length)
     x3 = smooth[:, 2] if num_true > 2 else np.zeros(length)
     y = np.zeros(length)
-    e = rng.standard_normal(length) * noise
     for t in range(2, length):
         y[t] = (0.5 * y[t - 1] + (x1[t - 1] ** 2 - 1.0) + np.sin(2.0 * x2[t])
                 + 0.5 * np.tanh(x1[t] * x3[t - 2]) + e[t])
-    names = [f"x{k}" for k in range(num_drivers)]
     return Series("synthetic", x.astype("float32"), y.astype("float32"), names, "y", true)
+
+
+def _switching_target(smooth, e, span=5):
+    """`y_t = 0.5 y_{t-1} + 2 max_k m_k(t) + e_t`, `m_k(t)`: mean of driver k over t-span..t-1."""
+    length = len(smooth)
+    csum = np.concatenate([np.zeros((1, smooth.shape[1])), np.cumsum(smooth, axis=0)])
+    level = np.zeros_like(smooth)
+    t = np.arange(1, length)
+    level[1:] = (csum[t] - csum[np.maximum(t - span, 0)]) / span
+    y = np.zeros(length)
+    for i in range(1, length):
+        y[i] = 0.5 * y[i - 1] + 2.0 * level[i].max() + e[i]
+    return y
 
 
 def read_csv(path, target, drivers=None):
