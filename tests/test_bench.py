@@ -187,3 +187,23 @@ def test_keras_hub_peer_bad_arguments():
         build_peer("resnet50", {})
     with pytest.raises(ValueError, match=r"does not take \['cell'\]"):
         build_peer("transformer_base", {"cell": "lstm"})
+
+
+def test_trainer_vs_fit_script_writes_its_table(tmp_path):
+    """benchmarks/trainer_vs_fit.py on one tiny model: the zoo trainer and Keras `fit` run the
+    task's step; the table has the trainer-vs-fit row and the A/A row (structure, not timings)."""
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(__file__), "..", "benchmarks", "trainer_vs_fit.py")
+    spec = importlib.util.spec_from_file_location("trainer_vs_fit", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    out = tmp_path / "tvf.md"
+    script.main(["gru_classifier", "--rounds", "1", "--warmup", "1", "--steps", "2",
+                 "--batch", "4", "--jit", "off", "--out", str(out)])
+    rows = [line for line in out.read_text().splitlines() if line.startswith("| gru_classifier")]
+    assert [r.split(" | ")[1:3] for r in rows] == [["fit", "trainer"], ["fit (A/A)", "fit"]]
+    for r in rows:
+        cells = r.split(" | ")
+        assert float(cells[3]) > 0 and float(cells[4]) > 0
+        assert cells[6].strip(" |") == "off, off"
