@@ -6,24 +6,23 @@ from __future__ import annotations
 from keras import ops
 
 
-def step_factors(G, C, C_prev, wi, wf, wo):
+def step_factors(i, f, g, o, C, C_prev, wi, wf, wo):
     """The factors of the backward pass that do not depend on the carried gradients, for one
-    step (`G` (B, 4u), `C`, `C_prev` (B, u)) or for every step at once (a leading time axis).
+    step (gate activations `i, f, g, o` and states `C`, `C_prev` (B, u)) or for every step at
+    once (a leading time axis).
 
-    With the gate activations `G` = [i, f, g, o] and the states `C` of the forward loop, one
-    backward step is
+    With the gate activations and the states of the forward loop, one backward step is
 
         dh_t = dh_carry + dH[t];  dc_t = dc_carry + dC[t]
         dc = m * dc_t + dh_t * a_c            a_c = m (o (1 - tanh^2 c) + w_o o (1 - o) tanh c)
-        dz = [dc * b_ifc, dh_t * a_o]         a_o = m o (1 - o) tanh c
+        dz = [dc * b_i, dc * b_f, dc * b_c, dh_t * a_o]     a_o = m o (1 - o) tanh c
         dc_prev = dc * b_p + (1 - m) dc_t;   dh_prev = dz @ R^T + (1 - m) dh_t
 
     (c is the kept state where m = 0; the caller multiplies a_c and a_o by the mask m.)
 
     Returns:
-        `(a_o, a_c, b_ifc, b_p)` with `b_ifc` = [b_i, b_f, b_c] (..., 3u).
+        `(a_o, a_c, b_i, b_f, b_c, b_p)`.
     """
-    i, f, g, o = ops.split(G, 4, axis=-1)
     tc = ops.tanh(C)
     a_o = tc * o * (1.0 - o)
     a_c = o * (1.0 - tc * tc) + wo * a_o
@@ -31,18 +30,19 @@ def step_factors(G, C, C_prev, wi, wf, wo):
     b_f = C_prev * f * (1.0 - f)
     b_c = i * (1.0 - g * g)
     b_p = f + b_i * wi + b_f * wf
-    return a_o, a_c, ops.concatenate([b_i, b_f, b_c], axis=-1), b_p
+    return a_o, a_c, b_i, b_f, b_c, b_p
 
 
 def backward_factors(G, C, c0, wi, wf, wo, mask=None):
-    """`step_factors` for every step at once (`G` (T, B, 4u), `C` (T, B, u)), masked.
+    """`step_factors` for every step at once (`G` = [i, f, g, o] (T, B, 4u), `C` (T, B, u)),
+    masked.
 
     Returns:
-        `(C_prev, a_o, a_c, b_ifc, b_p)`.
+        `(C_prev, a_o, a_c, b_ifc, b_p)` with `b_ifc` = [b_i, b_f, b_c] (T, B, 3u).
     """
     C_prev = ops.concatenate([c0[None], C[:-1]], axis=0)
-    a_o, a_c, b_ifc, b_p = step_factors(G, C, C_prev, wi, wf, wo)
+    a_o, a_c, b_i, b_f, b_c, b_p = step_factors(*ops.split(G, 4, axis=-1), C, C_prev, wi, wf, wo)
     if mask is not None:
         a_o = a_o * mask
         a_c = a_c * mask
-    return C_prev, a_o, a_c, b_ifc, b_p
+    return C_prev, a_o, a_c, ops.concatenate([b_i, b_f, b_c], axis=-1), b_p
