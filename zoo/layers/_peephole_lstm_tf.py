@@ -52,7 +52,7 @@ def _loops(has_mask, has_rmask):
 
         def body(t, h, c, ta_g, ta_h, ta_c):
             hr = h * rmask if has_rmask else h
-            z = (tf.matmul(x[t], W) + b) + tf.matmul(hr, R)
+            z = tf.nn.bias_add(tf.matmul(x[t], W), b) + tf.matmul(hr, R)
             zi, zf, zc, zo = tf.split(z, 4, axis=1)
             i = tf.sigmoid(zi + wi * c)
             f = tf.sigmoid(zf + wf * c)
