@@ -79,18 +79,19 @@ def _layer_fns(model, x, forward_only):
     if keras.backend.backend() == "jax":
         import jax
 
-        tv = [v.value for v in layer.trainable_variables]
-        ntv = [v.value for v in layer.non_trainable_variables]
+        def values():  # read at each call: `fit` donates (deletes) the previous buffers
+            return ([v.value for v in layer.trainable_variables],
+                    [v.value for v in layer.non_trainable_variables])
 
         if forward_only:
-            f = jax.jit(lambda tv, x: layer.stateless_call(tv, ntv, x, training=False)[0])
-            return lambda: np.asarray(f(tv, x))
+            f = jax.jit(lambda tv, ntv, x: layer.stateless_call(tv, ntv, x, training=False)[0])
+            return lambda: np.asarray(f(*values(), x))
 
-        def loss(tv, x):
+        def loss(tv, ntv, x):
             return layer.stateless_call(tv, ntv, x, training=True)[0].sum()
 
         g = jax.jit(jax.grad(loss))
-        return lambda: [np.asarray(a) for a in g(tv, x)]
+        return lambda: [np.asarray(a) for a in g(*values(), x)]
 
     import tensorflow as tf
 

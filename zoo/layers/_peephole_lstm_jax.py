@@ -15,13 +15,17 @@ import jax.numpy as jnp
 
 from zoo.layers._peephole_lstm_math import backward_factors
 
-__all__ = ["peephole_lstm_sequence"]
+__all__ = ["peephole_lstm_sequence", "peephole_lstm_inference"]
 
 
-def _forward(has_mask, has_rmask, xz, h0, c0, R, wi, wf, wo, mask, rmask):
+def _forward(has_mask, has_rmask, xz, h0, c0, R, wi, wf, wo, mask, rmask, keep_gates=True,
+             kernel=None, bias=None):
+    # With `kernel`, `xz` holds the inputs x and the loop makes the input product itself.
     def step(carry, inputs):
         h, c = carry
         z_x, m = inputs if has_mask else (inputs, None)
+        if kernel is not None:
+            z_x = z_x @ kernel + bias
         hr = h * rmask if has_rmask else h
         z = z_x + hr @ R
         zi, zf, zc, zo = jnp.split(z, 4, axis=-1)
@@ -34,11 +38,13 @@ def _forward(has_mask, has_rmask, xz, h0, c0, R, wi, wf, wo, mask, rmask):
         if has_mask:
             h_new = h + m * (h_new - h)
             c_new = c + m * (c_new - c)
+        if not keep_gates:
+            return (h_new, c_new), (h_new, c_new)
         return (h_new, c_new), (jnp.concatenate([i, f, g, o], axis=-1), h_new, c_new)
 
     xs = (xz, mask) if has_mask else xz
-    _, (G, H, C) = jax.lax.scan(step, (h0, c0), xs)
-    return G, H, C
+    _, out = jax.lax.scan(step, (h0, c0), xs)
+    return out
 
 
 @partial(jax.custom_vjp, nondiff_argnums=(0, 1))
@@ -110,3 +116,19 @@ def peephole_lstm_sequence(xz, h0, c0, recurrent_kernel, wi, wf, wo, mask=None, 
     if rmask is None:
         rmask = jnp.zeros((0,), xz.dtype)
     return _core(has_mask, has_rmask, xz, h0, c0, recurrent_kernel, wi, wf, wo, mask, rmask)
+
+
+def peephole_lstm_inference(x, h0, c0, kernel, bias, recurrent_kernel, wi, wf, wo, mask=None,
+                            rmask=None):
+    """The forward loop alone over time-major inputs `x` (T, B, m), for inference: the input
+    product in the loop (as `keras.layers.LSTM` does; with the projections of all steps made
+    before the loop and the gate activations kept, inference took 1.8 times as long as Keras'
+    LSTM at B64 T100 64->256), no gate activations kept. A gradient through it, if one is asked
+    for, is JAX's autodiff of the loop.
+
+    Returns:
+        `(H, C)`: the states after every step, `(T, B, u)` each.
+    """
+    has_mask = mask is not None
+    return _forward(has_mask, rmask is not None, x, h0, c0, recurrent_kernel, wi, wf, wo, mask,
+                    rmask, keep_gates=False, kernel=kernel, bias=bias)

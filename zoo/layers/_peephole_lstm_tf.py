@@ -3,15 +3,16 @@
 Two `tf.while_loop`s with a hand-written backward pass (`tf.custom_gradient`), the way cuDNN
 splits an LSTM:
 
-- forward: the loop holds the input product `x_t @ kernel` (it does not depend on the carried
-  state, so TensorFlow's executor runs it ahead of the recurrence, on an otherwise idle core, and
-  its result stays in the cache), `h @ recurrent_kernel` and the gate arithmetic; in training it
-  keeps the gate activations for the backward pass, in inference only the states;
+- forward: the loop holds the input product `x_t @ kernel + bias` (one fused op; it does not
+  depend on the carried state, so TensorFlow's executor can run it ahead of the recurrence, and
+  its result stays in the cache instead of a (T, B, 4u) array), `h @ recurrent_kernel` and the
+  gate arithmetic; in training it keeps the gate activations (on four arrays: a concatenation per
+  step cost more) and the cell states for the backward pass, in inference only the hidden states;
 - backward: the loop holds the gate derivatives and `dz @ recurrent_kernel^T`; the factors that
   do not depend on the carried gradient are computed in the loop too (off the critical path, like
-  the input product), the peephole gradients are sums carried along; the kernel, recurrent-kernel
-  and input gradients are products over all time steps at once, after the loop (as cuDNN does):
-  `[H_prev, X]^T dZ` in one product reads dZ once for both kernels.
+  the input product), and the peephole gradients are carried along unreduced; the kernel,
+  recurrent-kernel and bias gradients are one product over all time steps after the loop (as
+  cuDNN does), `[H_prev, X, 1]^T dZ`, which reads dZ once.
 
 Autodiff through a `tf.while_loop` instead pushes every intermediate onto TensorLists and makes a
 small weight-gradient product at every step, which is what makes a naive cell slow.

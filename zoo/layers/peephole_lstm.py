@@ -288,11 +288,20 @@ class PeepholeLSTM(keras.layers.RNN):
             return ops.cast(ops.convert_to_tensor(w), x.dtype)
 
         path = self._fused_path()
-        if path in ("graph", "xla"):
-            from zoo.layers._peephole_lstm_tf import peephole_lstm_sequence
-
+        bias = None
+        if path is not None:
             bias = (cast(cell.bias) if cell.use_bias
                     else ops.zeros((4 * cell.units,), dtype=x.dtype))
+        if path == "jax" and not training:
+            from zoo.layers._peephole_lstm_jax import peephole_lstm_inference
+
+            H, C = peephole_lstm_inference(
+                x, h0, c0, cast(cell.kernel), bias,
+                *[cast(w) for w in self._recurrent_weights()], mask=fmask, rmask=rmask)
+            h_last, c_last = H[-1], C[-1]
+        elif path in ("graph", "xla"):
+            from zoo.layers._peephole_lstm_tf import peephole_lstm_sequence
+
             H, c_last = peephole_lstm_sequence(
                 x, h0, c0, cast(cell.kernel), bias,
                 *[cast(w) for w in self._recurrent_weights()],
