@@ -272,9 +272,9 @@ class PeepholeLSTM(keras.layers.RNN):
         if training and 0.0 < cell.recurrent_dropout < 1.0:
             rmask = cell.get_recurrent_dropout_mask(h0)
 
-        # Time-major. The TensorFlow loops make the input products themselves (in the loop, off
-        # the critical path); the others take the input projections of every step, made here in
-        # one matrix product.
+        # Time-major. The fused loops make the input products themselves (in the loop, off the
+        # critical path, in cache); the generic one takes the input projections of every step,
+        # made here in one matrix product.
         x = ops.transpose(x, (1, 0, 2))
         fmask = None
         if mask is not None:
@@ -292,12 +292,12 @@ class PeepholeLSTM(keras.layers.RNN):
         if path is not None:
             bias = (cast(cell.bias) if cell.use_bias
                     else ops.zeros((4 * cell.units,), dtype=x.dtype))
-        if path == "jax" and not training:
-            from zoo.layers._peephole_lstm_jax import peephole_lstm_inference
+        if path == "jax":
+            from zoo.layers import _peephole_lstm_jax as fused
 
-            H, C = peephole_lstm_inference(
-                x, h0, c0, cast(cell.kernel), bias,
-                *[cast(w) for w in self._recurrent_weights()], mask=fmask, rmask=rmask)
+            run = fused.peephole_lstm_sequence if training else fused.peephole_lstm_inference
+            H, C = run(x, h0, c0, cast(cell.kernel), bias,
+                       *[cast(w) for w in self._recurrent_weights()], mask=fmask, rmask=rmask)
             h_last, c_last = H[-1], C[-1]
         elif path in ("graph", "xla"):
             from zoo.layers._peephole_lstm_tf import peephole_lstm_sequence
@@ -313,15 +313,7 @@ class PeepholeLSTM(keras.layers.RNN):
             if cell.use_bias:
                 xz = xz + cell.bias
             xz = ops.reshape(xz, (steps, batch, 4 * cell.units))
-            if path == "jax":
-                from zoo.layers._peephole_lstm_jax import peephole_lstm_sequence
-
-                H, C = peephole_lstm_sequence(
-                    xz, h0, c0, *[cast(w) for w in self._recurrent_weights()], mask=fmask,
-                    rmask=rmask)
-                h_last, c_last = H[-1], C[-1]
-            else:
-                H, h_last, c_last = self._scan(xz, h0, c0, fmask, rmask)
+            H, h_last, c_last = self._scan(xz, h0, c0, fmask, rmask)
 
         outputs = H
         if fmask is not None:
