@@ -6,7 +6,16 @@ from __future__ import annotations
 from keras import ops
 
 
-def step_factors(i, f, g, o, C, C_prev, wi, wf, wo):
+def _sigmoid_grad(y, dy):
+    return dy * y * (1.0 - y)
+
+
+def _tanh_grad(y, dy):
+    return dy * (1.0 - y * y)
+
+
+def step_factors(i, f, g, o, C, C_prev, wi, wf, wo, sigmoid_grad=_sigmoid_grad,
+                 tanh_grad=_tanh_grad):
     """The factors of the backward pass that do not depend on the carried gradients, for one
     step (gate activations `i, f, g, o` and states `C`, `C_prev` (B, u)) or for every step at
     once (a leading time axis).
@@ -20,15 +29,19 @@ def step_factors(i, f, g, o, C, C_prev, wi, wf, wo):
 
     (c is the kept state where m = 0; the caller multiplies a_c and a_o by the mask m.)
 
+    `sigmoid_grad(y, dy)` = dy y (1 - y) and `tanh_grad(y, dy)` = dy (1 - y^2) may be a backend's
+    fused ops (TensorFlow's `SigmoidGrad`, `TanhGrad`: one op each where the formulas take three,
+    which counts on TensorFlow's executor, one dispatch per op and step).
+
     Returns:
         `(a_o, a_c, b_i, b_f, b_c, b_p)`.
     """
     tc = ops.tanh(C)
-    a_o = tc * o * (1.0 - o)
-    a_c = o * (1.0 - tc * tc) + wo * a_o
-    b_i = g * i * (1.0 - i)
-    b_f = C_prev * f * (1.0 - f)
-    b_c = i * (1.0 - g * g)
+    a_o = sigmoid_grad(o, tc)
+    a_c = tanh_grad(tc, o) + wo * a_o
+    b_i = sigmoid_grad(i, g)
+    b_f = sigmoid_grad(f, C_prev)
+    b_c = tanh_grad(g, i)
     b_p = f + b_i * wi + b_f * wf
     return a_o, a_c, b_i, b_f, b_c, b_p
 

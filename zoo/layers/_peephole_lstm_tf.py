@@ -39,6 +39,14 @@ from zoo.layers._peephole_lstm_math import step_factors
 
 __all__ = ["peephole_lstm_sequence"]
 
+
+def _sigmoid_grad(y, dy):
+    return tf.raw_ops.SigmoidGrad(y=y, dy=dy)
+
+
+def _tanh_grad(y, dy):
+    return tf.raw_ops.TanhGrad(y=y, dy=dy)
+
 _CORES = {}
 
 
@@ -93,8 +101,10 @@ def _loops(has_mask, has_rmask):
             c_t = C[t]
             c_prev = C_prev[t]
             # Independent of the carried gradients: runs ahead of the recurrence.
-            a_o, a_c, b_i, b_f, b_c, b_p = step_factors(*(a[t] for a in G), c_t, c_prev,
-                                                        wi, wf, wo)
+            a_o, a_c, b_i, b_f, b_c, b_p = step_factors(
+                *(a[t] for a in G), c_t, c_prev, wi, wf, wo,
+                sigmoid_grad=_sigmoid_grad,
+                tanh_grad=_tanh_grad)
             dh = dh + dH[t]
             dc_t = dc
             if has_mask:
