@@ -233,6 +233,21 @@ def test_fused_tf_path_matches_generic_path(fast_path, go_backwards):
             np.testing.assert_allclose(a, b, atol=1e-4, rtol=1e-4)
 
 
+@pytest.mark.parametrize("training", [False, True])
+def test_fused_tf_path_last_output_only(training):
+    """Without sequences or a mask, inference keeps only the last state; outputs and gradients
+    (a tape around `training=False` too) still equal the generic loop's."""
+    rng = np.random.default_rng(8)
+    batch, steps, m, u = 3, 6, 4, 5
+    weights = _random_weights(rng, m, u)
+    x = rng.standard_normal((batch, steps, m)).astype("float32")
+    results = [_tf_grads(_layer(weights, m, fast_path=fp, return_state=True), x,
+                         training=training) for fp in ("graph", "none")]
+    (y1, g1), (y2, g2) = results
+    for a, b in zip(y1 + g1, y2 + g2):
+        np.testing.assert_allclose(a, b, atol=1e-4, rtol=1e-4)
+
+
 def test_dropout_in_training_same_masks_on_both_paths():
     """With dropout and recurrent dropout, training outputs differ from inference ones, and the
     fused path (which applies the recurrent mask inside its loops) agrees with the generic one,

@@ -51,12 +51,14 @@ _CORES = {}
 
 
 def _loops(has_mask, has_rmask):
-    def forward(x, h0, c0, W, b, R, wi, wf, wo, mask, rmask, keep_gates):
+    def forward(x, h0, c0, W, b, R, wi, wf, wo, mask, rmask, keep_gates, sequences=True):
         T = tf.shape(x)[0]
         dtype = h0.dtype
         # The four gates' activations on four arrays: a concatenation per step costs more.
         ta_g = tuple(tf.TensorArray(dtype, size=T if keep_gates else 0) for _ in range(4))
-        ta_h = tf.TensorArray(dtype, size=T)
+        # In inference without `sequences`, only the last state is wanted.
+        sequences = sequences or keep_gates
+        ta_h = tf.TensorArray(dtype, size=T if sequences else 0)
         ta_c = tf.TensorArray(dtype, size=T if keep_gates else 0)
 
         def body(t, h, c, ta_g, ta_h, ta_c):
@@ -76,7 +78,9 @@ def _loops(has_mask, has_rmask):
             if keep_gates:
                 ta_g = tuple(ta.write(t, a) for ta, a in zip(ta_g, (i, f, g, o)))
                 ta_c = ta_c.write(t, c_new)
-            return t + 1, h_new, c_new, ta_g, ta_h.write(t, h_new), ta_c
+            if sequences:
+                ta_h = ta_h.write(t, h_new)
+            return t + 1, h_new, c_new, ta_g, ta_h, ta_c
 
         out = tf.while_loop(
             lambda t, *_: t < T,
@@ -86,7 +90,7 @@ def _loops(has_mask, has_rmask):
         )
         if keep_gates:
             return tuple(ta.stack() for ta in out[3]), out[4].stack(), out[5].stack()
-        return out[4].stack(), out[2]
+        return (out[4].stack() if sequences else out[1][None]), out[2]
 
     def backward(G, C, c0, dH, dc_last, R, wi, wf, wo, mask, rmask):
         T = tf.shape(C)[0]
@@ -143,8 +147,8 @@ def _loops(has_mask, has_rmask):
     return forward, backward
 
 
-def _core(has_mask, has_rmask, keep_gates, xla):
-    key = (has_mask, has_rmask, keep_gates, xla)
+def _core(has_mask, has_rmask, keep_gates, xla, sequences):
+    key = (has_mask, has_rmask, keep_gates, xla, sequences)
     if key in _CORES:
         return _CORES[key]
     forward, backward = _loops(has_mask, has_rmask)
@@ -152,8 +156,8 @@ def _core(has_mask, has_rmask, keep_gates, xla):
     jit = True if xla else None
     forward_train = tf.function(lambda *a: forward(*a, keep_gates=True), jit_compile=jit,
                                 autograph=False)
-    forward_infer = tf.function(lambda *a: forward(*a, keep_gates=False), jit_compile=jit,
-                                autograph=False)
+    forward_infer = tf.function(lambda *a: forward(*a, keep_gates=False, sequences=sequences),
+                                jit_compile=jit, autograph=False)
     backward = tf.function(backward, jit_compile=jit, autograph=False)
 
     @tf.custom_gradient
@@ -163,21 +167,24 @@ def _core(has_mask, has_rmask, keep_gates, xla):
             G, H, C = forward_train(*args)
             c_last = C[-1]
         else:
-            # Inference: neither the gate activations nor the cell states kept. A gradient asked
-            # for nonetheless (a tape around `training=False`) runs the forward loop again.
+            # Inference: neither the gate activations nor the cell states kept, and without
+            # `sequences` only the last hidden state (H is then (1, B, u)). A gradient asked for
+            # nonetheless (a tape around `training=False`) runs the forward loop again.
             H, c_last = forward_infer(*args)
 
         def grad(dH, dc_last):
-            dH = tf.zeros_like(H) if dH is None else dH
-            dc_last = tf.zeros_like(c_last) if dc_last is None else dc_last
             x_, h0_, c0_, W_, b_, R_, wi_, wf_, wo_, mask_, rmask_ = args
-            G_, _, C_ = (G, H, C) if keep_gates else forward_train(*args)
+            G_, H_, C_ = (G, H, C) if keep_gates else forward_train(*args)
+            dH = tf.zeros_like(H) if dH is None else dH
+            if not keep_gates and not sequences:
+                dH = tf.concat([tf.zeros_like(H_[:-1]), dH], axis=0)
+            dc_last = tf.zeros_like(c_last) if dc_last is None else dc_last
             dZ, dh0, dc0, dwi, dwf, dwo = backward(
                 G_, C_, c0_, dH, dc_last, R_, wi_, wf_, wo_, mask_, rmask_
             )
             units = tf.shape(h0_)[1]
             features = tf.shape(x_)[2]
-            H_prev = tf.concat([h0_[None], H[:-1]], axis=0)
+            H_prev = tf.concat([h0_[None], H_[:-1]], axis=0)
             if has_rmask:
                 H_prev = H_prev * rmask_
             dZ2 = tf.reshape(dZ, [-1, 4 * units])
@@ -198,7 +205,7 @@ def _core(has_mask, has_rmask, keep_gates, xla):
 
 
 def peephole_lstm_sequence(x, h0, c0, kernel, bias, recurrent_kernel, wi, wf, wo, mask=None,
-                           rmask=None, training=True, xla=False):
+                           rmask=None, training=True, xla=False, sequences=True):
     """Run the peephole LSTM over time-major inputs.
 
     Args:
@@ -212,6 +219,8 @@ def peephole_lstm_sequence(x, h0, c0, kernel, bias, recurrent_kernel, wi, wf, wo
         training: keep the gate activations for the backward pass (otherwise a gradient, if one
             is asked for, runs the forward loop again).
         xla: compile both loops with XLA.
+        sequences: return the hidden states of every step; otherwise, in inference, H is the
+            last one alone, `(1, B, u)`.
 
     Returns:
         `(H, c_last)`: the hidden states after every step `(T, B, u)`, the last cell state
@@ -224,5 +233,5 @@ def peephole_lstm_sequence(x, h0, c0, kernel, bias, recurrent_kernel, wi, wf, wo
         mask = tf.zeros([0], dtype)
     if rmask is None:
         rmask = tf.zeros([0], dtype)
-    core = _core(has_mask, has_rmask, bool(training), bool(xla))
+    core = _core(has_mask, has_rmask, bool(training), bool(xla), bool(sequences or training))
     return core(x, h0, c0, kernel, bias, recurrent_kernel, wi, wf, wo, mask, rmask)

@@ -305,7 +305,8 @@ class PeepholeLSTM(keras.layers.RNN):
             H, c_last = peephole_lstm_sequence(
                 x, h0, c0, cast(cell.kernel), bias,
                 *[cast(w) for w in self._recurrent_weights()],
-                mask=fmask, rmask=rmask, training=bool(training), xla=path == "xla")
+                mask=fmask, rmask=rmask, training=bool(training), xla=path == "xla",
+                sequences=self.return_sequences or fmask is not None)
             h_last = H[-1]
         else:
             steps, batch = ops.shape(x)[0], ops.shape(x)[1]
