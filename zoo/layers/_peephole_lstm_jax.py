@@ -14,7 +14,7 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 
-from zoo.layers._peephole_lstm_math import backward_factors
+from zoo.layers._peephole_lstm_math import step_factors
 
 __all__ = ["peephole_lstm_sequence", "peephole_lstm_inference"]
 
@@ -65,32 +65,38 @@ def _core_fwd(has_mask, has_rmask, x, h0, c0, W, b, R, wi, wf, wo, mask, rmask):
 def _core_bwd(has_mask, has_rmask, res, grads):
     G, H, C, x, h0, c0, W, R, wi, wf, wo, mask, rmask = res
     dH, dC = grads
-    C_prev, a_o, a_c, b_ifc, b_p = backward_factors(
-        G, C, c0, wi, wf, wo, mask if has_mask else None
-    )
+    C_prev = jnp.concatenate([c0[None], C[:-1]], axis=0)
     H_prev = jnp.concatenate([h0[None], H[:-1]], axis=0)
     R_t = R.T  # transposed once, outside the loop
 
     def step(carry, inputs):
         dh, dc = carry
         if has_mask:
-            dH_t, dC_t, a_c_t, a_o_t, b_ifc_t, b_p_t, m = inputs
+            dH_t, dC_t, g_t, c_t, c_prev, m = inputs
         else:
-            dH_t, dC_t, a_c_t, a_o_t, b_ifc_t, b_p_t = inputs
+            dH_t, dC_t, g_t, c_t, c_prev = inputs
+        # the factors that do not depend on the carried gradients, fused into the step
+        a_o, a_c, b_i, b_f, b_c, b_p = step_factors(*jnp.split(g_t, 4, axis=-1), c_t, c_prev,
+                                                    wi, wf, wo)
         dh = dh + dH_t
         dc_t = dc + dC_t
-        dc = dh * a_c_t + (m * dc_t if has_mask else dc_t)
-        dz = jnp.concatenate([jnp.tile(dc, (1, 3)) * b_ifc_t, dh * a_o_t], axis=-1)
+        if has_mask:
+            dc = m * (dh * a_c + dc_t)
+            dzo = m * (dh * a_o)
+        else:
+            dc = dh * a_c + dc_t
+            dzo = dh * a_o
+        dz = jnp.concatenate([dc * b_i, dc * b_f, dc * b_c, dzo], axis=-1)
         dh_prev = dz @ R_t
         if has_rmask:
             dh_prev = dh_prev * rmask
-        dc_prev = dc * b_p_t
+        dc_prev = dc * b_p
         if has_mask:
             dh_prev = dh_prev + (1.0 - m) * dh
             dc_prev = dc_prev + (1.0 - m) * dc_t
         return (dh_prev, dc_prev), dz
 
-    xs = (dH, dC, a_c, a_o, b_ifc, b_p) + ((mask,) if has_mask else ())
+    xs = (dH, dC, G, C, C_prev) + ((mask,) if has_mask else ())
     (dh0, dc0), dZ = jax.lax.scan(step, (jnp.zeros_like(h0), jnp.zeros_like(c0)), xs,
                                   reverse=True)
     if has_rmask:
