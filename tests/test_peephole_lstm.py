@@ -233,6 +233,21 @@ def test_fused_tf_path_matches_generic_path(fast_path, go_backwards):
             np.testing.assert_allclose(a, b, atol=1e-4, rtol=1e-4)
 
 
+@pytest.mark.parametrize("training", [False, True])
+def test_fused_tf_path_last_output_only(training):
+    """Without sequences or a mask, inference keeps only the last state; outputs and gradients
+    (a tape around `training=False` too) still equal the generic loop's."""
+    rng = np.random.default_rng(8)
+    batch, steps, m, u = 3, 6, 4, 5
+    weights = _random_weights(rng, m, u)
+    x = rng.standard_normal((batch, steps, m)).astype("float32")
+    results = [_tf_grads(_layer(weights, m, fast_path=fp, return_state=True), x,
+                         training=training) for fp in ("graph", "none")]
+    (y1, g1), (y2, g2) = results
+    for a, b in zip(y1 + g1, y2 + g2):
+        np.testing.assert_allclose(a, b, atol=1e-4, rtol=1e-4)
+
+
 def test_dropout_in_training_same_masks_on_both_paths():
     """With dropout and recurrent dropout, training outputs differ from inference ones, and the
     fused path (which applies the recurrent mask inside its loops) agrees with the generic one,
@@ -419,3 +434,39 @@ def test_regressor_learns_to_forecast_a_sine():
     mse = float(np.mean((np.asarray(model(x)) - y) ** 2))
     naive = float(np.mean((x[:, -1] - y) ** 2))
     assert mse < 0.2 * naive, (mse, naive)
+
+
+def test_training_benchmark_script_smoke(tmp_path):
+    """benchmarks/peephole_lstm_training.py (issue 16, point 2) runs at tiny sizes (`--smoke`)
+    and writes its table: every setting with the zoo model, the A/A twin and the peer; the
+    structure only, never the timings."""
+    import importlib.util
+    import math
+    import os
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    spec = importlib.util.spec_from_file_location(
+        "peephole_lstm_training", os.path.join(root, "benchmarks", "peephole_lstm_training.py"))
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    out = tmp_path / "table.md"
+    bench.write("## jax backend\n\nkept\n", "jax", str(out))  # another backend's section stays
+    text = bench.main(["--smoke", "--quiet", "--out", str(out)])
+    written = out.read_text()
+    assert "## jax backend\n\nkept" in written and text.strip() in written
+    assert "`python benchmarks/peephole_lstm_training.py --smoke --quiet --out " in text
+    assert "load average" in text and f"keras {keras.__version__}" in text
+    rows = [line.split(" | ") for line in text.splitlines() if line.startswith("| ")]
+    assert rows[0] == ["| setting", "implementation", "ms per step", "ratio (peer / this)",
+                       "95% CI |"]
+    body = rows[2:]
+    settings = ["fit", "trainer", "predict", "layer", "layer_fwd"]
+    impls = [bench.ZOO, bench.TWIN, bench.PEER]
+    assert [(r[0][2:], r[1]) for r in body] == [(s, i) for s in settings for i in impls]
+    for r in body:
+        assert float(r[2]) > 0
+        if r[1] == bench.PEER:
+            assert r[3] == "1 (reference)"
+        else:
+            lo, hi = (float(v) for v in r[4].strip("[] |").split(", "))
+            assert lo <= float(r[3]) <= hi and all(math.isfinite(v) for v in (lo, hi))

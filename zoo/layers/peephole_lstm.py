@@ -272,44 +272,48 @@ class PeepholeLSTM(keras.layers.RNN):
         if training and 0.0 < cell.recurrent_dropout < 1.0:
             rmask = cell.get_recurrent_dropout_mask(h0)
 
-        # Time-major, then one matrix product for the input projections of every step.
+        # Time-major. The fused loops make the input products themselves (in the loop, off the
+        # critical path, in cache); the generic one takes the input projections of every step,
+        # made here in one matrix product.
         x = ops.transpose(x, (1, 0, 2))
-        steps = ops.shape(x)[0]
-        batch = ops.shape(x)[1]
-        xz = ops.matmul(ops.reshape(x, (-1, ops.shape(x)[2])), cell.kernel)
-        if cell.use_bias:
-            xz = xz + cell.bias
-        xz = ops.reshape(xz, (steps, batch, 4 * cell.units))
         fmask = None
         if mask is not None:
-            fmask = ops.expand_dims(ops.cast(ops.transpose(mask, (1, 0)), xz.dtype), -1)
+            fmask = ops.expand_dims(ops.cast(ops.transpose(mask, (1, 0)), x.dtype), -1)
         if self.go_backwards:
-            xz = ops.flip(xz, axis=0)
+            x = ops.flip(x, axis=0)
             if fmask is not None:
                 fmask = ops.flip(fmask, axis=0)
 
+        def cast(w):
+            return ops.cast(ops.convert_to_tensor(w), x.dtype)
+
         path = self._fused_path()
+        bias = None
         if path is not None:
-            weights = [
-                ops.cast(ops.convert_to_tensor(w), xz.dtype)
-                for w in (
-                    cell.recurrent_kernel,
-                    cell.input_gate_peephole_weights,
-                    cell.forget_gate_peephole_weights,
-                    cell.output_gate_peephole_weights,
-                )
-            ]
-            if path == "jax":
-                from zoo.layers._peephole_lstm_jax import peephole_lstm_sequence
+            bias = (cast(cell.bias) if cell.use_bias
+                    else ops.zeros((4 * cell.units,), dtype=x.dtype))
+        if path == "jax":
+            from zoo.layers import _peephole_lstm_jax as fused
 
-                H, C = peephole_lstm_sequence(xz, h0, c0, *weights, mask=fmask, rmask=rmask)
-            else:
-                from zoo.layers._peephole_lstm_tf import peephole_lstm_sequence
-
-                H, C = peephole_lstm_sequence(xz, h0, c0, *weights, mask=fmask, rmask=rmask,
-                                              xla=path == "xla")
+            run = fused.peephole_lstm_sequence if training else fused.peephole_lstm_inference
+            H, C = run(x, h0, c0, cast(cell.kernel), bias,
+                       *[cast(w) for w in self._recurrent_weights()], mask=fmask, rmask=rmask)
             h_last, c_last = H[-1], C[-1]
+        elif path in ("graph", "xla"):
+            from zoo.layers._peephole_lstm_tf import peephole_lstm_sequence
+
+            H, c_last = peephole_lstm_sequence(
+                x, h0, c0, cast(cell.kernel), bias,
+                *[cast(w) for w in self._recurrent_weights()],
+                mask=fmask, rmask=rmask, training=bool(training), xla=path == "xla",
+                sequences=self.return_sequences or fmask is not None)
+            h_last = H[-1]
         else:
+            steps, batch = ops.shape(x)[0], ops.shape(x)[1]
+            xz = ops.matmul(ops.reshape(x, (-1, ops.shape(x)[2])), cell.kernel)
+            if cell.use_bias:
+                xz = xz + cell.bias
+            xz = ops.reshape(xz, (steps, batch, 4 * cell.units))
             H, h_last, c_last = self._scan(xz, h0, c0, fmask, rmask)
 
         outputs = H
@@ -319,7 +323,7 @@ class PeepholeLSTM(keras.layers.RNN):
             if self.zero_output_for_mask:
                 weight = fmask
             else:
-                weight = ops.cast(ops.cumsum(fmask, axis=0) > 0, xz.dtype)
+                weight = ops.cast(ops.cumsum(fmask, axis=0) > 0, H.dtype)
             outputs = H * weight
         last_output = outputs[-1]
         if self.return_sequences:
@@ -327,6 +331,11 @@ class PeepholeLSTM(keras.layers.RNN):
         else:
             outputs = last_output
         return last_output, outputs, [h_last, c_last]
+
+    def _recurrent_weights(self):
+        cell = self.cell
+        return (cell.recurrent_kernel, cell.input_gate_peephole_weights,
+                cell.forget_gate_peephole_weights, cell.output_gate_peephole_weights)
 
     def _scan(self, xz, h0, c0, fmask, rmask):
         """The generic loop (every backend): `keras.ops.scan` over projected inputs."""
