@@ -276,8 +276,8 @@ def test_da_rnn_beats_the_baselines_and_its_attention_finds_the_drivers():
     10% below the last value's, the linear autoregression's and the plain LSTM encoder-decoder's
     (measured: 0.174 against 0.376, 0.228, 0.603), and the input attention's share on the true
     drivers at least 1.5 times the uniform share (measured 1.92; the issue asks for 2, which
-    three seeds of the longer benchmark give only on one: 1.97, 1.95, 2.66). Epochs are chosen
-    on the validation split (patience 5), never on the test split."""
+    five seeds of the longer benchmark give on three: 1.97, 1.95, 2.66, 3.23, 5.03). Epochs are
+    chosen on the validation split (patience 5), never on the test split."""
     from zoo.tasks.forecasting import compare_forecasters
 
     series = fd.synthetic_series(length=3000, num_drivers=40, num_true=3, seed=0,
