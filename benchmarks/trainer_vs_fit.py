@@ -14,8 +14,9 @@ Keras' `on_train_batch_end`), so tracing, evaluation and checkpoints are outside
 A round's ratio is fit's median step time over the trainer's (above 1: the trainer is faster);
 the table gives the median over rounds and a 95% bootstrap interval (`zoo.bench.measure`), and
 an A/A row (fit against fit) as the control. XLA: each loop's own default (`--jit default`:
-the trainer compiles with XLA on GPUs only, Keras `fit` with `jit_compile="auto"`, which is XLA
-wherever every layer supports it, CPUs included), or both `off` / both `on`.
+the trainer compiles with XLA on GPUs and TPUs only, Keras `fit`'s `jit_compile="auto"` leaves
+it off on a CPU-only TensorFlow; the table's last column says what each ran), or both `off` /
+both `on`.
 
     python benchmarks/trainer_vs_fit.py                          # one model per family
     python benchmarks/trainer_vs_fit.py googlenet_bn --jit off --rounds 5
