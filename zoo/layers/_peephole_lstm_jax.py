@@ -4,7 +4,8 @@ The same design as the TensorFlow path (`_peephole_lstm_tf.py`): a forward `lax.
 the input product `x_t @ kernel + bias` in the loop and, in training, keeps the gate activations,
 and a hand-written backward `lax.scan` (`jax.custom_vjp`) that holds the gate derivatives (with
 their factors, fused into the step by XLA) and `dz @ R^T`; the weight and input gradients are
-products over all time steps at once after the loop. Inference (`peephole_lstm_inference`) runs the forward loop alone.
+products over all time steps at once after the loop. Inference (`peephole_lstm_inference`)
+runs the forward loop alone.
 """
 
 from __future__ import annotations
