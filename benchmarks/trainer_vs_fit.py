@@ -153,11 +153,8 @@ def bench(name, a):
         print(f"  {name} round {r + 1}/{a.rounds}: " + ", ".join(
             f"{k} {times[k][-1] * 1e3:.1f} ms" for k in runs), flush=True)
     rows = []
-    for k in ("fit", "fit (A/A)"):
-        ratio, lo, hi = median_ci([f / t for f, t in zip(times[k], times["trainer"])])
-        ref = "trainer" if k == "fit" else "fit"
-        if k == "fit (A/A)":
-            ratio, lo, hi = median_ci([f / t for f, t in zip(times[k], times["fit"])])
+    for k, ref in (("fit", "trainer"), ("fit (A/A)", "fit")):
+        ratio, lo, hi = median_ci([f / t for f, t in zip(times[k], times[ref])])
         rows.append((name, k, ref, statistics.median(times[ref]) * 1e3,
                      statistics.median(times[k]) * 1e3, ratio, lo, hi, xla[ref], xla[k]))
     return rows
