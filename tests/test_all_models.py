@@ -107,6 +107,7 @@ def _jax_configs(shard):
     return {k: configs[k] for k in keys[shard::JAX_SHARDS]}
 
 
+@pytest.mark.slow  # minutes: every builder in a JAX process, then on TensorFlow
 @pytest.mark.parametrize("shard", range(JAX_SHARDS))
 def test_every_builder_gives_the_same_outputs_on_jax_and_tensorflow(shard, tmp_path):
     """The builders use keras and keras.ops only: the same code runs on the JAX backend, and with
