@@ -79,7 +79,7 @@ def plot(result, data, path):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--length", type=int, default=3000)
+    p.add_argument("--length", type=int, default=6000)
     p.add_argument("--num-drivers", type=int, default=40)
     p.add_argument("--num-true", type=int, default=3)
     p.add_argument("--relation", choices=("fixed", "switching"), default="switching",
@@ -88,12 +88,12 @@ def main(argv=None):
                         "highest recent level")
     p.add_argument("--window", type=int, default=10)
     p.add_argument("--units", type=int, default=16)
-    p.add_argument("--epochs", type=int, default=80)
-    p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--lr", type=float, default=1e-2)
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--patience", type=int, default=20,
+    p.add_argument("--patience", type=int, default=5,
                    help="keep each network's epoch of lowest validation loss, stop after "
-                        "PATIENCE epochs without a lower one (default 20; 0: train all epochs)")
+                        "PATIENCE epochs without a lower one (default 5; 0: train all epochs)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=os.path.join("benchmarks", "results", "da_rnn_synthetic"),
                    help="writes OUT.md (the table), OUT.json")

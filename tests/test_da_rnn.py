@@ -272,15 +272,16 @@ def test_baselines_and_metrics():
 @pytest.mark.slow
 def test_da_rnn_beats_the_baselines_and_its_attention_finds_the_drivers():
     """The paper's ordering and its Figure 4 on the embedded series where the relevant driver
-    switches between windows (40 series, 3 true; docs/da_rnn.md): DA-RNN's test RMSE at least
-    10% below the last value's, the linear autoregression's and the plain LSTM encoder-decoder's
-    (measured: 0.174 against 0.376, 0.228, 0.603), and the input attention's share on the true
-    drivers at least 1.5 times the uniform share (measured 1.92; the issue asks for 2, which
-    five seeds of the longer benchmark give on three: 1.97, 1.95, 2.66, 3.23, 5.03). Epochs are
-    chosen on the validation split (patience 5), never on the test split."""
+    switches between windows (6000 rows, 40 series of which 3 true; docs/da_rnn.md), the run of
+    `benchmarks/da_rnn_synthetic.py` with its defaults: DA-RNN's test RMSE at least 10% below the
+    last value's, the linear autoregression's and the plain LSTM encoder-decoder's (measured:
+    0.158 against 0.443, 0.239, 0.255), and the input attention's share on the true drivers at
+    least twice the uniform share (measured 2.78; seeds 1 to 4 of the benchmark: 2.30, 1.85,
+    2.65, 2.65). Epochs are chosen on the validation split (patience 5), never on the test
+    split."""
     from zoo.tasks.forecasting import compare_forecasters
 
-    series = fd.synthetic_series(length=3000, num_drivers=40, num_true=3, seed=0,
+    series = fd.synthetic_series(length=6000, num_drivers=40, num_true=3, seed=0,
                                  relation="switching")
     data = fd.prepare(series, window=10, val_fraction=0.1, test_fraction=0.1)
     out = compare_forecasters(data, units=16, epochs=20, learning_rate=1e-2, batch_size=64,
@@ -292,7 +293,7 @@ def test_da_rnn_beats_the_baselines_and_its_attention_finds_the_drivers():
     for baseline in ("last_value", "linear_ar", "lstm_encoder_decoder"):
         assert rmse["da_rnn"] < 0.9 * rmse[baseline], rmse
     share, uniform = out["attention"]
-    assert uniform == pytest.approx(3 / 40) and share >= 1.5 * uniform, (share, uniform)
+    assert uniform == pytest.approx(3 / 40) and share >= 2 * uniform, (share, uniform)
 
 
 def test_switching_relation_reads_the_driver_of_highest_recent_level():
