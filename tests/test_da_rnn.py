@@ -346,6 +346,13 @@ def test_task_source_fixes_sizes_and_statistics(tmp_path):
     assert out["rmse"] == pytest.approx(float(np.sqrt(np.mean(err ** 2))), rel=1e-4)
     # the loss is in standardised units
     assert out["loss"] == pytest.approx(out["rmse"] ** 2 / fixed["target_std"] ** 2, rel=1e-4)
+    # `--relation switching`: the series of the attention evidence (docs/da_rnn.md)
+    for relation in ("fixed", "switching"):
+        got = task.series_of(_args(relation=relation))
+        want = fd.synthetic_series(length=300, num_drivers=4, num_true=2, seed=0, relation=relation)
+        np.testing.assert_array_equal(got.target, want.target)
+    assert not np.array_equal(task.series_of(_args(relation="switching")).target,
+                              task.series_of(_args()).target)
     with pytest.raises(ValueError, match="--csv"):
         type(task).from_args(_args(target="NDX"))
     with pytest.raises(ValueError, match="--target"):

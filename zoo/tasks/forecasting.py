@@ -3,7 +3,7 @@ target's own history (DA-RNN, Qin et al. 2017).
 
 * Data (`zoo train NAME`): the embedded synthetic default with known drivers
   (`zoo.tasks.forecasting_data.synthetic_series`: `--series-length`, `--num-drivers`,
-  `--num-true-drivers`), or any CSV file (`--csv FILE --target COLUMN [--drivers A,B,...]`, e.g.
+  `--num-true-drivers`, `--relation`), or any CSV file (`--csv FILE --target COLUMN [--drivers A,B,...]`, e.g.
   the paper's `nasdaq100_padding.csv` with `--target NDX`). Sliding windows of `--window` steps,
   chronological train / validation / test splits (`--val-fraction`, `--test-fraction`; the
   paper's proportions by default: 35,100 / 2,730 / 2,730 rows of NASDAQ 100), standardisation
@@ -166,6 +166,10 @@ class Forecasting(Task):
         g.add_argument("--num-drivers", type=int, default=10, help="synthetic: driving series")
         g.add_argument("--num-true-drivers", type=int, default=3,
                        help="synthetic: of which drive the target (1 to 3)")
+        g.add_argument("--relation", choices=("fixed", "switching"), default="fixed",
+                       help="synthetic: the same drivers matter in every window (fixed), or the "
+                            "driver of highest recent level (switching: where the input "
+                            "attention shows; docs/da_rnn.md)")
         g.add_argument("--lr-decay-steps", type=int, default=10_000,
                        help="divide the learning rate by 10 every this many steps (0: never)")
 
@@ -184,7 +188,8 @@ class Forecasting(Task):
             drivers = [d.strip() for d in args.drivers.split(",")] if args.drivers else None
             return fdata.read_csv(args.csv, args.target, drivers)
         return fdata.synthetic_series(length=args.series_length, num_drivers=args.num_drivers,
-                                      num_true=args.num_true_drivers, seed=args.seed)
+                                      num_true=args.num_true_drivers, seed=args.seed,
+                                      relation=getattr(args, "relation", "fixed"))
 
     def make_source(self, spec, args):
         window = args.window or int(spec.defaults.get("window") or 10)
