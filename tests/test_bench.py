@@ -25,12 +25,23 @@ def _run(argv):
         return e.code
 
 
-def test_rows_columns_and_files(tmp_path, capsys):
+def test_rows_columns_and_files(tmp_path, capsys, monkeypatch):
+    import zoo.bench
+
+    children, run_child = [], zoo.bench._run_child
+
+    def recording(backend, names, settings, progress):
+        children.append((backend, list(names)))
+        return run_child(backend, names, settings, progress)
+
+    monkeypatch.setattr(zoo.bench, "_run_child", recording)
     out = tmp_path / "results"
     status = cli.main(["bench", *MODELS, "--rounds", "2", "--warmup", "1", "--quiet",
                        "--out", str(out)])
     printed = capsys.readouterr().out
     assert status == 0, printed
+    # several models: each in a process of its own (no model's memory outlives it)
+    assert children == [("tensorflow", [m]) for m in MODELS]
     csv_path, md_path = results_paths(str(out), "cpu")
     assert os.path.exists(csv_path) and os.path.exists(md_path)
     with open(csv_path, newline="") as f:

@@ -68,7 +68,8 @@ def _cmd_bench(args):
             print(f"zoo bench: {line}", file=sys.stderr, flush=True)
 
     try:
-        rows, kind = bench(names, backends=backends, progress=progress, **settings)
+        rows, kind = bench(names, backends=backends, progress=progress, isolate=args.isolate,
+                           **settings)
     except RuntimeError as e:
         print(f"zoo bench: {e}", file=sys.stderr)
         return 1
@@ -113,6 +114,10 @@ def add_cli(subparsers):
     p.add_argument("--peers", action=argparse.BooleanOptionalAction, default=True,
                    help="time the peer where one exists (default on)")
     p.add_argument("--seed", type=int, default=0, help="seed of weights, data, orders")
+    p.add_argument("--isolate", action=argparse.BooleanOptionalAction, default=None,
+                   help="each model in a process of its own, so that no model's memory (XLA "
+                        "executables, traced graphs) outlives it (default: on when several "
+                        "models are named)")
     p.add_argument("--out", default=os.path.join("benchmarks", "results"),
                    help="results folder (default benchmarks/results)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
