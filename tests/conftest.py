@@ -7,16 +7,6 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 
-def pytest_collection_modifyitems(config, items):
-    """Under xdist, the tests marked `slow` (a minute or more each) go to the workers first: the
-    longest-first order that keeps one worker from starting a 4-minute test while the other has
-    nothing left (the sort is stable; xdist_group modules still run whole, on one worker). Not
-    in one process (`-n 0`), where moving a module's slow tests away from the others would build
-    its module-scoped fixtures twice."""
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        items.sort(key=lambda item: item.get_closest_marker("slow") is None)
-
-
 @pytest.fixture(autouse=True)
 def _seed_and_clear():
     import keras
