@@ -34,6 +34,12 @@ SETTINGS = ("batch", "size", "length", "steps", "rounds", "warmup", "precisions"
 CHILD_MARK = "ZOO_BENCH_ROWS "
 
 
+def _failed_rows(name, modes, batch, note, **extra):
+    """The rows of a model that failed a setting: one per mode, the reason in `note`."""
+    return [{"model": name, "implementation": "zoo", "mode": mode, "batch": batch, "input": "",
+             "note": note, **extra} for mode in modes]
+
+
 def run_here(names, *, batch=2, size=None, length=16, steps=1, rounds=10, warmup=2,
              precisions=("float32",), jits=(False,), modes=("train", "infer"), peers=True,
              seed=0, progress=None):
@@ -59,8 +65,7 @@ def run_here(names, *, batch=2, size=None, length=16, steps=1, rounds=10, warmup
                     note = f"failed: {type(e).__name__}: {str(e).strip().splitlines()[0][:200]}"
                     if progress is not None:
                         progress(f"{name} {policy} jit {setting['jit']}: {note}")
-                    found = [{"model": name, "implementation": "zoo", "mode": mode,
-                              "batch": batch, "input": "", "note": note} for mode in modes]
+                    found = _failed_rows(name, modes, batch, note)
                 rows += [{**setting, **r} for r in found]
     return rows, kind
 
@@ -98,12 +103,11 @@ def _run_isolated(backend, names, settings, progress):
             note = f"failed: {str(e).strip().splitlines()[0][:200]}"
             if progress is not None:
                 progress(f"{name}: {note}")
-            found, k = [{"model": name, "implementation": "zoo", "mode": mode, "backend": backend,
-                         "batch": settings.get("batch", 2), "input": "", "note": note}
-                        for mode in settings.get("modes", ("train", "infer"))], None
+            found, k = _failed_rows(name, settings.get("modes", ("train", "infer")),
+                                    settings.get("batch", 2), note, backend=backend), None
         rows += found
         kind = kind or k
-    return rows, kind or accelerator()[0]
+    return rows, kind
 
 
 def bench(names, backends=None, progress=None, isolate=None, **settings):
