@@ -122,7 +122,9 @@ def test_recipe_flags_make_the_trainers_optimizer():
          "--steps-per-epoch", "2", "--set", "depth=2", "--set", "width=8", "--quiet",
          "--no-export", "--run-dir", os.path.join(os.environ.get("TMPDIR", "/tmp"),
                                                   f"zoo-opt-{os.getpid()}")])
-    opt = recipe.train_task("highway_net", args).optimizers["optimizer"]
+    trainer = recipe.train_task("highway_net", args)
+    assert trainer.task_report.endswith(", not exported"), trainer.task_report  # --no-export
+    opt = trainer.optimizers["optimizer"]
     assert type(opt) is keras.optimizers.RMSprop
     assert _f(opt.momentum) == 0.5 and _f(opt.learning_rate) == pytest.approx(0.01)
     assert int(opt.iterations) == 2

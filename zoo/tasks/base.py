@@ -163,7 +163,7 @@ class Task:
     def report(self, summary) -> str:
         """The one line `zoo train` prints at the end."""
         return (f"{summary['name']} on {summary['dataset']}: test {summary['final_eval']}"
-                f"{validation_note(summary)}, exported to {summary.get('export_path')}")
+                f"{validation_note(summary)}{export_note(summary)}")
 
     # -------------------------------------------------------------------------- serving
     def trained_preprocessing(self, source=None) -> Optional[str]:
@@ -221,6 +221,12 @@ class Task:
     def training_defaults(self) -> Dict[str, Any]:
         """Defaults of a trial's training parameters (learning rate, optimizer, beta_1)."""
         return {"learning_rate": 1e-3, "optimizer": "adamw", "beta_1": 0.9}
+
+
+def export_note(summary) -> str:
+    """", exported to PATH" for a report line, or ", not exported" after `--no-export`."""
+    path = summary.get("export_path")
+    return f", exported to {path}" if path else ", not exported"
 
 
 def validation_note(summary, metric=None) -> str:

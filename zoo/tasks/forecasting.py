@@ -38,7 +38,7 @@ from zoo import data as zdata
 from zoo.layers.da_rnn import Standardize
 from zoo.models.da_rnn import attention_model
 from zoo.tasks import forecasting_data as fdata
-from zoo.tasks.base import Task, f32
+from zoo.tasks.base import Task, export_note, f32
 from zoo.tasks.image_classification import limit_eval
 from zoo.tasks.serving import Endpoint, TensorDoc, named_function
 
@@ -212,8 +212,8 @@ class Forecasting(Task):
     def report(self, summary):
         test = summary.get("test", {})
         row = " ".join(f"{k} rmse {v['rmse']:.4g}" for k, v in test.items())
-        return (f"{summary['name']} on {summary['dataset']}: test {row}; "
-                f"exported to {summary.get('export_path')}")
+        return (f"{summary['name']} on {summary['dataset']}: test {row}"
+                f"{export_note(summary)}")
 
     # -------------------------------------------------------------------------- serving
     def endpoints(self, model, **opts):

@@ -28,7 +28,7 @@ from typing import Any, Dict
 import tensorflow as tf
 
 from zoo import data as zdata
-from zoo.tasks.base import Task, classification_forward, logits_flag, validation_note
+from zoo.tasks.base import Task, classification_forward, export_note, logits_flag, validation_note
 from zoo.tasks.serving import (
     Endpoint,
     TensorDoc,
@@ -136,8 +136,8 @@ class ImageClassification(Task):
     def report(self, summary):
         acc = summary["final_eval"].get("accuracy", float("nan"))
         return (f"{summary['name']}: test accuracy {acc:.4f}"
-                f"{validation_note(summary, 'accuracy')}, exported to "
-                f"{summary.get('export_path')}")
+                f"{validation_note(summary, 'accuracy')}"
+                f"{export_note(summary)}")
 
     # --------------------------------------------------------------------------- serving
     def endpoints(self, model, **opts):

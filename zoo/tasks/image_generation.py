@@ -29,7 +29,7 @@ import tensorflow as tf
 from zoo import data as zdata
 from zoo.gan import save_image_grid, serving_generator
 from zoo.registry import get_spec
-from zoo.tasks.base import Task, builder_fn
+from zoo.tasks.base import Task, builder_fn, export_note
 from zoo.tasks.gan import (
     DIFF_AUGMENTATIONS,
     GANPair,
@@ -244,8 +244,8 @@ class ImageGeneration(Task):
 
     def report(self, summary):
         return (f"{summary['name']}: {summary['final_train']}; samples in "
-                f"{os.path.join(summary['run_dir'], 'samples')}, exported to "
-                f"{summary.get('export_path')}")
+                f"{os.path.join(summary['run_dir'], 'samples')}"
+                f"{export_note(summary)}")
 
     # --------------------------------------------------------------------------- serving
     def export_model(self, model):

@@ -29,7 +29,7 @@ from typing import Dict
 import numpy as np
 import tensorflow as tf
 
-from zoo.tasks.base import Task, classification_forward, f32, logits_flag
+from zoo.tasks.base import Task, classification_forward, export_note, f32, logits_flag
 from zoo.tasks.graph_data import PLANETOID_NAMES, Graph, graph_source, karate_club, load_planetoid
 from zoo.tasks.serving import Endpoint, TensorDoc, probabilities_fn
 
@@ -131,8 +131,8 @@ class NodeClassification(Task):
         val = f", validation accuracy {acc['val']:.4f}" if "val" in acc else ""
         return (f"{summary['name']} on {summary['dataset']}: test accuracy {test:.4f} on the "
                 f"{summary.get('test_nodes')} test nodes (trained on "
-                f"{summary.get('labelled_nodes')} labelled nodes){val}, exported to "
-                f"{summary.get('export_path')}")
+                f"{summary.get('labelled_nodes')} labelled nodes){val}"
+                f"{export_note(summary)}")
 
     # --------------------------------------------------------------------------- serving
     def endpoints(self, model, **opts):

@@ -23,7 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from zoo import data as zdata
-from zoo.tasks.base import Task, f32, smoothed_cross_entropy
+from zoo.tasks.base import Task, export_note, f32, smoothed_cross_entropy
 from zoo.tasks.image_classification import limit_eval
 from zoo.tasks.serving import Endpoint, TensorDoc, probabilities_fn, resolve_callable, single_output
 
@@ -191,8 +191,8 @@ class Translation(Task):
     def report(self, summary):
         return (f"{summary['name']} on {summary['dataset']}: test {summary['final_eval']}, "
                 f"greedy exact match {summary.get('greedy_exact_match')} (validation "
-                f"{summary.get('validation_greedy_exact_match')}), exported to "
-                f"{summary.get('export_path')}")
+                f"{summary.get('validation_greedy_exact_match')})"
+                f"{export_note(summary)}")
 
     # --------------------------------------------------------------------------- serving
     def export_options(self, spec=None, model=None):
