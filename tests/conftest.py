@@ -32,6 +32,15 @@ def example_inputs(model, batch=2, seed=0, unknown=8):
     return arrays[0] if len(arrays) == 1 else arrays
 
 
+def jax_env():
+    """The environment of a test's JAX process: the JAX backend on the CPU, and XLA without LLVM's
+    optimisations. JAX compiles a program per weight shape for the random initializers (58 for
+    GoogLeNet-BN), and at level 0 those compilations take half the time; the programs are tiny,
+    so their speed does not matter here."""
+    flags = os.environ.get("XLA_FLAGS", "") + " --xla_backend_optimization_level=0"
+    return dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu", XLA_FLAGS=flags.strip())
+
+
 def run_on_jax(script, timeout=600):
     """Run `script` (Python source) with the JAX backend on CPU in a fresh process from the
     repository root; returns the JSON object it prints after `RESULT `."""
@@ -39,9 +48,8 @@ def run_on_jax(script, timeout=600):
     import subprocess
     import sys
 
-    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    proc = subprocess.run([sys.executable, "-c", script], cwd=root, env=env,
+    proc = subprocess.run([sys.executable, "-c", script], cwd=root, env=jax_env(),
                           capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads([l for l in proc.stdout.splitlines() if l.startswith("RESULT ")][-1][7:])

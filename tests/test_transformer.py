@@ -498,9 +498,10 @@ def test_decoding_runs_on_jax():
     import os
     import subprocess
 
-    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
+    from conftest import jax_env
+
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    proc = subprocess.run([sys.executable, "-c", JAX_DECODE], cwd=root, env=env,
+    proc = subprocess.run([sys.executable, "-c", JAX_DECODE], cwd=root, env=jax_env(),
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "JAX DECODING OK" in proc.stdout
