@@ -76,9 +76,13 @@ def test_image_recipe_digits_reaches_97_percent(tmp_path):
 @pytest.mark.slow
 def test_peephole_recipe_adding_problem_mse_below_001(tmp_path):
     """The registered peephole LSTM regressor (64 units) on the adding problem, 100 steps: test
-    MSE < 0.01 (2,000 sequences); the learning rate was chosen on 2,000 validation sequences."""
+    MSE < 0.01 (2,000 sequences); the learning rate was chosen on 2,000 validation sequences.
+
+    12 epochs, not the recipe's 20 (test MSE 9.8e-5, docs/recipe_settings.md), to keep the suite
+    short: the validation MSE stays on the adding problem's plateau (0.166) for 6 epochs, then
+    falls to 0.0039 at epoch 7 and 0.00028 at epoch 12 (measured), 36 times below the target."""
     trainer = _train("peephole_lstm_regressor", [
-        "--dataset", "adding", "--steps", 100, "--num-train", 10_000, "--epochs", 20, "--lr", 1e-2,
+        "--dataset", "adding", "--steps", 100, "--num-train", 10_000, "--epochs", 12, "--lr", 1e-2,
         *_common(tmp_path)])
     summary = trainer.summary
     u, f = 64, 2  # gates 4u(f + u) + 4u, peepholes 3u (Gers et al. 2002), linear head u + 1
