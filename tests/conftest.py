@@ -41,15 +41,23 @@ def jax_env():
     return dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu", XLA_FLAGS=flags.strip())
 
 
-def run_on_jax(script, timeout=600):
-    """Run `script` (Python source) with the JAX backend on CPU in a fresh process from the
-    repository root; returns the JSON object it prints after `RESULT `."""
-    import json
+def jax_process(script, *args, timeout=600):
+    """Run `script` (Python source) with `args` in a fresh JAX process (`jax_env`) from the
+    repository root; asserts that it succeeded and returns its standard output."""
     import subprocess
     import sys
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    proc = subprocess.run([sys.executable, "-c", script], cwd=root, env=jax_env(),
+    proc = subprocess.run([sys.executable, "-c", script, *args], cwd=root, env=jax_env(),
                           capture_output=True, text=True, timeout=timeout)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads([l for l in proc.stdout.splitlines() if l.startswith("RESULT ")][-1][7:])
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return proc.stdout
+
+
+def run_on_jax(script, timeout=600):
+    """Run `script` in a fresh JAX process (`jax_process`); returns the JSON object it prints
+    after `RESULT `."""
+    import json
+
+    out = jax_process(script, timeout=timeout)
+    return json.loads([l for l in out.splitlines() if l.startswith("RESULT ")][-1][7:])

@@ -5,15 +5,12 @@ Parametrized over `zoo.list_models()`, each with its registered small test confi
 """
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 import zoo
-from conftest import example_inputs, jax_env
+from conftest import example_inputs, jax_process
 from zoo.registry import get_spec
 
 ALL = zoo.list_models()
@@ -121,15 +118,9 @@ def test_every_builder_gives_the_same_outputs_on_jax_and_tensorflow(shard, tmp_p
     the same outputs."""
     import keras
 
-    env = jax_env()
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     # every builder at its test configuration, and options that add layers of their own
     configs = _jax_configs(shard)
-    proc = subprocess.run(
-        [sys.executable, "-c", JAX_SCRIPT, json.dumps(configs), str(tmp_path)],
-        cwd=root, env=env, capture_output=True, text=True, timeout=1200,
-    )
-    assert proc.returncode == 0, proc.stderr[-4000:]
+    jax_process(JAX_SCRIPT, json.dumps(configs), str(tmp_path), timeout=1200)
     assert keras.backend.backend() == "tensorflow"
     for key, (name, extra) in configs.items():
         model = zoo.create_model(name, **{**get_spec(name).test_overrides, **extra})

@@ -2,7 +2,6 @@
 
 import itertools
 import math
-import sys
 
 import keras
 import numpy as np
@@ -495,16 +494,9 @@ print("JAX DECODING OK")
 @pytest.mark.slow
 def test_decoding_runs_on_jax():
     """The decoders are keras.ops only: greedy and beam search (under jax.jit) on JAX."""
-    import os
-    import subprocess
+    from conftest import jax_process
 
-    from conftest import jax_env
-
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    proc = subprocess.run([sys.executable, "-c", JAX_DECODE], cwd=root, env=jax_env(),
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "JAX DECODING OK" in proc.stdout
+    assert "JAX DECODING OK" in jax_process(JAX_DECODE)
 
 
 def test_decoding_argument_errors():
