@@ -28,7 +28,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0], add_help=True)
     p.add_argument("--from", dest="start", default=None, help="first model (alphabetical order)")
     args, rest = p.parse_known_args(argv)
-    from zoo.registry import list_models
+    from zoo.core.registry import list_models
 
     names = list_models()
     if args.start is not None:

@@ -1,7 +1,7 @@
 """DA-RNN against its baselines on the embedded synthetic series (the table of docs/da_rnn.md).
 
 Trains DA-RNN and the same network without its attention stages (a plain LSTM encoder-decoder
-of the same sizes) on `zoo.tasks.forecasting_data.synthetic_series`, fits a linear
+of the same sizes) on `zoo.data.series.synthetic_series`, fits a linear
 autoregression on the same windows and takes the last value, and writes:
 
 * a Markdown table of test RMSE, MAE and MAPE (in the series' units) of the four, with the input
@@ -83,7 +83,7 @@ def main(argv=None):
     p.add_argument("--num-drivers", type=int, default=40)
     p.add_argument("--num-true", type=int, default=3)
     p.add_argument("--relation", choices=("fixed", "switching"), default="switching",
-                   help="the target's relation to its drivers (zoo.tasks.forecasting_data."
+                   help="the target's relation to its drivers (zoo.data.series."
                         "synthetic_series): the same drivers in every window, or the driver of "
                         "highest recent level")
     p.add_argument("--window", type=int, default=10)

@@ -1,4 +1,5 @@
-"""Decoded tokens per second: `zoo.decoding` with the key/value cache against the uncached decoder.
+"""Decoded tokens per second: `zoo.models.transformer_decoding` with the key/value cache against the
+uncached decoder.
 
 Same process, same model, same inputs: greedy decoding and beam search (beam 4, alpha 0.6) of a
 batch of source sentences at output lengths 32, 128 and 256, each with `cache=True` (the decoder
@@ -41,7 +42,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import zoo  # noqa: E402
-from zoo.decoding import translate  # noqa: E402
+from zoo.models.transformer_decoding import translate  # noqa: E402
 
 
 def compiled(model, length, beam, cache, vocab):

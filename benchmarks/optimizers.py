@@ -47,7 +47,7 @@ import numpy as np  # noqa: E402
 
 import zoo.models  # noqa: E402,F401  (registers the models)
 from zoo import data as zdata  # noqa: E402
-from zoo.registry import create_model  # noqa: E402
+from zoo.core.registry import create_model  # noqa: E402
 from zoo.tasks.image_classification import ImageClassification  # noqa: E402
 from zoo.tasks.sequence_regression import SequenceRegression  # noqa: E402
 from zoo.train.config import TrainConfig  # noqa: E402

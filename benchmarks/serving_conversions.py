@@ -97,7 +97,7 @@ def main(argv=None):
     import tensorflow as tf
 
     from zoo import export as ex
-    from zoo.registry import get_spec
+    from zoo.core.registry import get_spec
 
     base = tempfile.mkdtemp(prefix="zoo-conversions-")
     items, options = [], {}

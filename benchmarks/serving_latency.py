@@ -69,7 +69,7 @@ def measure(name, args, rng):
 
     import zoo
     from zoo.export import export_model
-    from zoo.tasks.serving import preprocess_fn
+    from zoo.roles.serving import preprocess_fn
 
     keras.utils.set_random_seed(args.seed)
     model = zoo.create_model(name, input_shape=(args.size, args.size, 3), classes=args.classes)

@@ -55,7 +55,7 @@ def build(name, image_size, seed):
     import keras
 
     from zoo.bench.measure import builder_arguments
-    from zoo.registry import create_model, get_spec
+    from zoo.core.registry import create_model, get_spec
     from zoo.tasks import task_for
     from zoo.tuning.trial import recipe_data
 

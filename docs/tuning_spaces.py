@@ -36,7 +36,7 @@ def _cell(d):
 
 def table():
     from zoo import tuning
-    from zoo.registry import get_spec, list_models
+    from zoo.core.registry import get_spec, list_models
 
     groups = {}
     for name in list_models():

@@ -8,7 +8,7 @@
 
 The image generation task (zoo/tasks/image_generation.py, also `zoo train NAME`) pairs the
 generator with the discriminator registered as its partner (`--discriminator`), trains both with
-the one GAN step (`zoo.tasks.gan.gan_update`: Adam 2e-4, beta_1 0.5, latents from U(-1, 1)),
+the one GAN step (`zoo.roles.gan_training.gan_update`: Adam 2e-4, beta_1 0.5, latents from U(-1, 1)),
 writes a grid of samples each epoch to `<run-dir>/samples/` and exports the generator (uint8
 images from latents, or from a seed).
 """

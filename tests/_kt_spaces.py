@@ -1,7 +1,7 @@
 # ruff: noqa: E501, B904  (a verbatim copy of the old code, kept as it was)
-"""The keras-tuner-based search-space functions zoo had before `zoo.spaces` (copied from
+"""The keras-tuner-based search-space functions zoo had before `zoo.core.spaces` (copied from
 zoo/tuning.py at a274a83): the independent reference `tests/test_spaces.py` compares the
-plain-Python `zoo.spaces` with. They drive keras-tuner's own `HyperParameters`."""
+plain-Python `zoo.core.spaces` with. They drive keras-tuner's own `HyperParameters`."""
 
 import math
 from typing import Any, Callable, Dict, List, Optional, Tuple

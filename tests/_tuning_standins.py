@@ -3,7 +3,7 @@
 import keras
 import numpy as np
 
-from zoo.registry import ModelSpec
+from zoo.core.registry import ModelSpec
 
 
 def tiny_mlp(units=8, dropout=0.0, classes=3, input_shape=(4, 4, 1), bad=False, explode=False, cell=None,

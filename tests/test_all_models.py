@@ -11,7 +11,7 @@ import pytest
 
 import zoo
 from conftest import example_inputs, jax_process
-from zoo.registry import get_spec
+from zoo.core.registry import get_spec
 
 ALL = zoo.list_models()
 
@@ -26,7 +26,7 @@ def test_registry_is_filled():
     assert len(ALL) >= 1
     for n in ALL:
         assert getattr(zoo, n) is get_spec(n).builder, f"zoo.{n} is not exported"
-    assert families <= set(zoo.registry.FAMILIES)
+    assert families <= set(zoo.core.registry.FAMILIES)
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -80,7 +80,7 @@ import keras
 assert keras.backend.backend() == "jax"
 sys.path.insert(0, os.path.join(os.getcwd(), "tests"))
 import zoo
-from zoo.registry import get_spec
+from zoo.core.registry import get_spec
 from conftest import example_inputs
 configs, out_dir = json.loads(sys.argv[1]), sys.argv[2]
 for key, (name, extra) in configs.items():

@@ -19,28 +19,19 @@ PACKAGE = "zoo"
 # Keys are dotted prefixes matched by whole components ("zoo.train" covers zoo.train and
 # zoo.train.loop, not zoo.training); the longest prefix wins. A module under zoo/ that no prefix
 # covers fails the test: add it here, at the rank of what it is.
-#   0 core: registry, search spaces, cards, weights, FLOPs, argument checks; imports no workflow
-#   1 layers, 2 models (and the model-level helpers decoding, gan), 3 data, 4 tasks (one per task
-#   kind), 5 export, 6 training, 7 tuning (search) and benchmarks, 8 the command line.
+#   0 core (zoo/core/: registry, search spaces, cards, weights, multiply-adds, argument checks,
+#   moved names); 1 layers, 2 models (one module per family, and the family's helpers), 3 data
+#   (every source), 4 roles (the pieces a task composes) and tasks (one module per task kind),
+#   5 export, 6 training, 7 tuning (search) and benchmarks, 8 the command line.
 # The package's own __init__ is exempt (it re-exports), but it takes part in the cycle check; and
 # importing the package itself (`import zoo`, `from zoo import create_model`) is allowed only in the
 # command line, since zoo/__init__ imports the layers below.
 RANKS = {
-    "zoo.registry": 0,
-    "zoo.spaces": 0,
-    "zoo.cards": 0,
-    "zoo.lazy": 0,
-    "zoo.weights": 0,
-    "zoo.flops": 0,
-    "zoo.conventions": 0,
-    "zoo.torch_weights": 0,
-    "zoo.saving": 0,
+    "zoo.core": 0,
     "zoo.layers": 1,
     "zoo.models": 2,
-    "zoo.decoding": 2,
-    "zoo.gan": 2,
     "zoo.data": 3,
-    "zoo.problems": 3,
+    "zoo.roles": 4,
     "zoo.tasks": 4,
     "zoo.export": 5,
     "zoo.train": 6,
@@ -341,20 +332,21 @@ def _tree(tmp_path, files):
 GOOD = {
     "zoo/__init__.py": """
         from zoo import layers, models
-        from zoo.registry import list_models
+        from zoo.core.registry import list_models
         """,
-    "zoo/registry.py": "def list_models():\n    return []\n",
-    "zoo/weights.py": "from zoo import registry\n_CACHE = {}\n",
+    "zoo/core/registry.py": "def list_models():\n    return []\n",
+    "zoo/core/weights.py": "from zoo.core import registry\n_CACHE = {}\n",
     "zoo/layers/__init__.py": "from .dense import Dense\n",
-    "zoo/layers/dense.py": "from . import _impl\nfrom zoo.registry import list_models\nclass Dense: ...\n",
+    "zoo/layers/dense.py": (
+        "from . import _impl\nfrom zoo.core.registry import list_models\nclass Dense: ...\n"),
     "zoo/layers/_impl.py": "X = 1\n",
     "zoo/models/__init__.py": "from zoo.models.net import net\n",
     "zoo/models/net.py": """
         import zoo.layers.dense as d
         from zoo.layers import Dense
-        from ..weights import registry
+        from ..core.weights import registry
         def net():
-            from zoo import weights
+            from zoo.core import weights
             return d.Dense, weights
         """,
     "zoo/train/__init__.py": "",
@@ -378,22 +370,22 @@ def test_checker_passes_a_good_tree(tmp_path):
     found = check_tree(_tree(tmp_path, GOOD))
     assert found == {c: [] for c in CHECKS}
     infos = analyse_tree(str(tmp_path))
-    assert infos["zoo.models.net"].edges.keys() == {"zoo.layers.dense", "zoo.layers", "zoo.weights"}
+    assert infos["zoo.models.net"].edges.keys() == {"zoo.layers.dense", "zoo.layers", "zoo.core.weights"}
     assert "zoo.tasks.image" in infos["zoo.train.loop"].edges  # inside a function: counts
-    assert infos["zoo.layers.dense"].edges.keys() == {"zoo.layers._impl", "zoo.registry"}
+    assert infos["zoo.layers.dense"].edges.keys() == {"zoo.layers._impl", "zoo.core.registry"}
 
 
 def test_checker_finds_each_problem(tmp_path):
     files = dict(GOOD)
     files.update({
         # a cycle through an import inside a function, and a layering breach (registry -> train)
-        "zoo/registry.py": "def list_models():\n    from zoo.train import loop\n    return []\n",
+        "zoo/core/registry.py": "def list_models():\n    from zoo.train import loop\n    return []\n",
         # private names: relative and absolute from-imports, attribute of an imported module, a private
         # module of another package
         "zoo/models/net.py": GOOD["zoo/models/net.py"].replace("import registry", "import _CACHE"),
         "zoo/tasks/image.py": """
             from zoo.data import digits
-            from zoo.weights import _CACHE
+            from zoo.core.weights import _CACHE
             from zoo.layers import _impl
             import zoo.layers.dense as dense
             def f():
@@ -405,25 +397,25 @@ def test_checker_finds_each_problem(tmp_path):
         "zoo/train/child.py": "import subprocess, sys\n" + "x = 1\n" * 700
         + "subprocess.run([sys.executable, '-c', 'print(1)'])\n",
         # a module the rank table does not know
-        "zoo/stray.py": "from zoo import registry\n",
+        "zoo/stray.py": "from zoo.core import registry\n",
     })
     found = check_tree(_tree(tmp_path, files))
     assert len(found["unknown"]) == 1 and "zoo.stray" in found["unknown"][0]
     assert "add its prefix to RANKS" in found["unknown"][0]
     cycles = found["cycles"]
     assert len(cycles) == 1
-    for m in ("zoo.registry", "zoo.train.loop", "zoo.models.net", "zoo.weights"):
+    for m in ("zoo.core.registry", "zoo.train.loop", "zoo.models.net", "zoo.core.weights"):
         assert m in cycles[0]
     private = "\n".join(found["private"])
-    assert "zoo/models/net.py:4: from zoo.weights import _CACHE" in private  # `from ..weights`
-    assert "zoo/tasks/image.py:3: from zoo.weights import _CACHE" in private
+    assert "zoo/models/net.py:4: from zoo.core.weights import _CACHE" in private  # `from ..weights`
+    assert "zoo/tasks/image.py:3: from zoo.core.weights import _CACHE" in private
     assert "from zoo.layers import _impl" in private
     assert "dense._private" in private
     assert "digits.public" not in private
     assert len(found["private"]) == 4, found["private"]
     assert len(found["package"]) == 1  # one line per importing module: the first
     assert "zoo/data/digits.py:1: zoo.data.digits imports the package `zoo`" in found["package"][0]
-    assert any("zoo.registry (rank 0) imports zoo.train.loop (rank 6)" in p for p in found["layering"])
+    assert any("zoo.core.registry (rank 0) imports zoo.train.loop (rank 6)" in p for p in found["layering"])
     assert len(found["size"]) == 1 and "zoo/train/child.py: 702 lines" in found["size"][0]
     assert len(found["child"]) == 1 and "zoo/train/child.py:702" in found["child"][0]
 

@@ -173,7 +173,7 @@ def test_the_transformers_keras_hub_peers_are_the_same_networks(name, kwargs):
 
     from zoo.bench.keras_hub_peers import available, build_peer
     from zoo.bench.peers import peer_for
-    from zoo.registry import create_model
+    from zoo.core.registry import create_model
 
     assert available()  # keras-hub is in the test extra
     kwargs = {**_TINY_T, **kwargs}

@@ -1,6 +1,6 @@
 """The cards stored beside the family modules (`zoo/models/<family>_card.py`) are what the built
 models give, and the registry's index (which module registers which name) is what importing the
-family modules registers. After changing a family: `python -m zoo.cards --write`."""
+family modules registers. After changing a family: `python -m zoo.core.cards --write`."""
 
 import importlib
 import subprocess
@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 import zoo
-from zoo import cards, registry
-from zoo.flops import count_macs
+from zoo.core import cards, registry
+from zoo.core.flops import count_macs
 
 ALL = zoo.list_models()
 
@@ -28,7 +28,7 @@ def test_stored_card_is_the_built_models(name):
     assert stored["inputs"] == [tuple(t.shape) for t in model.inputs]
     assert stored["outputs"] == [tuple(t.shape) for t in model.outputs]
     assert stored == registry.card_of(spec, model), (
-        f"the stored card of {name} is stale: run `python -m zoo.cards --write`")
+        f"the stored card of {name} is stale: run `python -m zoo.core.cards --write`")
 
 
 def test_the_index_is_what_the_family_modules_register():
@@ -45,7 +45,7 @@ def test_the_index_is_what_the_family_modules_register():
         assert sorted(data["CARDS"]) == sorted(
             n for n, s in registered.items() if s.builder.__module__ == module)
         with open(cards.card_path(module), encoding="utf-8") as f:
-            assert cards.render(data) == f.read()  # as `python -m zoo.cards --write` writes it
+            assert cards.render(data) == f.read()  # as `python -m zoo.core.cards --write` writes it
     assert registry.exported_names() == {
         n: m for m in modules for n in sys.modules[m].__all__}
 
@@ -81,7 +81,7 @@ def test_each_name_loads_its_own_family_module_only():
         "spec = registry.get_spec('highway_net')\n"
         "families = {m for m in sys.modules if m.startswith('zoo.models.')"
         " and not m.endswith('_card')}\n"
-        "print(sorted(families), zoo.highway_net is spec.builder, zoo.registry.FAMILIES)\n"
+        "print(sorted(families), zoo.highway_net is spec.builder, zoo.core.registry.FAMILIES)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False,
                          timeout=300)

@@ -204,7 +204,7 @@ def test_layers_reject_unknown_sizes():
 
 
 def test_counted_by_zoo_flops():
-    from zoo.flops import count_macs
+    from zoo.core.flops import count_macs
 
     t, n, m, p = 10, 81, 64, 64
     enc = t * 4 * m * (n + m) + n * t * t + t * (2 * m * t + n * t)
@@ -330,7 +330,7 @@ def _args(**kw):
 
 
 def test_task_source_fixes_sizes_and_statistics(tmp_path):
-    from zoo.registry import get_spec
+    from zoo.core.registry import get_spec
 
     task = task_for("da_rnn")
     src, fixed = task.make_source(get_spec("da_rnn"), _args(window=6))

@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 import zoo
-from zoo.gan import (
+from zoo.layers import ToUint8Image
+from zoo.models.dcgan_sampling import (
     GANMonitor,
     SampleGrid,
     image_grid,
@@ -28,8 +29,7 @@ from zoo.gan import (
     slerp,
     to_uint8,
 )
-from zoo.layers import ToUint8Image
-from zoo.tasks.gan import DCGAN, GANPair, diff_augment, update_ema
+from zoo.roles.gan_training import DCGAN, GANPair, diff_augment, update_ema
 from zoo.tasks.image_generation import ImageGeneration, image_shape_of
 from zoo.train import recipe
 
@@ -351,7 +351,7 @@ cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(
     cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
 import numpy as np, keras, zoo
-from zoo.tasks.gan import DCGAN
+from zoo.roles.gan_training import DCGAN
 keras.utils.set_random_seed(0)
 strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 with strategy.scope():

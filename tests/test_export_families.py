@@ -16,7 +16,7 @@ tf = pytest.importorskip("tensorflow")
 
 import zoo  # noqa: E402
 from zoo import export as ex  # noqa: E402
-from zoo.registry import FAMILIES, exported_names, get_spec  # noqa: E402
+from zoo.core.registry import FAMILIES, exported_names, get_spec  # noqa: E402
 
 # One xdist worker runs this whole module, so its module-scoped fixtures are built once.
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("test_export_families")]
@@ -178,7 +178,7 @@ def test_googlenet_exported_without_auxiliary_heads(exported):
 
 
 def test_transformer_translate_equals_zoo_decoding(exported):
-    from zoo.decoding import translate
+    from zoo.models.transformer_decoding import translate
 
     _, models, paths, _ = exported
     model = models[TRANSLATION]
@@ -355,7 +355,7 @@ def test_every_signature_equals_the_keras_model_on_independent_inputs(exported, 
     model = models[name]
     signatures = tf.saved_model.load(paths[name]).signatures
     cases = _reference_cases(name, model, signatures, np.random.default_rng(3))
-    assert {s for s, _, _ in cases} >= set(EXPECTED[name]) - {"translate"}  # beam: zoo.decoding
+    assert {s for s, _, _ in cases} >= set(EXPECTED[name]) - {"translate"}  # beam: transformer_decoding
     for signature, inputs, want in cases:
         got = signatures[signature](**{k: tf.constant(v) for k, v in inputs.items()})
         assert set(got) == set(want), (signature, sorted(got))

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import zoo
+from zoo.data.graphs import graph_source, karate_club, load_planetoid
 from zoo.layers import AdjacencyNormalization, GraphConvolution, normalize_adjacency
-from zoo.tasks.graph_data import graph_source, karate_club, load_planetoid
 from zoo.tasks.node_classification import NodeClassification, masked_accuracy
 
 # One xdist worker runs this whole module.

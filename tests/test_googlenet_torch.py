@@ -13,10 +13,10 @@ import zipfile
 import numpy as np
 import pytest
 
-from zoo import weights as zw
+from zoo.core import weights as zw
+from zoo.core.torch_weights import UnsafeTorchFileError, read_state_dict, write_state_dict
 from zoo.models import googlenet as g
 from zoo.models import googlenet_torch as gt
-from zoo.torch_weights import UnsafeTorchFileError, read_state_dict, write_state_dict
 
 POOLS3 = ("pool1_3x3_s2", "pool2_3x3_s2", "pool3_3x3_s2")
 

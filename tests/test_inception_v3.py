@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import zoo
-from zoo import weights as zw
+from zoo.core import weights as zw
 from zoo.models import inception as zoo_inception
 
 

@@ -15,9 +15,9 @@ import pytest
 
 import zoo
 from conftest import run_on_jax
-from zoo import decoding
 from zoo.layers.attention import MultiHeadAttention
 from zoo.layers.transformer import TransformerDecoderLayer
+from zoo.models import transformer_decoding as decoding
 from zoo.models.transformer import cached_decoder
 
 V, END, MAX_LENGTH, BEAM = 12, 2, 10, 3
@@ -154,7 +154,7 @@ import jax, keras
 assert keras.backend.backend() == "jax"
 sys.path.insert(0, os.path.join(os.getcwd(), "tests"))
 from test_kv_cache import BEAM, MAX_LENGTH, SEEDS, VARIANTS, _lengths, _model, _sources
-from zoo import decoding
+from zoo.models import transformer_decoding as decoding
 same, lengths = [], []
 for variant in sorted(VARIANTS):
     for seed in SEEDS[:2]:

@@ -7,7 +7,7 @@ import os
 import pytest
 
 from zoo import cli
-from zoo.registry import check_folder_name
+from zoo.core.registry import check_folder_name
 
 BAD = ["..", ".", "...", "../evil", "a/b", "/tmp/abs", "a\\b", "", "x y"]
 

@@ -13,8 +13,8 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 import _tuning_standins as S  # noqa: E402
 from zoo import cli, tuning  # noqa: E402
-from zoo.registry import ModelSpec, get_spec  # noqa: E402
-from zoo.spaces import grid_trials, optimizer_space, space_values  # noqa: E402
+from zoo.core.registry import ModelSpec, get_spec  # noqa: E402
+from zoo.core.spaces import grid_trials, optimizer_space, space_values  # noqa: E402
 from zoo.train import recipe  # noqa: E402
 from zoo.train import trainer as trainer_module  # noqa: E402
 from zoo.train.config import OPTIMIZERS, TrainConfig  # noqa: E402

@@ -291,7 +291,7 @@ def test_keras_file_round_trip(tmp_path):
 
 
 def test_counted_by_zoo_flops():
-    from zoo.flops import count_macs
+    from zoo.core.flops import count_macs
 
     m, u, steps = 3, 8, 10
     inputs = keras.Input((steps, m))

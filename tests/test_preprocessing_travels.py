@@ -22,9 +22,9 @@ keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
 
 from zoo import cli  # noqa: E402
-from zoo import weights as zw  # noqa: E402
+from zoo.core import weights as zw  # noqa: E402
+from zoo.core.registry import create_model, get_spec  # noqa: E402
 from zoo.export import export_model  # noqa: E402
-from zoo.registry import create_model, get_spec  # noqa: E402
 from zoo.tasks import task_for  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

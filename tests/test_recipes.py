@@ -181,8 +181,8 @@ def test_recipe_errors_and_cli():
 
 def test_zoo_train_cli_runs_the_family_recipe_on_a_registered_model(tmp_path, capsys):
     """`zoo train NAME` picks the recipe by the model's task and builds it by name."""
-    from zoo import cli, registry
-
+    from zoo import cli
+    from zoo.core import registry
     @registry.register_model(family="resnet", task="image_classification", paper="test",
                              input_shape=(16, 16, 3))
     def _test_tiny_convnet(include_top=True, weights=None, input_shape=None, classes=1000,

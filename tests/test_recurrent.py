@@ -16,7 +16,7 @@ import pytest
 
 import zoo
 from zoo import tuning
-from zoo.registry import get_spec
+from zoo.core.registry import get_spec
 
 CELLS = ("simple", "gru", "lstm", "peephole")
 VARIANTS = {

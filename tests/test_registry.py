@@ -7,7 +7,7 @@ import sys
 import pytest
 
 import zoo
-from zoo.registry import get_spec
+from zoo.core.registry import get_spec
 
 
 def test_list_models_wildcards():
@@ -23,12 +23,12 @@ def test_list_models_wildcards():
 
 def test_every_family_is_registered_on_import():
     families = {get_spec(n).family for n in zoo.list_models()}
-    assert families == set(zoo.registry.FAMILIES)
-    assert zoo.registry.families() == tuple(sorted(families))  # derived: nothing to edit
+    assert families == set(zoo.core.registry.FAMILIES)
+    assert zoo.core.registry.families() == tuple(sorted(families))  # derived: nothing to edit
 
 
 def test_register_model_refuses_an_unknown_task_naming_the_known_ones():
-    from zoo import registry
+    from zoo.core import registry
 
     with pytest.raises(ValueError, match="image_classification") as info:
         registry.register_model(lambda: None, name="x", family="resnet", task="imag_clasification",
@@ -40,7 +40,7 @@ def test_register_model_refuses_an_unknown_task_naming_the_known_ones():
 
 
 def test_a_new_family_needs_no_list_to_edit():
-    from zoo import registry
+    from zoo.core import registry
 
     def tiny_new_family_model():
         ...
@@ -100,7 +100,7 @@ def test_model_card():
 
 
 def test_sequence_model_cards_count_flops_at_the_declared_length():
-    from zoo.flops import count_macs
+    from zoo.core.flops import count_macs
 
     lstm = zoo.model_card("peephole_lstm_classifier")
     assert lstm["inputs"] == [(None, None)]  # token ids of any length
@@ -125,7 +125,7 @@ def test_sequence_model_cards_count_flops_at_the_declared_length():
 def test_a_spec_can_declare_its_flops_input_shapes():
     import keras
 
-    from zoo import registry
+    from zoo.core import registry
 
     def tiny_sequence_model(input_shape=(None,)):
         inp = keras.Input(input_shape, dtype="int32", name="ids")
@@ -147,9 +147,9 @@ def test_a_spec_can_declare_its_flops_input_shapes():
 
 def test_import_zoo_brings_the_gan_api_without_tensorflow_on_jax():
     # sampling, grids, callbacks and the served generator are Keras-only; GAN *training* (the
-    # TensorFlow step and zoo.tasks.gan.DCGAN) lives with the tasks
-    code = ("import sys, zoo; assert zoo.gan.SampleGrid and zoo.gan.serving_generator and "
-            "zoo.gan.sample_latents(0, 2, 3).shape == (2, 3); print('tensorflow' in sys.modules)")
+    # TensorFlow step and zoo.roles.gan_training.DCGAN) lives with the tasks
+    code = ("import sys, zoo; s = zoo.models.dcgan_sampling; assert s.SampleGrid and s.serving_generator and "
+            "s.sample_latents(0, 2, 3).shape == (2, 3); print('tensorflow' in sys.modules)")
     env = {**__import__("os").environ, "KERAS_BACKEND": "jax"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                          timeout=300)

@@ -1,4 +1,4 @@
-"""`zoo.spaces` (plain Python) lists and enumerates every space as the keras-tuner-based
+"""`zoo.core.spaces` (plain Python) lists and enumerates every space as the keras-tuner-based
 functions zoo had before did (tests/_kt_spaces.py, driving keras-tuner's own HyperParameters):
 every registered model's space, and spaces using each kind of hyperparameter."""
 
@@ -9,8 +9,8 @@ import pytest
 
 import _kt_spaces as tuning  # the keras-tuner-based versions, the reference here
 import zoo
-from zoo import spaces
-from zoo.registry import get_spec
+from zoo.core import spaces
+from zoo.core.registry import get_spec
 
 
 def _nested(hp):
@@ -142,7 +142,7 @@ def test_errors_as_keras_tuner():
 
 
 def test_no_keras_nor_keras_tuner():
-    code = ("import sys, zoo.spaces as s; s.format_space(lambda hp: {'a': hp.Int('a', 1, 3)}); "
+    code = ("import sys, zoo.core.spaces as s; s.format_space(lambda hp: {'a': hp.Int('a', 1, 3)}); "
             "print(sorted(m for m in ('keras', 'keras_tuner', 'tensorflow') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                          check=False)

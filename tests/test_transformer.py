@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 import zoo
-from zoo import decoding
 from zoo.layers.transformer import (
     MultiHeadAttention,
     PositionalEncoding,
@@ -18,6 +17,7 @@ from zoo.layers.transformer import (
     sinusoidal_table,
 )
 from zoo.models import transformer as T  # noqa: E402  # `zoo.models.transformer` is also the builder's name
+from zoo.models import transformer_decoding as decoding
 
 TINY = dict(vocab_size=50, num_layers=1, d_model=16, d_ff=32, num_heads=2, dropout=0.0)
 
@@ -480,7 +480,7 @@ import jax, keras
 assert keras.backend.backend() == "jax"
 sys.path.insert(0, os.path.join(os.getcwd(), "tests"))
 from test_transformer import _markov_model
-from zoo import decoding
+from zoo.models import transformer_decoding as decoding
 model = _markov_model()
 src = np.array([[3, 4, 2], [4, 2, 0]], "int32")
 greedy = decoding.greedy_decode(model, src, max_length=4)
@@ -557,7 +557,7 @@ def test_builder_errors(kwargs, match):
 
 
 def test_flops_of_the_tied_projection_and_attention():
-    from zoo.flops import count_macs
+    from zoo.core.flops import count_macs
 
     model = zoo.transformer(**TINY)
     per_layer = dict()

@@ -13,7 +13,7 @@ import pytest
 import zoo
 from conftest import example_inputs
 from zoo import tuning
-from zoo.registry import get_spec, list_models
+from zoo.core.registry import get_spec, list_models
 
 # Subspaces small enough for tests: size hyperparameters pinned to the cards' test configurations
 # (hyperparameter names of the declared spaces).

@@ -1,4 +1,4 @@
-"""zoo.weights: registered names offline (cache in $KERAS_HOME/models, md5/sha256 checks), and
+"""zoo.core.weights: registered names offline (cache in $KERAS_HOME/models, md5/sha256 checks), and
 files that do not fit failing before anything is loaded. Never touches the network."""
 
 import dataclasses
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import zoo
-from zoo import weights as zw
+from zoo.core import weights as zw
 
 TINY = "zoo_test_tiny"
 

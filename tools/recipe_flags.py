@@ -7,7 +7,7 @@
 A model's recipe is its task's (`zoo.tasks.<task>`): `zoo.train.recipe.build_parser(NAME)` is
 the task's flags, `--set` and the trainer's flags with the task's defaults. docs/recipes.md holds
 one block per parser between `<!-- flags:NAME -->` and `<!-- /flags:NAME -->` (NAME: `trainer`
-for the flags every recipe shares, a task kind of `zoo.registry.TASKS` for that task's own flags,
+for the flags every recipe shares, a task kind of `zoo.core.registry.TASKS` for that task's own flags,
 read from the parser of its first registered model, or `search` for `zoo tune`).
 tests/test_recipes.py checks that each block lists every flag of its parser.
 """

@@ -38,7 +38,7 @@ _CORE_COMMANDS = ("list", "info", "build")
 
 def _cmd_list(args):
     import zoo
-    from zoo import registry
+    from zoo.core import registry
 
     names = zoo.list_models(args.pattern, family=args.family)
     if not names:
@@ -82,7 +82,7 @@ def _cmd_info(args):
 
 def _cmd_build(args):
     import zoo
-    from zoo.registry import parse_overrides
+    from zoo.core.registry import parse_overrides
 
     overrides = parse_overrides(args.set)
     model = zoo.create_model(args.name, **overrides)

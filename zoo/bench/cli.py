@@ -25,7 +25,7 @@ def _both(value, flag):
 def check_args(args):
     """The models and settings of `args`; ValueError naming the first bad flag, before any
     work."""
-    from zoo.registry import list_models
+    from zoo.core.registry import list_models
 
     for flag, least in (("batch", 1), ("steps", 1), ("rounds", 2), ("warmup", 1), ("length", 1)):
         value = getattr(args, flag)

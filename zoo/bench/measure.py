@@ -29,7 +29,7 @@ import time
 import numpy as np
 
 from zoo.bench.peers import peer_for
-from zoo.registry import create_model, get_spec
+from zoo.core.registry import create_model, get_spec
 
 __all__ = ["median_ci", "synthetic_batch", "builder_arguments", "bench_model", "mixed_policy",
            "ZOO", "TWIN"]

@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import Any, Callable, Dict, Optional, Tuple
 
 from zoo.bench import keras_hub_peers
-from zoo.registry import create_model
+from zoo.core.registry import create_model
 
 __all__ = ["peer_for", "APPLICATIONS", "KERAS_CELL"]
 

@@ -29,11 +29,11 @@ The signatures are the task's (`zoo.tasks.<task>.endpoints`). Images are resized
 (`tf.image.resize`) to the model's input size and normalised inside the graph (`preprocessing`:
 `"none"`, `"unit"` (x/255), `"symmetric"` (x/127.5-1), keras.applications' `"caffe"`, `"torch"`,
 `"tf"` modes, or a callable on a float32 tensor). The default preprocessing is the one the weights
-were trained with (`zoo.tasks.base.Task.export_options`): a zoo training run's pipeline (recorded
+were trained with (`zoo.roles.task.Task.export_options`): a zoo training run's pipeline (recorded
 on the model, and in the `.zoo.json` beside a saved model), a registered weights file's (e.g.
 keras.applications' caffe mode for ResNet v1), else the card's. Auxiliary heads are dropped
 (`outputs=` picks the outputs to keep; by default outputs whose layer name contains "aux" go).
-Translation decodes with `zoo.decoding.translate` (beam search and greedy).
+Translation decodes with `zoo.models.transformer_decoding.translate` (beam search and greedy).
 
 Each export carries `assets.extra/signatures.json` (every signature, input and output with its
 documentation, dtype and shape, and the export options) and `assets.extra/README.md`.
@@ -58,7 +58,7 @@ Example:
     True
 """  # noqa: E501 (the table of signatures)
 
-from zoo.lazy import lazy_attributes
+from zoo.core.lazy import lazy_attributes
 
 # public name -> module; loaded on first use (the `zoo` command's parser imports `zoo.export.cli`
 # without TensorFlow)
@@ -74,8 +74,8 @@ _PUBLIC = {
     "verify": "zoo.export.verification",
     "verify_many": "zoo.export.verification",
     "find_exports": "zoo.export.verification",
-    "select_outputs": "zoo.tasks.serving",
-    "PREPROCESSING_MODES": "zoo.tasks.serving",
+    "select_outputs": "zoo.roles.serving",
+    "PREPROCESSING_MODES": "zoo.roles.serving",
     "add_cli": "zoo.export.cli",
 }
 

@@ -20,13 +20,12 @@ import time
 import uuid
 from typing import Any, Dict, List
 
+from zoo.core.registry import TASKS as MODEL_TASKS
+from zoo.core.registry import check_folder_name, get_spec
+from zoo.core.saving import check_writable_folder
+from zoo.core.weights import preprocessing_of, set_preprocessing
 from zoo.export.warmup import write_batching_parameters, write_warmup_requests
-from zoo.registry import TASKS as MODEL_TASKS
-from zoo.registry import check_folder_name, get_spec
-from zoo.saving import check_writable_folder
-from zoo.tasks import task_class
-from zoo.tasks.base import Task
-from zoo.tasks.serving import (
+from zoo.roles.serving import (
     Endpoint,
     TensorDoc,
     callable_name,
@@ -35,7 +34,8 @@ from zoo.tasks.serving import (
     output_names,
     select_outputs,
 )
-from zoo.weights import preprocessing_of, set_preprocessing
+from zoo.roles.task import Task
+from zoo.tasks import task_class
 
 __all__ = ["TASKS", "TMP_PREFIX", "export_model", "endpoints_for", "next_version", "list_versions",
            "write_model_config", "serving_options"]
@@ -142,7 +142,7 @@ def _infer_task(model, name):
 
 def serving_options(name, model=None) -> Dict[str, Any]:
     """Default export options of registered model `name` (`{}` for other names): its task's
-    `export_options` (the preprocessing its weights were trained with, see `zoo.tasks.base`).
+    `export_options` (the preprocessing its weights were trained with, see `zoo.roles.task`).
 
     Example:
         >>> serving_options("resnet50")
@@ -190,10 +190,10 @@ def export_model(model, name, task=None, export_dir="saved_models", version=None
     Args:
         model: a `keras.Model` (TensorFlow backend).
         name: the served model's name (the folder under `export_dir`), e.g. `"resnet50"`.
-        task: one of `TASKS` or a `zoo.tasks.base.Task`; `None` takes the registry's task for
+        task: one of `TASKS` or a `zoo.roles.task.Task`; `None` takes the registry's task for
             `name`, else guesses (image classifier or `"generic"`). The task's `export_options`
             give the default `**opts`: the preprocessing the weights were trained with
-            (`zoo.weights.preprocessing_of(model)`: a zoo training run's pipeline or a registered
+            (`zoo.core.weights.preprocessing_of(model)`: a zoo training run's pipeline or a registered
             weights file's), else the card's, else the task pipeline's.
         export_dir: the folder holding all served models (and `models.config`).
         version: integer version; `None` takes the next free one. An existing version is an error.

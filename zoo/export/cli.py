@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from zoo.registry import TASKS as MODEL_TASKS
-from zoo.registry import parse_overrides
+from zoo.core.registry import TASKS as MODEL_TASKS
+from zoo.core.registry import parse_overrides
 
 __all__ = ["add_cli"]
 
@@ -18,10 +18,10 @@ def _parse_sets(items):
 
 def _cmd_export(args):
     import zoo.layers  # noqa: F401  (registers zoo's layers for loading a .keras file)
+    from zoo.core.registry import check_folder_name, create_model
+    from zoo.core.weights import load_model
     from zoo.export.archive import export_model
     from zoo.export.verification import verify
-    from zoo.registry import check_folder_name, create_model
-    from zoo.weights import load_model
 
     check_folder_name(args.name, "name")  # before any model is loaded or built
     if args.keras_file:  # a file saved by zoo carries the preprocessing its weights expect
@@ -60,8 +60,8 @@ def _print_report(report):
 
 def _cmd_verify(args):
     import zoo.layers  # noqa: F401  (registers zoo's layers for loading a .keras file)
+    from zoo.core.weights import load_model
     from zoo.export.verification import find_exports, verify_many
-    from zoo.weights import load_model
 
     paths = [p for path in args.path for p in find_exports(path)]
     if not paths:

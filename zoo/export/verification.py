@@ -33,7 +33,7 @@ import numpy as np
 
 from zoo.export.archive import endpoints_for, list_versions
 from zoo.export.warmup import WARMUP_FILE, sample_inputs
-from zoo.tasks.serving import select_outputs
+from zoo.roles.serving import select_outputs
 
 __all__ = ["verify", "verify_many", "find_exports"]
 

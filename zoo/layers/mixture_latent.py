@@ -16,7 +16,8 @@ class MixtureLatent(keras.layers.Layer):
     connected latent over all of them, whose in-between points give in-between images. Here the
     component is chosen by the first latent coordinate (`k = floor((z_0 + 1) / 2 * K)`, uniform
     over the `K` components when `z_0 ~ U(-1, 1)`), so the generator keeps its input: a plain
-    `U(-1, 1)` vector, as in DCGAN, and its exports and `zoo.gan.sample_latents` are unchanged.
+    `U(-1, 1)` vector, as in DCGAN, and its exports and `zoo.models.dcgan_sampling.sample_latents` are
+unchanged.
     The means `mu` (shape `(K, d)`, initialised from `U(-1, 1)`) are trained with the generator;
     the spread `scale` is fixed, since a learned one shrinks to zero and each component then
     draws one image (DeLiGAN needs a penalty to prevent that).

@@ -1,5 +1,5 @@
 """One module per family (its builders and registered variants), each with its cards beside it as
-plain data in `<family>_card.py` (written by `python -m zoo.cards --write`).
+plain data in `<family>_card.py` (written by `python -m zoo.core.cards --write`).
 
 Importing this package imports no family: `zoo.models.resnet` (the module) and
 `zoo.models.resnet50` (a builder) load on first use, and `from zoo.models import *` loads them all.
@@ -11,7 +11,7 @@ the module.
 import importlib
 import importlib.util
 
-from zoo import registry as _registry
+from zoo.core import registry as _registry
 
 
 def _public():

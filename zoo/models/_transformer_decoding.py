@@ -8,7 +8,7 @@ decoder layer keeps the keys and values of the target positions decoded so far i
 no more); a step embeds the token at position `index`, writes its keys and values there and
 attends over the cache, so the prefix is never recomputed. The encoder-decoder attention's keys
 and values of the encoder outputs are projected once per sequence (`start`). Both are `keras.ops`
-only; `zoo.decoding` uses them, and `zoo.models.transformer` re-exports them.
+only; `zoo.models.transformer_decoding` uses them, and `zoo.models.transformer` re-exports them.
 
 Example:
     >>> import numpy as np, zoo

@@ -29,9 +29,9 @@ from __future__ import annotations
 
 import keras
 
-from zoo import weights as _weights
+from zoo.core import weights as _weights
+from zoo.core.registry import register_model
 from zoo.layers.da_rnn import InputAttentionEncoder, Standardize, TemporalAttentionDecoder
-from zoo.registry import register_model
 
 __all__ = ["da_rnn", "da_rnn_128", "attention_model", "da_rnn_param_count"]
 
@@ -81,7 +81,7 @@ def da_rnn_param_count(num_drivers, window, encoder_units, decoder_units, horizo
 
 
 def search_space(hp):
-    """DA-RNN's search space (`zoo.spaces` convention): the paper's grid (section 4.2: window
+    """DA-RNN's search space (`zoo.core.spaces` convention): the paper's grid (section 4.2: window
     T in {3, 5, 10, 15, 25}, m = p in {16, 32, 64, 128, 256}; its best: T = 10, m = p = 64 or
     128), and Adam's learning rate (0.001 in the paper)."""
     units = hp.Choice("units", [64, 128, 32, 16, 256])

@@ -24,7 +24,7 @@ output unit have one. Batch normalisation uses `momentum=0.9, epsilon=1e-5` (PyT
 defaults, which the reference implementations use).
 
 The discriminator returns a logit by default (`output_activation=None`): the paper's sigmoid is
-folded into the loss (`zoo.gan.DCGAN` uses `from_logits=True`), which is the numerically stable
+folded into the loss (`zoo.roles.gan_training.DCGAN` uses `from_logits=True`), which is the numerically stable
 form of the same objective. Pass `output_activation="sigmoid"` for the literal layer.
 
 Reference:
@@ -43,9 +43,9 @@ from __future__ import annotations
 
 import keras
 
-from zoo import weights as _weights
+from zoo.core import weights as _weights
+from zoo.core.registry import register_model
 from zoo.layers.mixture_latent import MixtureLatent
-from zoo.registry import register_model
 
 __all__ = [
     "dcgan_generator",
@@ -194,7 +194,7 @@ def dcgan_generator(
 
     Example:
         >>> import zoo
-        >>> from zoo.gan import sample_latents
+        >>> from zoo.models.dcgan_sampling import sample_latents
         >>> g = zoo.dcgan_generator(latent_dim=16, image_shape=(32, 32, 3), base_filters=8)
         >>> z = sample_latents(seed=0, count=2, latent_dim=16)
         >>> g.predict(z, verbose=0).shape
@@ -338,7 +338,7 @@ def dcgan_discriminator(
 
 
 def dcgan_search_space(base_filters, generator):
-    """Search space of a DCGAN network (`zoo.spaces` convention), after Radford et al. 2015
+    """Search space of a DCGAN network (`zoo.core.spaces` convention), after Radford et al. 2015
     section 4: Adam at 2e-4 (0.001 was too high) with beta_1 0.5 (0.9 oscillated), batch 128;
     here also 1e-4, beta_1 0.9 and batch 64 for comparison, the width (`base_filters`, the
     variant's or half), the kernel (5 as the paper, or 4) and, for generators, the latent size

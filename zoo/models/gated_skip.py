@@ -22,11 +22,11 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from zoo import weights as _weights
-from zoo.conventions import check_image_args, classifier_head, finish_model, image_input
+from zoo.core import weights as _weights
+from zoo.core.conventions import check_image_args, classifier_head, finish_model, image_input
+from zoo.core.registry import register_model
+from zoo.core.spaces import optimizer_space
 from zoo.layers.gated_skip import GatedSkip, HighwayDense, check_gating, default_gate_bias
-from zoo.registry import register_model
-from zoo.spaces import optimizer_space
 
 __all__ = ["gated_resnet50", "gated_resnet101", "gated_resnet152", "highway_net"]
 
@@ -178,7 +178,7 @@ def _gate_space(hp, highway_biases):
 
 
 def gated_resnet_search_space(hp):
-    """Search space of the gated ResNets (`zoo.spaces` convention): the gating variant with its
+    """Search space of the gated ResNets (`zoo.core.spaces` convention): the gating variant with its
     initial gate bias as a conditional hyperparameter (highway: -1, -2, -3, Srivastava et al.
     2015; exclusive / shortcut-only: -6 or 0, He et al. 2016 Table 1), the width (`base_filters`
     64 as ResNet, or 32), and SGD at 0.1 with weight decay 1e-4 (He et al. 2015) or AdamW."""
@@ -228,7 +228,7 @@ _register_gated(gated_resnet152, "3, 8, 36, 3", "ResNet152")
 
 
 def highway_net_search_space(hp):
-    """Search space of the highway network (`zoo.spaces` convention), after Srivastava et al.
+    """Search space of the highway network (`zoo.core.spaces` convention), after Srivastava et al.
     2015: depths 10, 20, 50, 100 and widths 50 or 71 of their MNIST networks, ReLU or tanh, the
     gating variant with its initial gate bias conditional on it (highway: -1, -2, -3; the paper
     suggests more negative for deeper nets), SGD with momentum at 0.01 to 0.1 (the paper searched

@@ -29,9 +29,9 @@ from __future__ import annotations
 
 import keras
 
+from zoo.core.registry import register_model
+from zoo.core.spaces import optimizer_space
 from zoo.layers.graph_conv import AdjacencyNormalization, GraphConvolution
-from zoo.registry import register_model
-from zoo.spaces import optimizer_space
 
 __all__ = ["gcn"]
 
@@ -46,7 +46,7 @@ def _check_int(name, value, minimum=1):
 
 
 def gcn_search_space(hp):
-    """Search space of the GCN (`zoo.spaces` convention): hidden units, dropout, the first
+    """Search space of the GCN (`zoo.core.spaces` convention): hidden units, dropout, the first
     layer's L2 and Adam's learning rate around the paper's (16, 0.5, 5e-4, 0.01; Kipf & Welling
     2017 section 5.2 chose them on Citeseer's validation set); full-batch Adam, 200 epochs of one
     step over the whole graph (`batch_size` 1: one graph)."""

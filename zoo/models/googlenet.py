@@ -21,7 +21,7 @@ the padded zeros are never above the true maximum and the function is exactly th
 at every input size.
 
 `weights="imagenet"` for `googlenet_torchvision` fetches torchvision's published file
-(`googlenet-1378be20.pth`), reads it without PyTorch (`zoo.torch_weights`, tensors only),
+(`googlenet-1378be20.pth`), reads it without PyTorch (`zoo.core.torch_weights`, tensors only),
 converts it (`convert_torchvision_state_dict`) and caches the converted arrays with their sha256;
 a local torchvision `.pth` file passed as `weights=` converts the same way. Those weights expect
 the inputs of `preprocess_input` below: torchvision builds its pretrained GoogLeNet with
@@ -37,16 +37,16 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from zoo import weights as _weights
-from zoo.conventions import check_image_args, classifier_head, finish_model, image_input
+from zoo.core import weights as _weights
+from zoo.core.conventions import check_image_args, classifier_head, finish_model, image_input
+from zoo.core.registry import register_model
+from zoo.core.spaces import optimizer_space
 from zoo.layers.lrn import LocalResponseNormalization
 from zoo.models.googlenet_torch import (
     convert_torchvision_state_dict,
     is_torch_weights,
     load_torchvision_weights,
 )
-from zoo.registry import register_model
-from zoo.spaces import optimizer_space
 
 __all__ = [
     "googlenet",
@@ -292,7 +292,7 @@ def _with_args_doc(fn):
 
 
 def googlenet_search_space(dropouts=(0.4, 0.2), batch_norm=False):
-    """Search space of a GoogLeNet variant (`zoo.spaces` convention), after Szegedy et al. 2014
+    """Search space of a GoogLeNet variant (`zoo.core.spaces` convention), after Szegedy et al. 2014
     (section 6): SGD with momentum 0.9 (or AdamW), dropout before the classifier (0.4 in the
     paper, 0.2 in torchvision), the auxiliary classifiers on or off and, when on, the weight of
     their loss (0.3 in the paper, section 5; a conditional hyperparameter); `batch_norm` adds

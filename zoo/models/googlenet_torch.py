@@ -1,9 +1,9 @@
 """torchvision's GoogLeNet weights in `zoo.models.googlenet`'s layout, without PyTorch.
 
 `convert_torchvision_state_dict` maps a `torchvision.models.googlenet` state dict (a `.pth`
-file read by `zoo.torch_weights`, tensors only) to `{layer name: arrays}`;
+file read by `zoo.core.torch_weights`, tensors only) to `{layer name: arrays}`;
 `load_torchvision_weights` loads `"imagenet"` (torchvision's published file, fetched and
-hash-checked by `zoo.weights`, converted once and cached with its sha256) or a local `.pth`.
+hash-checked by `zoo.core.weights`, converted once and cached with its sha256) or a local `.pth`.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import os
 
 import numpy as np
 
-from zoo import torch_weights
-from zoo import weights as _weights
+from zoo.core import torch_weights
+from zoo.core import weights as _weights
 
 __all__ = ["convert_torchvision_state_dict", "load_torchvision_weights"]
 
@@ -46,7 +46,7 @@ def tv_units():
 def convert_torchvision_state_dict(state):
     """torchvision's GoogLeNet state dict in our layout: `{layer name: [arrays]}`.
 
-    Needs no PyTorch: a path is read with `zoo.torch_weights.read_state_dict` (tensors and
+    Needs no PyTorch: a path is read with `zoo.core.torch_weights.read_state_dict` (tensors and
     ordered dictionaries only). Convolutions `(O, I, kh, kw)` become `(kh, kw, I, O)` kernels
     (no bias), each BN gives `[gamma, beta, moving_mean, moving_variance]`, linear layers
     `(out, in)` become `(in, out)` kernels; the auxiliary `fc1` rows are permuted from

@@ -25,10 +25,10 @@ from __future__ import annotations
 
 from keras import layers
 
-from zoo import conventions
-from zoo import weights as _weights
-from zoo.registry import register_model
-from zoo.spaces import optimizer_space
+from zoo.core import conventions
+from zoo.core import weights as _weights
+from zoo.core.registry import register_model
+from zoo.core.spaces import optimizer_space
 
 __all__ = ["inception_v3"]
 
@@ -168,7 +168,7 @@ def inception_c(x, index, names, name):
 
 
 def inception_v3_search_space(hp):
-    """Search space of Inception v3 (`zoo.spaces` convention), after Szegedy et al. 2015 section 8:
+    """Search space of Inception v3 (`zoo.core.spaces` convention), after Szegedy et al. 2015 section 8:
     RMSProp at 0.045 with gradient clipping at 2.0 and label smoothing 0.1 (section 7); here SGD
     (momentum 0.9) at 0.045 or 0.1 or AdamW, clipping 2.0 or none, label smoothing 0.1 or none,
     weight decay 4e-5 (TF-slim's Inception v3)."""
@@ -220,7 +220,7 @@ def inception_v3(
 
     Raises:
         ValueError: an invalid argument (before anything is built).
-        zoo.weights.WeightsMismatchError: a weights file that does not fit.
+        zoo.core.weights.WeightsMismatchError: a weights file that does not fit.
 
     Reference:
         Szegedy et al. 2016, Rethinking the Inception Architecture for Computer Vision,

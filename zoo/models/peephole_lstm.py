@@ -26,9 +26,9 @@ from __future__ import annotations
 
 import keras
 
-from zoo import weights as _weights
+from zoo.core import weights as _weights
+from zoo.core.registry import register_model
 from zoo.layers.peephole_lstm import PeepholeLSTM
-from zoo.registry import register_model
 
 __all__ = [
     "peephole_lstm_classifier",
@@ -171,7 +171,7 @@ def _finish(model, name, weights):
 
 
 def lstm_search_space(bidirectional, cell="peephole"):
-    """Search space of the recurrent models (`zoo.spaces` convention): the cell (the variant's
+    """Search space of the recurrent models (`zoo.core.spaces` convention): the cell (the variant's
     own first, then the others: peephole / plain LSTM is the ablation of Gers et al. 2002, GRU
     and the plain tanh RNN the other cells), one or two stacked layers with the second layer's
     units a conditional hyperparameter (active only with two layers), dropout, optionally

@@ -28,10 +28,10 @@ from __future__ import annotations
 
 from keras import layers
 
-from zoo import conventions
-from zoo import weights as _weights
-from zoo.registry import register_model
-from zoo.spaces import optimizer_space
+from zoo.core import conventions
+from zoo.core import weights as _weights
+from zoo.core.registry import register_model
+from zoo.core.spaces import optimizer_space
 
 __all__ = [
     "resnet50",
@@ -323,7 +323,7 @@ def _variant(depth, preact):
 
     Raises:
         ValueError: an invalid argument (before anything is built).
-        zoo.weights.WeightsMismatchError: a weights file that does not fit.
+        zoo.core.weights.WeightsMismatchError: a weights file that does not fit.
 
     Reference:
         {paper}
@@ -350,7 +350,7 @@ def _variant(depth, preact):
 
 
 def resnet_search_space(hp):
-    """Search space of the ResNets (v1 and v2), see `zoo.spaces` for the convention.
+    """Search space of the ResNets (v1 and v2), see `zoo.core.spaces` for the convention.
 
     He et al. 2015 (section 3.4) train with SGD, momentum 0.9, learning rate 0.1 at batch 256
     and weight decay 1e-4; AdamW is the common alternative (its decoupled decay is larger).

@@ -12,7 +12,8 @@ Training pieces of section 5 (keras only, not builders, import them from this mo
 `LabelSmoothedCrossEntropy` (eps_ls = 0.1, padding ignored), `TransformerSchedule`
 (d_model^-0.5 * min(step^-0.5, step * warmup^-1.5)), `transformer_optimizer` (Adam with
 beta_1 0.9, beta_2 0.98, epsilon 1e-9 on that schedule). Decoding (greedy, beam search, `translate`)
-is in `zoo.decoding`; `encoder_decoder(model)` gives the encoder and decoder sub-models it uses
+is in `zoo.models.transformer_decoding`; `encoder_decoder(model)` gives the encoder and decoder
+sub-models it uses
 without a cache, `cached_decoder(model)` the one-position-at-a-time decoder with key/value caches
 (both defined in `zoo.models._transformer_decoding`, imported here).
 
@@ -34,6 +35,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from zoo.core.registry import register_model
 from zoo.layers.transformer import (
     PaddingMask,
     PositionalEncoding,
@@ -43,7 +45,6 @@ from zoo.layers.transformer import (
     check_block_args,
 )
 from zoo.models._transformer_decoding import cached_decoder, encoder_decoder  # noqa: F401
-from zoo.registry import register_model
 
 __all__ = ["transformer", "transformer_base", "transformer_big", "transformer_classifier"]
 
@@ -205,7 +206,7 @@ def transformer(
 def transformer_search_space(d_models=(512, 256, 1024), dropouts=(0.1, 0.2), layers=(6, 4, 2),
                              heads=(8, 16, 4), learning_rates=(7e-4, 3.5e-4),
                              warmups=(4000, 8000)):
-    """Search space of a Transformer (`zoo.spaces` convention), after Vaswani et al. 2017 Table 3:
+    """Search space of a Transformer (`zoo.core.spaces` convention), after Vaswani et al. 2017 Table 3:
     `num_layers` N, `d_model` (with `d_ff` = 4 d_model), `num_heads` h (every choice divides every
     d_model), dropout, label smoothing 0.1 or none; Adam (beta_1 0.9) at the peak learning rate
     of the paper's schedule (d_model^-0.5 warmup^-0.5 = 7e-4 for 512 and 4000) or half; and the

@@ -1,6 +1,6 @@
 """Cards of the models `zoo.models.transformer` registers, as plain data.
 
-Read by `zoo list` and `zoo info` without building anything; written by `python -m zoo.cards
+Read by `zoo list` and `zoo info` without building anything; written by `python -m zoo.core.cards
 --write` and checked against the built models by tests/test_cards.py. Do not edit by hand.
 """
 

@@ -1,7 +1,7 @@
 """One module per task kind: the single place that says what a task is (TensorFlow).
 
-Each module `zoo.tasks.<kind>`, named after a task of `zoo.registry.TASKS`, defines a
-`zoo.tasks.base.Task` subclass as `TASK`: its training step, loss and metrics, default data and
+Each module `zoo.tasks.<kind>`, named after a task of `zoo.core.registry.TASKS`, defines a
+`zoo.roles.task.Task` subclass as `TASK`: its training step, loss and metrics, default data and
 recipe flags, serving signatures and export options, search space, search data and objective.
 `task_for(name)` gives the task of a registered model; the workflows (`zoo.train`, `zoo.export`,
 `zoo.tuning`) read it and never switch on task or model names.
@@ -29,13 +29,13 @@ from __future__ import annotations
 
 import importlib
 
-from zoo.registry import TASKS, get_spec
+from zoo.core.registry import TASKS, get_spec
 
 __all__ = ["task_class", "task_for", "TASKS"]
 
 
 def task_class(kind: str):
-    """The `Task` subclass of task kind `kind` (one of `zoo.registry.TASKS`)."""
+    """The `Task` subclass of task kind `kind` (one of `zoo.core.registry.TASKS`)."""
     if kind not in TASKS:
         raise ValueError(f"`task` must be one of {TASKS}. Received: task={kind!r}")
     return importlib.import_module(f"zoo.tasks.{kind}").TASK

@@ -2,7 +2,7 @@
 target's own history (DA-RNN, Qin et al. 2017).
 
 * Data (`zoo train NAME`): the embedded synthetic default with known drivers
-  (`zoo.tasks.forecasting_data.synthetic_series`: `--series-length`, `--num-drivers`,
+  (`zoo.data.series.synthetic_series`: `--series-length`, `--num-drivers`,
   `--num-true-drivers`, `--relation`), or any CSV file (`--csv FILE --target COLUMN [--drivers A,B,...]`, e.g.
   the paper's `nasdaq100_padding.csv` with `--target NDX`). Sliding windows of `--window` steps,
   chronological train / validation / test splits (`--val-fraction`, `--test-fraction`; the
@@ -37,10 +37,10 @@ import tensorflow as tf
 from zoo import data as zdata
 from zoo.layers.da_rnn import Standardize
 from zoo.models.da_rnn import attention_model
+from zoo.roles.serving import Endpoint, TensorDoc, named_function
+from zoo.roles.task import Task, export_note, f32
 from zoo.tasks import forecasting_data as fdata
-from zoo.tasks.base import Task, export_note, f32
 from zoo.tasks.image_classification import limit_eval
-from zoo.tasks.serving import Endpoint, TensorDoc, named_function
 
 __all__ = ["Forecasting", "TASK", "forecasting_source", "target_scale", "evaluate_windows",
            "compare_forecasters", "SEARCH_WINDOW"]

@@ -28,8 +28,7 @@ from typing import Any, Dict
 import tensorflow as tf
 
 from zoo import data as zdata
-from zoo.tasks.base import Task, classification_forward, export_note, logits_flag, validation_note
-from zoo.tasks.serving import (
+from zoo.roles.serving import (
     Endpoint,
     TensorDoc,
     callable_name,
@@ -39,6 +38,7 @@ from zoo.tasks.serving import (
     probability_outputs,
     single_output,
 )
+from zoo.roles.task import Task, classification_forward, export_note, logits_flag, validation_note
 
 __all__ = ["ImageClassification", "image_endpoints", "with_bn_momentum", "TASK"]
 
@@ -49,7 +49,7 @@ class ImageClassification(Task):
     Args:
         label_smoothing: cross-entropy label smoothing.
         aux_weight: weight of each auxiliary head's loss (models with several outputs).
-        from_logits: None: from the model (`zoo.conventions.output_is_probability`).
+        from_logits: None: from the model (`zoo.core.conventions.output_is_probability`).
     """
 
     name = "image_classification"

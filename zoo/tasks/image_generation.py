@@ -1,7 +1,7 @@
 """Image generation: DCGAN generators, trained against their registered discriminator.
 
-* Training: `zoo.tasks.gan.gan_update` (the one GAN step) on a `GANPair` of the generator and its
-  partner (declared at registration, `zoo.registry.ModelSpec.partner`); Adam with lr 2e-4 and
+* Training: `zoo.roles.gan_training.gan_update` (the one GAN step) on a `GANPair` of the generator and its
+  partner (declared at registration, `zoo.core.registry.ModelSpec.partner`); Adam with lr 2e-4 and
   beta_1 0.5 (Radford et al. 2015), latents from U(-1, 1), images scaled to [-1, 1]. Options
   beyond the paper, off by default: `--label-smoothing`, `--ema-decay`, `--diff-augment`,
   `--r1-gamma`, `--g-steps`, `--d-lr-ratio`, `--beta-2`. A grid of samples is written each epoch.
@@ -27,10 +27,9 @@ import numpy as np
 import tensorflow as tf
 
 from zoo import data as zdata
-from zoo.gan import save_image_grid, serving_generator
-from zoo.registry import get_spec
-from zoo.tasks.base import Task, builder_fn, export_note
-from zoo.tasks.gan import (
+from zoo.core.registry import get_spec
+from zoo.models.dcgan_sampling import save_image_grid, serving_generator
+from zoo.roles.gan_training import (
     DIFF_AUGMENTATIONS,
     GANPair,
     ScaledSchedule,
@@ -38,7 +37,8 @@ from zoo.tasks.gan import (
     gan_update,
     update_ema,
 )
-from zoo.tasks.serving import Endpoint, TensorDoc
+from zoo.roles.serving import Endpoint, TensorDoc
+from zoo.roles.task import Task, builder_fn, export_note
 
 __all__ = ["ImageGeneration", "partner_of", "image_shape_of", "TASK"]
 

@@ -7,7 +7,7 @@
 * Data (`zoo train NAME`): by default the embedded Zachary's karate club (networkx, no download:
   two factions, one labelled node per faction, identity features); the held-out metrics are those
   of the other 32 nodes. `--planetoid DIR --dataset cora` (or `citeseer`, `pubmed`) reads Kipf's
-  Planetoid files (`zoo.tasks.graph_data.load_planetoid`): trained on the 20 labelled nodes per
+  Planetoid files (`zoo.data.graphs.load_planetoid`): trained on the 20 labelled nodes per
   class, evaluated on the 1000 test nodes; validation accuracy reported beside.
 * Serving: `serving_default` takes one graph, `node_features` float32 `[N, F]` and its raw
   `adjacency` float32 `[N, N]` (symmetric, without self-loops; normalised inside the graph), and
@@ -29,9 +29,9 @@ from typing import Dict
 import numpy as np
 import tensorflow as tf
 
-from zoo.tasks.base import Task, classification_forward, export_note, f32, logits_flag
-from zoo.tasks.graph_data import PLANETOID_NAMES, Graph, graph_source, karate_club, load_planetoid
-from zoo.tasks.serving import Endpoint, TensorDoc, probabilities_fn
+from zoo.data.graphs import PLANETOID_NAMES, Graph, graph_source, karate_club, load_planetoid
+from zoo.roles.serving import Endpoint, TensorDoc, probabilities_fn
+from zoo.roles.task import Task, classification_forward, export_note, f32, logits_flag
 
 __all__ = ["NodeClassification", "masked_accuracy", "TASK"]
 
@@ -53,7 +53,7 @@ class NodeClassification(Task):
     """See the module docstring.
 
     Args:
-        from_logits: None: from the model (`zoo.conventions.output_is_probability`).
+        from_logits: None: from the model (`zoo.core.conventions.output_is_probability`).
     """
 
     name = "node_classification"

@@ -1,7 +1,7 @@
 """Sequence classification: the recurrent classifiers (sequences of features or tokens).
 
-* Training: sparse categorical cross-entropy and accuracy (`zoo.tasks.base.classification_forward`).
-* Data, serving: `zoo.tasks.sequence` (default data: the digits as 8 rows of 8 features).
+* Training: sparse categorical cross-entropy and accuracy (`zoo.roles.task.classification_forward`).
+* Data, serving: `zoo.roles.sequence` (default data: the digits as 8 rows of 8 features).
 * Search: trials train on `digits_rows`.
 
 Example:
@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from zoo.tasks.base import classification_forward, logits_flag
-from zoo.tasks.sequence import SequenceTask
+from zoo.roles.sequence import SequenceTask
+from zoo.roles.task import classification_forward, logits_flag
 
 __all__ = ["SequenceClassification", "TASK"]
 

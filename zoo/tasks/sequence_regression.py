@@ -3,7 +3,7 @@ adding problem (Hochreiter & Schmidhuber 1997) by default.
 
 * Training: mean squared error (and mean absolute error) over the outputs.
 * Data (`zoo train NAME`): the embedded adding problem (`--steps`, `--num-train`); serving and the
-  other data of `zoo.tasks.sequence`. The signature returns `predictions`.
+  other data of `zoo.roles.sequence`. The signature returns `predictions`.
 * Search: trials train on the adding problem at the model's input length.
 
 Example:
@@ -17,9 +17,9 @@ from __future__ import annotations
 import tensorflow as tf
 
 from zoo import data as zdata
-from zoo.tasks.base import f32
+from zoo.roles.sequence import SequenceTask, sequence_endpoints
+from zoo.roles.task import f32
 from zoo.tasks.image_classification import limit_eval
-from zoo.tasks.sequence import SequenceTask, sequence_endpoints
 
 __all__ = ["SequenceRegression", "TASK"]
 

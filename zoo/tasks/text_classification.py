@@ -2,8 +2,8 @@
 
 * Training: as `zoo.tasks.sequence_classification` (cross-entropy, accuracy).
 * Data (`zoo train NAME`): the digits as 64 grey-level tokens (embedded, the default) or a TFDS
-  text dataset (`imdb_reviews`, ...) with a learned vocabulary (`zoo.tasks.sequence`).
-* Serving: `tokens` and `lengths` -> `probabilities` (+ top-k), `zoo.tasks.sequence`.
+  text dataset (`imdb_reviews`, ...) with a learned vocabulary (`zoo.roles.sequence`).
+* Serving: `tokens` and `lengths` -> `probabilities` (+ top-k), `zoo.roles.sequence`.
 
 Example:
     >>> from zoo.tasks import task_for
@@ -13,8 +13,8 @@ Example:
 
 from __future__ import annotations
 
+from zoo.roles.sequence import digits_tokens_source
 from zoo.tasks.image_classification import limit_eval
-from zoo.tasks.sequence import digits_tokens_source
 from zoo.tasks.sequence_classification import SequenceClassification
 
 __all__ = ["TextClassification", "TASK"]

@@ -8,7 +8,8 @@
   its training split. After training, greedy decoding of held-out examples gives the exact-match
   rate.
 * Serving: `serving_default` (teacher-forced next-token `probabilities`), `translate` (beam
-  search, `zoo.decoding.translate`) and `translate_greedy`, returning `token_ids` and `scores`.
+  search, `zoo.models.transformer_decoding.translate`) and `translate_greedy`, returning
+  `token_ids` and `scores`.
 * Search: trials train on reversal of 8 tokens over 10 symbols.
 
 Example:
@@ -23,9 +24,9 @@ import numpy as np
 import tensorflow as tf
 
 from zoo import data as zdata
-from zoo.tasks.base import Task, export_note, f32, smoothed_cross_entropy
+from zoo.roles.serving import Endpoint, TensorDoc, probabilities_fn, resolve_callable, single_output
+from zoo.roles.task import Task, export_note, f32, smoothed_cross_entropy
 from zoo.tasks.image_classification import limit_eval
-from zoo.tasks.serving import Endpoint, TensorDoc, probabilities_fn, resolve_callable, single_output
 
 __all__ = ["Translation", "subword_source", "greedy_decode", "exact_match", "TASK"]
 
@@ -208,13 +209,14 @@ class Translation(Task):
         to_probs = probabilities_fn(model, opts.get("output_activation", "auto"))
         vocab = model.outputs[0].shape[-1]
         sample_vocab = int(opts.get("sample_vocab", 10))
-        translate_fn = opts.get("translate_fn") or "zoo.decoding:translate"
+        translate_fn = opts.get("translate_fn") or "zoo.models.transformer_decoding:translate"
         try:
             translate_fn = resolve_callable(translate_fn)
         except (ImportError, AttributeError) as e:
             raise ValueError(
                 "task='translation' needs `translate_fn(model, source_ids, max_length, beam_size, "
-                f"alpha)` (default zoo.decoding:translate). Received: translate_fn={translate_fn!r} "
+                "alpha)` (default zoo.models.transformer_decoding:translate). "
+                f"Received: translate_fn={translate_fn!r} "
                 f"({e})") from None
         max_length = int(opts.get("max_length", 32))
         beam_size = int(opts.get("beam_size", 4))
@@ -228,7 +230,7 @@ class Translation(Task):
         def make_translate(beam):
             def translate(source_ids):
                 res = translate_fn(model, tf.cast(source_ids, "int32"), max_length, beam, alpha)
-                if isinstance(res, dict):  # zoo.decoding returns target_ids and scores
+                if isinstance(res, dict):  # zoo.models.transformer_decoding returns target_ids and scores
                     return {("token_ids" if k == "target_ids" else k): tf.convert_to_tensor(v)
                             for k, v in res.items()}
                 if isinstance(res, (tuple, list)):

@@ -47,7 +47,7 @@ Example:
     True
 """
 
-from zoo.lazy import lazy_attributes
+from zoo.core.lazy import lazy_attributes
 
 # public name -> "module:attribute"; loaded on first use, so that `zoo.train.cli` (the `zoo`
 # command's parser) does not import TensorFlow
@@ -69,9 +69,9 @@ _PUBLIC = {
     "config_from_args": "zoo.train.recipe:config_from_args",
     "run_recipe": "zoo.train.recipe:run_recipe",
     "ModelStepTask": "zoo.train.modelstep:ModelStepTask",
-    "Task": "zoo.tasks.base:Task",
-    "model_builder": "zoo.tasks.base:builder_fn",
-    "parse_overrides": "zoo.registry:parse_overrides",
+    "Task": "zoo.roles.task:Task",
+    "model_builder": "zoo.roles.task:builder_fn",
+    "parse_overrides": "zoo.core.registry:parse_overrides",
     "ClassificationTask": "zoo.tasks.image_classification:ImageClassification",
     "RegressionTask": "zoo.tasks.sequence_regression:SequenceRegression",
     "Seq2SeqTask": "zoo.tasks.translation:Translation",

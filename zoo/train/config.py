@@ -6,7 +6,7 @@ import dataclasses
 import math
 from typing import Optional
 
-from zoo.saving import check_writable_folder
+from zoo.core.saving import check_writable_folder
 
 __all__ = ["TrainConfig", "STRATEGIES", "PRECISIONS", "OPTIMIZERS", "SCHEDULES", "LR_SCALINGS"]
 

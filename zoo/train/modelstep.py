@@ -6,7 +6,7 @@ from typing import Any, Callable, Optional
 
 import tensorflow as tf
 
-from zoo.tasks.base import Task, f32
+from zoo.roles.task import Task, f32
 
 __all__ = ["ModelStepTask"]
 

@@ -19,7 +19,7 @@ import argparse
 import dataclasses
 import sys
 
-from zoo.registry import get_spec
+from zoo.core.registry import get_spec
 from zoo.tasks import task_class
 from zoo.train.config import LR_SCALINGS, OPTIMIZERS, PRECISIONS, SCHEDULES, STRATEGIES, TrainConfig
 from zoo.train.optimizers import optimizer_takes

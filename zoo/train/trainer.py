@@ -26,13 +26,13 @@ import numpy as np
 import tensorflow as tf
 
 from zoo import data as zdata
+from zoo.core.registry import check_folder_name
+from zoo.core.weights import save_model, set_preprocessing
 from zoo.export import export_model
-from zoo.registry import check_folder_name
-from zoo.tasks.base import Task
+from zoo.roles.task import Task
 from zoo.train.config import TrainConfig
 from zoo.train.optimizers import make_optimizer
 from zoo.train.strategy import is_chief, make_strategy, num_workers, worker_index
-from zoo.weights import save_model, set_preprocessing
 
 __all__ = ["Trainer", "NonFiniteLossError", "WorkerLostError", "checkpoint_candidates"]
 

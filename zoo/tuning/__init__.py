@@ -41,7 +41,7 @@ wait forever, #915/#254); workers are bounded by the same deadline. The chief li
 **Training**: through the recipes: `recipe_data` (the task's `search_data`, embedded, offline)
 and `train_with_recipe_trainer` (`zoo.train.Trainer` with the task's `tuning_task`: the trial's
 optimizer, schedule, weight decay, label smoothing; GoogLeNet's auxiliary heads weighted by
-`aux_loss_weight`; DCGANs as the generator/discriminator pair of `zoo.tasks.gan`, scored by
+`aux_loss_weight`; DCGANs as the generator/discriminator pair of `zoo.roles.gan_training`, scored by
 `frechet_pixels`, the task's objective). A `ModelSpec` outside the
 registry may instead bring `data_fn`/`train_fn` (or `tuning_data`/`tuning_train` in its card's
 `extra`), trained with `model.fit` (`tuning_data`, `train_trial`).
@@ -57,21 +57,22 @@ Example:
     ...                                      "learning_rate": 0.03}, directory="runs/tune")
     >>> print(open(result["table_md"]).read())
 
-Modules: `zoo.spaces` (the space convention, core), `trial` (data and training of a trial),
+Modules: `zoo.core.spaces` (the space convention, core), `trial` (data and training of a trial),
 `hypermodel`, `search` (tuners, distributed chief, `run_search`), `transport` (the chief's
 address, TLS and token), `report`, `cli`.
 """
 
-from zoo.lazy import lazy_attributes
+from zoo.core.lazy import lazy_attributes
 
 _PUBLIC = {
-    "TRAINING_KEYS": "zoo.spaces", "describe_space": "zoo.spaces", "format_space": "zoo.spaces",
-    "restricted_space": "zoo.spaces", "optimizer_space": "zoo.spaces",
-    "split_overrides": "zoo.spaces", "grid_trials": "zoo.spaces", "space_values": "zoo.spaces",
+    "TRAINING_KEYS": "zoo.core.spaces", "describe_space": "zoo.core.spaces",
+    "format_space": "zoo.core.spaces",
+    "restricted_space": "zoo.core.spaces", "optimizer_space": "zoo.core.spaces",
+    "split_overrides": "zoo.core.spaces", "grid_trials": "zoo.core.spaces", "space_values": "zoo.core.spaces",
     "recipe_data": "zoo.tuning.trial", "train_with_recipe_trainer": "zoo.tuning.trial",
     "tuning_data": "zoo.tuning.trial", "train_trial": "zoo.tuning.trial",
     "compile_for_trial": "zoo.tuning.trial", "trial_optimizer": "zoo.tuning.trial",
-    "frechet_pixels": "zoo.tasks.gan",
+    "frechet_pixels": "zoo.roles.gan_training",
     "ZooHyperModel": "zoo.tuning.hypermodel", "space_of": "zoo.tuning.hypermodel",
     "default_search_space": "zoo.tuning.hypermodel",
     "TUNERS": "zoo.tuning.search", "make_tuner": "zoo.tuning.search",

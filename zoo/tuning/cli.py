@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from zoo.registry import parse_overrides, resolve_spec
-from zoo.spaces import TUNERS, format_space, grid_trials, restricted_space
+from zoo.core.registry import parse_overrides, resolve_spec
+from zoo.core.spaces import TUNERS, format_space, grid_trials, restricted_space
 from zoo.tuning.transport import TOKEN_ENV, Refused, check_security, role_from_env
 
 __all__ = ["add_cli"]

@@ -11,8 +11,8 @@ import keras
 import keras_tuner as kt
 import numpy as np
 
-from zoo.registry import get_spec
-from zoo.spaces import restricted_space, split_overrides
+from zoo.core.registry import get_spec
+from zoo.core.spaces import restricted_space, split_overrides
 from zoo.tasks import task_class, task_for
 from zoo.train.trainer import NonFiniteLossError
 from zoo.tuning.trial import (

@@ -12,15 +12,15 @@ from typing import Any, Dict
 
 import keras_tuner as kt
 
+from zoo.core.registry import check_folder_name, resolve_spec
+from zoo.core.spaces import TUNERS, describe_space, grid_trials
+from zoo.core.weights import set_preprocessing
 from zoo.export import export_model
-from zoo.registry import check_folder_name, resolve_spec
-from zoo.spaces import TUNERS, describe_space, grid_trials
 from zoo.tasks import task_for
 from zoo.train.optimizers import check_optimizer
 from zoo.tuning import transport
 from zoo.tuning.hypermodel import ZooHyperModel
 from zoo.tuning.report import INTERNAL, trials_table, write_report
-from zoo.weights import set_preprocessing
 
 __all__ = ["TUNERS", "ConditionalGridOracle", "check_space_optimizers", "make_tuner", "run_search",
            "serve_chief", "timed", "fix_retry_queue", "watchdog"]

@@ -13,7 +13,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from zoo.conventions import output_is_probability
+from zoo.core.conventions import output_is_probability
 from zoo.tasks import task_for
 from zoo.train.config import TrainConfig
 from zoo.train.optimizers import check_optimizer, make_optimizer, optimizer_takes

@@ -48,7 +48,7 @@ from typing import Any, Callable, Dict, Optional
 import numpy as np
 import tensorflow as tf
 
-from zoo.problems import BOS, EOS, PAD, adding_problem, reversal_problem, unseen_examples
+from zoo.data.problems import BOS, EOS, PAD, adding_problem, reversal_problem, unseen_examples
 
 __all__ = [
     "DataSource",

@@ -2,7 +2,7 @@
 `cli` module (the `zoo` command's parser) does not import TensorFlow or keras-tuner.
 
 Example:
-    >>> from zoo.lazy import lazy_attributes
+    >>> from zoo.core.lazy import lazy_attributes
     >>> __getattr__ = lazy_attributes("pkg", {"sqrt": "math", "pi": "math:pi"})
     >>> __getattr__("sqrt")(4.0)
     2.0

@@ -18,7 +18,7 @@ labels and the mask of the nodes the loss (training) or the metrics (evaluation)
   are Python pickles: load only files you trust.
 
 Example:
-    >>> from zoo.tasks.graph_data import karate_club
+    >>> from zoo.data.graphs import karate_club
     >>> g = karate_club()
     >>> g.features.shape, int(g.train_mask.sum()), int(g.test_mask.sum())
     ((34, 34), 2, 32)

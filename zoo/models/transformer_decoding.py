@@ -24,7 +24,7 @@ Reference:
 
 Example:
     >>> import numpy as np, zoo
-    >>> from zoo.decoding import translate
+    >>> from zoo.models.transformer_decoding import translate
     >>> model = zoo.transformer(vocab_size=20, num_layers=1, d_model=16, d_ff=32, num_heads=2)
     >>> out = translate(model, np.array([[5, 6, 7, 2]], "int32"), max_length=6, beam_size=2)
     >>> tuple(out["target_ids"].shape), tuple(out["scores"].shape)

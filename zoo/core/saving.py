@@ -7,7 +7,7 @@ Keras itself loads a `.weights.h5` with 2,000 bytes garbled in its middle withou
 
 Example:
     >>> import keras
-    >>> from zoo.saving import load_model, preprocessing_of, save_model, set_preprocessing
+    >>> from zoo.core.saving import load_model, preprocessing_of, save_model, set_preprocessing
     >>> inp = keras.Input((3,))
     >>> model = set_preprocessing(keras.Model(inp, keras.layers.Dense(2)(inp)), "symmetric")
     >>> _ = save_model(model, "/tmp/tiny.keras")
@@ -118,11 +118,11 @@ def save_model(model, path: str, **info) -> str:
 
     Example:
         >>> import keras
-        >>> from zoo.saving import load_model, save_model, set_preprocessing
+        >>> from zoo.core.saving import load_model, save_model, set_preprocessing
         >>> inp = keras.Input((3,))
         >>> model = set_preprocessing(keras.Model(inp, keras.layers.Dense(2)(inp)), "symmetric")
         >>> _ = save_model(model, "/tmp/tiny.keras")
-        >>> from zoo.saving import preprocessing_of
+        >>> from zoo.core.saving import preprocessing_of
         >>> preprocessing_of(load_model("/tmp/tiny.keras"))
         'symmetric'
     """

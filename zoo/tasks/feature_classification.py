@@ -18,15 +18,15 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from zoo.registry import parse_overrides
-from zoo.tasks.image_classification import ImageClassification
-from zoo.tasks.serving import (
+from zoo.core.registry import parse_overrides
+from zoo.roles.serving import (
     Endpoint,
     TensorDoc,
     preprocess_fn,
     probabilities_fn,
     probability_outputs,
 )
+from zoo.tasks.image_classification import ImageClassification
 
 __all__ = ["FeatureClassification", "TASK"]
 

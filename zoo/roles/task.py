@@ -1,6 +1,6 @@
 """`Task`: everything the workflows need to know about one kind of task.
 
-A task kind (`zoo.registry.TASKS`) is one module of `zoo.tasks` holding one `Task` subclass, the
+A task kind (`zoo.core.registry.TASKS`) is one module of `zoo.tasks` holding one `Task` subclass, the
 single place that says, for every model registered with that task:
 
 * **training**: what one step computes (`forward` for supervised tasks: the sum of per-example
@@ -30,8 +30,8 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import tensorflow as tf
 
-from zoo.conventions import output_is_probability
-from zoo.registry import create_model, get_spec, parse_overrides
+from zoo.core.conventions import output_is_probability
+from zoo.core.registry import create_model, get_spec, parse_overrides
 
 __all__ = ["Task", "builder_fn", "f32", "smoothed_cross_entropy", "classification_forward"]
 
@@ -179,10 +179,10 @@ class Task:
 
     def export_options(self, spec=None, model=None) -> Dict[str, Any]:
         """Export options of `model` (registered as `spec`, or None): the preprocessing its
-        weights were trained with (`zoo.weights.preprocessing_of`: a zoo training run's pipeline,
+        weights were trained with (`zoo.core.weights.preprocessing_of`: a zoo training run's pipeline,
         or the peer's for ported weights); for an untrained registered model the card's
         `preprocessing` (its peer's `preprocess_input`), else the task pipeline's."""
-        from zoo.weights import preprocessing_of
+        from zoo.core.weights import preprocessing_of
 
         opts = dict((spec.extra.get("export_options") or {}) if spec is not None else {})
         pre = preprocessing_of(model) if model is not None else None
@@ -193,7 +193,7 @@ class Task:
         return opts
 
     def endpoints(self, model, **opts) -> List[Any]:
-        """The named signatures (`zoo.tasks.serving.Endpoint`) of `model`."""
+        """The named signatures (`zoo.roles.serving.Endpoint`) of `model`."""
         raise NotImplementedError(f"{type(self).__name__} does not define `endpoints`.")
 
     # --------------------------------------------------------------------------- search

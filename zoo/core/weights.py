@@ -33,7 +33,7 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from zoo.saving import (  # noqa: F401  (save_model & co. are zoo.weights' names too)
+from zoo.core.saving import (  # noqa: F401  (save_model & co. are zoo.core.weights' names too)
     PREPROCESSING_ATTR,
     SIDECAR_SUFFIX,
     check_recorded_hash,
@@ -87,7 +87,7 @@ class WeightsSpec:
             torchvision publishes the first 8 hex digits of a file's sha256 in its name, which
             `"sha256_prefix"` checks: the file's sha256 must start with `sha256`).
         preprocessing: the input normalisation the weights were trained with (a
-            `zoo.tasks.serving.PREPROCESSING_MODES` name, e.g. keras.applications' `"caffe"`);
+            `zoo.roles.serving.PREPROCESSING_MODES` name, e.g. keras.applications' `"caffe"`);
             it travels with the loaded model (`preprocessing_of`) into its exports.
     """
 

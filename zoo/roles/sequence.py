@@ -10,7 +10,7 @@ signature over variable-length sequences.
   `lengths` int32 `[N]`; steps after `lengths` are masked (or padded with `pad_value`).
 
 Example:
-    >>> from zoo.tasks.sequence import digits_tokens_source
+    >>> from zoo.roles.sequence import digits_tokens_source
     >>> digits_tokens_source().info["vocab_size"]
     18
 """
@@ -23,10 +23,8 @@ import numpy as np
 import tensorflow as tf
 
 from zoo import data as zdata
-from zoo.registry import parse_overrides
-from zoo.tasks.base import Task, builder_fn
-from zoo.tasks.image_classification import limit_eval
-from zoo.tasks.serving import (
+from zoo.core.registry import parse_overrides
+from zoo.roles.serving import (
     Endpoint,
     TensorDoc,
     named_function,
@@ -34,6 +32,8 @@ from zoo.tasks.serving import (
     probability_outputs,
     single_output,
 )
+from zoo.roles.task import Task, builder_fn
+from zoo.tasks.image_classification import limit_eval
 
 __all__ = ["SequenceTask", "sequence_endpoints", "digits_tokens_source", "text_source"]
 

@@ -8,8 +8,8 @@ Keras only, every backend.
 * `sample_latents`, `interpolate_latents` (linear and slerp), `image_grid`, `save_image_grid`.
 * `serving_generator`: the generator wrapped to map latent vectors to uint8 images.
 
-GAN training (the one implementation: `zoo.tasks.gan.gan_update`, used by the trainer's task and
-by the Keras model `zoo.tasks.gan.DCGAN`) and the served signatures
+GAN training (the one implementation: `zoo.roles.gan_training.gan_update`, used by the trainer's task and
+by the Keras model `zoo.roles.gan_training.DCGAN`) and the served signatures
 (`zoo.tasks.image_generation`) live with the tasks.
 
 Reference:
@@ -18,7 +18,7 @@ Reference:
 
 Example:
     >>> import zoo
-    >>> from zoo.gan import sample_latents, serving_generator
+    >>> from zoo.models.dcgan_sampling import sample_latents, serving_generator
     >>> g = zoo.dcgan_generator(latent_dim=8, image_shape=(16, 16, 1), base_filters=4)
     >>> serving_generator(g).predict(sample_latents(0, 2, 8), verbose=0).shape
     (2, 16, 16, 1)
@@ -68,7 +68,7 @@ def sample_latents(seed, count, latent_dim, distribution="uniform"):
         A float32 array `(count, latent_dim)`.
 
     Example:
-        >>> from zoo.gan import sample_latents
+        >>> from zoo.models.dcgan_sampling import sample_latents
         >>> sample_latents(seed=0, count=4, latent_dim=100).shape
         (4, 100)
     """
@@ -101,7 +101,7 @@ def slerp(z0, z1, t):
 
     Example:
         >>> import numpy as np
-        >>> from zoo.gan import slerp
+        >>> from zoo.models.dcgan_sampling import slerp
         >>> np.round(slerp(np.array([1.0, 0.0]), np.array([0.0, 1.0]), [0.5]), 4)
         array([[0.7071, 0.7071]], dtype=float32)
     """
@@ -135,7 +135,7 @@ def interpolate_latents(z0, z1, steps=8, method="slerp"):
         A float32 array `(steps, dim)` whose first row is `z0` and last row `z1`.
 
     Example:
-        >>> from zoo.gan import interpolate_latents, sample_latents
+        >>> from zoo.models.dcgan_sampling import interpolate_latents, sample_latents
         >>> a, b = sample_latents(seed=1, count=2, latent_dim=100)
         >>> interpolate_latents(a, b, steps=10, method="linear").shape
         (10, 100)
@@ -181,7 +181,7 @@ def image_grid(images, rows=None, padding=2, pad_value=255):
 
     Example:
         >>> import numpy as np
-        >>> from zoo.gan import image_grid
+        >>> from zoo.models.dcgan_sampling import image_grid
         >>> image_grid(np.zeros((6, 8, 8, 3)), rows=2, padding=1).shape
         (19, 28, 3)
     """
@@ -231,7 +231,7 @@ def atomic_save(write, path):
 
     Example:
         >>> import keras
-        >>> from zoo.gan import atomic_save
+        >>> from zoo.models.dcgan_sampling import atomic_save
         >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
         >>> atomic_save(model.save_weights, "/tmp/example.weights.h5")
         '/tmp/example.weights.h5'
@@ -252,7 +252,7 @@ def save_image_grid(images, path, rows=None, padding=2):
 
     Example:
         >>> import numpy as np
-        >>> from zoo.gan import save_image_grid
+        >>> from zoo.models.dcgan_sampling import save_image_grid
         >>> save_image_grid(np.zeros((4, 8, 8, 1)), "/tmp/grid.png")
         '/tmp/grid.png'
     """
@@ -269,7 +269,7 @@ def mean_pairwise_distance(images):
 
     Example:
         >>> import numpy as np
-        >>> from zoo.gan import mean_pairwise_distance
+        >>> from zoo.models.dcgan_sampling import mean_pairwise_distance
         >>> float(mean_pairwise_distance(np.array([[0.0, 0.0], [3.0, 4.0]])))
         5.0
     """
@@ -294,7 +294,7 @@ def serving_generator(generator, name=None):
 
     Example:
         >>> import zoo
-        >>> from zoo.gan import sample_latents, serving_generator
+        >>> from zoo.models.dcgan_sampling import sample_latents, serving_generator
         >>> g = zoo.dcgan_generator(latent_dim=8, image_shape=(16, 16, 3), base_filters=4)
         >>> served = serving_generator(g)
         >>> served.predict(sample_latents(0, 2, 8), verbose=0).dtype
@@ -348,7 +348,7 @@ class SampleGrid(keras.callbacks.Callback):
         paths: the files written so far.
 
     Example:
-        >>> from zoo.gan import SampleGrid
+        >>> from zoo.models.dcgan_sampling import SampleGrid
         >>> grid = SampleGrid("/tmp/samples", num_samples=16, seed=0)
         >>> # gan.fit(images, epochs=5, callbacks=[grid])  -> /tmp/samples/epoch_0001.png, ...
     """
@@ -420,7 +420,7 @@ class GANMonitor(keras.callbacks.Callback):
         last_good: the epoch (and batch) of the last good checkpoint.
 
     Example:
-        >>> from zoo.gan import GANMonitor
+        >>> from zoo.models.dcgan_sampling import GANMonitor
         >>> monitor = GANMonitor("/tmp/last_good.keras", action="stop")
         >>> # gan.fit(images, epochs=25, callbacks=[monitor]); monitor.events
     """

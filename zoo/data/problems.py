@@ -2,7 +2,7 @@
 reversal; `zoo.data` makes them into `DataSource`s with disjoint train / validation / test splits.
 
 Example:
-    >>> from zoo.problems import adding_problem
+    >>> from zoo.data.problems import adding_problem
     >>> x, y = adding_problem(4, steps=10)
     >>> x.shape, y.shape
     ((4, 10, 2), (4, 1))

@@ -28,7 +28,7 @@ keras-tuner's `HyperParameters` defines it (the same types, defaults, value conv
 conditions), so `zoo info` lists a space without loading either.
 
 Example:
-    >>> from zoo.spaces import grid_trials, optimizer_space
+    >>> from zoo.core.spaces import grid_trials, optimizer_space
     >>> len(grid_trials(lambda hp: optimizer_space(hp, sgd={"learning_rate": [0.1, 0.05]},
     ...                                            adam={"learning_rate": [1e-3]})))
     3

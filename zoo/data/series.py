@@ -13,7 +13,7 @@
   same window (least squares); `forecast_metrics` gives RMSE, MAE and MAPE in the data's units.
 
 Example:
-    >>> from zoo.tasks.forecasting_data import prepare, synthetic_series
+    >>> from zoo.data.series import prepare, synthetic_series
     >>> data = prepare(synthetic_series(length=400, num_drivers=5), window=10)
     >>> data.train[0].shape, data.train[1].shape, data.train[2].shape
     ((337, 10, 5), (337, 9), (337, 1))

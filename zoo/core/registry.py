@@ -4,7 +4,7 @@ A registered model is a builder function plus a card of metadata kept *beside* t
 (family, task, paper reference, default input shape, partner, weights, search space, a small
 configuration for tests). A family module registers its models when it is imported; beside it,
 `zoo/models/<family>_card.py` holds their cards as plain data (parameters, multiply-adds, shapes,
-...; written by `python -m zoo.cards --write`, checked against built models by the tests). The
+...; written by `python -m zoo.core.cards --write`, checked against built models by the tests). The
 registry reads those first, so it knows every model, and `zoo list` / `zoo info` answer, without
 importing a family module (nor Keras): `create_model` and `get_spec` import the family module of
 the name on first use.
@@ -69,7 +69,7 @@ TASKS = (
 # The card data of family `zoo.models.<family>` is the module `zoo.models.<family>_card`.
 CARD_SUFFIX = "_card"
 _MODELS_PACKAGE = "zoo.models"
-_MODELS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "models")
+_MODELS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models")
 
 
 def __getattr__(name):
@@ -93,7 +93,7 @@ class ModelSpec:
         defaults: the builder's default keyword arguments (taken from its signature).
         test_overrides: keyword arguments giving a small configuration for fast unit tests.
         search_space: optional callable `(hp) -> dict` of builder/training overrides (see
-            `zoo.spaces`).
+            `zoo.core.spaces`).
         description: one line for `zoo list`.
         flops_input_shapes: optional input shapes (without the batch axis; a list, one per input,
             or a dict by input name) giving the sizes at which the card counts multiply-adds for
@@ -222,7 +222,7 @@ def register_model(
         (the others: see `ModelSpec`)
 
     Example:
-        >>> from zoo.registry import register_model
+        >>> from zoo.core.registry import register_model
         >>> @register_model(family="resnet", task="image_classification",
         ...                 paper="He et al. 2015", input_shape=(224, 224, 3))
         ... def my_resnet(**kwargs):
@@ -311,7 +311,7 @@ def get_spec(name: str) -> ModelSpec:
             return _REGISTRY[name]
         raise ValueError(
             f"The card data says {module} registers {name!r}, but importing it did not: "
-            "regenerate the cards with `python -m zoo.cards --write`."
+            "regenerate the cards with `python -m zoo.core.cards --write`."
         )
     known = list_models()
     close = difflib.get_close_matches(str(name), known, n=5, cutoff=0.4)
@@ -386,11 +386,11 @@ def flops_input_shapes(spec: ModelSpec, model) -> list[tuple] | None:
     The model's input shapes, with every dimension it leaves unknown (a sequence length) taken
     from `spec.flops_input_shapes` (a dict is ordered as `model.inputs`); None when they are all
     known already (count at the model's own shapes). An unknown dimension that `spec` does not
-    size stays None (`zoo.flops.count_macs` then says what is missing).
+    size stays None (`zoo.core.flops.count_macs` then says what is missing).
 
     Example:
         >>> import zoo
-        >>> from zoo.registry import flops_input_shapes, get_spec
+        >>> from zoo.core.registry import flops_input_shapes, get_spec
         >>> spec = get_spec("transformer_classifier")
         >>> flops_input_shapes(spec, zoo.create_model("transformer_classifier"))
         [(64,)]
@@ -429,7 +429,7 @@ def model_card(name: str, **overrides) -> dict[str, Any]:
 
     The card holds the parameter counts (total and trainable), the multiply-adds of one forward
     pass at the default input shape (`flops`, counted layer by layer from the built graph, see
-    `zoo.flops`; for inputs of unknown length at the shapes `flops_input_shapes`, which
+    `zoo.core.flops`; for inputs of unknown length at the shapes `flops_input_shapes`, which
     `flops_unit` states), input and output shapes, the paper reference, the default
     hyperparameters, the registered weights and the declared search space (one line per
     hyperparameter: its name, type, choices or range, and the parent choice it depends on, if
@@ -464,8 +464,8 @@ def build_card(name: str, **overrides) -> dict[str, Any]:
 
 def card_of(spec: ModelSpec, model) -> dict[str, Any]:
     """The card of `spec` with the numbers of `model`, a model built from it (Keras needed)."""
-    from zoo import flops as _flops
-    from zoo import weights as _weights
+    from zoo.core import flops as _flops
+    from zoo.core import weights as _weights
 
     total = int(sum(_size(w) for w in model.weights))
     trainable = int(sum(_size(w) for w in model.trainable_weights))
@@ -528,11 +528,11 @@ def _shapes_text(shapes) -> str:
 
 
 def _space_lines(spec):
-    """The declared search space, one line per hyperparameter (`zoo.spaces.format_space`), or
+    """The declared search space, one line per hyperparameter (`zoo.core.spaces.format_space`), or
     None when the model declares none."""
     if spec.search_space is None:
         return None
-    from zoo.spaces import format_space
+    from zoo.core.spaces import format_space
 
     return format_space(spec.search_space)
 

@@ -6,7 +6,7 @@ any layer, raising `ValueError` messages that name the argument, what is allowed
 received.
 
 Example:
-    >>> from zoo.conventions import check_image_args
+    >>> from zoo.core.conventions import check_image_args
     >>> check_image_args(model_name="resnet50", include_top=True, weights=None, input_tensor=None,
     ...                  input_shape=(64, 64, 3), pooling=None, classes=10,
     ...                  classifier_activation="softmax", default_size=224, min_size=32)
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import keras
 
-from zoo import weights as _weights
+from zoo.core import weights as _weights
 
 __all__ = [
     "POOLINGS",
@@ -165,7 +165,7 @@ def check_pretrained_activation(weights, include_top, classifier_activation):
         ValueError: another activation with pretrained weights and a top.
 
     Example:
-        >>> from zoo.conventions import check_pretrained_activation
+        >>> from zoo.core.conventions import check_pretrained_activation
         >>> check_pretrained_activation("imagenet", True, "softmax")
         >>> check_pretrained_activation(None, True, "sigmoid")  # random weights: anything goes
     """

@@ -18,7 +18,7 @@ Reference:
 
 Example:
     >>> import numpy as np, zoo
-    >>> from zoo.tasks.gan import DCGAN
+    >>> from zoo.roles.gan_training import DCGAN
     >>> g = zoo.dcgan_generator(latent_dim=8, image_shape=(16, 16, 1), base_filters=4)
     >>> d = zoo.dcgan_discriminator(image_shape=(16, 16, 1), base_filters=4)
     >>> gan = DCGAN(g, d)
@@ -34,7 +34,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from zoo.gan import LATENT_DISTRIBUTIONS
+from zoo.models.dcgan_sampling import LATENT_DISTRIBUTIONS
 
 __all__ = ["DCGAN", "GANPair", "gan_update", "diff_augment", "DIFF_AUGMENTATIONS",
            "ScaledSchedule", "update_ema", "frechet_pixels", "latents", "bce"]
@@ -294,7 +294,7 @@ class DCGAN(keras.Model):
 
     Example:
         >>> import keras, numpy as np, zoo
-        >>> from zoo.tasks.gan import DCGAN
+        >>> from zoo.roles.gan_training import DCGAN
         >>> g = zoo.dcgan_generator(latent_dim=8, image_shape=(16, 16, 1), base_filters=4)
         >>> d = zoo.dcgan_discriminator(image_shape=(16, 16, 1), base_filters=4)
         >>> gan = DCGAN(g, d)
@@ -442,7 +442,7 @@ class DCGAN(keras.Model):
         if keras.backend.backend() != "tensorflow":
             raise NotImplementedError(
                 "DCGAN.fit implements its train_step for the TensorFlow backend only (see "
-                "zoo.tasks.gan's module docstring). Received: keras.backend.backend()="
+                "zoo.roles.gan_training's module docstring). Received: keras.backend.backend()="
                 f"{keras.backend.backend()!r}"
             )
         if self.d_optimizer is None:

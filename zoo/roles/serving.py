@@ -5,12 +5,12 @@ A task module (`zoo.tasks.<kind>`) says which signatures its models serve as a l
 `TensorDoc` per input and output. `zoo.export` traces them into a SavedModel and `zoo.export.verify`
 runs the same functions eagerly as the reference. The helpers here are shared by the tasks:
 image normalisation modes (`preprocess_fn`), "does the model already end in a probability"
-(`zoo.conventions.output_is_probability`, the single answer used by training, export and search),
+(`zoo.core.conventions.output_is_probability`, the single answer used by training, export and search),
 top-k outputs, output selection (auxiliary heads dropped).
 
 Example:
     >>> import keras
-    >>> from zoo.tasks.serving import probabilities_fn
+    >>> from zoo.roles.serving import probabilities_fn
     >>> inp = keras.Input((4,))
     >>> model = keras.Model(inp, keras.layers.Dense(3, activation="softmax")(inp))
     >>> probabilities_fn(model, "auto")(keras.ops.ones((1, 3))).shape
@@ -23,7 +23,7 @@ import dataclasses
 import importlib
 from typing import Any, Callable, Dict, List, Optional
 
-from zoo.conventions import output_is_probability
+from zoo.core.conventions import output_is_probability
 
 __all__ = [
     "PREPROCESSING_MODES",

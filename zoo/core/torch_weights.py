@@ -118,7 +118,7 @@ def read_state_dict(path) -> Dict[str, np.ndarray]:
 
     Example:
         >>> import numpy as np
-        >>> from zoo.torch_weights import read_state_dict, write_state_dict
+        >>> from zoo.core.torch_weights import read_state_dict, write_state_dict
         >>> write_state_dict("/tmp/t.pth", {"w": np.arange(6, dtype="float32").reshape(2, 3)})
         >>> read_state_dict("/tmp/t.pth")["w"].tolist()
         [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]

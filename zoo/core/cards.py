@@ -4,15 +4,15 @@
 
 * `MODULE`: the family module's name;
 * `EXPORTS`: its public builders (its `__all__`), reachable as `zoo.<name>` before it is imported;
-* `CARDS`: name -> the card `zoo.registry.build_card(name)` computes from the model built at its
+* `CARDS`: name -> the card `zoo.core.registry.build_card(name)` computes from the model built at its
   defaults (parameters, multiply-adds, shapes, paper, defaults, weights, search space, ...).
 
-`zoo.registry` reads these files (no Keras), so `zoo list`, `zoo info` and `zoo.model_card(name)`
+`zoo.core.registry` reads these files (no Keras), so `zoo list`, `zoo info` and `zoo.model_card(name)`
 answer without building anything; tests/test_cards.py builds every model and checks them.
 After changing a family (a new model, another default, another search space), write them again:
 
-    python -m zoo.cards --write      # build every model of zoo.models, write the card files
-    python -m zoo.cards --check      # build them and list what differs (exit status 1)
+    python -m zoo.core.cards --write      # build every model of zoo.models, write the card files
+    python -m zoo.core.cards --check      # build them and list what differs (exit status 1)
 """
 
 from __future__ import annotations
@@ -26,18 +26,24 @@ import pkgutil
 import sys
 from typing import Any
 
-from zoo import registry
+from zoo.core import registry
 
 __all__ = ["card_path", "compute", "differences", "family_modules", "main", "read", "render"]
 
 
 def family_modules() -> list[str]:
-    """The family modules of `zoo.models`: every module there that is neither private nor card
-    data."""
+    """The family modules of `zoo.models`: every module there that is neither private, nor card
+    data, nor a helper of a family (`<family>_<what>.py` beside `<family>.py`, with no card of its
+    own: `dcgan_sampling`, `transformer_decoding`)."""
     spec = importlib.util.find_spec("zoo.models")
-    names = [m.name for m in pkgutil.iter_modules(spec.submodule_search_locations)]
+    names = {m.name for m in pkgutil.iter_modules(spec.submodule_search_locations)}
+    cards = {n[: -len(registry.CARD_SUFFIX)] for n in names if n.endswith(registry.CARD_SUFFIX)}
+
+    def helper(n):
+        return n not in cards and any(n.startswith(f + "_") for f in names)
+
     return [f"zoo.models.{n}" for n in sorted(names)
-            if not n.startswith("_") and not n.endswith(registry.CARD_SUFFIX)]
+            if not n.startswith("_") and not n.endswith(registry.CARD_SUFFIX) and not helper(n)]
 
 
 def card_path(module_name: str) -> str:
@@ -84,7 +90,7 @@ def render(data: dict[str, Any]) -> str:
     text = (
         f'"""Cards of the models `{data["MODULE"]}` registers, as plain data.\n\n'
         "Read by `zoo list` and `zoo info` without building anything; written by `python -m "
-        "zoo.cards\n--write` and checked against the built models by tests/test_cards.py. Do not "
+        "zoo.core.cards\n--write` and checked against the built models by tests/test_cards.py. Do not "
         'edit by hand.\n"""\n\n'
         f'MODULE = {data["MODULE"]!r}\n\n'
         f'EXPORTS = {_literal(data["EXPORTS"])}\n\n'
@@ -137,7 +143,7 @@ def differences(module_name: str, computed=None) -> list[str]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m zoo.cards", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m zoo.core.cards", description=__doc__.split("\n")[0])
     what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument("--write", action="store_true", help="write the card files")
     what.add_argument("--check", action="store_true", help="list what differs (exit status 1)")
