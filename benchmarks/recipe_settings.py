@@ -81,7 +81,7 @@ def score(summary, metric):
 
 
 def test_figure(summary, metric):
-    return (summary.get("final_eval") or {}).get(metric, summary.get(metric))
+    return (summary.get("final_test") or {}).get(metric, summary.get(metric))
 
 
 def run_candidate(name, value):
@@ -99,7 +99,7 @@ def run_candidate(name, value):
     return {"name": name, "flag": spec["flag"], "value": value, "wall_s": round(wall, 1),
             "validation": score(s, metric), "validation_split": s.get("final_validation"),
             "test": test_figure(s, spec["test"]), "num_validation": trainer.source.num_validation,
-            "num_test": trainer.source.num_eval, "uptime": uptime(),
+            "num_test": trainer.source.num_test, "uptime": uptime(),
             "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
 
 

@@ -41,7 +41,7 @@ def main(argv=None):
     summary = trainer.fit()
     task.after_training(trainer, args, source)  # greedy decoding of --decode-examples sources
     print(f"{args.model}: test token accuracy "
-          f"{summary['final_eval']['token_accuracy']:.4f}, greedy exact match "
+          f"{summary['final_test']['token_accuracy']:.4f}, greedy exact match "
           f"{summary['greedy_exact_match']:.4f} ({args.decode_examples} sequences), exported to "
           f"{summary.get('export_path')}")
     return 0

@@ -335,8 +335,8 @@ def test_task_source_fixes_sizes_and_statistics(tmp_path):
     task = task_for("da_rnn")
     src, fixed = task.make_source(get_spec("da_rnn"), _args(window=6))
     assert fixed["num_drivers"] == 4 and fixed["window"] == 6 and len(fixed["driver_mean"]) == 4
-    windows = src.info["windows"]  # per-epoch figures on validation, final_eval on test
-    assert (src.num_validation, src.num_eval) == (len(windows.val[2]), len(windows.test[2]))
+    windows = src.info["windows"]  # per-epoch figures on validation, final_test on test
+    assert (src.num_validation, src.num_test) == (len(windows.val[2]), len(windows.test[2]))
     (x, h), y = next(iter(src.train(None).batch(5)))
     assert tuple(x.shape) == (5, 6, 4) and tuple(h.shape) == (5, 5) and tuple(y.shape) == (5, 1)
     model = zoo.da_rnn(**fixed, encoder_units=4, decoder_units=4)
@@ -377,7 +377,7 @@ def test_zoo_train_on_a_csv_file_scores_the_test_split_and_exports(tmp_path):
         "--val-fraction", "0.1", "--test-fraction", "0.1", "--epochs", "2", "--batch-size", "32",
         "--set", "encoder_units=6", "--set", "decoder_units=6", "--quiet",
         "--run-dir", str(tmp_path / "run"), "--export-dir", str(tmp_path / "sm")])
-    assert summary["final_eval"]["rmse"] > 0 and "mape" in summary["final_eval"]
+    assert summary["final_test"]["rmse"] > 0 and "mape" in summary["final_test"]
     test = summary["test"]
     assert set(test) == {"model", "last_value", "linear_ar"}
     assert all(np.isfinite(v["rmse"]) for v in test.values())

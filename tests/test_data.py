@@ -10,15 +10,15 @@ from zoo import data
 def test_digits_is_the_real_dataset_with_a_stratified_20_percent_holdout():
     src = data.digits_source(image_size=32, channels=3, augment="none")
     # 1,797 scikit-learn digits: 360 test, and 15% of the other 1,437 for validation
-    assert (src.num_train, src.num_validation, src.num_eval) == (1221, 216, 360)
-    x, y = next(iter(data.eval_pipeline(src, 360)))
+    assert (src.num_train, src.num_validation, src.num_test) == (1221, 216, 360)
+    x, y = next(iter(data.evaluation_pipeline(src, 360)))
     assert x.shape == (360, 32, 32, 3)
     assert np.bincount(y.numpy()).min() >= 35  # every class held out
     assert -1.0 <= float(tf.reduce_min(x)) and float(tf.reduce_max(x)) <= 1.0
     _, y_val = next(iter(data.validation_pipeline(src, 216)))
     assert np.bincount(y_val.numpy()).min() >= 20  # stratified: every class in validation
     whole = data.digits_source(16, 1, augment="none", validation_fraction=0)
-    assert (whole.num_train, whole.num_validation, whole.num_eval) == (1437, None, 360)
+    assert (whole.num_train, whole.num_validation, whole.num_test) == (1437, None, 360)
     assert data.validation_pipeline(whole, 8) is None
 
 
@@ -70,7 +70,7 @@ def test_reversal_problem_targets_are_reversed_sources():
 
 
 @pytest.mark.parametrize("make", [lambda: data.adding_source(20, 3000, 500),
-                                  lambda: data.reversal_source(num_train=10_000, num_eval=1_000)])
+                                  lambda: data.reversal_source(num_train=10_000, num_test=1_000)])
 def test_generated_problems_share_no_example_between_train_validation_and_test(make):
     """No example of a generated problem is in two of its splits: the adding problem's inputs
     (values and markers) and reversal's source sequences (reversal draws about 8% of short
@@ -82,7 +82,7 @@ def test_generated_problems_share_no_example_between_train_validation_and_test(m
                 for x, _ in ds.as_numpy_iterator()]
 
     train, val, test = keys(src.train(None)), keys(src.validation()), keys(src.eval())
-    assert len(test) == src.num_eval and len(set(test)) == len(test)
+    assert len(test) == src.num_test and len(set(test)) == len(test)
     assert len(val) == src.num_validation > 0 and len(set(val)) == len(val)
     assert not set(train) & set(test) and not set(train) & set(val) and not set(val) & set(test)
 
@@ -102,10 +102,10 @@ def test_fractions_are_checked_by_name(tmp_path):
     with pytest.raises(ValueError, match=r"Received: validation_fraction=-0.1"):
         data.digits_indices(validation_fraction=-0.1)
     (tmp_path / "a").mkdir()
-    with pytest.raises(ValueError, match=r"Received: eval_fraction=2"):
-        data.image_folder_source(str(tmp_path), eval_fraction=2)
+    with pytest.raises(ValueError, match=r"Received: test_fraction=2"):
+        data.image_folder_source(str(tmp_path), test_fraction=2)
     with pytest.raises(ValueError, match=r'`split` must be "test" or "validation"'):
-        data.eval_pipeline(data.adding_source(10, 8, 8), 4, "val")
+        data.evaluation_pipeline(data.adding_source(10, 8, 8), 4, "val")
 
 
 def _ctx(pipelines, index, replicas):
@@ -154,16 +154,16 @@ def test_image_folder_source_reads_class_folders(tmp_path):
             tf.io.write_file(str(tmp_path / c / f"{i}.png"), tf.io.encode_png(img))
     src = data.image_folder_source(
         str(tmp_path), preprocess=data.image_preprocessor(16, 3, "crop_flip"))
-    assert src.info["class_names"] == ["cat", "dog"] and (src.num_train, src.num_eval) == (8, 2)
+    assert src.info["class_names"] == ["cat", "dog"] and (src.num_train, src.num_test) == (8, 2)
     x, y = next(iter(data.train_pipeline(src, 4)))
     assert x.shape == (4, 16, 16, 3) and set(y.numpy()) <= {0, 1}
     assert src.validation is None
     # a validation fraction of each class's training images; the test split is unchanged
     val = data.image_folder_source(str(tmp_path), validation_fraction=0.25)
-    assert (val.num_train, val.num_validation, val.num_eval) == (6, 2, 2)
+    assert (val.num_train, val.num_validation, val.num_test) == (6, 2, 2)
     files = {split: {f for f, _ in make().as_numpy_iterator()}
              for split, make in (("train", lambda: val.train(None)), ("val", val.validation),
-                                 ("test", val.eval), ("test_before", src.eval))}
+                                 ("test", val.test), ("test_before", src.test))}
     assert files["test"] == files["test_before"] and not files["train"] & files["val"]
     assert not (files["train"] | files["val"]) & files["test"]
     with pytest.raises(ValueError, match="Received: path="):

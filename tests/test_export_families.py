@@ -54,7 +54,7 @@ _TRANSLATE = {"inputs": {"source_ids": "int32"}, "outputs": {"token_ids": "int32
 _DISCRIMINATE = {"inputs": {"images": "uint8"}, "outputs": {"probabilities": "float32"}}
 EXPECTED_BY_TASK = {
     "image_classification": {"serving_default": _IMAGE, "classify_float": _IMAGE_F},
-    "classification": {"serving_default": dict(_IMAGE, inputs={"features": "float32"})},
+    "feature_classification": {"serving_default": dict(_IMAGE, inputs={"features": "float32"})},
     "sequence_classification": {"serving_default": _TOKENS},
     "sequence_regression": {"serving_default": {
         "inputs": {"features": "float32", "lengths": "int32"}, "outputs": {"predictions": "float32"}}},
@@ -283,7 +283,7 @@ def _reference_cases(name, model, signatures, rng):
         want = _with_top_k(probs, k.shape[-1]) if k is not None else {"probabilities": probs}
         cases += [("serving_default", {"images": x}, want),
                   ("classify_float", {"images": x.astype("float32")}, want)]
-    elif task == "classification":
+    elif task == "feature_classification":
         x = rng.standard_normal((3,) + tuple(model.inputs[0].shape[1:])).astype("float32")
         k = signatures["serving_default"].structured_outputs["top_k_values"].shape[-1]
         cases.append(("serving_default", {"features": x},

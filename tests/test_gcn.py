@@ -257,7 +257,7 @@ def test_zoo_train_on_planetoid_files(tmp_path):
     assert summary["steps"] == 3  # one full-graph step per epoch
     assert summary["test_nodes"] == 5 and summary["labelled_nodes"] == 4
     assert set(summary["node_accuracy"]) == {"train", "val", "test"}
-    assert summary["final_eval"]["accuracy"] == pytest.approx(summary["node_accuracy"]["test"])
+    assert summary["final_test"]["accuracy"] == pytest.approx(summary["node_accuracy"]["test"])
 
 
 @pytest.mark.slow

@@ -41,7 +41,7 @@ def _held_out_predictions(model, source, split="test"):
     from zoo import data
 
     outs, targets = [], []
-    for x, y in data.eval_pipeline(source, 128, split):
+    for x, y in data.evaluation_pipeline(source, 128, split):
         outs.append(np.asarray(model(x, training=False)))
         targets.append(np.asarray(y))
     return np.concatenate(outs), np.concatenate(targets)
@@ -69,8 +69,8 @@ def test_image_recipe_digits_reaches_97_percent(tmp_path):
     assert trainer.source.num_validation == 216
     assert val == pytest.approx(summary["final_validation"]["accuracy"], abs=1e-6)
     accuracy = _accuracy(trainer.model, trainer.source)  # test, recomputed from the predictions
-    assert accuracy == pytest.approx(summary["final_eval"]["accuracy"], abs=1e-6)
-    assert trainer.source.num_eval == 360 and accuracy >= 0.97, summary
+    assert accuracy == pytest.approx(summary["final_test"]["accuracy"], abs=1e-6)
+    assert trainer.source.num_test == 360 and accuracy >= 0.97, summary
 
 
 @pytest.mark.slow
@@ -90,7 +90,7 @@ def test_peephole_recipe_adding_problem_mse_below_001(tmp_path):
     val, n_val = _mse(trainer.model, trainer.source, "validation")  # what the choice read
     assert n_val == 2_000 and val == pytest.approx(summary["final_validation"]["mse"], rel=1e-4)
     mse, n_test = _mse(trainer.model, trainer.source)  # test, recomputed here
-    assert mse == pytest.approx(summary["final_eval"]["mse"], rel=1e-4)
+    assert mse == pytest.approx(summary["final_test"]["mse"], rel=1e-4)
     assert n_test == 2_000 and mse < 0.01, summary
 
 
@@ -121,7 +121,7 @@ def test_transformer_recipe_reversal_greedy_exact_match(tmp_path):
     val, n_val = greedy_exact(trainer.source.validation)  # the figure the choice read
     assert n_val == 1000 and val == pytest.approx(summary["validation_greedy_exact_match"],
                                                   abs=0.005)
-    exact, n_test = greedy_exact(trainer.source.eval)  # the test split, which only reports
+    exact, n_test = greedy_exact(trainer.source.test)  # the test split, which only reports
     assert n_test == 1000 and exact == pytest.approx(summary["greedy_exact_match"], abs=0.005)
     assert exact >= 0.95, summary
 
@@ -147,7 +147,7 @@ def test_image_recipe_on_tfds_cifar10_mock_exports(tmp_path):
         summary = trainer.fit()
         accuracy = _accuracy(trainer.model, source)
     assert summary["steps"] == 3 and summary["dataset"] == "cifar10"
-    assert summary["final_eval"]["accuracy"] == pytest.approx(accuracy, abs=1e-6)
+    assert summary["final_test"]["accuracy"] == pytest.approx(accuracy, abs=1e-6)
     export = tmp_path / "saved" / "small_cnn" / "1"
     assert os.path.exists(export / "saved_model.pb")
     loaded = tf.saved_model.load(str(export))
@@ -210,7 +210,7 @@ def test_zoo_train_cli_runs_the_family_recipe_on_a_registered_model(tmp_path, ca
 
     model = keras.saving.load_model(summary["model_path"])  # the trained model, from the run
     accuracy = _accuracy(model, data.digits_source(16))
-    assert summary["final_eval"]["accuracy"] == pytest.approx(accuracy, abs=1e-6)
+    assert summary["final_test"]["accuracy"] == pytest.approx(accuracy, abs=1e-6)
 
 
 def test_translation_source_tokenises_tfds_pairs_with_subwords(tmp_path):
@@ -289,7 +289,7 @@ def test_peephole_classifier_recipe_takes_feature_sequences(tmp_path):
     assert summary["dataset"] == "digits_rows" and summary["task"] == "sequence_classification"
     assert trainer.model.inputs[0].shape[1:] == (8, 8)  # rows of features, no embedding
     accuracy = _accuracy(trainer.model, trainer.source)
-    assert summary["final_eval"]["accuracy"] == pytest.approx(accuracy, abs=1e-6)
+    assert summary["final_test"]["accuracy"] == pytest.approx(accuracy, abs=1e-6)
 
 
 _TINY = ["--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "8", "--quiet"]

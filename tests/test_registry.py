@@ -45,7 +45,7 @@ def test_a_new_family_needs_no_list_to_edit():
     def tiny_new_family_model():
         ...
 
-    registry.register_model(tiny_new_family_model, family="tiny_family", task="classification",
+    registry.register_model(tiny_new_family_model, family="tiny_family", task="feature_classification",
                             paper="-", input_shape=(4,))
     try:
         assert "tiny_family" in registry.families()

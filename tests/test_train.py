@@ -158,7 +158,7 @@ def test_sigkill_mid_epoch_then_rerun_resumes_and_finishes(reference, tmp_path):
         hist = json.load(f)["history"]
     assert [h["epoch"] for h in hist if h["kind"] == "epoch"] == [1, 2, 3]
     assert os.path.getsize(run / "training_curve.png") > 1000
-    assert summary["final_eval"]["accuracy"] > 0.5
+    assert summary["final_test"]["accuracy"] > 0.5
     assert summary["examples_per_second"] > 0
     # exported to saved_models/job/1 (a complete SavedModel, no temporary folder left)
     assert sorted(os.listdir(export_dir / "job")) == ["1"]
@@ -219,7 +219,7 @@ def test_xla_under_a_strategy_matches_eager_graph(tmp_path):
 
     from zoo import data, train
 
-    src = data.get_source("adding", steps=10, num_train=256, num_eval=64)
+    src = data.get_source("adding", steps=10, num_train=256, num_test=64)
     results = []
     for jit in ("off", "on"):
         keras.backend.clear_session()
@@ -256,7 +256,7 @@ def test_model_step_task_uses_the_models_own_train_step(tmp_path):
 
     from zoo import data, train
 
-    src = data.get_source("adding", steps=10, num_train=512, num_eval=64)
+    src = data.get_source("adding", steps=10, num_train=512, num_test=64)
 
     def compile_fn(model, make_optimizer):
         model.compile(optimizer=make_optimizer(), loss="mse")
@@ -395,7 +395,7 @@ def test_killing_one_worker_stops_the_other_then_both_resume(reference, tmp_path
 
 def test_epochs_are_judged_on_validation_and_the_target_reported_on_test(tmp_path, capsys):
     """With a validation split, the per-epoch figures (history, curve, console) are the
-    validation split's and the summary's `final_eval` is the test split's, beside
+    validation split's and the summary's `final_test` is the test split's, beside
     `final_validation`; without one, the epochs fall back to the test split."""
     import keras
 
@@ -418,12 +418,12 @@ def test_epochs_are_judged_on_validation_and_the_target_reported_on_test(tmp_pat
     out = capsys.readouterr().out
     epochs = [h for h in trainer.history if h["kind"] == "epoch"]
     assert [h["split"] for h in epochs] == ["validation", "validation"]
-    assert all("validation_mse" in h and "eval_mse" not in h for h in epochs)
+    assert all("validation_mse" in h and "test_mse" not in h for h in epochs)
     val, test = trainer.evaluate("validation"), trainer.evaluate("test")
     assert summary["final_validation"] == pytest.approx(val)
     assert epochs[-1]["validation_mse"] == pytest.approx(val["mse"])
-    assert summary["final_eval"] == pytest.approx(test)
-    assert summary["final_eval"]["mse"] > summary["final_validation"]["mse"]  # another split
+    assert summary["final_test"] == pytest.approx(test)
+    assert summary["final_test"]["mse"] > summary["final_validation"]["mse"]  # another split
     assert "  validation: " in out and "done: test {" in out and ", validation {" in out
     # no validation split: the epochs are evaluated on the test split, as before
     plain = data.array_source("linear", x, x @ w, x_te, x_te @ w)
@@ -432,6 +432,6 @@ def test_epochs_are_judged_on_validation_and_the_target_reported_on_test(tmp_pat
                             strategy="one_device")
     trainer = train.Trainer(train.RegressionTask(), plain, build, cfg)
     summary = trainer.fit()
-    assert summary["final_validation"] == {} and "mse" in summary["final_eval"]
+    assert summary["final_validation"] == {} and "mse" in summary["final_test"]
     assert [h["split"] for h in trainer.history if h["kind"] == "epoch"] == ["test"]
-    assert "eval_mse" in trainer.history[-1]
+    assert "test_mse" in trainer.history[-1]

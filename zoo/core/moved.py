@@ -17,13 +17,14 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.abc
 import importlib.util
 import sys
 import warnings
 
-__all__ = ["MOVED_MODULES", "install", "warn_renamed"]
+__all__ = ["MOVED_MODULES", "install", "renamed_arguments", "warn_renamed"]
 
 # old module path -> new module path
 MOVED_MODULES = {
@@ -76,3 +77,36 @@ def install() -> None:
     """Put the finder on `sys.meta_path` (once)."""
     if not any(isinstance(f, _Alias) for f in sys.meta_path):
         sys.meta_path.append(_Alias())
+
+
+def renamed_arguments(**renames):
+    """Decorator: keyword arguments that were renamed (`old="new"`) keep working for one release,
+    with a `DeprecationWarning` naming the new one; giving both is an error.
+
+    Example:
+        >>> @renamed_arguments(num_eval="num_test")
+        ... def source(num_test=10):
+        ...     return num_test
+        >>> import warnings
+        >>> with warnings.catch_warnings():
+        ...     warnings.simplefilter("ignore")
+        ...     source(num_eval=3)
+        3
+    """
+
+    def decorate(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            for old, new in renames.items():
+                if old in kwargs:
+                    if new in kwargs:
+                        raise TypeError(f"{fn.__name__}() got `{old}` and `{new}`: `{old}` is the "
+                                        f"deprecated name of `{new}`; give `{new}` only.")
+                    warn_renamed(f"{fn.__name__}({old}=...)", f"{new}=", stacklevel=3)
+                    kwargs[new] = kwargs.pop(old)
+            return fn(*args, **kwargs)
+
+        wrapper.renamed_arguments = dict(renames)
+        return wrapper
+
+    return decorate

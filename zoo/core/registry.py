@@ -31,7 +31,10 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from zoo.core.task_kinds import RENAMED_TASKS, TASKS, task_kind
+
 __all__ = [
+    "RENAMED_TASKS",
     "TASKS",
     "ModelSpec",
     "build_card",
@@ -49,22 +52,8 @@ __all__ = [
     "registered",
     "resolve_spec",
     "stored_card",
+    "task_kind",
 ]
-
-# What a registered model does; `register_model` refuses any other task. "classification" is
-# classification of feature vectors (the highway network).
-TASKS = (
-    "image_classification",
-    "image_discrimination",
-    "classification",
-    "sequence_classification",
-    "sequence_regression",
-    "text_classification",
-    "translation",
-    "image_generation",
-    "node_classification",
-    "forecasting",
-)
 
 # The card data of family `zoo.models.<family>` is the module `zoo.models.<family>_card`.
 CARD_SUFFIX = "_card"
@@ -230,8 +219,7 @@ def register_model(
     """
     if not isinstance(family, str) or not family.isidentifier():
         raise ValueError(f"`family` must be a name such as 'resnet'. Received: family={family!r}")
-    if task not in TASKS:
-        raise ValueError(f"`task` must be one of {TASKS}. Received: task={task!r}")
+    task = task_kind(task)
     if partner is not None and not isinstance(partner, str):
         raise ValueError(f"`partner` must be a model name or None. Received: partner={partner!r}")
 

@@ -20,7 +20,7 @@ Sources:
     (reverse a random token sequence).
 
 Splits: `train`, an optional `validation` split (what settings are chosen on, and what the trainer
-evaluates after each epoch) and `eval`, the test split, which only reports. The embedded sources
+evaluates after each epoch) and `test`, the test split, which only reports. The embedded sources
 have all three, disjoint: the digits' validation split is a stratified 15% of the training part
 (the 360-image test split is the one it always was), the adding problem's is drawn with its own
 seed, and no reversal sequence is in two splits. TFDS datasets use their `validation` split when
@@ -33,7 +33,7 @@ Example:
     >>> images, labels = next(iter(ds))
     >>> images.shape
     TensorShape([64, 32, 32, 3])
-    >>> src.num_train, src.num_validation, src.num_eval  # train / validation / test
+    >>> src.num_train, src.num_validation, src.num_test  # train / validation / test
     (1221, 216, 360)
 """
 
@@ -48,6 +48,7 @@ from typing import Any, Callable, Dict, Optional
 import numpy as np
 import tensorflow as tf
 
+from zoo.core.moved import renamed_arguments, warn_renamed
 from zoo.data.problems import BOS, EOS, PAD, adding_problem, reversal_problem, unseen_examples
 
 __all__ = [
@@ -60,7 +61,7 @@ __all__ = [
     "EMBEDDED",
     "get_source",
     "train_pipeline",
-    "eval_pipeline",
+    "evaluation_pipeline",
     "validation_pipeline",
     "array_source",
     "tfds_source",
@@ -89,9 +90,9 @@ class DataSource:
         train: `fn(input_context) -> tf.data.Dataset` of raw training examples. It shards by itself
             when `shards_itself` (TFDS files); otherwise `train_pipeline` shards elements after the
             seeded shuffle, so every global batch holds the same examples whatever the replicas.
-        eval: `fn() -> tf.data.Dataset` of the raw test examples (or None): the split the final
+        test: `fn() -> tf.data.Dataset` of the raw test examples (or None): the split the final
             figures are reported on, which nothing is tuned on.
-        num_train / num_eval: number of examples (None when unknown).
+        num_train / num_test: number of examples (None when unknown).
         preprocess: `fn(example, training) -> (inputs, targets)`, run in parallel in tf.data. A
             `fn(example, training, seed=None)` gets, in training, a stateless seed (`[2]` int64:
             the pipeline's seed and the example's position in the stream) for its random
@@ -107,15 +108,27 @@ class DataSource:
 
     name: str
     train: Callable[[Optional[tf.distribute.InputContext]], tf.data.Dataset]
-    eval: Optional[Callable[[], tf.data.Dataset]] = None
+    test: Optional[Callable[[], tf.data.Dataset]] = None
     num_train: Optional[int] = None
-    num_eval: Optional[int] = None
+    num_test: Optional[int] = None
     preprocess: Optional[Callable[[Any, bool], Any]] = None
     info: Dict[str, Any] = dataclasses.field(default_factory=dict)
     cache: bool = False
     shards_itself: bool = False
     validation: Optional[Callable[[], tf.data.Dataset]] = None
     num_validation: Optional[int] = None
+
+    @property
+    def eval(self):
+        """Deprecated name of `test`."""
+        warn_renamed("DataSource.eval", "DataSource.test")
+        return self.test
+
+    @property
+    def num_eval(self):
+        """Deprecated name of `num_test`."""
+        warn_renamed("DataSource.num_eval", "DataSource.num_test")
+        return self.num_test
 
 
 def train_pipeline(
@@ -177,13 +190,13 @@ def train_pipeline(
     return ds.prefetch(AUTOTUNE)
 
 
-def eval_pipeline(source: DataSource, batch_size: int,
+def evaluation_pipeline(source: DataSource, batch_size: int,
                   split: str = "test") -> Optional[tf.data.Dataset]:
     """A held-out pipeline (every example once, in order, no augmentation), or None when `source`
-    has no such split: `split` is "test" (`source.eval`) or "validation" (`source.validation`)."""
+    has no such split: `split` is "test" (`source.test`) or "validation" (`source.validation`)."""
     if split not in ("test", "validation"):
         raise ValueError(f'`split` must be "test" or "validation". Received: split={split!r}')
-    make = source.eval if split == "test" else source.validation
+    make = source.test if split == "test" else source.validation
     if make is None:
         return None
     ds = make()
@@ -193,8 +206,8 @@ def eval_pipeline(source: DataSource, batch_size: int,
 
 
 def validation_pipeline(source: DataSource, batch_size: int) -> Optional[tf.data.Dataset]:
-    """`eval_pipeline` of the validation split (None when `source` has none)."""
-    return eval_pipeline(source, batch_size, "validation")
+    """`evaluation_pipeline` of the validation split (None when `source` has none)."""
+    return evaluation_pipeline(source, batch_size, "validation")
 
 
 def check_fraction(value, name, upper=1.0):
@@ -277,18 +290,19 @@ def image_preprocessor(
     return fn
 
 
-def array_source(name, x_train, y_train, x_eval=None, y_eval=None, *, preprocess=None, info=None,
+@renamed_arguments(x_eval="x_test", y_eval="y_test")
+def array_source(name, x_train, y_train, x_test=None, y_test=None, *, preprocess=None, info=None,
                  validation=None):
-    """A `DataSource` over NumPy arrays (or tuples/dicts of arrays) held in memory; `x_eval,
-    y_eval` are the test split and `validation` an optional `(x, y)` validation split."""
+    """A `DataSource` over NumPy arrays (or tuples/dicts of arrays) held in memory; `x_test,
+    y_test` are the test split and `validation` an optional `(x, y)` validation split."""
     def over(x, y):
         return (lambda: tf.data.Dataset.from_tensor_slices((x, y))) if x is not None else None
 
     first = lambda a: len(tf.nest.flatten(a)[0]) if a is not None else None  # noqa: E731
     x_val, y_val = validation if validation is not None else (None, None)
     return DataSource(
-        name=name, train=lambda _ctx: over(x_train, y_train)(), eval=over(x_eval, y_eval),
-        num_train=first(x_train), num_eval=first(x_eval), preprocess=preprocess,
+        name=name, train=lambda _ctx: over(x_train, y_train)(), test=over(x_test, y_test),
+        num_train=first(x_train), num_test=first(x_test), preprocess=preprocess,
         info=dict(info or {}), validation=over(x_val, y_val), num_validation=first(x_val),
     )
 
@@ -356,29 +370,31 @@ def digits_rows_source(seed=0, validation_fraction=0.15):
 
 # --------------------------------------------------------------------------- generated problems
 
-def adding_source(steps=100, num_train=20_000, num_eval=2_000, seed=0, num_validation=2_000):
-    """The adding problem as a `DataSource`: train, test (`num_eval`) and validation
+@renamed_arguments(num_eval="num_test")
+def adding_source(steps=100, num_train=20_000, num_test=2_000, seed=0, num_validation=2_000):
+    """The adding problem as a `DataSource`: train, test (`num_test`) and validation
     (`num_validation`, 0 for none) drawn with the seeds `seed`, `seed + 1` and `seed + 2`."""
     x_tr, y_tr = adding_problem(num_train, steps, seed)
-    x_te, y_te = adding_problem(num_eval, steps, seed + 1)
+    x_te, y_te = adding_problem(num_test, steps, seed + 1)
     val = adding_problem(num_validation, steps, seed + 2) if num_validation else None
     return array_source("adding", x_tr, y_tr, x_te, y_te, validation=val,
                         info={"input_shape": (steps, 2), "steps": steps})
 
 
-def reversal_source(max_len=20, vocab=20, num_train=20_000, num_eval=1_000, seed=0,
+@renamed_arguments(num_eval="num_test")
+def reversal_source(max_len=20, vocab=20, num_train=20_000, num_test=1_000, seed=0,
                     num_validation=1_000):
     """Sequence reversal as a `DataSource`; `info['vocab_size']` counts PAD, BOS and EOS too.
 
-    The test sequences (`num_eval`) are drawn with the seed `seed + 1` and none of them is a
+    The test sequences (`num_test`) are drawn with the seed `seed + 1` and none of them is a
     training sequence (short sequences are few: of 1,000 drawn independently, about 80 are also
     among 10,000 training ones), so the held-out score measures reversal, not memory; the
     validation sequences (`num_validation`, 0 for none; seed `seed + 2`) are in neither.
     """
     tr, y_tr = reversal_problem(num_train, max_len, vocab, seed=seed)
     seen = {row.tobytes() for row in tr[0]}
-    drawn, y_drawn = reversal_problem(4 * num_eval + 100, max_len, vocab, seed=seed + 1)
-    te, y_te = unseen_examples(drawn, y_drawn, seen, num_eval)
+    drawn, y_drawn = reversal_problem(4 * num_test + 100, max_len, vocab, seed=seed + 1)
+    te, y_te = unseen_examples(drawn, y_drawn, seen, num_test)
     val = None
     if num_validation:
         drawn, y_drawn = reversal_problem(4 * num_validation + 100, max_len, vocab, seed=seed + 2)
@@ -391,8 +407,9 @@ def reversal_source(max_len=20, vocab=20, num_train=20_000, num_eval=1_000, seed
 
 # --------------------------------------------------------------------------------- TFDS, folders
 
+@renamed_arguments(eval_split="test_split")
 def tfds_source(
-    name, *, data_dir=None, manual_dir=None, train_split="train", eval_split="auto",
+    name, *, data_dir=None, manual_dir=None, train_split="train", test_split="auto",
     supervised=True, preprocess=None, download=False, cache=None, validation_split="auto",
 ):
     """A TensorFlow Datasets dataset by name (e.g. `cifar10`, `ted_hrlr_translate/pt_to_en`).
@@ -401,7 +418,7 @@ def tfds_source(
         name: a TFDS name, with an optional `/config`.
         data_dir: where the prepared dataset lives (TFDS default `~/tensorflow_datasets`).
         manual_dir: for datasets whose files you download yourself (`imagenet2012`).
-        train_split / eval_split: TFDS split names (`eval_split`, the test split: "auto" takes
+        train_split / test_split: TFDS split names (`test_split`, the test split: "auto" takes
             `test`, else `validation`; None for none).
         validation_split: a TFDS split name for the validation split; "auto" takes `validation`
             when the dataset has it and it is not the test split, else none; None for none.
@@ -445,10 +462,10 @@ def tfds_source(
         splits = set(builder.info.splits.keys())
     except Exception:
         splits = set()
-    if eval_split == "auto":
-        eval_split = next((s for s in ("test", "validation") if s in splits), "test")
+    if test_split == "auto":
+        test_split = next((s for s in ("test", "validation") if s in splits), "test")
     if validation_split == "auto":
-        validation_split = "validation" if "validation" in splits - {eval_split} else None
+        validation_split = "validation" if "validation" in splits - {test_split} else None
     num_train = split_size(train_split)
     info = {"tfds_name": name}
     try:
@@ -463,9 +480,9 @@ def tfds_source(
     return DataSource(
         name=name,
         train=train,
-        eval=held_out(eval_split) if eval_split else None,
+        test=held_out(test_split) if test_split else None,
         num_train=num_train,
-        num_eval=split_size(eval_split) if eval_split else None,
+        num_test=split_size(test_split) if test_split else None,
         validation=held_out(validation_split) if validation_split else None,
         num_validation=split_size(validation_split) if validation_split else None,
         preprocess=preprocess,
@@ -478,19 +495,20 @@ def tfds_source(
 _IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 
 
-def image_folder_source(path, *, preprocess=None, eval_fraction=0.2, seed=0,
+@renamed_arguments(eval_fraction="test_fraction")
+def image_folder_source(path, *, preprocess=None, test_fraction=0.2, seed=0,
                         validation_fraction=0.0):
     """Images on disk as `path/<class>/<file>` (classes sorted by name), decoded in parallel.
 
     If `path/train` and `path/test` (or `path/val`) exist they are the splits (`path/val` or
     `path/validation` beside `path/test` is the validation split); otherwise a stratified
-    `eval_fraction` of each class is the test split. Without a validation folder, a stratified
+    `test_fraction` of each class is the test split. Without a validation folder, a stratified
     `validation_fraction` of each class's training images is the validation split (none at 0).
     Both are drawn deterministically from `seed`.
     """
     if not os.path.isdir(path):
         raise ValueError(f"`path` must be a folder of class folders. Received: path={path!r}")
-    check_fraction(eval_fraction, "eval_fraction")
+    check_fraction(test_fraction, "test_fraction")
     check_fraction(validation_fraction, "validation_fraction")
 
     def listing(root):
@@ -521,7 +539,7 @@ def image_folder_source(path, *, preprocess=None, eval_fraction=0.2, seed=0,
             val = listing(dirs[1])[1:]
     else:
         classes, files, labels = listing(path)
-        f_tr, y_tr, f_te, y_te = carve(files, labels, eval_fraction, rng)
+        f_tr, y_tr, f_te, y_te = carve(files, labels, test_fraction, rng)
     if val is None and validation_fraction:
         f_tr, y_tr, *val = carve(f_tr, y_tr, validation_fraction, rng)
     if not len(f_tr):

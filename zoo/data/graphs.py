@@ -255,6 +255,6 @@ def graph_source(graph: Graph, train_on: str = "train", evaluate_on: str = "test
                 evaluated_nodes=int(masks[evaluate_on].sum()), evaluate_on=evaluate_on)
     meta.update(info or {})
     return zdata.DataSource(name=graph.name, train=lambda ctx=None: example(train_on),
-                            eval=lambda: example(evaluate_on), num_train=1, num_eval=1,
+                            test=lambda: example(evaluate_on), num_train=1, num_test=1,
                             info=meta, cache=True)
 

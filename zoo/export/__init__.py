@@ -14,7 +14,7 @@ Signatures per task (the model's registered task; see each `zoo.tasks.<task>` mo
 * `image_classification`: `serving_default` (`images` uint8 `[N, H, W, C]`, any size) and
   `classify_float` (float32 pixels 0..255) -> `probabilities`, `top_k_values`, `top_k_indices`;
 * `image_discrimination`: the same inputs -> `probabilities` `[N, 1]` (real);
-* `classification`: `features` float32 `[N, F]` -> `probabilities` (+ top-k);
+* `feature_classification`: `features` float32 `[N, F]` -> `probabilities` (+ top-k);
 * `sequence_classification`, `text_classification`: `tokens` int32 `[N, T]` or `features` float32
   `[N, T, F]`, and `lengths` int32 `[N]` -> `probabilities` (+ top-k for several classes);
 * `sequence_regression`: as above -> `predictions`;

@@ -20,8 +20,8 @@ import time
 import uuid
 from typing import Any, Dict, List
 
+from zoo.core.registry import RENAMED_TASKS, check_folder_name, get_spec, task_kind
 from zoo.core.registry import TASKS as MODEL_TASKS
-from zoo.core.registry import check_folder_name, get_spec
 from zoo.core.saving import check_writable_folder
 from zoo.core.weights import preprocessing_of, set_preprocessing
 from zoo.export.warmup import write_batching_parameters, write_warmup_requests
@@ -84,6 +84,8 @@ def endpoints_for(model, task, **opts) -> List[Endpoint]:
     """The named signatures of `model` for `task` (a kind of `TASKS` or a `Task`)."""
     if isinstance(task, Task):
         return task.endpoints(model, **opts)
+    if task in RENAMED_TASKS:  # an export written before the rename
+        task = task_kind(task)
     if task not in TASKS:
         raise ValueError(f"`task` must be one of {TASKS}. Received: task={task!r}")
     if task == "generic":
@@ -224,6 +226,8 @@ def export_model(model, name, task=None, export_dir="saved_models", version=None
         raise ValueError(f"`version` must be None or a non-negative integer. Received: version={version!r}")
     task_obj = task if isinstance(task, Task) else None
     task = task_obj.name if task_obj is not None else task
+    if task in RENAMED_TASKS:
+        task = task_kind(task)
     if task is not None and task not in TASKS:
         raise ValueError(f"`task` must be None or one of {TASKS}. Received: task={task!r}")
     if keras.backend.backend() != "tensorflow":

@@ -242,7 +242,7 @@ def highway_net_search_space(hp):
 
 
 @register_model(
-    family="gated_skip", task="classification", paper=PAPER_HIGHWAY, input_shape=(784,),
+    family="gated_skip", task="feature_classification", paper=PAPER_HIGHWAY, input_shape=(784,),
     test_overrides=dict(depth=5, width=16), search_space=highway_net_search_space,
     description="Deep fully connected highway network (MNIST-sized by default)",
 )

@@ -132,7 +132,7 @@ CARDS = {
     'highway_net': {
         'name': 'highway_net',
         'family': 'gated_skip',
-        'task': 'classification',
+        'task': 'feature_classification',
         'description': 'Deep fully connected highway network (MNIST-sized by default)',
         'paper': 'Srivastava, Greff, Schmidhuber 2015, Training Very Deep Networks, arXiv:1507.06228',
         'params': 85660,

@@ -127,7 +127,7 @@ class Task:
         optimizer.apply_gradients(zip(grads, variables))
         return stats
 
-    def eval_step(self, model, batch):
+    def evaluation_step(self, model, batch):
         return self.forward(model, batch, training=False)[1]
 
     def summarize(self, sums: Dict[str, float]) -> Dict[str, float]:
@@ -162,7 +162,7 @@ class Task:
 
     def report(self, summary) -> str:
         """The one line `zoo train` prints at the end."""
-        return (f"{summary['name']} on {summary['dataset']}: test {summary['final_eval']}"
+        return (f"{summary['name']} on {summary['dataset']}: test {summary['final_test']}"
                 f"{validation_note(summary)}{export_note(summary)}")
 
     # -------------------------------------------------------------------------- serving

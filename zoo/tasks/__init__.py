@@ -7,7 +7,7 @@ recipe flags, serving signatures and export options, search space, search data a
 `zoo.tuning`) read it and never switch on task or model names.
 
     image_classification    GoogLeNet, Inception v3, ResNets, gated ResNets
-    classification          feature vectors (highway network)
+    feature_classification  feature vectors (highway network)
     sequence_classification recurrent classifiers (plain RNN, GRU, LSTM, peephole LSTM)
     sequence_regression     recurrent regressors (adding problem)
     text_classification     Transformer encoder classifier
@@ -29,15 +29,14 @@ from __future__ import annotations
 
 import importlib
 
-from zoo.core.registry import TASKS, get_spec
+from zoo.core.registry import TASKS, get_spec, task_kind
 
 __all__ = ["task_class", "task_for", "TASKS"]
 
 
 def task_class(kind: str):
     """The `Task` subclass of task kind `kind` (one of `zoo.core.registry.TASKS`)."""
-    if kind not in TASKS:
-        raise ValueError(f"`task` must be one of {TASKS}. Received: task={kind!r}")
+    kind = task_kind(kind)
     return importlib.import_module(f"zoo.tasks.{kind}").TASK
 
 

@@ -34,7 +34,7 @@ __all__ = ["FeatureClassification", "TASK"]
 class FeatureClassification(ImageClassification):
     """See the module docstring."""
 
-    name = "classification"
+    name = "feature_classification"
     pipeline_preprocessing = None  # the features are served as the pipeline made them
 
     @classmethod
@@ -59,7 +59,7 @@ class FeatureClassification(ImageClassification):
         shape = list(model.inputs[0].shape[1:])
         if len(model.inputs) != 1 or len(shape) != 1 or shape[0] is None:
             raise ValueError(
-                "task='classification' needs a model with one feature-vector input [N, F]. "
+                "task='feature_classification' needs a model with one feature-vector input [N, F]. "
                 f"Received: model inputs {[tuple(t.shape) for t in model.inputs]}")
         to_probs = probabilities_fn(model, opts.get("output_activation", "auto"))
         classes = int(model.outputs[0].shape[-1])

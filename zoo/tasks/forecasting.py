@@ -60,8 +60,8 @@ def target_scale(model) -> float:
 
 def forecasting_source(data: "fdata.Windows"):
     """A `DataSource` of windows `((drivers, history), targets)`: training, validation (what the
-    trainer evaluates after each epoch) and test splits (`source.eval`: the summary's
-    `final_eval`; the test split also stays in `data` for the comparison with the baselines after
+    trainer evaluates after each epoch) and test splits (`source.test`: the summary's
+    `final_test`; the test split also stays in `data` for the comparison with the baselines after
     training)."""
     info = {"num_drivers": int(data.train[0].shape[-1]), "window": data.window,
             "horizon": data.horizon, "stats": data.stats, "windows": data,

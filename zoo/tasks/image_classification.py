@@ -134,7 +134,7 @@ class ImageClassification(Task):
         return with_bn_momentum(build, self.bn_momentum) if self.bn_momentum is not None else build
 
     def report(self, summary):
-        acc = summary["final_eval"].get("accuracy", float("nan"))
+        acc = summary["final_test"].get("accuracy", float("nan"))
         return (f"{summary['name']}: test accuracy {acc:.4f}"
                 f"{validation_note(summary, 'accuracy')}"
                 f"{export_note(summary)}")
@@ -173,10 +173,10 @@ class ImageClassification(Task):
 def limit_eval(src, n):
     """`src` with its held-out splits (test, and validation where it has one) cut to `n`
     examples each (None: all)."""
-    if src.eval is not None and n:
-        full = src.eval
-        src.eval = lambda: full().take(n)
-        src.num_eval = min(src.num_eval or n, n)
+    if src.test is not None and n:
+        full = src.test
+        src.test = lambda: full().take(n)
+        src.num_test = min(src.num_test or n, n)
     if src.validation is not None and n:
         whole = src.validation
         src.validation = lambda: whole().take(n)

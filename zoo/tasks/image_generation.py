@@ -146,7 +146,7 @@ class ImageGeneration(Task):
         out["loss"] = out["d_loss"] + out["g_loss"]
         return out
 
-    def eval_step(self, model, batch):
+    def evaluation_step(self, model, batch):
         return None
 
     # ---------------------------------------------------------------------------- recipe
@@ -210,10 +210,10 @@ class ImageGeneration(Task):
             # every training digit (the settings were chosen with validation judges; the
             # judges' own splits are in tests/test_dcgan_recipe.py)
             src = zdata.digits_source(size, channels, augment="none", validation_fraction=0)
-            src.eval = None
+            src.test = None
         else:
             src = zdata.tfds_source(args.dataset, data_dir=args.data_dir, supervised=False,
-                                    eval_split=None)
+                                    test_split=None)
             src.preprocess = zdata.image_preprocessor(size, channels, "none", with_label=False)
         return src, {"image_shape": (size, size, channels), "channels": channels}
 
@@ -292,7 +292,7 @@ class ImageGeneration(Task):
         shape = tuple(int(d) for d in (base.get("image_shape") or own.input_shape))
         src = zdata.digits_source(shape[0], shape[2], augment="none", seed=seed,
                                   validation_fraction=0)
-        src.eval, src.num_eval = None, None
+        src.test, src.num_test = None, None
         return src, {}
 
     def tuning_task(self, training):

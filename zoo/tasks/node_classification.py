@@ -127,7 +127,7 @@ class NodeClassification(Task):
 
     def report(self, summary):
         acc = summary.get("node_accuracy") or {}
-        test = acc.get("test", summary["final_eval"].get("accuracy", float("nan")))
+        test = acc.get("test", summary["final_test"].get("accuracy", float("nan")))
         val = f", validation accuracy {acc['val']:.4f}" if "val" in acc else ""
         return (f"{summary['name']} on {summary['dataset']}: test accuracy {test:.4f} on the "
                 f"{summary.get('test_nodes')} test nodes (trained on "

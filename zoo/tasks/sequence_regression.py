@@ -50,7 +50,7 @@ class SequenceRegression(SequenceTask):
     def search_data(self, spec, base, *, eval_examples=256, num_train=2048, seed=0):
         shape = tuple(base.get("input_shape") or spec.input_shape or (100, 1))
         steps = int(shape[0] or 100)
-        src = zdata.adding_source(steps=steps, num_train=num_train, num_eval=eval_examples,
+        src = zdata.adding_source(steps=steps, num_train=num_train, num_test=eval_examples,
                                   seed=seed, num_validation=eval_examples)
         return limit_eval(src, eval_examples), dict(input_shape=(steps, 2), horizon=1, targets=1)
 

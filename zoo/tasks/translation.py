@@ -176,7 +176,7 @@ class Translation(Task):
         reported figure) and validation examples (`validation_greedy_exact_match`, the one
         settings are chosen on)."""
         scores = {}
-        for key, split in (("greedy_exact_match", source.eval),
+        for key, split in (("greedy_exact_match", source.test),
                            ("validation_greedy_exact_match", source.validation)):
             if not args.decode_examples or split is None:
                 continue
@@ -190,7 +190,7 @@ class Translation(Task):
             trainer.update_summary(**scores)
 
     def report(self, summary):
-        return (f"{summary['name']} on {summary['dataset']}: test {summary['final_eval']}, "
+        return (f"{summary['name']} on {summary['dataset']}: test {summary['final_test']}, "
                 f"greedy exact match {summary.get('greedy_exact_match')} (validation "
                 f"{summary.get('validation_greedy_exact_match')})"
                 f"{export_note(summary)}")
@@ -275,7 +275,7 @@ class Translation(Task):
 
     def search_data(self, spec, base, *, eval_examples=256, num_train=2048, seed=0):
         src = zdata.reversal_source(max_len=8, vocab=10, num_train=num_train,
-                                    num_eval=eval_examples, seed=seed,
+                                    num_test=eval_examples, seed=seed,
                                     num_validation=eval_examples)
         v = src.info["vocab_size"]
         return limit_eval(src, eval_examples), dict(vocab_size=v, source_vocab_size=v,

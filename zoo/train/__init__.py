@@ -43,7 +43,7 @@ Example:
     >>> cfg = train.TrainConfig(name="demo", epochs=1, batch_size=64, run_dir="/tmp/demo",
     ...                         export=False, progress=False)
     >>> summary = train.Trainer(train.ClassificationTask(), src, build, cfg).fit()
-    >>> summary["final_eval"]["accuracy"] > 0.5
+    >>> summary["final_test"]["accuracy"] > 0.5
     True
 """
 

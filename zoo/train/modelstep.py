@@ -42,7 +42,7 @@ class ModelStepTask(Task):
         stats["count"] = tf.constant(1.0)
         return stats
 
-    def eval_step(self, model, batch):
+    def evaluation_step(self, model, batch):
         return None
 
     def export_model(self, model):

@@ -9,7 +9,7 @@ Example:
     >>> summary = recipe.run("highway_net", ["--epochs", "1", "--steps-per-epoch", "2",
     ...                                      "--set", "depth=2", "--quiet", "--no-export",
     ...                                      "--run-dir", "/tmp/zoo-doc-run"])
-    >>> sorted(summary["final_eval"])
+    >>> sorted(summary["final_test"])
     ['accuracy', 'loss']
 """
 

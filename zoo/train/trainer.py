@@ -7,8 +7,8 @@ does not (`MultiWorkerMirroredStrategy`, keras-team/keras#20585) and keeps XLA o
 What one step computes is the task's (`zoo.tasks`); see the package docstring of `zoo.train`.
 
 Splits: after each epoch the trainer evaluates on the source's validation split when it has one
-(else on its test split, `source.eval`), and at the end it reports the test split's metrics
-(`summary["final_eval"]`) beside the last validation metrics (`summary["final_validation"]`).
+(else on its test split, `source.test`), and at the end it reports the test split's metrics
+(`summary["final_test"]`) beside the last validation metrics (`summary["final_validation"]`).
 Settings are chosen on the validation figures; the test split only reports.
 """
 
@@ -294,12 +294,12 @@ class Trainer:
     def evaluate(self, split: str = "test"):
         """Metrics on the held-out `split` ("test" or "validation"; every example, on this
         worker), or {} when the source has no such split."""
-        ds = zdata.eval_pipeline(self.source, self.config.eval_batch_size or self.config.batch_size,
+        ds = zdata.evaluation_pipeline(self.source, self.config.eval_batch_size or self.config.batch_size,
                                  split)
         if ds is None:
             return {}
         if not hasattr(self, "_eval_fn"):
-            fn = lambda batch: self.task.eval_step(self.model, batch)  # noqa: E731
+            fn = lambda batch: self.task.evaluation_step(self.model, batch)  # noqa: E731
             self._eval_fn = tf.function(fn, jit_compile=self.jit, reduce_retracing=True)
         sums = {}
         with self.strategy.scope():
@@ -341,7 +341,7 @@ class Trainer:
         step = start
         eval_logs: Dict[str, float] = {}
         split = self.epoch_split  # per-epoch figures: validation (test only without one)
-        prefix = "validation" if split == "validation" else "eval"
+        prefix = "validation" if split == "validation" else "test"
         while step < self.total_steps:
             epoch, in_epoch = divmod(step, self.steps_per_epoch)
             if in_epoch == 0 or bar is None:
@@ -426,7 +426,8 @@ class Trainer:
             "global_batch_size": cfg.batch_size, "learning_rate": cfg.scaled_learning_rate(),
             "epochs": cfg.epochs, "steps": self.total_steps, "resumed_from_step": start,
             "final_train": final_train, "final_validation": final_validation,
-            "final_eval": test_logs,
+            "final_test": test_logs,
+            "final_eval": test_logs,  # deprecated name of final_test, removed in the next release
             "wall_time_s": self._wall_time(),
             "examples_per_second": float(np.median(throughput)) if throughput else None,
             "params": int(sum(int(np.prod(w.shape)) for w in self.model.weights)),
@@ -468,7 +469,7 @@ class Trainer:
         fig, axes = plt.subplots(1, len(keys), figsize=(4.5 * len(keys), 3.5), squeeze=False)
         for ax, k in zip(axes[0], keys):
             ax.plot([h["step"] for h in train], [h[k] for h in train], label=f"train {k}")
-            for prefix, label in (("validation", "validation"), ("eval", "test")):
+            for prefix, label in (("validation", "validation"), ("test", "test")):
                 ev = [(h["step"], h[f"{prefix}_{k}"]) for h in epochs if f"{prefix}_{k}" in h]
                 if ev:
                     ax.plot(*zip(*ev), "o-", label=f"{label} {k}")

@@ -188,7 +188,7 @@ def train_with_recipe_trainer(spec, model, source, training, *, epochs=1, initia
         for k, v in rec.items():
             if k.startswith("train_"):
                 logs[k[6:]] = v
-            elif k.startswith(("validation_", "eval_")):  # validation, else test, figures
+            elif k.startswith(("validation_", "test_")):  # validation, else test, figures
                 logs["val_" + k.split("_", 1)[1]] = v
         logs.update(task_kind.trial_metrics(trainer, source, seed))
         for cb in cbs:
