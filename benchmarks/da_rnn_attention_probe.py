@@ -39,7 +39,7 @@ def main(argv=None):
     from keras import ops
 
     from zoo.layers.da_rnn import InputAttentionEncoder
-    from zoo.tasks import forecasting_data as fd
+    from zoo.data import series as fd
 
     keras.utils.set_random_seed(args.seed)
     series = fd.synthetic_series(length=args.length, num_drivers=args.num_drivers,

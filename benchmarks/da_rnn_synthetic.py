@@ -101,7 +101,7 @@ def main(argv=None):
                    help="the attention and forecast plot (shown in docs/da_rnn.md)")
     args = p.parse_args(argv)
 
-    from zoo.tasks import forecasting_data as fd
+    from zoo.data import series as fd
     from zoo.tasks.forecasting import compare_forecasters
 
     t0 = time.time()

@@ -16,7 +16,7 @@ import zoo
 from conftest import run_on_jax
 from zoo.layers.da_rnn import InputAttentionEncoder, Standardize, TemporalAttentionDecoder
 from zoo.models.da_rnn import attention_model, da_rnn_param_count
-from zoo.tasks import forecasting_data as fd
+from zoo.data import series as fd
 from zoo.tasks import task_for
 
 

@@ -81,7 +81,7 @@ def test_generated_problems_share_no_example_between_train_validation_and_test(m
         return [np.asarray(x[0] if isinstance(x, tuple) else x).tobytes()
                 for x, _ in ds.as_numpy_iterator()]
 
-    train, val, test = keys(src.train(None)), keys(src.validation()), keys(src.eval())
+    train, val, test = keys(src.train(None)), keys(src.validation()), keys(src.test())
     assert len(test) == src.num_test and len(set(test)) == len(test)
     assert len(val) == src.num_validation > 0 and len(set(val)) == len(val)
     assert not set(train) & set(test) and not set(train) & set(val) and not set(val) & set(test)

@@ -39,7 +39,7 @@ from zoo.layers.da_rnn import Standardize
 from zoo.models.da_rnn import attention_model
 from zoo.roles.serving import Endpoint, TensorDoc, named_function
 from zoo.roles.task import Task, export_note, f32
-from zoo.tasks import forecasting_data as fdata
+from zoo.data import series as fdata
 from zoo.tasks.image_classification import limit_eval
 
 __all__ = ["Forecasting", "TASK", "forecasting_source", "target_scale", "evaluate_windows",
