@@ -64,3 +64,24 @@ def test_model_table_format():
         f"head\n{build_readme.START}\nnew\n{build_readme.END}\ntail\n")
     with pytest.raises(ValueError, match="markers"):
         build_readme.with_table("no markers", "new")
+
+
+def test_package_docstrings_are_short_and_point_to_existing_pages():
+    # one home per fact: a package's docstring says what it holds in a few lines and points to
+    # the page of the manual that holds the facts
+    import ast
+    import glob
+    import re
+
+    inits = sorted(glob.glob(os.path.join(ROOT, "zoo", "*", "__init__.py")))
+    assert len(inits) >= 10
+    for path in inits:
+        with open(path) as f:
+            doc = ast.get_docstring(ast.parse(f.read()))
+        name = os.path.relpath(path, ROOT)
+        assert doc, f"{name} has no docstring"
+        assert len(doc.splitlines()) <= 6, f"{name}: {len(doc.splitlines())} lines; the facts belong in docs/"
+        pages = re.findall(r"docs/[\w/.]+", doc)
+        assert pages, f"{name} points to no page of docs/"
+        for page in pages:
+            assert os.path.exists(os.path.join(ROOT, page.rstrip("."))), f"{name} points to {page}"
