@@ -25,10 +25,10 @@ def test_site_builds_strict(tmp_path):
          os.path.join(ROOT, "mkdocs.yml"), "--site-dir", str(tmp_path / "site")],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-8000:]
-    for page in ("index.html", "api/registry/index.html", "api/models/resnet/index.html"):
+    for page in ("index.html", "api/core/registry/index.html", "api/models/resnet/index.html"):
         assert (tmp_path / "site" / page).is_file(), page
     # the API reference is rendered from the docstrings (static analysis, no import)
-    with open(tmp_path / "site" / "api" / "registry" / "index.html") as f:
+    with open(tmp_path / "site" / "api" / "core" / "registry" / "index.html") as f:
         assert "register_model" in f.read()
 
 

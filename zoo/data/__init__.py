@@ -1,6 +1,6 @@
 """The data sources of the recipes and searches and their tf.data input pipelines (TensorFlow):
 embedded problems, image folders, TFDS, CSV series and graphs. Sources, splits and sizes:
-docs/recipe_settings.md and docs/recipes.md ("Data"); modules: docs/api/data.md.
+docs/recipe_settings.md and docs/recipes.md ("Data"); modules: docs/api/data/.
 """
 
 from __future__ import annotations
