@@ -1,6 +1,6 @@
 """Every generated file is current, and one command (tools/generate.py) runs every generator.
 
-The fast check leaves out the cards (building every model at full size takes about a minute):
+The fast check leaves out the cards (building every model at full size takes about 2 minutes):
 tests/test_cards.py checks each stored card against its built model."""
 
 import glob

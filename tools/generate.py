@@ -8,7 +8,7 @@
 The generators, in order (a later one may read what an earlier one wrote):
 
 * `cards`: `zoo/models/<family>_card.py`, each family's card numbers (`python -m zoo.core.cards`);
-  builds every registered model at its full size, so it is the slow one (about a minute);
+  builds every registered model at its full size, so it is the slow one (2 minutes on 2 busy cores);
 * `readme`: README.md's model table, from the cards and the bench CSV (`tools/build_readme.py`);
 * `bench`: `benchmarks/results/bench-<kind>.md`, the table of each bench CSV (`zoo bench` writes
   both; this rewrites the table from the CSV);
