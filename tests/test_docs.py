@@ -85,3 +85,24 @@ def test_package_docstrings_are_short_and_point_to_existing_pages():
         assert pages, f"{name} points to no page of docs/"
         for page in pages:
             assert os.path.exists(os.path.join(ROOT, page.rstrip("."))), f"{name} points to {page}"
+
+
+def test_architecture_page_shows_every_folder_at_its_rank():
+    # docs/architecture.md's tree is the layering tests/test_architecture.py checks
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "_architecture", os.path.join(ROOT, "tests", "test_architecture.py"))
+    arch = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(arch)
+    with open(os.path.join(ROOT, "docs", "architecture.md")) as f:
+        rows = {line.split()[1]: int(line.split()[0]) for line in f
+                if line[:1].isdigit() and len(line.split()) > 1}
+    for prefix, rank in arch.RANKS.items():
+        path = prefix.replace(".", "/")
+        if prefix == "zoo.__main__":
+            continue  # `python -m zoo`, the command line again
+        shown = path + ("/" if os.path.isdir(os.path.join(ROOT, path)) else ".py")
+        assert rows.get(shown) == rank, (
+            f"docs/architecture.md shows {shown} at rank {rows.get(shown)}; RANKS says {rank}")
+    assert len(rows) == len(arch.RANKS) - ("zoo.__main__" in arch.RANKS)
