@@ -54,3 +54,13 @@ def test_without_zoo_the_file_does_not_load(saved_lrn_model):
     out = _load_in_fresh_process(saved_lrn_model, "import keras")
     assert out.returncode != 0
     assert "LocalResponseNormalization" in out.stderr
+
+
+def test_the_hook_loads_no_tensorflow_on_jax():
+    code = ("import sys, zoo\nassert 'keras' not in sys.modules\nimport keras\n"
+            "print('zoo.layers' in sys.modules, 'tensorflow' in sys.modules)")
+    env = {**os.environ, "PYTHONPATH": ROOT, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         timeout=300, check=False)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip().splitlines()[-1] == "True False"
