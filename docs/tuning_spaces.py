@@ -2,6 +2,7 @@
 
     python docs/tuning_spaces.py            # rewrites the table between the markers in place
     python docs/tuning_spaces.py --print    # prints it
+    python docs/tuning_spaces.py --check    # exit 1 when docs/tuning.md is out of date
 
 The table is generated from the registry (`zoo.tuning.describe_space` over each card's
 `search_space`); tests/test_tuning_families.py checks that docs/tuning.md holds the current one.
@@ -57,15 +58,26 @@ def table():
     return "\n".join(lines)
 
 
-def main(argv):
-    text = table()
-    if "--print" in argv:
-        print(text)
-        return 0
-    doc = open(DOC).read()
+def render(doc):
+    """`doc` (docs/tuning.md's text) with the current table between the markers."""
     start, end = doc.index(BEGIN) + len(BEGIN), doc.index(END)
+    return doc[:start] + "\n" + table() + "\n" + doc[end:]
+
+
+def main(argv):
+    if "--print" in argv:
+        print(table())
+        return 0
+    with open(DOC) as f:
+        doc = f.read()
+    new = render(doc)
+    if "--check" in argv:
+        if new != doc:
+            print("docs/tuning.md's table of search spaces is out of date: run python docs/tuning_spaces.py")
+            return 1
+        return 0
     with open(DOC, "w") as f:
-        f.write(doc[:start] + "\n" + text + "\n" + doc[end:])
+        f.write(new)
     return 0
 
 

@@ -25,10 +25,10 @@ def test_site_builds_strict(tmp_path):
          os.path.join(ROOT, "mkdocs.yml"), "--site-dir", str(tmp_path / "site")],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-8000:]
-    for page in ("index.html", "api/registry/index.html", "api/models/resnet/index.html"):
+    for page in ("index.html", "api/core/registry/index.html", "api/models/resnet/index.html"):
         assert (tmp_path / "site" / page).is_file(), page
     # the API reference is rendered from the docstrings (static analysis, no import)
-    with open(tmp_path / "site" / "api" / "registry" / "index.html") as f:
+    with open(tmp_path / "site" / "api" / "core" / "registry" / "index.html") as f:
         assert "register_model" in f.read()
 
 
@@ -64,3 +64,45 @@ def test_model_table_format():
         f"head\n{build_readme.START}\nnew\n{build_readme.END}\ntail\n")
     with pytest.raises(ValueError, match="markers"):
         build_readme.with_table("no markers", "new")
+
+
+def test_package_docstrings_are_short_and_point_to_existing_pages():
+    # one home per fact: a package's docstring says what it holds in a few lines and points to
+    # the page of the manual that holds the facts
+    import ast
+    import glob
+    import re
+
+    inits = sorted(glob.glob(os.path.join(ROOT, "zoo", "*", "__init__.py")))
+    assert len(inits) >= 10
+    for path in inits:
+        with open(path) as f:
+            doc = ast.get_docstring(ast.parse(f.read()))
+        name = os.path.relpath(path, ROOT)
+        assert doc, f"{name} has no docstring"
+        assert len(doc.splitlines()) <= 6, f"{name}: {len(doc.splitlines())} lines; the facts belong in docs/"
+        pages = re.findall(r"docs/[\w/.]+", doc)
+        assert pages, f"{name} points to no page of docs/"
+        for page in pages:
+            assert os.path.exists(os.path.join(ROOT, page.rstrip("."))), f"{name} points to {page}"
+
+
+def test_architecture_page_shows_every_folder_at_its_rank():
+    # docs/architecture.md's tree is the layering tests/test_architecture.py checks
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "_architecture", os.path.join(ROOT, "tests", "test_architecture.py"))
+    arch = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(arch)
+    with open(os.path.join(ROOT, "docs", "architecture.md")) as f:
+        rows = {line.split()[1]: int(line.split()[0]) for line in f
+                if line[:1].isdigit() and len(line.split()) > 1}
+    for prefix, rank in arch.RANKS.items():
+        path = prefix.replace(".", "/")
+        if prefix == "zoo.__main__":
+            continue  # `python -m zoo`, the command line again
+        shown = path + ("/" if os.path.isdir(os.path.join(ROOT, path)) else ".py")
+        assert rows.get(shown) == rank, (
+            f"docs/architecture.md shows {shown} at rank {rows.get(shown)}; RANKS says {rank}")
+    assert len(rows) == len(arch.RANKS) - ("zoo.__main__" in arch.RANKS)

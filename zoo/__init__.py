@@ -1,7 +1,9 @@
 """zoo: a Keras 3 model zoo with keras.applications-style builders, a registry and model cards.
 
 `import zoo` loads neither Keras nor TensorFlow; builders (`zoo.resnet50`) and subpackages load on
-first use. The layout and the manual: docs/architecture.md, docs/index.md.
+first use. Once Keras is imported (before or after zoo), zoo's serializable layers (`zoo.layers`) are
+registered with it, so `keras.saving.load_model` reads a zoo `.keras` file. The layout and the
+manual: docs/architecture.md, docs/index.md.
 
 Example:
     >>> import zoo
@@ -11,7 +13,10 @@ Example:
 """
 
 import importlib
+import importlib.abc
 import importlib.util
+import sys
+import warnings
 
 from zoo.core import moved as _moved
 from zoo.core import registry
@@ -24,6 +29,50 @@ from zoo.core.registry import register_model as register_model
 __version__ = "0.1.0"
 
 _moved.install()
+
+
+def _register_layers():
+    """Import `zoo.layers`, which registers zoo's layers with Keras (`package="zoo"`)."""
+    try:
+        importlib.import_module("zoo.layers")
+    except Exception as error:  # a broken zoo must not break `import keras`
+        warnings.warn(f"zoo could not register its Keras layers ({error!r}): run `import zoo.layers` "
+                      "before `keras.saving.load_model` of a zoo `.keras` file.", RuntimeWarning,
+                      stacklevel=2)
+
+
+class _AfterKeras(importlib.abc.MetaPathFinder):
+    """Finds nothing itself: when `keras` is first imported, it wraps Keras' own loader so that
+    `zoo.layers` is imported right after Keras, then takes itself off `sys.meta_path`."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != "keras":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec("keras")
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        loader = spec.loader
+
+        class _Loader(importlib.abc.Loader):
+            def create_module(self, spec):
+                return loader.create_module(spec)
+
+            def exec_module(self, module):
+                loader.exec_module(module)
+                _register_layers()
+
+            def __getattr__(self, name):  # get_resource_reader, is_package, ...: Keras' loader's
+                return getattr(loader, name)
+
+        spec.loader = _Loader()
+        return spec
+
+
+if "keras" in sys.modules:
+    _register_layers()
+elif not any(isinstance(f, _AfterKeras) for f in sys.meta_path):
+    sys.meta_path.insert(0, _AfterKeras())
 
 _API = ["create_model", "get_spec", "list_models", "model_card", "register_model", "core", "layers",
         "models", "data"]

@@ -1,17 +1,6 @@
-"""`zoo bench`: training and inference throughput of registered models against their peers.
-
-`bench(names, ...)` times every named model at every requested setting (backend, precision,
-`jit_compile`, mode) with the interleaved paired-ratio method of `zoo.bench.measure` and returns
-one row (a dict of `zoo.bench.report.COLUMNS`) per model, implementation (the zoo model, its A/A
-twin, the peer of `zoo.bench.peers`) and setting. A Keras backend cannot be switched inside a
-process: the backends other than this process's run in a child process (`zoo.bench.child`) with
-`KERAS_BACKEND` set, on the same code, and their rows are merged in.
-
-Example:
-    >>> from zoo.bench import bench
-    >>> rows = bench(["highway_net"], rounds=2, warmup=1, modes=("infer",))  # doctest: +SKIP
-    >>> sorted({r["implementation"] for r in rows})  # doctest: +SKIP
-    ['zoo', 'zoo (A/A twin)']
+"""`zoo bench`: training and inference throughput of registered models against their peers
+(keras.applications, keras-hub), in interleaved rounds with paired ratios; other backends run in a
+child process. Method, columns and results: docs/bench.md; modules: docs/api/bench.md.
 """
 
 from __future__ import annotations

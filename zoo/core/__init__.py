@@ -1,4 +1,4 @@
-"""The core of zoo (no Keras, no TensorFlow at import): the registry of models and task kinds,
-model cards, search-space conventions, hash-checked weights files, multiply-add counts and the
-argument checks every builder shares. Everything above it imports from here.
+"""The bottom layer of zoo, importable without Keras or TensorFlow: the registry of models and task
+kinds, model cards, the search-space convention, hash-checked weights and saved files, multiply-add
+counts, the builders' argument checks and the moved names. Layout: docs/architecture.md.
 """

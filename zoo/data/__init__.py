@@ -1,40 +1,6 @@
-"""Input pipelines for the recipes (TensorFlow only): TFDS by name, image folders, embedded data.
-
-A `DataSource` says where examples come from; `train_pipeline` turns it into the tf.data pipeline
-one input pipeline (one worker) of a `tf.distribute` strategy reads: deterministic seeded shuffle,
-per-replica sharding, parallel decoding and augmentation, per-replica batches and
-`prefetch(AUTOTUNE)`. The training stream is one endless sequence of batches (the shuffle order of
-each pass is fixed by the seed, and random augmentation by the seed and the example's position in
-the stream), so a resumed run continues exactly where the checkpoint was taken by skipping the
-examples already consumed (`skip_steps`), on every worker alike.
-
-Sources:
-  * `tfds_source(name, ...)`: any TensorFlow Datasets name (`cifar10`, `mnist`, `imagenet2012`
-    with `manual_dir`, `imdb_reviews`, `ted_hrlr_translate/pt_to_en`, `celeb_a`, ...). Nothing is
-    downloaded unless `download=True`; files are sharded per input pipeline (`tfds.ReadConfig`).
-  * `image_folder_source(path)`: `path/<class>/<image>` (or `path/train/<class>/...` and
-    `path/test/<class>/...`), decoded in parallel.
-  * embedded defaults that need no download: `digits` (scikit-learn's 8x8 handwritten digits,
-    real data, a stratified held-out 20%), `digits_rows` (the same digits as 8-step sequences of
-    8 features), `adding` (the adding problem of Hochreiter & Schmidhuber 1997) and `reversal`
-    (reverse a random token sequence).
-
-Splits: `train`, an optional `validation` split (what settings are chosen on, and what the trainer
-evaluates after each epoch) and `test`, the test split, which only reports. The embedded sources
-have all three, disjoint: the digits' validation split is a stratified 15% of the training part
-(the 360-image test split is the one it always was), the adding problem's is drawn with its own
-seed, and no reversal sequence is in two splits. TFDS datasets use their `validation` split when
-they have one beside `test`; image folders a `val` folder beside `test`, or `validation_fraction`.
-
-Example:
-    >>> from zoo import data
-    >>> src = data.get_source("digits", image_size=32, channels=3)
-    >>> ds = data.train_pipeline(src, per_replica_batch=64)
-    >>> images, labels = next(iter(ds))
-    >>> images.shape
-    TensorShape([64, 32, 32, 3])
-    >>> src.num_train, src.num_validation, src.num_test  # train / validation / test
-    (1221, 216, 360)
+"""The data sources of the recipes and searches and their tf.data input pipelines (TensorFlow):
+embedded problems, image folders, TFDS, CSV series and graphs. Sources, splits and sizes:
+docs/recipe_settings.md and docs/recipes.md ("Data"); modules: docs/api/data/.
 """
 
 from __future__ import annotations

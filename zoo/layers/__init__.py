@@ -1,6 +1,7 @@
-"""Serializable building blocks, registered with `keras.saving.register_keras_serializable(package="zoo")`.
-
-Each module lists its public layers in `__all__`; they are re-exported here.
+"""Serializable building blocks (`keras.ops` only), registered with
+`keras.saving.register_keras_serializable(package="zoo")`; each module's `__all__` is re-exported
+here. `import zoo` imports this package once Keras is loaded, so `keras.saving.load_model` reads a
+zoo `.keras` file. Reference: docs/api/layers.md.
 """
 
 import importlib

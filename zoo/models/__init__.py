@@ -1,11 +1,7 @@
-"""One module per family (its builders and registered variants), each with its cards beside it as
-plain data in `<family>_card.py` (written by `python -m zoo.core.cards --write`).
-
-Importing this package imports no family: `zoo.models.resnet` (the module) and
-`zoo.models.resnet50` (a builder) load on first use, and `from zoo.models import *` loads them all.
-Each family module lists its public builders in `__all__`; they are also reachable as `zoo.<name>`.
-A builder named as its module (`transformer`) is reached as `zoo.transformer`; here the name is
-the module.
+"""One module per family (its builders and registered variants), with its card's numbers beside it as
+plain data in `<family>_card.py` (written by `python -m zoo.core.cards --write`). Importing this
+package imports no family: `zoo.models.resnet` and `zoo.models.resnet50` load on first use.
+Families: docs/index.md; reference: docs/api/models/.
 """
 
 import importlib

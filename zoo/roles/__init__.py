@@ -1,4 +1,4 @@
-"""The pieces a task kind composes (TensorFlow): the `Task` base, the serving pieces its
-signatures are made of, the shared sequence-model pieces and the GAN training step. The task
-kinds themselves are the modules of `zoo.tasks`.
+"""The pieces a task kind composes (TensorFlow): the `Task` base and the training, serving,
+sequence and GAN pieces. The task kinds themselves are the modules of `zoo.tasks`; what each piece
+does: docs/architecture.md.
 """

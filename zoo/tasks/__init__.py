@@ -1,28 +1,6 @@
-"""One module per task kind: the single place that says what a task is (TensorFlow).
-
-Each module `zoo.tasks.<kind>`, named after a task of `zoo.core.registry.TASKS`, defines a
-`zoo.roles.task.Task` subclass as `TASK`: its training step, loss and metrics, default data and
-recipe flags, serving signatures and export options, search space, search data and objective.
-`task_for(name)` gives the task of a registered model; the workflows (`zoo.train`, `zoo.export`,
-`zoo.tuning`) read it and never switch on task or model names.
-
-    image_classification    GoogLeNet, Inception v3, ResNets, gated ResNets
-    feature_classification  feature vectors (highway network)
-    sequence_classification recurrent classifiers (plain RNN, GRU, LSTM, peephole LSTM)
-    sequence_regression     recurrent regressors (adding problem)
-    text_classification     Transformer encoder classifier
-    translation             Transformer encoder-decoder
-    image_generation        DCGAN generators (GAN training with the registered discriminator)
-    image_discrimination    DCGAN discriminators
-    node_classification     graph convolutional network (karate club, Planetoid)
-    forecasting             DA-RNN (driving series and the target's history -> next value)
-
-Example:
-    >>> from zoo.tasks import task_class, task_for
-    >>> task_class("translation").__name__
-    'Translation'
-    >>> task_for("resnet50").name
-    'image_classification'
+"""One module per task kind (TensorFlow), named after a kind of `zoo.core.task_kinds.TASKS`; each
+defines its `Task` as `TASK`, and `task_for(name)` gives a registered model's. What each kind
+trains, serves and searches: docs/architecture.md.
 """
 
 from __future__ import annotations

@@ -1,0 +1,66 @@
+"""`keras.saving.load_model` reads a zoo `.keras` file after a plain `import zoo`, whichever of zoo
+and Keras is imported first (zoo/__init__.py registers zoo.layers once Keras is loaded), while
+`import zoo` alone still loads no Keras (tests/test_cards.py checks that)."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="module")
+def saved_lrn_model(tmp_path_factory):
+    import keras
+
+    from zoo.layers import LocalResponseNormalization
+
+    inp = keras.Input((4, 4, 8))
+    model = keras.Model(inp, LocalResponseNormalization(name="lrn")(inp))
+    path = str(tmp_path_factory.mktemp("lrn") / "lrn.keras")
+    model.save(path)
+    x = np.random.default_rng(0).standard_normal((2, 4, 4, 8)).astype("float32")
+    np.save(path + ".x.npy", x)
+    np.save(path + ".y.npy", keras.ops.convert_to_numpy(model(x)))
+    return path
+
+
+def _load_in_fresh_process(path, imports):
+    code = (
+        f"{imports}\n"
+        "import sys, numpy as np\n"
+        f"model = keras.saving.load_model({path!r})\n"
+        f"y = keras.ops.convert_to_numpy(model(np.load({path + '.x.npy'!r})))\n"
+        f"np.testing.assert_allclose(y, np.load({path + '.y.npy'!r}), rtol=1e-5, atol=1e-6)\n"
+        "print(type(model.get_layer('lrn')).__module__)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                          timeout=300, check=False)
+
+
+@pytest.mark.parametrize("imports", ["import zoo\nimport keras", "import keras\nimport zoo"],
+                         ids=["zoo_then_keras", "keras_then_zoo"])
+def test_a_zoo_keras_file_loads_after_import_zoo(saved_lrn_model, imports):
+    out = _load_in_fresh_process(saved_lrn_model, imports)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip().splitlines()[-1] == "zoo.layers.lrn"
+
+
+def test_without_zoo_the_file_does_not_load(saved_lrn_model):
+    # the control: what the hook fixes fails without zoo, so the test above can fail
+    out = _load_in_fresh_process(saved_lrn_model, "import keras")
+    assert out.returncode != 0
+    assert "LocalResponseNormalization" in out.stderr
+
+
+def test_the_hook_loads_no_tensorflow_on_jax():
+    code = ("import sys, zoo\nassert 'keras' not in sys.modules\nimport keras\n"
+            "print('zoo.layers' in sys.modules, 'tensorflow' in sys.modules)")
+    env = {**os.environ, "PYTHONPATH": ROOT, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         timeout=300, check=False)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip().splitlines()[-1] == "True False"
