@@ -34,7 +34,7 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 import tensorflow as tf
 
-from zoo import data as zdata
+from zoo.data.source import DataSource
 
 __all__ = ["Graph", "karate_club", "load_planetoid", "PLANETOID_FILES", "PLANETOID_NAMES",
            "graph_source"]
@@ -232,7 +232,7 @@ def load_planetoid(directory: str, name: str, normalize_features: bool = True,
 
 
 def graph_source(graph: Graph, train_on: str = "train", evaluate_on: str = "test",
-                 info: Optional[Dict[str, Any]] = None) -> zdata.DataSource:
+                 info: Optional[Dict[str, Any]] = None) -> DataSource:
     """The `DataSource` of a transductive run on `graph`: one example (the whole graph), whose
     inputs are `(features, adjacency)` and targets `(labels, mask)`; the training split's mask
     (`train_on`: the labelled nodes) for the loss, `evaluate_on`'s for the held-out metrics."""
@@ -254,7 +254,21 @@ def graph_source(graph: Graph, train_on: str = "train", evaluate_on: str = "test
                 labelled_nodes=int(masks[train_on].sum()),
                 evaluated_nodes=int(masks[evaluate_on].sum()), evaluate_on=evaluate_on)
     meta.update(info or {})
-    return zdata.DataSource(name=graph.name, train=lambda ctx=None: example(train_on),
+    return DataSource(name=graph.name, train=lambda ctx=None: example(train_on),
                             test=lambda: example(evaluate_on), num_train=1, num_test=1,
                             info=meta, cache=True)
 
+
+def karate_source(**kwargs) -> DataSource:
+    """`graph_source` of `karate_club()`; keyword arguments go to `graph_source`."""
+    return graph_source(karate_club(), **kwargs)
+
+
+def planetoid_source(name: str, directory: Optional[str] = None, normalize_features: bool = True,
+                     **kwargs) -> DataSource:
+    """`graph_source` of the Planetoid files of `name` (cora, citeseer, pubmed) in `directory`;
+    other keyword arguments go to `graph_source`."""
+    if directory is None:
+        raise ValueError(f"The Planetoid dataset {name!r} needs the folder of its files "
+                         f"(ind.{name}.x, ...). Received: directory=None")
+    return graph_source(load_planetoid(directory, name, normalize_features), **kwargs)
