@@ -3,8 +3,8 @@
 Modules: `source` (`DataSource` and the tf.data pipelines), `images` (image preprocessing, the
 embedded digits, image folders), `tfds` (TensorFlow Datasets by name), `problems` (the adding
 problem, sequence reversal), `text` (token sources), `series` (CSV and synthetic time series),
-`graphs` (karate club, Planetoid). Splits are `train`, `validation` and `test`, disjoint; see
-docs/architecture.md.
+`graphs` (karate club, Planetoid). Splits are `train`, `validation` and `test`, disjoint
+(docs/recipes.md, "Data"; docs/recipe_settings.md).
 
 Example:
     >>> from zoo import data
