@@ -3,9 +3,10 @@
 `run_precision_test`, `run_backbone_test`).
 
 * `run_layer_test(cls, init_kwargs, input_data, expected_output_shape)`: build and call a layer,
-  a float32 training step with finite gradients, the `get_config` / `from_config` round trip, a
-  `.keras` round trip with `safe_mode=True` giving the same outputs, and a `mixed_bfloat16`
-  forward and training step.
+  a float32 training step with finite gradients, the `get_config` / `from_config` and
+  `serialize_keras_object` round trips, a `.keras` round trip with `safe_mode=True` giving the
+  same outputs, and `mixed_bfloat16`: the layer computes in bfloat16 with float32 weights, and a
+  training step has finite loss and gradients.
 * `run_builder_test(name_or_builder, kwargs, input_data)`: the same for a model from a builder
   (or `zoo.create_model` by name): training step, config and `.keras` round trips, and the
   `mixed_bfloat16` training step.
@@ -71,16 +72,19 @@ def _plain(config):
 
 
 def run_config_round_trip(obj):
-    """`obj.__class__.from_config(obj.get_config())`: the clone's config is the same (and a
-    model's parameter count); returns the clone."""
+    """`obj.__class__.from_config(obj.get_config())`: a model's parameter count is the same; a
+    layer's config is, also through `serialize_keras_object` and JSON; returns the clone."""
     import keras
 
     config = obj.get_config()
     clone = obj.__class__.from_config(config)
     if isinstance(obj, keras.Model):
         assert clone.count_params() == obj.count_params(), "from_config changed the parameters"
-    else:
-        assert clone.get_config() == config, "from_config(get_config()) changed the config"
+        return clone
+    assert clone.get_config() == config, "from_config(get_config()) changed the config"
+    serialized = json.loads(json.dumps(keras.saving.serialize_keras_object(obj)))
+    revived = keras.saving.deserialize_keras_object(serialized)
+    assert _plain(revived.get_config()) == _plain(config), "serialize_keras_object changed the config"
     return clone
 
 
@@ -132,6 +136,22 @@ def run_precision_test(make_model, input_data, *, policy=PRECISION):
     return run_training_step(model, input_data, what=f"{policy} training step")
 
 
+def _check_compute_dtype(layer, input_data):
+    """As keras-hub's `run_precision_test`: a layer made with a mixed policy computes in its
+    compute dtype (float outputs) and keeps its weights in the variable dtype."""
+    import keras
+
+    policy = keras.DTypePolicy(layer.dtype_policy.name)
+    for t in keras.tree.flatten(layer(input_data)):
+        dtype = keras.backend.standardize_dtype(t.dtype)
+        if "float" in dtype:
+            assert dtype == policy.compute_dtype, f"{policy.name}: an output is {dtype}"
+    for w in layer.weights:
+        if "float" in keras.backend.standardize_dtype(w.dtype):
+            assert keras.backend.standardize_dtype(w.dtype) == policy.variable_dtype, \
+                f"{policy.name}: the weight {w.path} is {w.dtype}"
+
+
 def _as_model(layer, input_data):
     """A functional model around `layer` with inputs shaped like `input_data` (nested)."""
     import keras
@@ -172,6 +192,7 @@ def run_layer_test(cls, init_kwargs, input_data, expected_output_shape, *,
     if run_saving_check:
         run_keras_file_round_trip(_as_model(cls(**init_kwargs), input_data), input_data, atol=atol)
     if run_precision_check:
+        _check_compute_dtype(cls(**{**init_kwargs, "dtype": PRECISION}), input_data)
         run_precision_test(lambda: _as_model(cls(**init_kwargs), input_data), input_data)
     return layer
 
