@@ -1,4 +1,5 @@
-"""Every registered model: build, forward, backward, config and `.keras` round trips, JAX forward.
+"""Every registered model: build, forward, backward, config and `.keras` round trips, a
+mixed_bfloat16 training step (`harness.run_builder_test`), JAX forward.
 
 Parametrized over `zoo.list_models()`, each with its registered small test configuration
 (`ModelSpec.test_overrides`), so adding a model to the registry adds it here.
@@ -11,6 +12,7 @@ import pytest
 
 import zoo
 from conftest import example_inputs, jax_process
+from harness import run_builder_test
 from zoo.core.registry import get_spec
 
 ALL = zoo.list_models()
@@ -30,46 +32,19 @@ def test_registry_is_filled():
 
 
 @pytest.mark.parametrize("name", ALL)
-def test_forward_backward(name):
-    import tensorflow as tf
-
-    model = _build(name)
-    x = example_inputs(model)
-    with tf.GradientTape() as tape:
-        y = model(x, training=True)
-        loss = sum(tf.reduce_sum(tf.cast(t, "float32")) for t in tf.nest.flatten(y))
-    grads = tape.gradient(loss, model.trainable_variables)
-    for t in tf.nest.flatten(y):
-        assert np.all(np.isfinite(np.asarray(t))), f"{name}: non-finite output"
-    got = [g for g in grads if g is not None]
-    assert got, f"{name}: no gradient reached any weight"
-    for g in got:
-        g = tf.convert_to_tensor(g)
-        assert np.all(np.isfinite(g.numpy())), f"{name}: non-finite gradient"
-    # output shapes agree with the symbolic outputs
-    for t, sym in zip(tf.nest.flatten(y), model.outputs):
-        assert tuple(t.shape[1:]) == tuple(
-            d if d is not None else t.shape[i + 1] for i, d in enumerate(sym.shape[1:])
-        )
-
-
-@pytest.mark.parametrize("name", ALL)
-def test_config_and_keras_round_trip(name, tmp_path):
+def test_builder(name):
+    """Forward with the symbolic output shapes, a float32 training step, config and `.keras`
+    round trips, and the precision axis: a mixed_bfloat16 training step (`harness`)."""
     import keras
 
     model = _build(name)
     x = example_inputs(model)
-    y = keras.tree.flatten(model(x, training=False))
-
-    clone = model.__class__.from_config(model.get_config())
-    assert clone.count_params() == model.count_params()
-
-    path = str(tmp_path / f"{name}.keras")
-    model.save(path)
-    loaded = keras.saving.load_model(path, safe_mode=True)
-    y2 = keras.tree.flatten(loaded(x, training=False))
-    for a, b in zip(y, y2):
-        np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-5, rtol=1e-5)
+    y = model(x, training=False)
+    for t, sym in zip(keras.tree.flatten(y), model.outputs):
+        assert tuple(t.shape[1:]) == tuple(
+            d if d is not None else t.shape[i + 1] for i, d in enumerate(sym.shape[1:])
+        )
+    run_builder_test(name, get_spec(name).test_overrides, x, model=model)
 
 
 JAX_SCRIPT = r"""

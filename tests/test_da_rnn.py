@@ -14,9 +14,10 @@ import pytest
 
 import zoo
 from conftest import run_on_jax
+from harness import run_config_round_trip, run_keras_file_round_trip
+from zoo.data import series as fd
 from zoo.layers.da_rnn import InputAttentionEncoder, Standardize, TemporalAttentionDecoder
 from zoo.models.da_rnn import attention_model, da_rnn_param_count
-from zoo.data import series as fd
 from zoo.tasks import task_for
 
 
@@ -164,7 +165,7 @@ def test_ablations_and_registered_variants():
     assert zoo.da_rnn_128(num_drivers=4).count_params() == da_rnn_param_count(4, 10, 128, 128)
 
 
-def test_standardisation_travels_inside_the_model(tmp_path):
+def test_standardisation_travels_inside_the_model():
     """Raw values in, raw forecast out: the model standardises with the training statistics it
     carries (also after a `.keras` round trip)."""
     stats = dict(driver_mean=[100.0, -5.0, 3.0], driver_std=[10.0, 2.0, 0.5], target_mean=50.0,
@@ -178,11 +179,9 @@ def test_standardisation_travels_inside_the_model(tmp_path):
     raw_y = zy * 4.0 + 50.0
     want = np.asarray(plain([z, zy])) * 4.0 + 50.0
     np.testing.assert_allclose(np.asarray(scaled([raw, raw_y])), want, rtol=1e-4, atol=1e-4)
-    path = str(tmp_path / "m.keras")
-    scaled.save(path)
-    loaded = keras.saving.load_model(path, safe_mode=True)
+    loaded = run_keras_file_round_trip(scaled, [raw, raw_y])
     np.testing.assert_allclose(np.asarray(loaded([raw, raw_y])), want, rtol=1e-4, atol=1e-4)
-    assert Standardize.from_config(Standardize(1.0, 2.0, invert=True).get_config()).invert
+    assert run_config_round_trip(Standardize(1.0, 2.0, invert=True)).invert
 
 
 @pytest.mark.parametrize("kwargs,arg", [

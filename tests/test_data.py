@@ -175,3 +175,69 @@ def test_bad_arguments_name_the_argument():
         data.image_preprocessor(augment="rot")
     with pytest.raises(ValueError, match=r"Received: per_replica_batch=0"):
         data.train_pipeline(data.adding_source(10, 64, 8), 0)
+
+
+def test_get_source_reaches_every_source_by_name(tmp_path):
+    """One lookup: the embedded sources, a CSV series, the karate club; the makers' own keyword
+    arguments pass through."""
+    assert data.get_source("digits_rows").info["input_shape"] == (8, 8)
+    assert data.get_source("digits_tokens").info["vocab_size"] == 18
+    assert data.get_source("adding", steps=6, num_train=32, num_test=8).info["steps"] == 6
+    assert data.get_source("reversal", max_len=5, vocab=8, num_train=64,
+                           num_test=8).info["vocab_size"] == 11
+    assert data.get_source("karate").info["num_nodes"] == 34
+    series = data.get_source("synthetic_series", length=300, num_drivers=3, window=5)
+    assert series.info["window"] == 5 and series.info["num_drivers"] == 3
+    csv = tmp_path / "s.csv"
+    rows = np.random.default_rng(0).normal(size=(200, 3))
+    csv.write_text("a,b,y\n" + "\n".join(",".join(f"{v:.4f}" for v in r) for r in rows))
+    src = data.get_source(str(csv), target="y", window=4)
+    assert src.info["num_drivers"] == 2 and src.info["window"] == 4
+    with pytest.raises(ValueError, match="needs its target column"):
+        data.get_source(str(csv))
+    with pytest.raises(ValueError, match=r"needs the folder of its files.*Received: directory=None"):
+        data.get_source("cora")
+
+
+def test_get_source_names_the_known_sources_when_the_name_is_unknown():
+    with pytest.raises(ValueError, match=r"Did you mean 'cifar10'.*Known names: digits, "
+                                         r"digits_rows.*karate.*Received: name='cifar1O'"):
+        data.get_source("cifar1O")
+    with pytest.raises(ValueError, match=r"`tokenize` must be one of \('words', 'subwords'\)"):
+        data.get_source("imdb_reviews", tokenize="chars")
+    with pytest.raises(ValueError, match="Received: name=''"):
+        data.get_source("")
+
+
+def test_the_sources_moved_into_zoo_data_keep_their_old_homes():
+    from zoo.roles.sequence import digits_tokens_source, text_source
+    from zoo.tasks.forecasting import forecasting_source
+    from zoo.tasks.translation import subword_source
+
+    assert digits_tokens_source is data.digits_tokens_source and text_source is data.text_source
+    assert forecasting_source is data.forecasting_source
+    assert subword_source is data.subword_source
+    for name in ("DataSource", "digits_split", "digits_indices", "check_fraction", "unpack",
+                 "takes_seed", "EMBEDDED", "train_pipeline", "evaluation_pipeline",
+                 "validation_pipeline", "array_source", "tfds_source", "image_folder_source",
+                 "image_preprocessor", "digits_source", "digits_rows_source", "adding_problem",
+                 "adding_source", "reversal_problem", "reversal_source", "unseen_examples",
+                 "AUGMENTATIONS", "AUTOTUNE", "PAD", "BOS", "EOS"):
+        assert hasattr(data, name), name
+
+
+def test_renamed_data_names_warn_and_still_work():
+    import warnings
+
+    from zoo import data as zdata
+
+    with pytest.warns(DeprecationWarning, match="zoo.data.evaluation_pipeline"):
+        assert zdata.eval_pipeline is zdata.evaluation_pipeline
+    src = zdata.get_source("adding", steps=5, num_train=8, num_validation=4, num_test=6)
+    with pytest.warns(DeprecationWarning, match="DataSource.test"):
+        assert src.eval is src.test
+    with pytest.warns(DeprecationWarning, match="num_test="):
+        assert zdata.adding_source(steps=5, num_train=8, num_eval=3).num_test == 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the new names alone warn nothing
+        assert zdata.adding_source(steps=5, num_train=8, num_test=3).num_test == 3

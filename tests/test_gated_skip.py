@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import zoo
+from harness import run_layer_test
 from zoo.layers import GatedSkip, HighwayDense
 from zoo.layers.gated_skip import default_gate_bias
 
@@ -200,25 +201,15 @@ def test_gated_resnet_gate_biases():
 # --------------------------------------------------------------------------------------------
 
 
-def test_layers_round_trip(tmp_path):
-    import keras
-
-    inp = keras.Input((6,))
-    h = HighwayDense(6, activation="tanh", variant="shortcut_only", gate_bias=-4.0, name="hw")(inp)
-    out = GatedSkip("exclusive", kernel_regularizer="l2", name="gs")([inp, h])
-    model = keras.Model(inp, out)
-    cfg = model.get_layer("gs").get_config()
-    assert (cfg["variant"], cfg["gate_bias"]) == ("exclusive", None)
-    clone = GatedSkip.from_config(cfg)
-    assert clone.initial_gate_bias == -6.0 and clone.get_config() == cfg
-    hw_cfg = model.get_layer("hw").get_config()
-    assert HighwayDense.from_config(hw_cfg).get_config() == hw_cfg
+def test_layers_round_trip():
     x = np.random.default_rng(5).standard_normal((3, 6)).astype("float32")
-    path = str(tmp_path / "gated.keras")
-    model.save(path)
-    loaded = keras.saving.load_model(path, safe_mode=True)
-    assert isinstance(loaded.get_layer("gs"), GatedSkip)
-    np.testing.assert_allclose(np.asarray(loaded(x)), np.asarray(model(x)), rtol=1e-6)
+    run_layer_test(HighwayDense, dict(units=6, activation="tanh", variant="shortcut_only",
+                                      gate_bias=-4.0), x, (3, 6))
+    gs = run_layer_test(GatedSkip, dict(variant="exclusive", kernel_regularizer="l2"), [x, x],
+                        (3, 6))
+    cfg = gs.get_config()
+    assert (cfg["variant"], cfg["gate_bias"]) == ("exclusive", None)
+    assert GatedSkip.from_config(cfg).initial_gate_bias == -6.0
 
 
 def test_gated_skip_rejects_bad_arguments():

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import zoo
+from harness import run_layer_test
 from zoo.data.graphs import graph_source, karate_club, load_planetoid
 from zoo.layers import AdjacencyNormalization, GraphConvolution, normalize_adjacency
 from zoo.tasks.node_classification import NodeClassification, masked_accuracy
@@ -72,16 +73,11 @@ def test_normalisation_without_self_loops_and_at_zero_degree():
 def test_layers_serialize():
     import keras
 
-    layer = GraphConvolution(4, activation="relu", use_bias=True,
-                             kernel_regularizer=keras.regularizers.L2(1e-3), name="gc")
     x = np.ones((1, 3, 5), "float32")
     a = np.asarray(normalize_adjacency(np.ones((1, 3, 3), "float32")))
-    y = layer([x, a])
-    clone = GraphConvolution.from_config(layer.get_config())
-    clone([x, a])
-    clone.set_weights(layer.get_weights())
-    np.testing.assert_allclose(np.asarray(clone([x, a])), np.asarray(y), atol=1e-6)
-    assert clone.get_config() == layer.get_config()
+    run_layer_test(GraphConvolution, dict(units=4, activation="relu", use_bias=True,
+                                          kernel_regularizer=keras.regularizers.L2(1e-3)),
+                   [x, a], (1, 3, 4), expected_num_trainable_weights=2)
     norm = keras.saving.deserialize_keras_object(
         keras.saving.serialize_keras_object(AdjacencyNormalization(self_loops=False)))
     assert isinstance(norm, AdjacencyNormalization) and norm.self_loops is False

@@ -12,6 +12,7 @@ import pytest
 
 import zoo
 from conftest import run_on_jax
+from harness import run_config_round_trip, run_keras_file_round_trip
 from zoo.layers import PeepholeLSTM, PeepholeLSTMCell
 
 PATHS = ["graph", "xla", "none"]
@@ -270,24 +271,19 @@ def test_dropout_in_training_same_masks_on_both_paths():
         np.testing.assert_allclose(a, b, atol=1e-4, rtol=1e-4)
 
 
-def test_keras_file_round_trip(tmp_path):
+def test_keras_file_round_trip():
     inputs = keras.Input((None,), dtype="int32")
     h = keras.layers.Embedding(20, 6, mask_zero=True)(inputs)
     h = keras.layers.Bidirectional(PeepholeLSTM(5, return_sequences=True, dropout=0.1))(h)
     h = PeepholeLSTM(4, recurrent_dropout=0.2, fast_path="none", unit_forget_bias=False)(h)
     model = keras.Model(inputs, keras.layers.Dense(2)(h))
     x = np.array([[3, 4, 5, 0, 0], [1, 2, 3, 4, 5]], "int32")
-    path = str(tmp_path / "peephole.keras")
-    model.save(path)
-    loaded = keras.saving.load_model(path, safe_mode=True)
-    np.testing.assert_allclose(np.asarray(loaded(x)), np.asarray(model(x)), atol=1e-6)
+    loaded = run_keras_file_round_trip(model, x, atol=1e-6)
     layer = loaded.layers[-2]
     assert isinstance(layer, PeepholeLSTM)
     assert layer.get_config()["fast_path"] == "none"
     assert layer.get_config()["recurrent_dropout"] == 0.2
-    config = PeepholeLSTM(3, go_backwards=True, fast_path="xla").get_config()
-    again = PeepholeLSTM.from_config(config)
-    assert again.get_config() == config
+    run_config_round_trip(PeepholeLSTM(3, go_backwards=True, fast_path="xla"))
 
 
 def test_counted_by_zoo_flops():

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import zoo
+from harness import run_config_round_trip, run_keras_file_round_trip
 from zoo.layers.transformer import (
     MultiHeadAttention,
     PositionalEncoding,
@@ -517,16 +518,11 @@ def test_decoding_argument_errors():
 
 @pytest.mark.parametrize("options", [dict(), dict(pre_norm=True, share_embeddings=False,
                                                    tie_output_embedding=False)])
-def test_keras_file_round_trip_keeps_tied_weights_and_decoding(tmp_path, options):
+def test_keras_file_round_trip_keeps_tied_weights_and_decoding(options):
     model = zoo.transformer(**TINY, **options)
-    path = str(tmp_path / "t.keras")
-    model.save(path)
-    loaded = keras.saving.load_model(path, safe_mode=True)
-    assert loaded.count_params() == model.count_params()
     src = np.array([[5, 6, 7, 2, 0]], "int32")
     tgt = np.array([[1, 8, 9]], "int32")
-    np.testing.assert_allclose(np.asarray(loaded([src, tgt])), np.asarray(model([src, tgt])),
-                               atol=1e-5)
+    loaded = run_keras_file_round_trip(model, [src, tgt])
     np.testing.assert_array_equal(
         np.asarray(decoding.translate(loaded, src, max_length=4, beam_size=2)["target_ids"]),
         np.asarray(decoding.translate(model, src, max_length=4, beam_size=2)["target_ids"]),
@@ -537,8 +533,7 @@ def test_layer_configs_round_trip():
     for layer in (TokenEmbedding(10, 4), PositionalEncoding(12), MultiHeadAttention(8, 2, 0.1),
                   TransformerEncoderLayer(8, 2, 16, 0.1, pre_norm=True),
                   TransformerDecoderLayer(8, 2, 16, 0.1, activation="gelu")):
-        clone = layer.__class__.from_config(layer.get_config())
-        assert clone.get_config() == layer.get_config()
+        run_config_round_trip(layer)
 
 
 @pytest.mark.parametrize(

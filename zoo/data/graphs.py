@@ -34,7 +34,7 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 import tensorflow as tf
 
-from zoo import data as zdata
+from zoo.data.source import DataSource
 
 __all__ = ["Graph", "karate_club", "load_planetoid", "PLANETOID_FILES", "PLANETOID_NAMES",
            "graph_source"]
@@ -148,6 +148,36 @@ def load_planetoid(directory: str, name: str, normalize_features: bool = True,
         >>> g.features.shape, int(g.train_mask.sum())      # doctest: +SKIP
         ((2708, 1433), 140)
     """
+    paths = _planetoid_paths(directory, name)
+    raw = {k: _read_pickle(paths[k]) for k in PLANETOID_FILES}
+    m = {k: _dense(k, raw[k], paths[k]) for k in ("x", "y", "tx", "ty", "allx", "ally")}
+    if not isinstance(raw["graph"], dict):
+        raise ValueError(f"{paths['graph']}: `graph` must be a dict of adjacency lists. "
+                         f"Received: {type(raw['graph']).__name__}")
+    test_index = _read_test_index(paths["test.index"])
+    _check_planetoid(name, m, test_index)
+    features, onehot = _planetoid_nodes(m, test_index)
+    n = features.shape[0]
+    adjacency = _adjacency(name, raw["graph"], n)
+    if normalize_features:
+        sums = features.sum(1, keepdims=True)
+        features = np.where(sums > 0, features / np.where(sums > 0, sums, 1.0), 0.0)
+    n_train, n_all = m["y"].shape[0], m["allx"].shape[0]
+    num_val = max(min(int(num_val), n_all - n_train), 0)  # small graphs: the rest of allx
+    train, val, test = (np.zeros(n, bool) for _ in range(3))
+    train[:n_train] = True
+    val[n_train:n_train + num_val] = True
+    test[test_index] = True
+    labels = onehot.argmax(1).astype(np.int32)
+    if not onehot[train].any(1).all():
+        raise ValueError(f"ind.{name}.y: every labelled node needs a one-hot label")
+    names = [f"class_{i}" for i in range(m["y"].shape[1])]
+    return Graph(name, features.astype(np.float32), adjacency, labels, train, val, test,
+                 names).check()
+
+
+def _planetoid_paths(directory, name):
+    """`{file key: path}` of the `ind.<name>.*` files, or a ValueError naming what is missing."""
     if not isinstance(name, str) or not name or os.sep in name:
         raise ValueError(f"`dataset` must be the name of the Planetoid files (one of "
                          f"{PLANETOID_NAMES} or another). Received: dataset={name!r}")
@@ -161,17 +191,19 @@ def load_planetoid(directory: str, name: str, normalize_features: bool = True,
         raise ValueError(f"The Planetoid files {missing} are missing from {directory!r} "
                          f"(dataset={name!r}; need ind.{name}.{{{','.join(PLANETOID_FILES)},"
                          "test.index})")
-    raw = {k: _read_pickle(paths[k]) for k in PLANETOID_FILES}
-    m = {k: _dense(k, raw[k], paths[k]) for k in ("x", "y", "tx", "ty", "allx", "ally")}
-    graph = raw["graph"]
-    if not isinstance(graph, dict):
-        raise ValueError(f"{paths['graph']}: `graph` must be a dict of adjacency lists. "
-                         f"Received: {type(graph).__name__}")
+    return paths
+
+
+def _read_test_index(path):
     try:
-        with open(paths["test.index"]) as f:
-            test_index = np.array([int(line) for line in f if line.strip()], np.int64)
+        with open(path) as f:
+            return np.array([int(line) for line in f if line.strip()], np.int64)
     except ValueError as e:
-        raise ValueError(f"{paths['test.index']}: one node index per line expected ({e})") from e
+        raise ValueError(f"{path}: one node index per line expected ({e})") from e
+
+
+def _check_planetoid(name, m, test_index):
+    """A ValueError unless the matrices `m` and the test nodes agree with each other."""
     for a, b in (("x", "y"), ("tx", "ty"), ("allx", "ally")):
         if m[a].shape[0] != m[b].shape[0]:
             raise ValueError(f"ind.{name}.{a} has {m[a].shape[0]} rows but ind.{name}.{b} has "
@@ -190,19 +222,28 @@ def load_planetoid(directory: str, name: str, normalize_features: bool = True,
         raise ValueError(f"ind.{name}.test.index: test nodes must be distinct and start right "
                          f"after the {n_all} nodes of allx. Received: smallest "
                          f"{int(test_sorted[0])}")
+
+
+def _planetoid_nodes(m, test_index):
+    """`(features, one-hot labels)` of every node, the test rows in the order of `test_index`."""
     tx, ty = m["tx"], m["ty"]
+    test_sorted = np.sort(test_index)
     if len(test_index):
         # Citeseer: some test nodes are isolated and missing from tx/ty; give them zero rows
         full = np.arange(test_sorted[0], test_sorted[-1] + 1)
-        tx = np.zeros((len(full), widths["x"]), np.float32)
-        ty = np.zeros((len(full), classes["y"]), np.float32)
+        tx = np.zeros((len(full), m["x"].shape[1]), np.float32)
+        ty = np.zeros((len(full), m["y"].shape[1]), np.float32)
         tx[test_sorted - test_sorted[0]] = m["tx"]
         ty[test_sorted - test_sorted[0]] = m["ty"]
     features = np.concatenate([m["allx"], tx], 0)
     onehot = np.concatenate([m["ally"], ty], 0)
     features[test_index] = features[test_sorted]  # the files list test rows in index order
     onehot[test_index] = onehot[test_sorted]
-    n = features.shape[0]
+    return features, onehot
+
+
+def _adjacency(name, graph, n):
+    """The symmetric 0/1 adjacency `[n, n]` (no self-loops) of the adjacency lists `graph`."""
     adjacency = np.zeros((n, n), np.float32)
     for src, dsts in graph.items():
         for dst in dsts:
@@ -211,28 +252,14 @@ def load_planetoid(directory: str, name: str, normalize_features: bool = True,
                                  f"0..{n - 1}")
             adjacency[int(src), int(dst)] = adjacency[int(dst), int(src)] = 1.0
     np.fill_diagonal(adjacency, 0.0)
-    if normalize_features:
-        sums = features.sum(1, keepdims=True)
-        features = np.where(sums > 0, features / np.where(sums > 0, sums, 1.0), 0.0)
-    n_train = m["y"].shape[0]
-    num_val = max(min(int(num_val), n_all - n_train), 0)  # small graphs: the rest of allx
-    train, val, test = (np.zeros(n, bool) for _ in range(3))
-    train[:n_train] = True
-    val[n_train:n_train + num_val] = True
-    test[test_index] = True
-    labels = onehot.argmax(1).astype(np.int32)
-    if not onehot[train].any(1).all():
-        raise ValueError(f"ind.{name}.y: every labelled node needs a one-hot label")
-    names = [f"class_{i}" for i in range(classes["y"])]
-    return Graph(name, features.astype(np.float32), adjacency, labels, train, val, test,
-                 names).check()
+    return adjacency
 
 
 # ------------------------------------------------------------------------------- data source
 
 
 def graph_source(graph: Graph, train_on: str = "train", evaluate_on: str = "test",
-                 info: Optional[Dict[str, Any]] = None) -> zdata.DataSource:
+                 info: Optional[Dict[str, Any]] = None) -> DataSource:
     """The `DataSource` of a transductive run on `graph`: one example (the whole graph), whose
     inputs are `(features, adjacency)` and targets `(labels, mask)`; the training split's mask
     (`train_on`: the labelled nodes) for the loss, `evaluate_on`'s for the held-out metrics."""
@@ -254,7 +281,21 @@ def graph_source(graph: Graph, train_on: str = "train", evaluate_on: str = "test
                 labelled_nodes=int(masks[train_on].sum()),
                 evaluated_nodes=int(masks[evaluate_on].sum()), evaluate_on=evaluate_on)
     meta.update(info or {})
-    return zdata.DataSource(name=graph.name, train=lambda ctx=None: example(train_on),
+    return DataSource(name=graph.name, train=lambda ctx=None: example(train_on),
                             test=lambda: example(evaluate_on), num_train=1, num_test=1,
                             info=meta, cache=True)
 
+
+def karate_source(**kwargs) -> DataSource:
+    """`graph_source` of `karate_club()`; keyword arguments go to `graph_source`."""
+    return graph_source(karate_club(), **kwargs)
+
+
+def planetoid_source(name: str, directory: Optional[str] = None, normalize_features: bool = True,
+                     **kwargs) -> DataSource:
+    """`graph_source` of the Planetoid files of `name` (cora, citeseer, pubmed) in `directory`;
+    other keyword arguments go to `graph_source`."""
+    if directory is None:
+        raise ValueError(f"The Planetoid dataset {name!r} needs the folder of its files "
+                         f"(ind.{name}.x, ...). Received: directory=None")
+    return graph_source(load_planetoid(directory, name, normalize_features), **kwargs)

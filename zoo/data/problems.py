@@ -1,5 +1,5 @@
-"""The generated problems of the embedded datasets (NumPy only): the adding problem and sequence
-reversal; `zoo.data` makes them into `DataSource`s with disjoint train / validation / test splits.
+"""The generated problems of the embedded datasets: the adding problem and sequence reversal
+(NumPy arrays), and their `DataSource`s with disjoint train / validation / test splits.
 
 Example:
     >>> from zoo.data.problems import adding_problem
@@ -12,7 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["adding_problem", "reversal_problem", "unseen_examples", "PAD", "BOS", "EOS"]
+from zoo.core.moved import renamed_arguments
+from zoo.data.source import array_source
+
+__all__ = ["adding_problem", "reversal_problem", "unseen_examples", "adding_source",
+           "reversal_source", "PAD", "BOS", "EOS"]
 
 # Token conventions of the sequence-to-sequence sources.
 PAD, BOS, EOS = 0, 1, 2
@@ -85,3 +89,38 @@ def unseen_examples(candidates, labels, seen, n):
                          f"{n}. Use a larger `vocab` or `max_len`, or fewer held-out examples.")
     keep = np.asarray(keep)
     return (src[keep], dec_in[keep]), labels[keep]
+
+
+@renamed_arguments(num_eval="num_test")
+def adding_source(steps=100, num_train=20_000, num_test=2_000, seed=0, num_validation=2_000):
+    """The adding problem as a `DataSource`: train, test (`num_test`) and validation
+    (`num_validation`, 0 for none) drawn with the seeds `seed`, `seed + 1` and `seed + 2`."""
+    x_tr, y_tr = adding_problem(num_train, steps, seed)
+    x_te, y_te = adding_problem(num_test, steps, seed + 1)
+    val = adding_problem(num_validation, steps, seed + 2) if num_validation else None
+    return array_source("adding", x_tr, y_tr, x_te, y_te, validation=val,
+                        info={"input_shape": (steps, 2), "steps": steps})
+
+
+@renamed_arguments(num_eval="num_test")
+def reversal_source(max_len=20, vocab=20, num_train=20_000, num_test=1_000, seed=0,
+                    num_validation=1_000):
+    """Sequence reversal as a `DataSource`; `info['vocab_size']` counts PAD, BOS and EOS too.
+
+    The test sequences (`num_test`) are drawn with the seed `seed + 1` and none of them is a
+    training sequence (short sequences are few: of 1,000 drawn independently, about 80 are also
+    among 10,000 training ones), so the held-out score measures reversal, not memory; the
+    validation sequences (`num_validation`, 0 for none; seed `seed + 2`) are in neither.
+    """
+    tr, y_tr = reversal_problem(num_train, max_len, vocab, seed=seed)
+    seen = {row.tobytes() for row in tr[0]}
+    drawn, y_drawn = reversal_problem(4 * num_test + 100, max_len, vocab, seed=seed + 1)
+    te, y_te = unseen_examples(drawn, y_drawn, seen, num_test)
+    val = None
+    if num_validation:
+        drawn, y_drawn = reversal_problem(4 * num_validation + 100, max_len, vocab, seed=seed + 2)
+        val = unseen_examples(drawn, y_drawn, seen | {row.tobytes() for row in te[0]}, num_validation)
+    return array_source(
+        "reversal", tr, y_tr, te, y_te, validation=val,
+        info={"vocab_size": vocab + 3, "max_len": max_len, "target_len": max_len + 1},
+    )

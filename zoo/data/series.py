@@ -1,4 +1,5 @@
-"""Data of the forecasting task (NumPy only): series, windows, splits, standardisation, baselines.
+"""Data of the forecasting task: series, windows, splits, standardisation, baselines (NumPy),
+and the `DataSource`s of windows (TensorFlow).
 
 * `synthetic_series`: the embedded default with a known answer: n driving series of which only
   a few (the *true drivers*, smooth AR(1) processes) drive the target through a nonlinear, lagged
@@ -29,7 +30,8 @@ import numpy as np
 
 __all__ = ["Series", "Windows", "PAPER_SPLIT", "PAPER_FRACTION", "synthetic_series", "read_csv", "split_rows",
            "standardization", "windows", "prepare", "last_value_forecast", "linear_ar_fit",
-           "linear_ar_forecast", "forecast_metrics", "attention_share"]
+           "linear_ar_forecast", "forecast_metrics", "attention_share", "forecasting_source",
+           "synthetic_series_source", "csv_series_source"]
 
 # the paper's NASDAQ 100 split (rows): train, validation, test
 PAPER_SPLIT = (35_100, 2_730, 2_730)
@@ -261,3 +263,36 @@ def attention_share(alphas, true_drivers: Sequence[int]) -> Tuple[float, float]:
     alphas = np.asarray(alphas, "float64")
     share = float(alphas[..., list(true_drivers)].sum(-1).mean())
     return share, len(true_drivers) / alphas.shape[-1]
+
+
+# ------------------------------------------------------------------------------ data sources
+
+
+def forecasting_source(data: Windows):
+    """A `DataSource` of windows `((drivers, history), targets)`: training, validation (what the
+    trainer evaluates after each epoch) and test splits (`source.test`: the summary's
+    `final_test`; the test split also stays in `data` for the comparison with the baselines after
+    training)."""
+    from zoo.data.source import array_source  # TensorFlow only here: the rest is NumPy
+
+    info = {"num_drivers": int(data.train[0].shape[-1]), "window": data.window,
+            "horizon": data.horizon, "stats": data.stats, "windows": data,
+            "input_shape": {"drivers": tuple(data.train[0].shape[1:]),
+                            "history": tuple(data.train[1].shape[1:])}}
+    (xt, ht, yt), (xv, hv, yv), (xs, hs, ys) = data.train, data.val, data.test
+    return array_source(data.series.name, (xt, ht), yt, (xs, hs), ys, info=info,
+                        validation=((xv, hv), yv))
+
+
+def synthetic_series_source(window=10, horizon=1, val_fraction=None, test_fraction=None,
+                            **series_kwargs):
+    """`forecasting_source` of `synthetic_series(**series_kwargs)` cut into windows (`prepare`)."""
+    return forecasting_source(prepare(synthetic_series(**series_kwargs), window, horizon,
+                                      val_fraction, test_fraction))
+
+
+def csv_series_source(path, target, drivers=None, window=10, horizon=1, val_fraction=None,
+                      test_fraction=None):
+    """`forecasting_source` of the CSV file `path` (`read_csv`) cut into windows (`prepare`)."""
+    return forecasting_source(prepare(read_csv(path, target, drivers), window, horizon,
+                                      val_fraction, test_fraction))

@@ -10,7 +10,7 @@ signature over variable-length sequences.
   `lengths` int32 `[N]`; steps after `lengths` are masked (or padded with `pad_value`).
 
 Example:
-    >>> from zoo.roles.sequence import digits_tokens_source
+    >>> from zoo.data.text import digits_tokens_source
     >>> digits_tokens_source().info["vocab_size"]
     18
 """
@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import inspect
 
-import numpy as np
 import tensorflow as tf
 
 from zoo import data as zdata
 from zoo.core.registry import parse_overrides
+from zoo.data.text import digits_tokens_source, text_source
 from zoo.roles.serving import (
     Endpoint,
     TensorDoc,
@@ -36,31 +36,6 @@ from zoo.roles.task import Task, builder_fn
 from zoo.tasks.image_classification import limit_eval
 
 __all__ = ["SequenceTask", "sequence_endpoints", "digits_tokens_source", "text_source"]
-
-
-def digits_tokens_source(seed=0):
-    """The embedded digits as 64 tokens each (17 grey levels + 1; 0 is padding), 10 classes;
-    the train / validation / test splits of `zoo.data.digits_source`."""
-    x_tr, x_va, x_te, y_tr, y_va, y_te = zdata.digits_split(seed, validation_fraction=0.15)
-
-    def tok(x):
-        return (np.round(x.reshape(len(x), -1) / 255.0 * 16) + 1).astype("int32")
-
-    return zdata.array_source("digits_tokens", tok(x_tr), y_tr, tok(x_te), y_te,
-                              validation=(tok(x_va), y_va),
-                              info={"num_classes": 10, "vocab_size": 18, "input_shape": (64,)})
-
-
-def text_source(name, vocab_size, max_length, data_dir=None):
-    """A TFDS text classification dataset tokenised by a `TextVectorization` vocabulary learned
-    from (up to 20,000 examples of) its training split."""
-    src = zdata.tfds_source(name, data_dir=data_dir)
-    texts = src.train(None).take(20_000).map(lambda text, label: text)
-    vectorize = tf.keras.layers.TextVectorization(vocab_size, output_sequence_length=max_length)
-    vectorize.adapt(texts.batch(512))
-    src.preprocess = lambda ex, training: (vectorize(ex[0]), tf.cast(ex[1], tf.int32))
-    src.info.update(input_shape=(max_length,), vocab_size=vocab_size)
-    return src
 
 
 class SequenceTask(Task):

@@ -34,12 +34,12 @@ from typing import Any, Dict
 import numpy as np
 import tensorflow as tf
 
-from zoo import data as zdata
+from zoo.data import series as fdata
+from zoo.data.series import forecasting_source
 from zoo.layers.da_rnn import Standardize
 from zoo.models.da_rnn import attention_model
 from zoo.roles.serving import Endpoint, TensorDoc, named_function
 from zoo.roles.task import Task, export_note, f32
-from zoo.data import series as fdata
 from zoo.tasks.image_classification import limit_eval
 
 __all__ = ["Forecasting", "TASK", "forecasting_source", "target_scale", "evaluate_windows",
@@ -56,20 +56,6 @@ def target_scale(model) -> float:
         if isinstance(layer, Standardize) and layer.invert:
             return float(layer.std if not isinstance(layer.std, list) else layer.std[0])
     return 1.0
-
-
-def forecasting_source(data: "fdata.Windows"):
-    """A `DataSource` of windows `((drivers, history), targets)`: training, validation (what the
-    trainer evaluates after each epoch) and test splits (`source.test`: the summary's
-    `final_test`; the test split also stays in `data` for the comparison with the baselines after
-    training)."""
-    info = {"num_drivers": int(data.train[0].shape[-1]), "window": data.window,
-            "horizon": data.horizon, "stats": data.stats, "windows": data,
-            "input_shape": {"drivers": tuple(data.train[0].shape[1:]),
-                            "history": tuple(data.train[1].shape[1:])}}
-    (xt, ht, yt), (xv, hv, yv), (xs, hs, ys) = data.train, data.val, data.test
-    return zdata.array_source(data.series.name, (xt, ht), yt, (xs, hs), ys, info=info,
-                              validation=((xv, hv), yv))
 
 
 class Forecasting(Task):

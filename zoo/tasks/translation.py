@@ -24,47 +24,12 @@ import numpy as np
 import tensorflow as tf
 
 from zoo import data as zdata
+from zoo.data.text import subword_source
 from zoo.roles.serving import Endpoint, TensorDoc, probabilities_fn, resolve_callable, single_output
 from zoo.roles.task import Task, export_note, f32, smoothed_cross_entropy
 from zoo.tasks.image_classification import limit_eval
 
 __all__ = ["Translation", "subword_source", "greedy_decode", "exact_match", "TASK"]
-
-
-def subword_source(name, max_length, target_vocab, data_dir=None):
-    """A TFDS translation dataset tokenised with subword encoders learned from its train split."""
-    import tensorflow_datasets as tfds
-
-    src = zdata.tfds_source(name, data_dir=data_dir)
-    corpus = list(src.train(None).take(50_000).as_numpy_iterator())
-    build = tfds.deprecated.text.SubwordTextEncoder.build_from_corpus
-    enc_src = build((s for s, _ in corpus), target_vocab_size=target_vocab)
-    enc_tgt = build((t for _, t in corpus), target_vocab_size=target_vocab)
-    shift = zdata.EOS  # subword ids start at 1; ours at 3 (0 pad, 1 begin, 2 end)
-
-    def encode(s, t):
-        s_ids = [i + shift for i in enc_src.encode(s.numpy().decode())][:max_length]
-        t_ids = [i + shift for i in enc_tgt.encode(t.numpy().decode())][:max_length]
-        s_arr = np.zeros(max_length, "int32")
-        s_arr[: len(s_ids)] = s_ids
-        dec_in = np.zeros(max_length + 1, "int32")
-        labels = np.zeros(max_length + 1, "int32")
-        dec_in[0], dec_in[1: len(t_ids) + 1] = zdata.BOS, t_ids
-        labels[: len(t_ids)], labels[len(t_ids)] = t_ids, zdata.EOS
-        return s_arr, dec_in, labels
-
-    def preprocess(ex, training):
-        s, d, lab = tf.py_function(encode, ex, (tf.int32, tf.int32, tf.int32))
-        s.set_shape([max_length])
-        d.set_shape([max_length + 1])
-        lab.set_shape([max_length + 1])
-        return (s, d), lab
-
-    src.preprocess = preprocess
-    vocab = max(enc_src.vocab_size, enc_tgt.vocab_size) + shift
-    src.info.update(vocab_size=vocab, max_len=max_length, target_len=max_length + 1,
-                    encoders=(enc_src, enc_tgt))
-    return src
 
 
 def greedy_decode(model, source, target_len, batch_size=250):

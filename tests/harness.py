@@ -1,0 +1,245 @@
+"""The test harness every family's tests call, in the manner of keras-hub's `TestCase`
+(keras_hub/src/tests/test_case.py: `run_layer_test`, `run_serialization_test`,
+`run_precision_test`, `run_backbone_test`).
+
+* `run_layer_test(cls, init_kwargs, input_data, expected_output_shape)`: build and call a layer,
+  a float32 training step with finite gradients, the `get_config` / `from_config` and
+  `serialize_keras_object` round trips, a `.keras` round trip with `safe_mode=True` giving the
+  same outputs, and `mixed_bfloat16`: the layer computes in bfloat16 with float32 weights, and a
+  training step has finite loss and gradients.
+* `run_builder_test(name_or_builder, kwargs, input_data)`: the same for a model from a builder
+  (or `zoo.create_model` by name): training step, config and `.keras` round trips, and the
+  `mixed_bfloat16` training step.
+
+JAX parity stays with the tests that run a fresh JAX process (`conftest.jax_process`,
+`run_on_jax`): one process for many models keeps the suite short.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+
+import numpy as np
+
+__all__ = ["run_layer_test", "run_builder_test", "run_config_round_trip",
+           "run_keras_file_round_trip", "run_training_step", "run_precision_test",
+           "dtype_policy", "PRECISION"]
+
+PRECISION = "mixed_bfloat16"
+
+
+@contextlib.contextmanager
+def dtype_policy(name):
+    """Keras's global dtype policy set to `name` inside the block, restored after it."""
+    import keras
+
+    before = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(before)
+
+
+def _flat(outputs):
+    import keras
+
+    return [np.asarray(keras.ops.convert_to_numpy(t)).astype("float32")
+            for t in keras.tree.flatten(outputs)]
+
+
+def _assert_close(got, want, atol, what):
+    got, want = _flat(got), _flat(want)
+    assert len(got) == len(want), f"{what}: {len(got)} outputs, expected {len(want)}"
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, atol=atol, rtol=atol, err_msg=what)
+
+
+def _assert_shapes(outputs, expected):
+    import keras
+
+    got = [tuple(t.shape) for t in keras.tree.flatten(outputs)]
+    want = [tuple(s) for s in expected] if isinstance(expected, list) else [tuple(expected)]
+    assert got == want, f"output shapes {got}, expected {want}"
+
+
+def _plain(config):
+    """`config` as JSON would hold it (tuples as lists), for comparing configs."""
+    return json.loads(json.dumps(config, default=repr))
+
+
+def run_config_round_trip(obj):
+    """`obj.__class__.from_config(obj.get_config())`: a model's parameter count is the same; a
+    layer's config is, also through `serialize_keras_object` and JSON; returns the clone."""
+    import keras
+
+    config = obj.get_config()
+    clone = obj.__class__.from_config(config)
+    if isinstance(obj, keras.Model):
+        assert clone.count_params() == obj.count_params(), "from_config changed the parameters"
+        return clone
+    assert clone.get_config() == config, "from_config(get_config()) changed the config"
+    serialized = json.loads(json.dumps(keras.saving.serialize_keras_object(obj)))
+    revived = keras.saving.deserialize_keras_object(serialized)
+    assert _plain(revived.get_config()) == _plain(config), "serialize_keras_object changed the config"
+    return clone
+
+
+def run_keras_file_round_trip(model, input_data, *, atol=1e-5, path=None):
+    """Save `model` as a `.keras` file and load it with `safe_mode=True`: the same config (the
+    load rebuilds the model from it), parameters and outputs in inference; returns the loaded
+    model."""
+    import keras
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = path or os.path.join(tmp, "model.keras")
+        model.save(path)
+        loaded = keras.saving.load_model(path, safe_mode=True)
+    assert _plain(loaded.get_config()) == _plain(model.get_config()), \
+        "the .keras round trip changed the config"
+    assert loaded.count_params() == model.count_params()
+    _assert_close(loaded(input_data, training=False), model(input_data, training=False), atol,
+                  "the .keras round trip changed the outputs")
+    return loaded
+
+
+def run_training_step(model, input_data, *, what="training step"):
+    """One gradient step of `model` on the sum of its outputs' means (in float32): the loss and
+    every gradient that reaches a weight are finite, and at least one does; returns the loss."""
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        outputs = model(input_data, training=True)
+        loss = tf.add_n([tf.reduce_mean(tf.cast(t, "float32")) for t in tf.nest.flatten(outputs)])
+    grads = [g for g in tape.gradient(loss, model.trainable_variables) if g is not None]
+    for t in _flat(outputs):
+        assert np.all(np.isfinite(t)), f"{what}: non-finite output"
+    assert np.isfinite(float(loss)), f"{what}: non-finite loss"
+    if model.trainable_variables:
+        assert grads, f"{what}: no gradient reached any weight"
+    for g in grads:
+        assert np.all(np.isfinite(tf.convert_to_tensor(g).numpy().astype("float32"))), \
+            f"{what}: non-finite gradient"
+    return float(loss)
+
+
+def run_precision_test(make_model, input_data, *, policy=PRECISION):
+    """`make_model()` built under the dtype policy `policy`: its weights stay float32, and a
+    training step has finite outputs, loss and gradients."""
+    with dtype_policy(policy):
+        model = make_model()
+    assert all(v.dtype == "float32" for v in model.trainable_variables), \
+        f"{policy}: a weight is not kept in float32"
+    return run_training_step(model, input_data, what=f"{policy} training step")
+
+
+def _check_compute_dtype(layer, input_data):
+    """As keras-hub's `run_precision_test`: a layer made with a mixed policy computes in its
+    compute dtype (float outputs) and keeps its weights in the variable dtype."""
+    import keras
+
+    policy = keras.DTypePolicy(layer.dtype_policy.name)
+    for t in keras.tree.flatten(layer(input_data)):
+        dtype = keras.backend.standardize_dtype(t.dtype)
+        if "float" in dtype:
+            assert dtype == policy.compute_dtype, f"{policy.name}: an output is {dtype}"
+    for w in layer.weights:
+        if "float" in keras.backend.standardize_dtype(w.dtype):
+            assert keras.backend.standardize_dtype(w.dtype) == policy.variable_dtype, \
+                f"{policy.name}: the weight {w.path} is {w.dtype}"
+
+
+def _as_model(layer, input_data):
+    """A functional model around `layer` with inputs shaped like `input_data` (nested)."""
+    import keras
+
+    inputs = keras.tree.map_structure(
+        lambda x: keras.Input(shape=np.shape(x)[1:], dtype=keras.backend.standardize_dtype(
+            getattr(x, "dtype", "float32"))), input_data)
+    return keras.Model(inputs, layer(inputs))
+
+
+def run_layer_test(cls, init_kwargs, input_data, expected_output_shape, *,
+                   expected_num_trainable_weights=None, run_training_check=True,
+                   run_precision_check=True, run_saving_check=True, atol=1e-5):
+    """Build and call `cls(**init_kwargs)` on `input_data` (keras-hub's `run_layer_test`).
+
+    Args:
+        cls: the layer class.
+        init_kwargs: its constructor's keyword arguments.
+        input_data: an array, or a list of arrays, batch first.
+        expected_output_shape: the output's shape, or a list of shapes (nested outputs).
+        expected_num_trainable_weights: checked when given.
+        run_training_check: a float32 training step with finite gradients.
+        run_precision_check: the same layer under `mixed_bfloat16` (forward and training step).
+        run_saving_check: a `.keras` round trip of a model around the layer (`safe_mode=True`).
+        atol: tolerance of the round trips' outputs.
+
+    Returns:
+        The layer, built.
+    """
+    layer = cls(**init_kwargs)
+    output = layer(input_data)
+    _assert_shapes(output, expected_output_shape)
+    if expected_num_trainable_weights is not None:
+        assert len(layer.trainable_weights) == expected_num_trainable_weights
+    run_config_round_trip(layer)
+    if run_training_check:
+        run_training_step(_as_model(layer, input_data), input_data)
+    if run_saving_check:
+        run_keras_file_round_trip(_as_model(cls(**init_kwargs), input_data), input_data, atol=atol)
+    if run_precision_check:
+        _check_compute_dtype(cls(**{**init_kwargs, "dtype": PRECISION}), input_data)
+        run_precision_test(lambda: _as_model(cls(**init_kwargs), input_data), input_data)
+    return layer
+
+
+def run_builder_test(name_or_builder, kwargs=None, input_data=None, *, model=None,
+                     expected_output_shape=None, run_training_check=True,
+                     run_precision_check=True, run_saving_check=True, run_config_check=None,
+                     atol=1e-5):
+    """Check a model from a builder (keras-hub's `run_backbone_test`, for zoo builders).
+
+    Args:
+        name_or_builder: a registered model's name (built with `zoo.create_model`) or a builder.
+        kwargs: the builder's keyword arguments (a small test configuration).
+        input_data: the model's inputs (default: `conftest.example_inputs(model)`).
+        model: an already built model from the same builder and `kwargs` (not built again).
+        expected_output_shape: the output's shape, or a list of shapes, when given.
+        run_training_check: a float32 training step with finite loss and gradients.
+        run_precision_check: the model built again under `mixed_bfloat16`, a training step.
+        run_saving_check: a `.keras` round trip with `safe_mode=True`, same outputs.
+        run_config_check: `from_config(get_config())` with the same parameters (a second build:
+            the `.keras` round trip already rebuilds the model from its config and compares
+            the configs, so this is for builders checked without it).
+        atol: tolerance of the `.keras` round trip's outputs.
+
+    Returns:
+        The model.
+    """
+    import zoo
+    from conftest import example_inputs
+
+    kwargs = dict(kwargs or {})
+
+    def make():
+        if isinstance(name_or_builder, str):
+            return zoo.create_model(name_or_builder, **kwargs)
+        return name_or_builder(**kwargs)
+
+    model = model if model is not None else make()
+    input_data = example_inputs(model) if input_data is None else input_data
+    if expected_output_shape is not None:
+        _assert_shapes(model(input_data, training=False), expected_output_shape)
+    if run_training_check:
+        run_training_step(model, input_data)
+    if run_config_check or (run_config_check is None and not run_saving_check):
+        run_config_round_trip(model)
+    if run_saving_check:
+        run_keras_file_round_trip(model, input_data, atol=atol)
+    if run_precision_check:
+        run_precision_test(make, input_data)
+    return model

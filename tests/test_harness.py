@@ -1,0 +1,50 @@
+"""The harness (tests/harness.py) fails on the faults it is there to find."""
+
+import numpy as np
+import pytest
+
+from harness import run_layer_test
+
+X = np.random.default_rng(0).standard_normal((2, 3)).astype("float32")
+
+
+def _dense_like(**overrides):
+    import keras
+
+    name = "Scale" + "".join(f"_{k}" for k in sorted(overrides))
+
+    @keras.saving.register_keras_serializable(package="test_harness", name=name)
+    class Scale(keras.layers.Layer):
+        def __init__(self, units=2, **kwargs):
+            super().__init__(**kwargs)
+            self.units = units
+
+        def build(self, shape):
+            self.w = self.add_weight(shape=(shape[-1], self.units))
+
+        def call(self, x):
+            y = keras.ops.matmul(x, self.w)
+            return keras.ops.cast(y, "float32") if overrides.get("float32_output") else y
+
+        def get_config(self):
+            config = super().get_config()
+            if not overrides.get("forget_units"):
+                config["units"] = self.units
+            return config
+
+    return Scale
+
+
+def test_a_sound_layer_passes():
+    run_layer_test(_dense_like(), {"units": 4}, X, (2, 4), expected_num_trainable_weights=1)
+
+
+def test_a_config_that_forgets_an_argument_fails():
+    # from_config(get_config()) agrees with itself; the .keras file loads weights of the wrong size
+    with pytest.raises(ValueError, match="could not be loaded"):
+        run_layer_test(_dense_like(forget_units=True), {"units": 4}, X, (2, 4))
+
+
+def test_a_layer_that_leaves_its_compute_dtype_fails():
+    with pytest.raises(AssertionError, match="mixed_bfloat16: an output is float32"):
+        run_layer_test(_dense_like(float32_output=True), {"units": 4}, X, (2, 4))
