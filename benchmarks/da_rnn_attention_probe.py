@@ -38,8 +38,8 @@ def main(argv=None):
     import keras
     from keras import ops
 
-    from zoo.layers.da_rnn import InputAttentionEncoder
     from zoo.data import series as fd
+    from zoo.layers.da_rnn import InputAttentionEncoder
 
     keras.utils.set_random_seed(args.seed)
     series = fd.synthetic_series(length=args.length, num_drivers=args.num_drivers,
