@@ -21,7 +21,6 @@ import uuid
 from typing import Any, Dict, List
 
 from zoo.core.registry import RENAMED_TASKS, check_folder_name, get_spec, task_kind
-from zoo.core.registry import TASKS as MODEL_TASKS
 from zoo.core.saving import check_writable_folder
 from zoo.core.weights import preprocessing_of, set_preprocessing
 from zoo.export.warmup import write_batching_parameters, write_warmup_requests
@@ -35,13 +34,11 @@ from zoo.roles.serving import (
     select_outputs,
 )
 from zoo.roles.task import Task
-from zoo.tasks import task_class
+from zoo.tasks import EXPORT_TASKS, task_class
 
-__all__ = ["TASKS", "TMP_PREFIX", "export_model", "endpoints_for", "next_version", "list_versions",
+__all__ = ["EXPORT_TASKS", "TMP_PREFIX", "export_model", "endpoints_for", "next_version", "list_versions",
            "write_model_config", "serving_options"]
 
-# the task kinds, and "generic": the model's own inputs and outputs, named after its layers
-TASKS = tuple(MODEL_TASKS) + ("generic",)
 TMP_PREFIX = ".incomplete-"
 
 
@@ -81,13 +78,13 @@ def _generic_endpoints(model, opts):
 
 
 def endpoints_for(model, task, **opts) -> List[Endpoint]:
-    """The named signatures of `model` for `task` (a kind of `TASKS` or a `Task`)."""
+    """The named signatures of `model` for `task` (a kind of `EXPORT_TASKS` or a `Task`)."""
     if isinstance(task, Task):
         return task.endpoints(model, **opts)
     if task in RENAMED_TASKS:  # an export written before the rename
         task = task_kind(task)
-    if task not in TASKS:
-        raise ValueError(f"`task` must be one of {TASKS}. Received: task={task!r}")
+    if task not in EXPORT_TASKS:
+        raise ValueError(f"`task` must be one of {EXPORT_TASKS}. Received: task={task!r}")
     if task == "generic":
         return _generic_endpoints(model, opts)
     return task_class(task)().endpoints(model, **opts)
@@ -192,7 +189,7 @@ def export_model(model, name, task=None, export_dir="saved_models", version=None
     Args:
         model: a `keras.Model` (TensorFlow backend).
         name: the served model's name (the folder under `export_dir`), e.g. `"resnet50"`.
-        task: one of `TASKS` or a `zoo.roles.task.Task`; `None` takes the registry's task for
+        task: one of `EXPORT_TASKS` or a `zoo.roles.task.Task`; `None` takes the registry's task for
             `name`, else guesses (image classifier or `"generic"`). The task's `export_options`
             give the default `**opts`: the preprocessing the weights were trained with
             (`zoo.core.weights.preprocessing_of(model)`: a zoo training run's pipeline or a registered
@@ -228,8 +225,8 @@ def export_model(model, name, task=None, export_dir="saved_models", version=None
     task = task_obj.name if task_obj is not None else task
     if task in RENAMED_TASKS:
         task = task_kind(task)
-    if task is not None and task not in TASKS:
-        raise ValueError(f"`task` must be None or one of {TASKS}. Received: task={task!r}")
+    if task is not None and task not in EXPORT_TASKS:
+        raise ValueError(f"`task` must be None or one of {EXPORT_TASKS}. Received: task={task!r}")
     if keras.backend.backend() != "tensorflow":
         raise ValueError(
             "zoo.export writes TensorFlow SavedModels and needs KERAS_BACKEND=tensorflow. "

@@ -34,20 +34,29 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from zoo.core.moved import warn_renamed
 from zoo.models.dcgan_sampling import LATENT_DISTRIBUTIONS
 
 __all__ = ["DCGAN", "GANPair", "gan_update", "diff_augment", "DIFF_AUGMENTATIONS",
-           "ScaledSchedule", "update_ema", "frechet_pixels", "latents", "bce"]
+           "ScaledSchedule", "update_ema", "frechet_pixels", "latent_batch", "latents", "bce"]
 
 DIFF_AUGMENTATIONS = ("translation", "cutout")
 
 
-def latents(batch, latent_dim, distribution="uniform"):
-    """A `(batch, latent_dim)` draw from U(-1, 1) (the paper's) or N(0, 1)."""
+def latent_batch(batch, latent_dim, distribution="uniform"):
+    """A `(batch, latent_dim)` draw from U(-1, 1) (the paper's) or N(0, 1) with TensorFlow's
+    global random state, inside the training step (`zoo.models.dcgan_sampling.sample_latents`
+    is the seeded NumPy draw for sampling and serving)."""
     shape = tf.stack([tf.cast(batch, tf.int32), latent_dim])
     if distribution == "uniform":
         return tf.random.uniform(shape, minval=-1.0, maxval=1.0)
     return tf.random.normal(shape)
+
+
+def latents(batch, latent_dim, distribution="uniform"):
+    """Deprecated name of `latent_batch`."""
+    warn_renamed("zoo.roles.gan_training.latents", "zoo.roles.gan_training.latent_batch")
+    return latent_batch(batch, latent_dim, distribution)
 
 
 def bce(target, output, from_logits=True):
@@ -130,7 +139,7 @@ def gan_update(gen, disc, d_optimizer, g_optimizer, real, denominator, *,
         return tf.sigmoid(out) if from_logits else out
 
     with tf.GradientTape() as tape:
-        fake = gen(latents(n, latent_dim, latent_distribution), training=True)
+        fake = gen(latent_batch(n, latent_dim, latent_distribution), training=True)
         if r1_gamma:
             real = tf.convert_to_tensor(real)
             with tf.GradientTape() as inner:
@@ -151,7 +160,7 @@ def gan_update(gen, disc, d_optimizer, g_optimizer, real, denominator, *,
     d_optimizer.apply_gradients(zip(grads, disc.trainable_variables))
     for _ in range(int(g_steps)):
         with tf.GradientTape() as tape:
-            g_out = d_out(gen(latents(n, latent_dim, latent_distribution), training=True))
+            g_out = d_out(gen(latent_batch(n, latent_dim, latent_distribution), training=True))
             g_per = bce(1.0, g_out, from_logits)
             loss = scaled(g_optimizer, tf.reduce_sum(g_per) / denominator)
         grads = tape.gradient(loss, gen.trainable_variables)
@@ -450,7 +459,7 @@ class DCGAN(keras.Model):
         return super().fit(*args, **kwargs)
 
     def _latents(self, batch):
-        return latents(batch, self.latent_dim, self.latent_distribution)
+        return latent_batch(batch, self.latent_dim, self.latent_distribution)
 
     def _bce(self, target, output):
         return tf.reduce_mean(bce(target, output, self.from_logits))

@@ -31,6 +31,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import tensorflow as tf
 
 from zoo.core.conventions import output_is_probability
+from zoo.core.moved import warn_renamed
 from zoo.core.registry import create_model, get_spec, parse_overrides
 
 __all__ = ["Task", "builder_fn", "f32", "smoothed_cross_entropy", "classification_forward"]
@@ -81,6 +82,17 @@ def builder_fn(name, overrides=None, **candidates) -> Callable[[], Any]:
     return lambda: create_model(name, **kwargs)
 
 
+class _RenamedAttribute:
+    """A class attribute's old name: reads the new one, with a `DeprecationWarning`."""
+
+    def __init__(self, old, new):
+        self.old, self.new = old, new
+
+    def __get__(self, obj, owner):
+        warn_renamed(f"{owner.__name__}.{self.old}", f"{owner.__name__}.{self.new}")
+        return getattr(owner, self.new)
+
+
 class Task:
     """Base class of the task kinds; see the module docstring.
 
@@ -95,7 +107,7 @@ class Task:
     name = "task"
     monitor = "loss"
     # the trainer's flag defaults for this task's recipe (`zoo train NAME --help`)
-    train_defaults: Dict[str, Any] = {}
+    flag_defaults: Dict[str, Any] = {}
     # the image normalisation the task's data pipeline trains with (`export_options`)
     pipeline_preprocessing: Optional[str] = None
     # keras-tuner objective: (metric name, "min" | "max")
@@ -218,9 +230,25 @@ class Task:
         """Extra metrics of a trial's epoch (a GAN's Frechet distance)."""
         return {}
 
-    def training_defaults(self) -> Dict[str, Any]:
+    def trial_defaults(self) -> Dict[str, Any]:
         """Defaults of a trial's training parameters (learning rate, optimizer, beta_1)."""
         return {"learning_rate": 1e-3, "optimizer": "adamw", "beta_1": 0.9}
+
+    def training_defaults(self) -> Dict[str, Any]:
+        """Deprecated name of `trial_defaults`."""
+        warn_renamed("Task.training_defaults()", "Task.trial_defaults()")
+        return self.trial_defaults()
+
+    train_defaults = _RenamedAttribute("train_defaults", "flag_defaults")
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "train_defaults" in cls.__dict__:  # a task kind written before the rename
+            warn_renamed(f"{cls.__name__}.train_defaults", f"{cls.__name__}.flag_defaults")
+            cls.flag_defaults = cls.__dict__["train_defaults"]
+        if "training_defaults" in cls.__dict__:
+            warn_renamed(f"{cls.__name__}.training_defaults()", f"{cls.__name__}.trial_defaults()")
+            cls.trial_defaults = cls.__dict__["training_defaults"]
 
 
 def export_note(summary) -> str:

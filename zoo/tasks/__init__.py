@@ -31,7 +31,11 @@ import importlib
 
 from zoo.core.registry import TASKS, get_spec, task_kind
 
-__all__ = ["task_class", "task_for", "TASKS"]
+__all__ = ["task_class", "task_for", "space_of", "default_search_space", "TASKS", "EXPORT_TASKS"]
+
+# what an export takes (`zoo export --task`, `zoo.export.export_model(task=...)`): the task kinds,
+# and "generic" (an unregistered model's own inputs and outputs, `zoo.roles.serving.GenericServing`)
+EXPORT_TASKS = tuple(TASKS) + ("generic",)
 
 
 def task_class(kind: str):
@@ -45,3 +49,17 @@ def task_for(model, **kwargs):
     the task's constructor."""
     spec = model if hasattr(model, "task") else get_spec(model)
     return task_class(spec.task)(**kwargs)
+
+
+def default_search_space(kind: str):
+    """The search space of a model of task kind `kind` that declares none (training parameters:
+    the task's `default_space`; imports the task, so TensorFlow)."""
+    return task_class(kind)().default_space
+
+
+def space_of(spec):
+    """The search space of `spec` (a `ModelSpec`): its declared one (no TensorFlow), else its
+    task's default (`default_search_space`)."""
+    if spec.search_space is not None:
+        return spec.search_space
+    return default_search_space(spec.task)

@@ -84,7 +84,7 @@ class Forecasting(Task):
     name = "forecasting"
     monitor = "rmse"
     objective = ("val_loss", "min")
-    train_defaults = dict(epochs=10, batch_size=128, learning_rate=1e-3, optimizer="adam")
+    flag_defaults = dict(epochs=10, batch_size=128, learning_rate=1e-3, optimizer="adam")
 
     def __init__(self, lr_decay_steps=10_000, lr_decay_rate=0.1):
         if not isinstance(lr_decay_steps, int) or lr_decay_steps < 0:
@@ -143,7 +143,7 @@ class Forecasting(Task):
             out["mape"] = 100.0 * float(sums["ape_sum"]) / max(float(sums["ape_count"]), 1e-12)
         return out
 
-    def training_defaults(self) -> Dict[str, Any]:
+    def trial_defaults(self) -> Dict[str, Any]:
         return {"learning_rate": 1e-3, "optimizer": "adam", "beta_1": 0.9}
 
     # ---------------------------------------------------------------------- the recipe

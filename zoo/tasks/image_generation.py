@@ -86,7 +86,7 @@ class ImageGeneration(Task):
     monitor = "d_real"
     objective = ("frechet", "min")
     needs_partner = True
-    train_defaults = dict(epochs=30, batch_size=64, learning_rate=2e-4, beta_1=0.5)
+    flag_defaults = dict(epochs=30, batch_size=64, learning_rate=2e-4, beta_1=0.5)
 
     def __init__(self, latent_dim=None, label_smoothing=0.0, ema_decay=0.0, augment=(),
                  d_lr_ratio=1.0, beta_2=0.999, r1_gamma=0.0, g_steps=1):
@@ -314,7 +314,7 @@ class ImageGeneration(Task):
         fake = np.asarray(gen(z.astype("float32"), training=False))
         return {"frechet": frechet_pixels(self._real, fake)}
 
-    def training_defaults(self):
+    def trial_defaults(self):
         return {"learning_rate": 2e-4, "optimizer": "adam", "beta_1": 0.5}
 
 

@@ -103,7 +103,7 @@ class Translation(Task):
 
     name = "translation"
     monitor = "token_accuracy"
-    train_defaults = dict(epochs=10, batch_size=64, learning_rate=1e-3, schedule="cosine",
+    flag_defaults = dict(epochs=10, batch_size=64, learning_rate=1e-3, schedule="cosine",
                           warmup_steps=200)
 
     def __init__(self, pad_id=zdata.PAD, label_smoothing=0.0, max_length=None):

@@ -1,6 +1,6 @@
 """`zoo train NAME`: the recipe every registered model trains with, read from its task.
 
-The parser is the trainer's flags (`add_train_arguments`, with the task's `train_defaults`) plus
+The parser is the trainer's flags (`add_train_arguments`, with the task's `flag_defaults`) plus
 the task's own flags (`Task.add_arguments`) and `--set KEY=VALUE` (builder arguments); `run`
 builds the task from the flags, its data source and model, trains with `Trainer` and exports.
 
@@ -142,7 +142,7 @@ def build_parser(name):
     cls.add_arguments(p)
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="builder argument (JSON value), e.g. --set depth=10")
-    return add_train_arguments(p, **cls.train_defaults)
+    return add_train_arguments(p, **cls.flag_defaults)
 
 
 def train_task(name, args):

@@ -6,18 +6,10 @@ import sys
 
 from zoo.core.registry import parse_overrides, resolve_spec
 from zoo.core.spaces import TUNERS, format_space, grid_trials, restricted_space
+from zoo.tasks import space_of
 from zoo.tuning.transport import TOKEN_ENV, Refused, check_security, role_from_env
 
 __all__ = ["add_cli"]
-
-
-def space_of(spec):
-    """The declared space, or the task's default (imports the task: TensorFlow)."""
-    if spec.search_space is not None:
-        return spec.search_space
-    from zoo.tuning.hypermodel import default_search_space
-
-    return default_search_space(spec.task)
 
 
 def _parse_restrict(items):

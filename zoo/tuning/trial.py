@@ -97,7 +97,7 @@ def _loss_for(spec, model, training):
 def trial_optimizer(training, defaults=None):
     """The optimizer settings of a trial's training parameters (`zoo.train.make_optimizer`'s
     keywords, and `optimizer`): the space's `optimizer`, `momentum`, `nesterov`,
-    `weight_decay`, `beta_1`, `clipnorm`, else the task's `training_defaults()` (`defaults`);
+    `weight_decay`, `beta_1`, `clipnorm`, else the task's `trial_defaults()` (`defaults`);
     `beta_1` only for an optimizer that has one. Checked (`check_optimizer`)."""
     defaults = dict(defaults or {"optimizer": "adamw", "beta_1": 0.9})
     name = str(training.get("optimizer", defaults.get("optimizer", "adamw")))
@@ -165,7 +165,7 @@ def train_with_recipe_trainer(spec, model, source, training, *, epochs=1, initia
     task_kind = task_for(spec)
     task = task_kind.tuning_task(training)
     train_model = task_kind.tuning_model(model, partner)
-    defaults = task_kind.training_defaults()
+    defaults = task_kind.trial_defaults()
     warmup = int(training.get("warmup_steps", 0) or 0)
     cfg = TrainConfig(
         name=spec.name, epochs=max(int(epochs) - int(initial_epoch), 1),

@@ -1,0 +1,93 @@
+"""Task by role: the renamed task names warn and still work; no workflow names a task kind or a
+model (issue 26)."""
+
+import pytest
+
+
+def test_flag_defaults_old_name_warns():
+    from zoo.tasks.image_classification import ImageClassification
+
+    with pytest.deprecated_call(match="flag_defaults"):
+        old = ImageClassification.train_defaults
+    assert old == ImageClassification.flag_defaults
+    with pytest.deprecated_call(match="flag_defaults"):
+        assert ImageClassification().train_defaults["epochs"] == 10
+
+
+def test_trial_defaults_old_name_warns():
+    from zoo.tasks import task_for
+
+    task = task_for("gcn")
+    with pytest.deprecated_call(match="trial_defaults"):
+        assert task.training_defaults() == task.trial_defaults()
+
+
+def test_task_kind_with_old_attribute_names_still_works():
+    from zoo.roles.task import Task
+
+    with pytest.deprecated_call(match="flag_defaults"):
+        class Old(Task):
+            train_defaults = {"epochs": 3}
+
+            def training_defaults(self):
+                return {"learning_rate": 0.5}
+
+    assert Old.flag_defaults == {"epochs": 3}
+    assert Old().trial_defaults() == {"learning_rate": 0.5}
+
+
+@pytest.mark.parametrize("old, module, new", [
+    ("ClassificationTask", "zoo.tasks.image_classification", "ImageClassification"),
+    ("RegressionTask", "zoo.tasks.sequence_regression", "SequenceRegression"),
+    ("Seq2SeqTask", "zoo.tasks.translation", "Translation"),
+    ("GANTask", "zoo.tasks.image_generation", "ImageGeneration"),
+])
+def test_train_task_aliases_warn_and_name_the_class(old, module, new):
+    import importlib
+
+    import zoo.train
+
+    with pytest.deprecated_call(match=f"{module}.{new}"):
+        cls = getattr(zoo.train, old)
+    assert cls is getattr(importlib.import_module(module), new)
+
+
+def test_model_builder_is_builder_fn():
+    import zoo.train
+
+    with pytest.deprecated_call(match="zoo.train.builder_fn"):
+        fn = zoo.train.model_builder
+    assert fn is zoo.train.builder_fn
+    assert fn("highway_net", ["depth=2"], classes=3)().name == "highway_net"
+
+
+def test_export_tasks_old_name_warns():
+    import zoo.export
+
+    with pytest.deprecated_call(match="zoo.export.EXPORT_TASKS"):
+        old = zoo.export.TASKS
+    assert old == zoo.export.EXPORT_TASKS and "generic" in old
+
+
+def test_gan_latents_old_name_warns():
+    from zoo.roles import gan_training
+
+    with pytest.deprecated_call(match="latent_batch"):
+        z = gan_training.latents(3, 5)
+    assert tuple(z.shape) == (3, 5) == tuple(gan_training.latent_batch(3, 5).shape)
+    assert float(abs(z).numpy().max()) <= 1.0
+
+
+def test_space_of_is_defined_once():
+    import zoo.tuning
+    from zoo.core.registry import get_spec
+    from zoo.tasks import space_of, task_for
+    from zoo.tuning import cli, hypermodel
+
+    assert zoo.tuning.space_of is space_of is cli.space_of is hypermodel.space_of
+    import dataclasses
+
+    spec = get_spec("gcn")
+    assert space_of(spec) is spec.search_space
+    bare = dataclasses.replace(spec, search_space=None)  # declares none: its task's default
+    assert space_of(bare).__func__ is type(task_for("gcn")).default_space
