@@ -91,3 +91,53 @@ def test_space_of_is_defined_once():
     assert space_of(spec) is spec.search_space
     bare = dataclasses.replace(spec, search_space=None)  # declares none: its task's default
     assert space_of(bare).__func__ is type(task_for("gcn")).default_space
+
+
+WORKFLOWS = ("zoo/train", "zoo/export", "zoo/tuning")
+
+
+def _code_strings(path):
+    """The string constants of a module's code (docstrings left out)."""
+    import ast
+
+    tree = ast.parse(open(path).read())
+    docs = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                docs.add(id(body[0].value))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs:
+            yield node.lineno, node.value
+
+
+def test_no_workflow_names_a_task_kind_or_a_model():
+    """What differs per task kind is in its role pieces (zoo.roles, zoo.tasks): the workflow
+    packages never name a task kind, a registered model or a family, nor compare a task."""
+    import glob
+    import os
+    import re
+
+    from zoo.core.registry import RENAMED_TASKS, TASKS, get_spec, list_models
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    names = set(TASKS) | set(RENAMED_TASKS) | set(list_models())
+    names |= {get_spec(n).family for n in list_models()}
+    found = []
+    for package in WORKFLOWS:
+        for path in sorted(glob.glob(os.path.join(root, package, "*.py"))):
+            rel = os.path.relpath(path, root)
+            for line, text in _code_strings(path):
+                if text in names:
+                    found.append(f"{rel}:{line} names {text!r}")
+            for i, line in enumerate(open(path), 1):
+                if re.search(r"\btask\s*[!=]=|[!=]=\s*task\b", line):
+                    found.append(f"{rel}:{i} compares a task: {line.strip()}")
+    assert not found, "\n".join(found)
+
+
+def test_the_name_check_finds_a_task_kind(tmp_path):
+    path = tmp_path / "workflow.py"
+    path.write_text('"""Docstrings may say image_generation."""\nif kind == "translation":\n    pass\n')
+    assert [text for _, text in _code_strings(str(path))] == ["translation"]

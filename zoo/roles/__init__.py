@@ -1,4 +1,4 @@
-"""The pieces a task kind composes (TensorFlow): the `Task` base, the serving pieces its
-signatures are made of, the shared sequence-model pieces and the GAN training step. The task
-kinds themselves are the modules of `zoo.tasks`.
+"""The pieces a task kind composes (TensorFlow; docs/architecture.md): the four roles
+(`training`, `recipe`, `serving` with `ExportModule`, `search`) that `task.Task` combines, and the
+shared sequence-model pieces and GAN training step. The task kinds are the modules of `zoo.tasks`.
 """

@@ -38,7 +38,8 @@ from zoo.core.moved import warn_renamed
 from zoo.models.dcgan_sampling import LATENT_DISTRIBUTIONS
 
 __all__ = ["DCGAN", "GANPair", "gan_update", "diff_augment", "DIFF_AUGMENTATIONS",
-           "ScaledSchedule", "update_ema", "frechet_pixels", "latent_batch", "latents", "bce"]
+           "ScaledSchedule", "update_ema", "frechet_pixels", "latent_batch", "latents", "bce",
+           "pair_optimizer_variables"]
 
 DIFF_AUGMENTATIONS = ("translation", "cutout")
 
@@ -57,6 +58,15 @@ def latents(batch, latent_dim, distribution="uniform"):
     """Deprecated name of `latent_batch`."""
     warn_renamed("zoo.roles.gan_training.latents", "zoo.roles.gan_training.latent_batch")
     return latent_batch(batch, latent_dim, distribution)
+
+
+def pair_optimizer_variables(model, optimizers, optimizer):
+    """The variables a GAN's optimizer updates: `d_optimizer` the discriminator's, `g_optimizer`
+    the generator's (of a `GANPair` or a `DCGAN`), else the whole model's."""
+    for key, net in (("d_optimizer", "discriminator"), ("g_optimizer", "generator")):
+        if optimizers.get(key) is optimizer and hasattr(model, net):
+            return getattr(model, net).trainable_variables
+    return model.trainable_variables
 
 
 def bce(target, output, from_logits=True):

@@ -1,10 +1,10 @@
 """One module per task kind: the single place that says what a task is (TensorFlow).
 
 Each module `zoo.tasks.<kind>`, named after a task of `zoo.core.registry.TASKS`, defines a
-`zoo.roles.task.Task` subclass as `TASK`: its training step, loss and metrics, default data and
-recipe flags, serving signatures and export options, search space, search data and objective.
-`task_for(name)` gives the task of a registered model; the workflows (`zoo.train`, `zoo.export`,
-`zoo.tuning`) read it and never switch on task or model names.
+`zoo.roles.task.Task` subclass as `TASK`, overriding what differs in its four roles (training,
+recipe, serving, search; `zoo.roles`). `task_for(name)` gives the task of a registered model,
+`serving_for(kind)` the serving role of an export; the workflows (`zoo.train`, `zoo.export`,
+`zoo.tuning`) read them and never switch on task or model names (tests/test_task_roles.py).
 
     image_classification    GoogLeNet, Inception v3, ResNets, gated ResNets
     feature_classification  feature vectors (highway network)
@@ -29,13 +29,15 @@ from __future__ import annotations
 
 import importlib
 
-from zoo.core.registry import TASKS, get_spec, task_kind
+from zoo.core.registry import RENAMED_TASKS, TASKS, get_spec, task_kind
 
-__all__ = ["task_class", "task_for", "space_of", "default_search_space", "TASKS", "EXPORT_TASKS"]
+__all__ = ["task_class", "task_for", "serving_for", "guess_export_task", "space_of", "default_search_space",
+           "TASKS", "EXPORT_TASKS"]
 
 # what an export takes (`zoo export --task`, `zoo.export.export_model(task=...)`): the task kinds,
 # and "generic" (an unregistered model's own inputs and outputs, `zoo.roles.serving.GenericServing`)
-EXPORT_TASKS = tuple(TASKS) + ("generic",)
+GENERIC = "generic"
+EXPORT_TASKS = tuple(TASKS) + (GENERIC,)
 
 
 def task_class(kind: str):
@@ -63,3 +65,25 @@ def space_of(spec):
     if spec.search_space is not None:
         return spec.search_space
     return default_search_space(spec.task)
+
+
+def serving_for(kind: str):
+    """The serving role of export task `kind` (one of `EXPORT_TASKS`; a renamed kind is
+    accepted): the task kind's `Task`, or `zoo.roles.serving.GenericServing` for "generic"."""
+    if kind in RENAMED_TASKS:  # an export written before the rename
+        kind = task_kind(kind)
+    if kind not in EXPORT_TASKS:
+        raise ValueError(f"`task` must be one of {EXPORT_TASKS}. Received: task={kind!r}")
+    if kind == GENERIC:
+        from zoo.roles.serving import GenericServing
+
+        return GenericServing()
+    return task_class(kind)()
+
+
+def guess_export_task(model) -> str:
+    """The export task of an unregistered `model`: an image classifier (one image input, one
+    vector output), else "generic"."""
+    if len(model.inputs) == 1 and len(model.inputs[0].shape) == 4 and len(model.outputs[0].shape) == 2:
+        return "image_classification"
+    return GENERIC

@@ -35,6 +35,7 @@ from zoo.roles.gan_training import (
     ScaledSchedule,
     frechet_pixels,
     gan_update,
+    pair_optimizer_variables,
     update_ema,
 )
 from zoo.roles.serving import Endpoint, TensorDoc
@@ -128,6 +129,9 @@ class ImageGeneration(Task):
             else:
                 inner.learning_rate = float(inner.learning_rate) * self.d_lr_ratio
         return opts
+
+    def optimizer_variables(self, model, optimizers, optimizer):
+        return pair_optimizer_variables(model, optimizers, optimizer)
 
     def train_step(self, model, optimizers, batch, denominator, num_replicas):
         real = batch[0] if isinstance(batch, (tuple, list)) else batch

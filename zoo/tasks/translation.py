@@ -281,6 +281,12 @@ class Translation(Task):
         return limit_eval(src, eval_examples), dict(vocab_size=v, source_vocab_size=v,
                                                     target_vocab_size=v)
 
+    def quick_examples(self, model, rng, n):
+        """Sequence reversal: `[source, target shifted right]` -> target."""
+        src = rng.integers(2, 10, size=(n, 6)).astype("int32")
+        tgt = np.concatenate([np.ones((n, 1), "int32"), src[:, ::-1]], 1)  # reverse the source
+        return [src, tgt[:, :-1]], tgt[:, 1:]
+
     def tuning_task(self, training):
         return type(self)(label_smoothing=float(training.get("label_smoothing", 0.0) or 0.0))
 

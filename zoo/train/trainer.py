@@ -128,18 +128,11 @@ class Trainer:
             for opt in self.optimizers.values():
                 if not opt.built:
                     opt.build(self.model.trainable_variables if len(self.optimizers) == 1
-                              else self._variables_for(opt))
+                              else self.task.optimizer_variables(self.model, self.optimizers, opt))
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
         self.checkpoint = tf.train.Checkpoint(model=self.model, step=self.step, **self.optimizers)
         self.manager = tf.train.CheckpointManager(
             self.checkpoint, self.ckpt_write_dir, max_to_keep=cfg.keep_checkpoints)
-
-    def _variables_for(self, opt):
-        model = self.model
-        for key, net in (("d_optimizer", "discriminator"), ("g_optimizer", "generator")):
-            if self.optimizers.get(key) is opt and hasattr(model, net):
-                return getattr(model, net).trainable_variables
-        return model.trainable_variables
 
     def _make_optimizer(self):
         import keras
