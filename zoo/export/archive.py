@@ -183,8 +183,15 @@ def export_model(model, name, task=None, export_dir="saved_models", version=None
                          f"Received: allow_non_finite={allow_non_finite!r}")
     endpoints = module.endpoints(_trace_once=True)
     opts = dict(module.options, allow_non_finite=allow_non_finite)  # recorded in signatures.json
-    served, task = module.model, module.serving.name
+    final = _write_version(module, endpoints, export_dir, name, version, opts, outputs, verbose)
+    if write_config:
+        write_model_config(export_dir)
+    return final
 
+
+def _write_version(module, endpoints, export_dir, name, version, opts, outputs, verbose):
+    """Write the version folder: into a hidden temporary folder, renamed into place when
+    complete; returns its path."""
     model_dir = os.path.join(export_dir, name)
     os.makedirs(model_dir, exist_ok=True)
     _clean_stale_tmp(model_dir)
@@ -193,12 +200,11 @@ def export_model(model, name, task=None, export_dir="saved_models", version=None
     if os.path.exists(final):
         raise ValueError(f"Version {version} of {name!r} already exists at {final}. "
                          f"Received: version={version}")
-
     tmp = os.path.join(model_dir, f"{TMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}")
     try:
-        _write_archive(served, endpoints, tmp, verbose=verbose,
-                       allow_non_finite=allow_non_finite)
-        sigdoc = _write_docs(tmp, name, task, version, endpoints, opts, outputs)
+        _write_archive(module.model, endpoints, tmp, verbose=verbose,
+                       allow_non_finite=opts["allow_non_finite"])
+        sigdoc = _write_docs(tmp, name, module.serving.name, version, endpoints, opts, outputs)
         write_warmup_requests(tmp, name, sigdoc)
         write_batching_parameters(tmp)
         _fsync_tree(tmp)
@@ -208,8 +214,6 @@ def export_model(model, name, task=None, export_dir="saved_models", version=None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    if write_config:
-        write_model_config(export_dir)
     return final
 
 

@@ -113,6 +113,25 @@ def diff_augment(images, policy, background=-1.0):
     return images
 
 
+def _scaled(optimizer, loss):
+    return optimizer.scale_loss(loss) if hasattr(optimizer, "scale_loss") else loss
+
+
+def _real_outputs(d_out, real, r1_gamma):
+    """D's outputs at `real` and the per-example R1 term |grad_x D(x)|^2 (None when off); inside
+    the discriminator's tape, so that the penalty's gradient reaches D."""
+    if not r1_gamma:
+        return d_out(real), None
+    real = tf.convert_to_tensor(real)
+    with tf.GradientTape() as inner:
+        inner.watch(real)
+        real_out = d_out(real)
+        total = tf.reduce_sum(real_out)
+    slopes = inner.gradient(total, real)
+    return real_out, tf.reduce_sum(tf.square(tf.cast(slopes, tf.float32)),
+                                   axis=list(range(1, len(real.shape))))
+
+
 def gan_update(gen, disc, d_optimizer, g_optimizer, real, denominator, *,
                latent_distribution="uniform", from_logits=True, label_smoothing=0.0, augment=(),
                r1_gamma=0.0, g_steps=1, after_g_step=None):
@@ -142,37 +161,24 @@ def gan_update(gen, disc, d_optimizer, g_optimizer, real, denominator, *,
             images = diff_augment(images, augment)
         return tf.reshape(tf.cast(disc(images, training=True), tf.float32), [n])
 
-    def scaled(optimizer, loss):
-        return optimizer.scale_loss(loss) if hasattr(optimizer, "scale_loss") else loss
-
     def prob(out):
         return tf.sigmoid(out) if from_logits else out
 
     with tf.GradientTape() as tape:
         fake = gen(latent_batch(n, latent_dim, latent_distribution), training=True)
-        if r1_gamma:
-            real = tf.convert_to_tensor(real)
-            with tf.GradientTape() as inner:
-                inner.watch(real)
-                real_out = d_out(real)
-                total = tf.reduce_sum(real_out)
-            slopes = inner.gradient(total, real)
-            r1_per = tf.reduce_sum(tf.square(tf.cast(slopes, tf.float32)),
-                                   axis=list(range(1, len(real.shape))))
-        else:
-            real_out = d_out(real)
+        real_out, r1_per = _real_outputs(d_out, real, r1_gamma)
         fake_out = d_out(fake)
         d_per = bce(1.0 - label_smoothing, real_out, from_logits) + bce(0.0, fake_out, from_logits)
         if r1_gamma:
             d_per += 0.5 * r1_gamma * r1_per
-        loss = scaled(d_optimizer, tf.reduce_sum(d_per) / denominator)
+        loss = _scaled(d_optimizer, tf.reduce_sum(d_per) / denominator)
     grads = tape.gradient(loss, disc.trainable_variables)
     d_optimizer.apply_gradients(zip(grads, disc.trainable_variables))
     for _ in range(int(g_steps)):
         with tf.GradientTape() as tape:
             g_out = d_out(gen(latent_batch(n, latent_dim, latent_distribution), training=True))
             g_per = bce(1.0, g_out, from_logits)
-            loss = scaled(g_optimizer, tf.reduce_sum(g_per) / denominator)
+            loss = _scaled(g_optimizer, tf.reduce_sum(g_per) / denominator)
         grads = tape.gradient(loss, gen.trainable_variables)
         g_optimizer.apply_gradients(zip(grads, gen.trainable_variables))
         if after_g_step is not None:

@@ -91,6 +91,25 @@ def exact_match(pred, labels):
     return float(np.mean(np.all((pred == labels) | ~mask, axis=1)))
 
 
+def translate_function(model, translate_fn, max_length, beam, alpha):
+    """The `translate` signature's function: `source_ids -> token_ids (, scores)` by
+    `translate_fn(model, source_ids, max_length, beam, alpha)`."""
+
+    def translate(source_ids):
+        res = translate_fn(model, tf.cast(source_ids, "int32"), max_length, beam, alpha)
+        if isinstance(res, dict):  # zoo.models.transformer_decoding returns target_ids and scores
+            return {("token_ids" if k == "target_ids" else k): tf.convert_to_tensor(v)
+                    for k, v in res.items()}
+        if isinstance(res, (tuple, list)):
+            out = {"token_ids": tf.cast(res[0], "int32")}
+            if len(res) > 1:
+                out["scores"] = tf.cast(res[1], "float32")
+            return out
+        return {"token_ids": tf.cast(res, "int32")}
+
+    return translate
+
+
 class Translation(Task):
     """See the module docstring.
 
@@ -227,21 +246,6 @@ class Translation(Task):
                        tf.cast(target_ids, model.inputs[1].dtype)], training=False)
             return {"probabilities": to_probs(single_output(y))}
 
-        def make_translate(beam):
-            def translate(source_ids):
-                res = translate_fn(model, tf.cast(source_ids, "int32"), max_length, beam, alpha)
-                if isinstance(res, dict):  # zoo.models.transformer_decoding returns target_ids and scores
-                    return {("token_ids" if k == "target_ids" else k): tf.convert_to_tensor(v)
-                            for k, v in res.items()}
-                if isinstance(res, (tuple, list)):
-                    out = {"token_ids": tf.cast(res[0], "int32")}
-                    if len(res) > 1:
-                        out["scores"] = tf.cast(res[1], "float32")
-                    return out
-                return {"token_ids": tf.cast(res, "int32")}
-
-            return translate
-
         def ids(name, doc):
             return TensorDoc(name, "int32", [None, None], doc,
                              {"shape": [2, 6], "low": 1, "high": sample_vocab})
@@ -256,13 +260,14 @@ class Translation(Task):
                      [TensorDoc("probabilities", "float32", [None, None, vocab],
                                 "next-token probabilities")],
                      "Next-token probabilities for every target position (teacher forcing)."),
-            Endpoint("translate", make_translate(beam_size),
+            Endpoint("translate", translate_function(model, translate_fn, max_length, beam_size, alpha),
                      [ids("source_ids", "source token ids")], outs_tr,
                      f"Decode a translation (beam_size={beam_size}, alpha={alpha}, "
                      f"max_length={max_length})."),
         ]
         if beam_size > 1:
-            eps.append(Endpoint("translate_greedy", make_translate(1),
+            greedy = translate_function(model, translate_fn, max_length, 1, alpha)
+            eps.append(Endpoint("translate_greedy", greedy,
                                 [ids("source_ids", "source token ids")], outs_tr,
                                 f"Greedy decoding (max_length={max_length})."))
         return eps

@@ -82,6 +82,12 @@ def add_train_arguments(parser: argparse.ArgumentParser, **defaults):
                         + task_default("beta_1", "default: the optimizer's, 0.9") + ")")
     g.add_argument("--clipnorm", type=float, default=d["clipnorm"],
                    help="clip each gradient to this norm")
+    _add_run_arguments(g, d)
+    return parser
+
+
+def _add_run_arguments(g, d):
+    """The flags of where and how a run happens (strategy, precision, checkpoints, export)."""
     g.add_argument("--strategy", choices=STRATEGIES, default=d["strategy"],
                    help="auto: all local GPUs (mirrored), one GPU or the CPU; multi_worker reads "
                         "TF_CONFIG")
@@ -104,7 +110,6 @@ def add_train_arguments(parser: argparse.ArgumentParser, **defaults):
                    help="no progress bars or per-epoch lines")
     g.add_argument("--cpu-devices", type=int, default=d["cpu_devices"],
                    help="split the CPU into N logical devices (try --strategy mirrored on CPU)")
-    return parser
 
 
 def config_from_args(args, name, **fixed) -> TrainConfig:

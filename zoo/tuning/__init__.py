@@ -52,9 +52,10 @@ seconds) and `trials.png` (score against trial and against the most important hy
 
 Example:
     >>> from zoo import tuning
-    >>> result = tuning.run_search("highway_net", tuner="grid", steps_per_epoch=5,
-    ...                            restrict={"depth": 5, "width": 16, "activation": "relu",
-    ...                                      "learning_rate": 0.03}, directory="runs/tune")
+    >>> settings = tuning.SearchSettings(tuner="grid", steps_per_epoch=5, directory="runs/tune",
+    ...                                  restrict={"depth": 5, "width": 16, "activation": "relu",
+    ...                                            "learning_rate": 0.03})
+    >>> result = tuning.run_search("highway_net", settings)
     >>> print(open(result["table_md"]).read())
 
 Modules: `zoo.core.spaces` (the space convention, core), `trial` (data and training of a trial),
@@ -77,6 +78,7 @@ _PUBLIC = {
     "default_search_space": "zoo.tasks",
     "TUNERS": "zoo.tuning.search", "make_tuner": "zoo.tuning.search",
     "run_search": "zoo.tuning.search", "serve_chief": "zoo.tuning.search",
+    "SearchSettings": "zoo.tuning.settings",
     "check_security": "zoo.tuning.transport", "Security": "zoo.tuning.transport",
     "trials_table": "zoo.tuning.report", "write_report": "zoo.tuning.report",
     "hyperparameter_importance": "zoo.tuning.report",
