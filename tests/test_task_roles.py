@@ -141,3 +141,49 @@ def test_the_name_check_finds_a_task_kind(tmp_path):
     path = tmp_path / "workflow.py"
     path.write_text('"""Docstrings may say image_generation."""\nif kind == "translation":\n    pass\n')
     assert [text for _, text in _code_strings(str(path))] == ["translation"]
+
+
+def test_functions_of_the_task_and_workflow_packages_are_short():
+    """Nothing over 60 lines in zoo.roles, zoo.tasks and the workflows without a reason: a comment
+    starting "# Over 60 lines" right above the `def`."""
+    import ast
+    import glob
+    import os
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    long = []
+    for package in ("zoo/roles", "zoo/tasks") + WORKFLOWS:
+        for path in sorted(glob.glob(os.path.join(root, package, "*.py"))):
+            lines = open(path).read().splitlines()
+            for node in ast.walk(ast.parse("\n".join(lines))):
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    first = min([node.lineno] + [d.lineno for d in node.decorator_list])
+                    size = node.end_lineno - node.lineno + 1
+                    if size > 60 and not lines[first - 2].strip().startswith("# Over 60 lines"):
+                        long.append(f"{os.path.relpath(path, root)}:{node.lineno} {node.name} ({size} lines)")
+    assert not long, "\n".join(long)
+
+
+def test_serving_roles_and_export_module():
+    import keras
+
+    from zoo.roles.serving import ExportModule, GenericServing
+    from zoo.tasks import EXPORT_TASKS, guess_export_task, serving_for
+    from zoo.tasks.image_classification import ImageClassification
+
+    assert isinstance(serving_for("generic"), GenericServing) and EXPORT_TASKS[-1] == "generic"
+    assert type(serving_for("image_classification")) is ImageClassification
+    with pytest.raises(ValueError, match="must be one of"):
+        serving_for("painting")
+    inp = keras.Input((8, 8, 3))
+    classifier = keras.Model(inp, keras.layers.Dense(4)(keras.layers.Flatten()(inp)))
+    assert guess_export_task(classifier) == "image_classification"
+    vec = keras.Input((3,), name="x")
+    plain = keras.Model(vec, keras.layers.Dense(2)(vec))
+    assert guess_export_task(plain) == "generic"
+    module = ExportModule(ImageClassification(), classifier, top_k=2, preprocessing="unit")
+    assert module.options == {"top_k": 2, "preprocessing": "unit"}
+    assert [ep.name for ep in module.endpoints()] == ["serving_default", "classify_float"]
+    generic = ExportModule(GenericServing(), plain)
+    (ep,) = generic.endpoints()
+    assert [t.name for t in ep.inputs] == ["x"] and generic.options == {}

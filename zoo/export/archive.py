@@ -230,12 +230,11 @@ def _export_module(served, name, task, outputs, opts) -> ExportModule:
     spec = _registered(name)
     if spec is not None and not serving.serves(spec):  # registered with another task
         spec = None
-    # the preprocessing the weights were trained with (recorded on the model by training or a
-    # weights load), else the card's, else the task pipeline's; explicit options win
-    options = dict(serving.export_options(spec, served), **opts)
-    preprocessing = preprocessing_of(served)
-    selected = set_preprocessing(select_outputs(served, outputs), preprocessing)
-    return ExportModule(serving, selected, spec, **options)
+    # the options default to the role's for the selected model, which keeps the preprocessing its
+    # weights were trained with (recorded by training or a weights load; else the card's, else
+    # the task pipeline's); explicit options win
+    selected = set_preprocessing(select_outputs(served, outputs), preprocessing_of(served))
+    return ExportModule(serving, selected, spec, **opts)
 
 
 def guarded(ep, allow_non_finite=False):

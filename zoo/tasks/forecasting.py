@@ -143,9 +143,6 @@ class Forecasting(Task):
             out["mape"] = 100.0 * float(sums["ape_sum"]) / max(float(sums["ape_count"]), 1e-12)
         return out
 
-    def trial_defaults(self) -> Dict[str, Any]:
-        return {"learning_rate": 1e-3, "optimizer": "adam", "beta_1": 0.9}
-
     # ---------------------------------------------------------------------- the recipe
     @classmethod
     def add_arguments(cls, parser):
@@ -269,6 +266,9 @@ class Forecasting(Task):
 
     def tuning_task(self, training):
         return type(self)(lr_decay_steps=self.lr_decay_steps, lr_decay_rate=self.lr_decay_rate)
+
+    def trial_defaults(self) -> Dict[str, Any]:
+        return {"learning_rate": 1e-3, "optimizer": "adam", "beta_1": 0.9}
 
 
 def evaluate_windows(model, data: "fdata.Windows", batch_size=512) -> Dict[str, Dict[str, float]]:
