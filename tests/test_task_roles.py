@@ -67,6 +67,10 @@ def test_export_tasks_old_name_warns():
     with pytest.deprecated_call(match="zoo.export.EXPORT_TASKS"):
         old = zoo.export.TASKS
     assert old == zoo.export.EXPORT_TASKS and "generic" in old
+    from zoo.export import archive
+
+    with pytest.deprecated_call(match="zoo.export.EXPORT_TASKS"):
+        assert archive.TASKS == zoo.export.EXPORT_TASKS
 
 
 def test_gan_latents_old_name_warns():
@@ -85,6 +89,7 @@ def test_space_of_is_defined_once():
     from zoo.tuning import cli, hypermodel
 
     assert zoo.tuning.space_of is space_of is cli.space_of is hypermodel.space_of
+    assert zoo.tuning.default_search_space is hypermodel.default_search_space
     import dataclasses
 
     spec = get_spec("gcn")

@@ -13,7 +13,7 @@ import numpy as np
 
 from zoo.core.registry import get_spec
 from zoo.core.spaces import restricted_space, split_overrides
-from zoo.tasks import space_of, task_for
+from zoo.tasks import default_search_space, space_of, task_for  # noqa: F401 (their old home)
 from zoo.train.trainer import NonFiniteLossError
 from zoo.tuning.trial import (
     compile_for_trial,
