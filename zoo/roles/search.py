@@ -4,7 +4,7 @@ and model a trial trains, its extra metrics and the objective; read by `zoo.tuni
 
 Example:
     >>> from zoo.tasks import task_for
-    >>> task_for("dcgan_generator").objective
+    >>> task_for("dcgan_generator_64").objective
     ('frechet', 'min')
 """
 
