@@ -27,7 +27,7 @@ def main(argv=None):
     parser.add_argument("--model", default="dcgan_generator_28", help="a registered generator")
     parser.add_argument("--set", action="append", metavar="KEY=VALUE", help="generator argument")
     ImageGeneration.add_arguments(parser)  # --dataset, --label-smoothing, --ema-decay, ...
-    args = train.add_train_arguments(parser, **ImageGeneration.train_defaults).parse_args(argv)
+    args = train.add_train_arguments(parser, **ImageGeneration.flag_defaults).parse_args(argv)
 
     strategy = train.make_strategy(args.strategy, cpu_devices=args.cpu_devices)
     task = ImageGeneration.from_args(args)  # checks the GAN options, naming a bad flag

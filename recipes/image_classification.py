@@ -26,14 +26,14 @@ def main(argv=None):
     parser.add_argument("--label-smoothing", type=float, default=0.0)
     parser.add_argument("--set", action="append", metavar="KEY=VALUE", help="builder argument")
     # the trainer's flags (--strategy, --cpu-devices, --epochs, ...) with the task's defaults
-    args = train.add_train_arguments(parser, **ImageClassification.train_defaults).parse_args(argv)
+    args = train.add_train_arguments(parser, **ImageClassification.flag_defaults).parse_args(argv)
 
     # tf.distribute: `mirrored` with `--cpu-devices 2` runs two replicas on one CPU
     strategy = train.make_strategy(args.strategy, cpu_devices=args.cpu_devices)
     task = ImageClassification(label_smoothing=args.label_smoothing)  # loss, metrics, serving
     source = data.digits_source(args.image_size, channels=3, augment="crop")  # pixels in [-1, 1]
     shape = (args.image_size, args.image_size, 3)
-    model_fn = train.model_builder(args.model, args.set, input_shape=shape, classes=10,
+    model_fn = train.builder_fn(args.model, args.set, input_shape=shape, classes=10,
                                    include_top=True, weights=None, classifier_activation="softmax")
     # a few hundred steps: batch normalisation's moving statistics must follow the weights faster
     model_fn = with_bn_momentum(model_fn, 0.9)

@@ -12,8 +12,8 @@ search data; the results go to `<directory>/<name>_<tuner>/trials.{md,csv,png}` 
 model to `saved_models/<name>/<version>/`. In Python the search is one call:
 
     from zoo import tuning
-    result = tuning.run_search("highway_net", "grid", steps_per_epoch=5, restrict={
-        "depth": 5, "width": 16, "activation": "relu", "learning_rate": 0.03})
+    result = tuning.run_search("highway_net", tuning.SearchSettings(tuner="grid", steps_per_epoch=5,
+        restrict={"depth": 5, "width": 16, "activation": "relu", "learning_rate": 0.03}))
     result["best_hyperparameters"], result["export_path"]
 """
 

@@ -26,7 +26,7 @@ def main(argv=None):
     parser.add_argument("--num-train", type=int, default=20_000, help="training sequences")
     parser.add_argument("--decode-examples", type=int, default=500)
     parser.add_argument("--set", action="append", metavar="KEY=VALUE", help="builder argument")
-    args = train.add_train_arguments(parser, **Translation.train_defaults).parse_args(argv)
+    args = train.add_train_arguments(parser, **Translation.flag_defaults).parse_args(argv)
 
     strategy = train.make_strategy(args.strategy, cpu_devices=args.cpu_devices)
     # (source, decoder input) -> labels; ids 0, 1, 2 are padding, begin and end
@@ -35,7 +35,7 @@ def main(argv=None):
     # the loss is normalised by the global count of target tokens; the export serves decodings
     # of up to `max_length` tokens (with the begin token they fill the model's positions)
     task = Translation(label_smoothing=0.0, max_length=target_len - 1)
-    model_fn = train.model_builder(args.model, args.set, vocab_size=vocab, max_length=target_len)
+    model_fn = train.builder_fn(args.model, args.set, vocab_size=vocab, max_length=target_len)
     trainer = train.Trainer(task, source, model_fn, train.config_from_args(args, args.model),
                             strategy=strategy)
     summary = trainer.fit()

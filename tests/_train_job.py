@@ -20,6 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from zoo import data, train  # noqa: E402
+from zoo.tasks.image_classification import ImageClassification  # noqa: E402
 
 # where --kill-at can stop the run (each is reached at a given step)
 KILL_POINTS = {
@@ -119,7 +120,7 @@ def main():
     holder = []
     if a.kill_at:
         callbacks += install_kill(a.kill_at, lambda: int(holder[0].step.numpy()))
-    trainer = train.Trainer(train.ClassificationTask(), src, build, cfg, strategy=strategy,
+    trainer = train.Trainer(ImageClassification(), src, build, cfg, strategy=strategy,
                             step_callbacks=callbacks)
     holder.append(trainer)
     summary = trainer.fit()

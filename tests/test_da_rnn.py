@@ -311,7 +311,7 @@ def test_switching_relation_reads_the_driver_of_highest_recent_level():
 # ------------------------------------------------------------------------------ the task
 def test_task_learning_rate_divided_by_ten_every_10000_steps():
     task = task_for("da_rnn")
-    assert task.name == "forecasting" and task.train_defaults["batch_size"] == 128
+    assert task.name == "forecasting" and task.flag_defaults["batch_size"] == 128
     opt = task.build_optimizers(None, lambda: keras.optimizers.Adam(1e-3, clipnorm=1.0))["optimizer"]
     assert isinstance(opt, keras.optimizers.Adam) and opt.clipnorm == 1.0
     sched = keras.optimizers.schedules.deserialize(opt.get_config()["learning_rate"])

@@ -178,6 +178,7 @@ def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
     import tensorflow as tf
 
     from zoo import data, train
+    from zoo.tasks.sequence_regression import SequenceRegression
 
     x = np.ones((64, 4), "float32")
     y = np.ones((64, 1), "float32")
@@ -201,7 +202,7 @@ def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
     cfg = train.TrainConfig(name="nan", epochs=1, steps_per_epoch=10, batch_size=16,
                             checkpoint_every=3, run_dir=str(tmp_path), export=False,
                             progress=False, strategy="one_device")
-    trainer = train.Trainer(train.RegressionTask(), src, build, cfg)
+    trainer = train.Trainer(SequenceRegression(), src, build, cfg)
     with pytest.raises(train.NonFiniteLossError, match=r"loss became nan at step 7 .*ckpt-6"):
         trainer.fit()
     ckpt_dir = tmp_path / "checkpoints"
@@ -218,6 +219,7 @@ def test_xla_under_a_strategy_matches_eager_graph(tmp_path):
     import keras
 
     from zoo import data, train
+    from zoo.tasks.sequence_regression import SequenceRegression
 
     src = data.get_source("adding", steps=10, num_train=256, num_test=64)
     results = []
@@ -227,7 +229,7 @@ def test_xla_under_a_strategy_matches_eager_graph(tmp_path):
                                 run_dir=str(tmp_path / jit), export=False, progress=False,
                                 strategy="one_device", jit_compile=jit)
         trainer = train.Trainer(
-            train.RegressionTask(), src,
+            SequenceRegression(), src,
             lambda: keras.Sequential([keras.Input((10, 2)), keras.layers.Flatten(),
                                       keras.layers.Dense(8, activation="tanh"),
                                       keras.layers.Dense(1)]), cfg)
@@ -400,6 +402,7 @@ def test_epochs_are_judged_on_validation_and_the_target_reported_on_test(tmp_pat
     import keras
 
     from zoo import data, train
+    from zoo.tasks.sequence_regression import SequenceRegression
 
     rng = np.random.default_rng(0)
     x, x_val, x_te = (rng.normal(size=(n, 4)).astype("float32") for n in (64, 24, 40))
@@ -413,7 +416,7 @@ def test_epochs_are_judged_on_validation_and_the_target_reported_on_test(tmp_pat
     cfg = train.TrainConfig(name="splits", epochs=2, steps_per_epoch=4, batch_size=16,
                             run_dir=str(tmp_path / "run"), export=False, strategy="one_device",
                             learning_rate=0.05)
-    trainer = train.Trainer(train.RegressionTask(), src, build, cfg)
+    trainer = train.Trainer(SequenceRegression(), src, build, cfg)
     summary = trainer.fit()
     out = capsys.readouterr().out
     epochs = [h for h in trainer.history if h["kind"] == "epoch"]
@@ -430,7 +433,7 @@ def test_epochs_are_judged_on_validation_and_the_target_reported_on_test(tmp_pat
     cfg = train.TrainConfig(name="plain", epochs=1, steps_per_epoch=2, batch_size=16,
                             run_dir=str(tmp_path / "plain"), export=False, progress=False,
                             strategy="one_device")
-    trainer = train.Trainer(train.RegressionTask(), plain, build, cfg)
+    trainer = train.Trainer(SequenceRegression(), plain, build, cfg)
     summary = trainer.fit()
     assert summary["final_validation"] == {} and "mse" in summary["final_test"]
     assert [h["split"] for h in trainer.history if h["kind"] == "epoch"] == ["test"]

@@ -59,14 +59,15 @@ def test_conditional_grid_is_enumerated_exactly():
     with pytest.raises(ValueError, match="step"):
         tuning.grid_trials(lambda hp: {"x": hp.Float("x", 0.0, 1.0)})
     with pytest.raises(ValueError, match="tuner"):
-        tuning.make_tuner(S.small_spec(), "annealing")
+        tuning.make_tuner(S.small_spec(), tuning.SearchSettings(tuner="annealing"))
 
 
 def test_grid_runs_each_point_once_failures_recorded_report_and_export(tmp_path):
     spec = S.failing_spec()  # learning_rate x bad x explode: 2 fine, 2 NaN, 4 bad combinations
     logs = []
-    res = tuning.run_search(spec, "grid", directory=str(tmp_path / "tune"), export_dir=str(tmp_path / "sm"),
-                            log=logs.append, steps_per_epoch=3, eval_examples=64)
+    res = tuning.run_search(spec, tuning.SearchSettings(
+        tuner="grid", directory=str(tmp_path / "tune"), export_dir=str(tmp_path / "sm"),
+        log=logs.append, steps_per_epoch=3, eval_examples=64))
     assert res["num_trials"] == 8 and logs[0].startswith("grid search over 8 trials")
     rows = res["rows"]
     assert len(rows) == 8
@@ -148,3 +149,31 @@ def test_distributed_chief_and_two_workers(tmp_path):
     assert md.count("| COMPLETED |") == 6
     assert "best model exported" in outs["chief"]
     assert os.path.exists(tmp_path / "sm" / "tiny_cond" / "1" / "saved_model.pb")
+
+
+def test_run_search_old_keyword_call_warns_and_still_works(tmp_path):
+    """`run_search(model, tuner, **keywords)` (before `SearchSettings`) for one release."""
+    spec = S.failing_spec()
+    with pytest.deprecated_call(match="SearchSettings"):
+        res = tuning.run_search(spec, "grid", directory=str(tmp_path / "tune"), export=False,
+                                log=lambda *_: None, steps_per_epoch=1, eval_examples=16,
+                                restrict={"learning_rate": 1e-2, "bad": False, "explode": False})
+    assert res["num_trials"] == 1 and [r["status"] for r in res["rows"]] == ["COMPLETED"]
+    with pytest.raises(TypeError, match="not both"):
+        tuning.run_search(spec, tuning.SearchSettings(), tuner="grid")
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        tuning.run_search(spec, "grid", tuners="grid")
+
+
+def test_zoo_tune_flags_build_search_settings():
+    import argparse
+
+    from zoo.tuning.cli import add_cli, settings_of
+
+    parser = argparse.ArgumentParser()
+    add_cli(parser.add_subparsers())
+    args = parser.parse_args(["tune", "highway_net", "--tuner", "grid", "--steps-per-epoch", "4",
+                              "--set", "depth=5", "--no-export"])
+    st = settings_of(args)
+    assert isinstance(st, tuning.SearchSettings)
+    assert (st.tuner, st.steps_per_epoch, st.restrict, st.export) == ("grid", 4, {"depth": 5}, False)

@@ -147,9 +147,10 @@ def test_a_point_of_every_declared_space_builds(name):
 
 def _tiny(tmp_path, name, tuner, restrict, **kw):
     kw.setdefault("max_trials", 2)
-    res = tuning.run_search(name, tuner, directory=str(tmp_path / "tune"), export_dir=str(tmp_path / "sm"),
-                            restrict=restrict, steps_per_epoch=2, eval_examples=32, batch_size=16,
-                            log=lambda *_: None, **kw)
+    res = tuning.run_search(name, tuning.SearchSettings(
+        tuner=tuner, directory=str(tmp_path / "tune"), export_dir=str(tmp_path / "sm"),
+        restrict=restrict, steps_per_epoch=2, eval_examples=32, batch_size=16,
+        log=lambda *_: None, **kw))
     rows = res["rows"]
     done = [r for r in rows if r["status"] == "COMPLETED"]
     assert done, rows

@@ -113,7 +113,7 @@ def table(actions):
 
 
 def recipe_defaults(parser, trainer_parser):
-    """The training flags whose defaults this task's recipe changes (`Task.train_defaults`)."""
+    """The training flags whose defaults this task's recipe changes (`Task.flag_defaults`)."""
     base = {a.dest: a.default for a in trainer_parser._actions}
     changed = [a for a in _group_actions(parser, TRAINING_GROUP)
                if a.dest in base and a.default != base[a.dest]]

@@ -8,7 +8,7 @@ from zoo.core.lazy import lazy_attributes
 # public name -> module; loaded on first use (the `zoo` command's parser imports `zoo.export.cli`
 # without TensorFlow)
 _PUBLIC = {
-    "TASKS": "zoo.export.archive",
+    "EXPORT_TASKS": "zoo.export.archive",
     "TMP_PREFIX": "zoo.export.archive",
     "export_model": "zoo.export.archive",
     "endpoints_for": "zoo.export.archive",
@@ -27,4 +27,7 @@ _PUBLIC = {
 __all__ = sorted(_PUBLIC)
 
 
-__getattr__ = lazy_attributes('zoo.export', _PUBLIC)
+# old name -> new name (for one release, with a DeprecationWarning)
+_RENAMED = {"TASKS": "EXPORT_TASKS"}
+
+__getattr__ = lazy_attributes("zoo.export", _PUBLIC, _RENAMED)

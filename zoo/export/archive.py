@@ -14,83 +14,51 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import re
 import shutil
 import time
 import uuid
 from typing import Any, Dict, List
 
-from zoo.core.registry import RENAMED_TASKS, check_folder_name, get_spec, task_kind
-from zoo.core.registry import TASKS as MODEL_TASKS
+from zoo.core.moved import warn_renamed
+from zoo.core.registry import check_folder_name, get_spec
 from zoo.core.saving import check_writable_folder
 from zoo.core.weights import preprocessing_of, set_preprocessing
 from zoo.export.warmup import write_batching_parameters, write_warmup_requests
 from zoo.roles.serving import (
     Endpoint,
-    TensorDoc,
+    ExportModule,
+    ServingRole,
     callable_name,
-    input_names,
     named_function,
-    output_names,
     select_outputs,
 )
-from zoo.roles.task import Task
-from zoo.tasks import task_class
+from zoo.tasks import EXPORT_TASKS, guess_export_task, serving_for, task_for
 
-__all__ = ["TASKS", "TMP_PREFIX", "export_model", "endpoints_for", "next_version", "list_versions",
+__all__ = ["EXPORT_TASKS", "TMP_PREFIX", "export_model", "endpoints_for", "next_version", "list_versions",
            "write_model_config", "serving_options"]
 
-# the task kinds, and "generic": the model's own inputs and outputs, named after its layers
-TASKS = tuple(MODEL_TASKS) + ("generic",)
 TMP_PREFIX = ".incomplete-"
 
 
-def _registered(name, task):
-    """The registered spec of `name` when it is registered with `task`, else None."""
+def __getattr__(name):  # the old name of EXPORT_TASKS, for one release
+    if name == "TASKS":
+        warn_renamed("zoo.export.archive.TASKS", "zoo.export.EXPORT_TASKS")
+        return EXPORT_TASKS
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _registered(name):
+    """The registered spec of `name`, else None."""
     try:
-        spec = get_spec(name)
+        return get_spec(name)
     except ValueError:
         return None
-    return spec if spec.task == task else None
-
-
-def _generic_endpoints(model, opts):
-    import tensorflow as tf
-
-    in_names = [re.sub(r"\W", "_", n) for n in input_names(model)]
-    out_names = [re.sub(r"\W", "_", n) for n in output_names(model)]
-
-    def fn(**kw):
-        xs = [tf.convert_to_tensor(kw[n]) for n in in_names]
-        y = model(xs[0] if len(xs) == 1 else xs, training=False)
-        ys = y if isinstance(y, (list, tuple)) else [y]
-        return {n: tf.convert_to_tensor(t) for n, t in zip(out_names, ys)}
-
-    ins = []
-    for n, t in zip(in_names, model.inputs):
-        shape = [None] + list(t.shape[1:])
-        dt = str(t.dtype)
-        sample = {"shape": [2] + [7 if d is None else d for d in shape[1:]]}
-        sample.update({"low": 1, "high": 10} if "int" in dt else {"normal": True})
-        ins.append(TensorDoc(n, dt, shape, "model input", sample))
-    outs = [TensorDoc(n, str(t.dtype), [None] + list(t.shape[1:]), "model output")
-            for n, t in zip(out_names, model.outputs)]
-    return [Endpoint("serving_default", named_function(fn, in_names), ins, outs, "The model's forward pass.")]
-
-
 
 
 def endpoints_for(model, task, **opts) -> List[Endpoint]:
-    """The named signatures of `model` for `task` (a kind of `TASKS` or a `Task`)."""
-    if isinstance(task, Task):
-        return task.endpoints(model, **opts)
-    if task in RENAMED_TASKS:  # an export written before the rename
-        task = task_kind(task)
-    if task not in TASKS:
-        raise ValueError(f"`task` must be one of {TASKS}. Received: task={task!r}")
-    if task == "generic":
-        return _generic_endpoints(model, opts)
-    return task_class(task)().endpoints(model, **opts)
+    """The named signatures of `model` for `task` (a kind of `EXPORT_TASKS` or a `Task`)."""
+    serving = task if isinstance(task, ServingRole) else serving_for(task)
+    return serving.endpoints(model, **opts)
 
 
 def list_versions(model_dir) -> List[int]:
@@ -131,17 +99,6 @@ def _clean_stale_tmp(model_dir):
                 shutil.rmtree(os.path.join(model_dir, d), ignore_errors=True)
 
 
-def _infer_task(model, name):
-    """The registered task of `name`, else a guess: an image classifier or `"generic"`."""
-    try:
-        return get_spec(name).task
-    except ValueError:
-        pass
-    if len(model.inputs) == 1 and len(model.inputs[0].shape) == 4 and len(model.outputs[0].shape) == 2:
-        return "image_classification"
-    return "generic"
-
-
 def serving_options(name, model=None) -> Dict[str, Any]:
     """Default export options of registered model `name` (`{}` for other names): its task's
     `export_options` (the preprocessing its weights were trained with, see `zoo.roles.task`).
@@ -150,11 +107,8 @@ def serving_options(name, model=None) -> Dict[str, Any]:
         >>> serving_options("resnet50")
         {'preprocessing': 'caffe'}
     """
-    try:
-        spec = get_spec(name)
-    except ValueError:
-        return {}
-    return task_class(spec.task)().export_options(spec, model)
+    spec = _registered(name)
+    return {} if spec is None else task_for(spec).export_options(spec, model)
 
 
 def _jsonable_opts(opts):
@@ -192,7 +146,7 @@ def export_model(model, name, task=None, export_dir="saved_models", version=None
     Args:
         model: a `keras.Model` (TensorFlow backend).
         name: the served model's name (the folder under `export_dir`), e.g. `"resnet50"`.
-        task: one of `TASKS` or a `zoo.roles.task.Task`; `None` takes the registry's task for
+        task: one of `EXPORT_TASKS` or a `zoo.roles.task.Task`; `None` takes the registry's task for
             `name`, else guesses (image classifier or `"generic"`). The task's `export_options`
             give the default `**opts`: the preprocessing the weights were trained with
             (`zoo.core.weights.preprocessing_of(model)`: a zoo training run's pipeline or a registered
@@ -224,35 +178,28 @@ def export_model(model, name, task=None, export_dir="saved_models", version=None
     check_writable_folder(export_dir, "export_dir")
     if version is not None and (not isinstance(version, int) or isinstance(version, bool) or version < 0):
         raise ValueError(f"`version` must be None or a non-negative integer. Received: version={version!r}")
-    task_obj = task if isinstance(task, Task) else None
-    task = task_obj.name if task_obj is not None else task
-    if task in RENAMED_TASKS:
-        task = task_kind(task)
-    if task is not None and task not in TASKS:
-        raise ValueError(f"`task` must be None or one of {TASKS}. Received: task={task!r}")
     if keras.backend.backend() != "tensorflow":
         raise ValueError(
             "zoo.export writes TensorFlow SavedModels and needs KERAS_BACKEND=tensorflow. "
             f"Received: backend={keras.backend.backend()!r}"
         )
     served = inference_model if inference_model is not None else model
-    task = task or _infer_task(served, name)
-    if task != "generic":
-        task_obj = task_obj or task_class(task)()
-        spec = _registered(name, task)
-        # the preprocessing the weights were trained with (recorded on the model by training or
-        # a weights load), else the card's, else the task pipeline's; explicit options win
-        opts = dict(task_obj.export_options(spec, served), **opts)
-    preprocessing = preprocessing_of(served)
-    served = select_outputs(served, outputs)
-    set_preprocessing(served, preprocessing)
-    allow_non_finite = opts.pop("allow_non_finite", False)
+    module = _export_module(served, name, task, outputs, opts)
+    allow_non_finite = module.options.pop("allow_non_finite", False)
     if not isinstance(allow_non_finite, bool):
         raise ValueError("`allow_non_finite` must be True or False. "
                          f"Received: allow_non_finite={allow_non_finite!r}")
-    endpoints = endpoints_for(served, task_obj or task, _trace_once=True, **opts)
-    opts["allow_non_finite"] = allow_non_finite  # recorded in signatures.json
+    endpoints = module.endpoints(_trace_once=True)
+    opts = dict(module.options, allow_non_finite=allow_non_finite)  # recorded in signatures.json
+    final = _write_version(module, endpoints, export_dir, name, version, opts, outputs, verbose)
+    if write_config:
+        write_model_config(export_dir)
+    return final
 
+
+def _write_version(module, endpoints, export_dir, name, version, opts, outputs, verbose):
+    """Write the version folder: into a hidden temporary folder, renamed into place when
+    complete; returns its path."""
     model_dir = os.path.join(export_dir, name)
     os.makedirs(model_dir, exist_ok=True)
     _clean_stale_tmp(model_dir)
@@ -261,12 +208,11 @@ def export_model(model, name, task=None, export_dir="saved_models", version=None
     if os.path.exists(final):
         raise ValueError(f"Version {version} of {name!r} already exists at {final}. "
                          f"Received: version={version}")
-
     tmp = os.path.join(model_dir, f"{TMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}")
     try:
-        _write_archive(served, endpoints, tmp, verbose=verbose,
-                       allow_non_finite=allow_non_finite)
-        sigdoc = _write_docs(tmp, name, task, version, endpoints, opts, outputs)
+        _write_archive(module.model, endpoints, tmp, verbose=verbose,
+                       allow_non_finite=opts["allow_non_finite"])
+        sigdoc = _write_docs(tmp, name, module.serving.name, version, endpoints, opts, outputs)
         write_warmup_requests(tmp, name, sigdoc)
         write_batching_parameters(tmp)
         _fsync_tree(tmp)
@@ -276,9 +222,27 @@ def export_model(model, name, task=None, export_dir="saved_models", version=None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    if write_config:
-        write_model_config(export_dir)
     return final
+
+
+def _export_module(served, name, task, outputs, opts) -> ExportModule:
+    """The `ExportModule` of an export: `task` (a `ServingRole`, a kind of `EXPORT_TASKS` or None:
+    the registry's task of `name`, else a guess) bound to `served` with its outputs selected; the
+    role's `export_options` for the registered spec give the defaults of `opts`."""
+    if task is None:
+        spec = _registered(name)
+        task = spec.task if spec is not None else guess_export_task(served)
+    serving = task if isinstance(task, ServingRole) else serving_for(task)
+    if serving.name not in EXPORT_TASKS:
+        raise ValueError(f"`task` must be None or one of {EXPORT_TASKS}. Received: task={serving.name!r}")
+    spec = _registered(name)
+    if spec is not None and not serving.serves(spec):  # registered with another task
+        spec = None
+    # the options default to the role's for the selected model, which keeps the preprocessing its
+    # weights were trained with (recorded by training or a weights load; else the card's, else
+    # the task pipeline's); explicit options win
+    selected = set_preprocessing(select_outputs(served, outputs), preprocessing_of(served))
+    return ExportModule(serving, selected, spec, **opts)
 
 
 def guarded(ep, allow_non_finite=False):

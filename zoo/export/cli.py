@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 
-from zoo.core.registry import TASKS as MODEL_TASKS
 from zoo.core.registry import parse_overrides
+from zoo.tasks import EXPORT_TASKS
 
 __all__ = ["add_cli"]
-
-TASKS = tuple(MODEL_TASKS) + ("generic",)
 
 
 def _parse_sets(items):
@@ -88,7 +86,7 @@ def add_cli(subparsers):
     p = subparsers.add_parser("export", help="export a model as a SavedModel for TF Serving")
     p.add_argument("name", help="registered model name (also the served name)")
     p.add_argument("--keras-file", help="export this .keras file instead of building NAME")
-    p.add_argument("--task", choices=TASKS, default=None,
+    p.add_argument("--task", choices=EXPORT_TASKS, default=None,
                    help="default: the registered task of NAME")
     p.add_argument("--export-dir", default="saved_models")
     p.add_argument("--version", type=int, default=None)

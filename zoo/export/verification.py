@@ -180,9 +180,30 @@ def _check(meta, child_report, served, atol, rtol):
                               "zoo_blocked": child_report["zoo_blocked"],
                               "signatures": child_report["signatures"], "tflite": child_report["tflite"],
                               "onnx": child_report.get("onnx", {})}
+    report["saved_model_cli"] = _check_listing(sigdoc, child_report, problems)
+    _check_values(sigdoc, served, atol, problems)
+    if keras_model is not None:
+        _compare_with_keras(report, keras_model, opts, sigdoc, feeds, served, atol, rtol)
+    warm = child_report.get("warmup")
+    report["warmup"] = warm
+    if warm is None:
+        problems.append(f"no TF Serving warm-up requests ({WARMUP_FILE})")
+    else:
+        if sorted(warm["signatures"]) != sorted(sigdoc["signatures"]):
+            problems.append(f"warm-up requests cover {sorted(warm['signatures'])}, not every "
+                            f"signature {sorted(sigdoc['signatures'])}")
+        problems += [f"warm-up request failed: {e}" for e in warm["failed"]]
+    if not report["zoo_blocked"]:
+        problems.append("zoo was importable in the verification process")
+    report["ok"] = not problems
+    return report
+
+
+def _check_listing(sigdoc, child_report, problems):
+    """Every documented signature, input and output is in the SavedModel and in
+    `saved_model_cli`'s listing; returns the signatures it lists."""
     cli_out = child_report["cli"]
     listed = set(re.findall(r"signature_def\['([^']+)'\]", cli_out))
-    report["saved_model_cli"] = sorted(listed)
     for key, sig in sigdoc["signatures"].items():
         if key not in listed:
             problems.append(f"saved_model_cli does not list signature {key!r}")
@@ -198,6 +219,11 @@ def _check(meta, child_report, served, atol, rtol):
         for t in sig["outputs"]:
             if t["name"] not in got["outputs"] and t["name"] != "scores":
                 problems.append(f"{key}: output {t['name']!r} missing (has {sorted(got['outputs'])})")
+    return sorted(listed)
+
+
+def _check_values(sigdoc, served, atol, problems):
+    """Served values are finite; top-k values are the largest probabilities."""
     for k, v in served.items():
         if not k.startswith(("tflite::", "onnx::")) and v.dtype.kind == "f" and not np.all(np.isfinite(v)):
             problems.append(f"{k}: non-finite values")
@@ -208,46 +234,37 @@ def _check(meta, child_report, served, atol, rtol):
             if not np.allclose(top, tv, atol=atol):
                 problems.append(f"{key}: top_k_values are not the largest probabilities")
 
-    if keras_model is not None:
-        import tensorflow as tf
 
-        merged = dict(sigdoc["options"])
-        merged.update(opts)
-        outputs = merged.pop("outputs", None)
-        merged.pop("allow_non_finite", None)  # the export's input checks, not a task option
-        model = select_outputs(keras_model, outputs)
-        endpoints = {ep.name: ep for ep in endpoints_for(model, sigdoc["task"], **merged)}
-        for key, sig in sigdoc["signatures"].items():
-            ep = endpoints.get(key)
-            if ep is None:
-                problems.append(f"signature {key!r} not produced by the Keras model's task functions")
-                continue
-            kwargs = {t["name"]: tf.constant(feeds[f"{key}::{t['name']}"]) for t in sig["inputs"]}
-            want = {n: np.asarray(v) for n, v in ep.fn(**kwargs).items()}
-            for n, w in want.items():
-                for prefix in ("", "tflite::", "onnx::"):
-                    g = served.get(f"{prefix}{key}::{n}")
-                    if g is None:
-                        if not prefix:
-                            problems.append(f"{key}: output {n!r} not served")
-                        continue
-                    res = _compare(n, g, w, atol, rtol)
-                    report["outputs"][f"{prefix}{key}::{n}"] = res
-                    if not res["ok"]:
-                        if prefix:
-                            report[prefix[:-2]][key] = f"mismatch on {n}: {res}"
-                        else:
-                            problems.append(f"{key}::{n} differs from the Keras model: {res}")
-    warm = child_report.get("warmup")
-    report["warmup"] = warm
-    if warm is None:
-        problems.append(f"no TF Serving warm-up requests ({WARMUP_FILE})")
-    else:
-        if sorted(warm["signatures"]) != sorted(sigdoc["signatures"]):
-            problems.append(f"warm-up requests cover {sorted(warm['signatures'])}, not every "
-                            f"signature {sorted(sigdoc['signatures'])}")
-        problems += [f"warm-up request failed: {e}" for e in warm["failed"]]
-    if not report["zoo_blocked"]:
-        problems.append("zoo was importable in the verification process")
-    report["ok"] = not problems
-    return report
+def _compare_with_keras(report, keras_model, opts, sigdoc, feeds, served, atol, rtol):
+    """Every served output (and its TFLite / ONNX conversion) against the task's functions run
+    eagerly on the Keras model, with the same feeds."""
+    import tensorflow as tf
+
+    problems = report["problems"]
+    merged = dict(sigdoc["options"])
+    merged.update(opts)
+    outputs = merged.pop("outputs", None)
+    merged.pop("allow_non_finite", None)  # the export's input checks, not a task option
+    model = select_outputs(keras_model, outputs)
+    endpoints = {ep.name: ep for ep in endpoints_for(model, sigdoc["task"], **merged)}
+    for key, sig in sigdoc["signatures"].items():
+        ep = endpoints.get(key)
+        if ep is None:
+            problems.append(f"signature {key!r} not produced by the Keras model's task functions")
+            continue
+        kwargs = {t["name"]: tf.constant(feeds[f"{key}::{t['name']}"]) for t in sig["inputs"]}
+        want = {n: np.asarray(v) for n, v in ep.fn(**kwargs).items()}
+        for n, w in want.items():
+            for prefix in ("", "tflite::", "onnx::"):
+                g = served.get(f"{prefix}{key}::{n}")
+                if g is None:
+                    if not prefix:
+                        problems.append(f"{key}: output {n!r} not served")
+                    continue
+                res = _compare(n, g, w, atol, rtol)
+                report["outputs"][f"{prefix}{key}::{n}"] = res
+                if not res["ok"]:
+                    if prefix:
+                        report[prefix[:-2]][key] = f"mismatch on {n}: {res}"
+                    else:
+                        problems.append(f"{key}::{n} differs from the Keras model: {res}")

@@ -1,4 +1,4 @@
-"""The pieces a task kind composes (TensorFlow): the `Task` base and the training, serving,
-sequence and GAN pieces. The task kinds themselves are the modules of `zoo.tasks`; what each piece
-does: docs/architecture.md.
+"""The pieces a task kind composes (TensorFlow; docs/architecture.md): the four roles
+(`training`, `recipe`, `serving` with `ExportModule`, `search`) that `task.Task` combines, and the
+shared sequence-model pieces and GAN training step. The task kinds are the modules of `zoo.tasks`.
 """

@@ -34,20 +34,39 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from zoo.core.moved import warn_renamed
 from zoo.models.dcgan_sampling import LATENT_DISTRIBUTIONS
 
 __all__ = ["DCGAN", "GANPair", "gan_update", "diff_augment", "DIFF_AUGMENTATIONS",
-           "ScaledSchedule", "update_ema", "frechet_pixels", "latents", "bce"]
+           "ScaledSchedule", "update_ema", "frechet_pixels", "latent_batch", "latents", "bce",
+           "pair_optimizer_variables"]
 
 DIFF_AUGMENTATIONS = ("translation", "cutout")
 
 
-def latents(batch, latent_dim, distribution="uniform"):
-    """A `(batch, latent_dim)` draw from U(-1, 1) (the paper's) or N(0, 1)."""
+def latent_batch(batch, latent_dim, distribution="uniform"):
+    """A `(batch, latent_dim)` draw from U(-1, 1) (the paper's) or N(0, 1) with TensorFlow's
+    global random state, inside the training step (`zoo.models.dcgan_sampling.sample_latents`
+    is the seeded NumPy draw for sampling and serving)."""
     shape = tf.stack([tf.cast(batch, tf.int32), latent_dim])
     if distribution == "uniform":
         return tf.random.uniform(shape, minval=-1.0, maxval=1.0)
     return tf.random.normal(shape)
+
+
+def latents(batch, latent_dim, distribution="uniform"):
+    """Deprecated name of `latent_batch`."""
+    warn_renamed("zoo.roles.gan_training.latents", "zoo.roles.gan_training.latent_batch")
+    return latent_batch(batch, latent_dim, distribution)
+
+
+def pair_optimizer_variables(model, optimizers, optimizer):
+    """The variables a GAN's optimizer updates: `d_optimizer` the discriminator's, `g_optimizer`
+    the generator's (of a `GANPair` or a `DCGAN`), else the whole model's."""
+    for key, net in (("d_optimizer", "discriminator"), ("g_optimizer", "generator")):
+        if optimizers.get(key) is optimizer and hasattr(model, net):
+            return getattr(model, net).trainable_variables
+    return model.trainable_variables
 
 
 def bce(target, output, from_logits=True):
@@ -94,6 +113,25 @@ def diff_augment(images, policy, background=-1.0):
     return images
 
 
+def _scaled(optimizer, loss):
+    return optimizer.scale_loss(loss) if hasattr(optimizer, "scale_loss") else loss
+
+
+def _real_outputs(d_out, real, r1_gamma):
+    """D's outputs at `real` and the per-example R1 term |grad_x D(x)|^2 (None when off); inside
+    the discriminator's tape, so that the penalty's gradient reaches D."""
+    if not r1_gamma:
+        return d_out(real), None
+    real = tf.convert_to_tensor(real)
+    with tf.GradientTape() as inner:
+        inner.watch(real)
+        real_out = d_out(real)
+        total = tf.reduce_sum(real_out)
+    slopes = inner.gradient(total, real)
+    return real_out, tf.reduce_sum(tf.square(tf.cast(slopes, tf.float32)),
+                                   axis=list(range(1, len(real.shape))))
+
+
 def gan_update(gen, disc, d_optimizer, g_optimizer, real, denominator, *,
                latent_distribution="uniform", from_logits=True, label_smoothing=0.0, augment=(),
                r1_gamma=0.0, g_steps=1, after_g_step=None):
@@ -123,37 +161,24 @@ def gan_update(gen, disc, d_optimizer, g_optimizer, real, denominator, *,
             images = diff_augment(images, augment)
         return tf.reshape(tf.cast(disc(images, training=True), tf.float32), [n])
 
-    def scaled(optimizer, loss):
-        return optimizer.scale_loss(loss) if hasattr(optimizer, "scale_loss") else loss
-
     def prob(out):
         return tf.sigmoid(out) if from_logits else out
 
     with tf.GradientTape() as tape:
-        fake = gen(latents(n, latent_dim, latent_distribution), training=True)
-        if r1_gamma:
-            real = tf.convert_to_tensor(real)
-            with tf.GradientTape() as inner:
-                inner.watch(real)
-                real_out = d_out(real)
-                total = tf.reduce_sum(real_out)
-            slopes = inner.gradient(total, real)
-            r1_per = tf.reduce_sum(tf.square(tf.cast(slopes, tf.float32)),
-                                   axis=list(range(1, len(real.shape))))
-        else:
-            real_out = d_out(real)
+        fake = gen(latent_batch(n, latent_dim, latent_distribution), training=True)
+        real_out, r1_per = _real_outputs(d_out, real, r1_gamma)
         fake_out = d_out(fake)
         d_per = bce(1.0 - label_smoothing, real_out, from_logits) + bce(0.0, fake_out, from_logits)
         if r1_gamma:
             d_per += 0.5 * r1_gamma * r1_per
-        loss = scaled(d_optimizer, tf.reduce_sum(d_per) / denominator)
+        loss = _scaled(d_optimizer, tf.reduce_sum(d_per) / denominator)
     grads = tape.gradient(loss, disc.trainable_variables)
     d_optimizer.apply_gradients(zip(grads, disc.trainable_variables))
     for _ in range(int(g_steps)):
         with tf.GradientTape() as tape:
-            g_out = d_out(gen(latents(n, latent_dim, latent_distribution), training=True))
+            g_out = d_out(gen(latent_batch(n, latent_dim, latent_distribution), training=True))
             g_per = bce(1.0, g_out, from_logits)
-            loss = scaled(g_optimizer, tf.reduce_sum(g_per) / denominator)
+            loss = _scaled(g_optimizer, tf.reduce_sum(g_per) / denominator)
         grads = tape.gradient(loss, gen.trainable_variables)
         g_optimizer.apply_gradients(zip(grads, gen.trainable_variables))
         if after_g_step is not None:
@@ -450,7 +475,7 @@ class DCGAN(keras.Model):
         return super().fit(*args, **kwargs)
 
     def _latents(self, batch):
-        return latents(batch, self.latent_dim, self.latent_distribution)
+        return latent_batch(batch, self.latent_dim, self.latent_distribution)
 
     def _bce(self, target, output):
         return tf.reduce_mean(bce(target, output, self.from_logits))

@@ -42,7 +42,7 @@ class SequenceTask(Task):
     """The sequence kinds' recipe flags, data and serving (see the module docstring)."""
 
     default_dataset = "digits_rows"
-    train_defaults = dict(epochs=20, batch_size=64, learning_rate=1e-3, clipnorm=1.0)
+    flag_defaults = dict(epochs=20, batch_size=64, learning_rate=1e-3, clipnorm=1.0)
 
     @classmethod
     def add_arguments(cls, parser):

@@ -1,12 +1,8 @@
-"""Serving signatures: the pieces every task's `endpoints` are made of (TensorFlow only).
-
-A task module (`zoo.tasks.<kind>`) says which signatures its models serve as a list of
-`Endpoint`s: a Python function of named tensors returning a dict of named tensors, with a
-`TensorDoc` per input and output. `zoo.export` traces them into a SavedModel and `zoo.export.verify`
-runs the same functions eagerly as the reference. The helpers here are shared by the tasks:
-image normalisation modes (`preprocess_fn`), "does the model already end in a probability"
-(`zoo.core.conventions.output_is_probability`, the single answer used by training, export and search),
-top-k outputs, output selection (auxiliary heads dropped).
+"""The serving role of a task kind (`ServingRole`: signatures, the model exported, export options
+and the preprocessing that travels with them), `ExportModule` (a model bound to its role, as
+Model Garden's `export_base.ExportModule`), `GenericServing` (an unregistered model's own inputs
+and outputs) and the pieces every task's `Endpoint`s are made of (TensorFlow only;
+docs/serving.md).
 
 Example:
     >>> import keras
@@ -26,6 +22,9 @@ from typing import Any, Callable, Dict, List, Optional
 from zoo.core.conventions import output_is_probability
 
 __all__ = [
+    "ServingRole",
+    "GenericServing",
+    "ExportModule",
     "PREPROCESSING_MODES",
     "TensorDoc",
     "Endpoint",
@@ -249,3 +248,110 @@ def probability_outputs(to_probs, classes, k, with_top_k):
                            f"the {k} largest probabilities, sorted"),
                  TensorDoc("top_k_indices", "int32", [None, k], "their class indices")]
     return fn, docs
+
+
+class ServingRole:
+    """What an export of a model of this task kind serves: its named signatures (`endpoints`),
+    the model exported (`export_model`) and the options (`export_options`: the preprocessing the
+    weights were trained with travels with them)."""
+
+    # the image normalisation the task's data pipeline trains with (`export_options`)
+    pipeline_preprocessing: Optional[str] = None
+
+    def serves(self, spec) -> bool:
+        """Whether registered model `spec` is of this role's task kind (its card's export
+        options and preprocessing apply)."""
+        return spec.task == getattr(self, "name", None)
+
+    def trained_preprocessing(self, source=None) -> Optional[str]:
+        """The input normalisation of a model this task trained on `source` (its
+        `info["preprocessing"]`, else the task pipeline's): what the trainer and a search record
+        on the model they trained, so that its exports normalise as it was trained."""
+        info = getattr(source, "info", None) or {}
+        return info.get("preprocessing", self.pipeline_preprocessing)
+
+    def export_model(self, model):
+        """The model that gets exported for serving."""
+        return model
+
+    def export_options(self, spec=None, model=None) -> Dict[str, Any]:
+        """Export options of `model` (registered as `spec`, or None): the preprocessing its
+        weights were trained with (`zoo.core.weights.preprocessing_of`: a zoo training run's
+        pipeline, or the peer's for ported weights); for an untrained registered model the
+        card's `preprocessing` (its peer's `preprocess_input`), else the task pipeline's."""
+        from zoo.core.weights import preprocessing_of
+
+        opts = dict((spec.extra.get("export_options") or {}) if spec is not None else {})
+        pre = preprocessing_of(model) if model is not None else None
+        if pre is None and spec is not None:  # untrained: the card's, else the pipeline's
+            pre = spec.extra.get("preprocessing", self.pipeline_preprocessing)
+        if pre is not None:
+            opts["preprocessing"] = pre
+        return opts
+
+    def endpoints(self, model, **opts) -> List[Any]:
+        """The named signatures (`Endpoint`) of `model`."""
+        raise NotImplementedError(f"{type(self).__name__} does not define `endpoints`.")
+
+
+class GenericServing(ServingRole):
+    """An unregistered model of no known task (`zoo export --task generic`): one
+    `serving_default` signature of the model's inputs and outputs, named after its layers."""
+
+    name = "generic"
+
+    def export_options(self, spec=None, model=None) -> Dict[str, Any]:
+        return {}
+
+    def endpoints(self, model, **opts) -> List[Any]:
+        import re
+
+        import tensorflow as tf
+
+        in_names = [re.sub(r"\W", "_", n) for n in input_names(model)]
+        out_names = [re.sub(r"\W", "_", n) for n in output_names(model)]
+
+        def fn(**kw):
+            xs = [tf.convert_to_tensor(kw[n]) for n in in_names]
+            y = model(xs[0] if len(xs) == 1 else xs, training=False)
+            ys = y if isinstance(y, (list, tuple)) else [y]
+            return {n: tf.convert_to_tensor(t) for n, t in zip(out_names, ys)}
+
+        ins = []
+        for n, t in zip(in_names, model.inputs):
+            shape = [None] + list(t.shape[1:])
+            dt = str(t.dtype)
+            sample = {"shape": [2] + [7 if d is None else d for d in shape[1:]]}
+            sample.update({"low": 1, "high": 10} if "int" in dt else {"normal": True})
+            ins.append(TensorDoc(n, dt, shape, "model input", sample))
+        outs = [TensorDoc(n, str(t.dtype), [None] + list(t.shape[1:]), "model output")
+                for n, t in zip(out_names, model.outputs)]
+        return [Endpoint("serving_default", named_function(fn, in_names), ins, outs,
+                         "The model's forward pass.")]
+
+
+class ExportModule:
+    """A model bound to its serving role, ready to export (as Model Garden's `ExportModule`).
+
+    Args:
+        serving: the `ServingRole` (a task, or `GenericServing()`).
+        model: the model to serve (already `serving.export_model(...)` where that applies).
+        spec: its registered `ModelSpec`, or None.
+        **options: explicit export options; they win over the role's `export_options`.
+
+    Example:
+        >>> import keras
+        >>> from zoo.roles.serving import ExportModule, GenericServing
+        >>> inp = keras.Input((3,), name="x")
+        >>> module = ExportModule(GenericServing(), keras.Model(inp, keras.layers.Dense(2)(inp)))
+        >>> [ep.name for ep in module.endpoints()]
+        ['serving_default']
+    """
+
+    def __init__(self, serving: ServingRole, model, spec=None, **options):
+        self.serving, self.model, self.spec = serving, model, spec
+        self.options = dict(serving.export_options(spec, model), **options)
+
+    def endpoints(self, **extra) -> List[Endpoint]:
+        """The role's named signatures of the model, with the options (and `extra`)."""
+        return self.serving.endpoints(self.model, **dict(self.options, **extra))

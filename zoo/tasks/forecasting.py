@@ -70,7 +70,7 @@ class Forecasting(Task):
     name = "forecasting"
     monitor = "rmse"
     objective = ("val_loss", "min")
-    train_defaults = dict(epochs=10, batch_size=128, learning_rate=1e-3, optimizer="adam")
+    flag_defaults = dict(epochs=10, batch_size=128, learning_rate=1e-3, optimizer="adam")
 
     def __init__(self, lr_decay_steps=10_000, lr_decay_rate=0.1):
         if not isinstance(lr_decay_steps, int) or lr_decay_steps < 0:
@@ -128,9 +128,6 @@ class Forecasting(Task):
             out["mae"] = float(sums["mae_sum"]) / count
             out["mape"] = 100.0 * float(sums["ape_sum"]) / max(float(sums["ape_count"]), 1e-12)
         return out
-
-    def training_defaults(self) -> Dict[str, Any]:
-        return {"learning_rate": 1e-3, "optimizer": "adam", "beta_1": 0.9}
 
     # ---------------------------------------------------------------------- the recipe
     @classmethod
@@ -255,6 +252,9 @@ class Forecasting(Task):
 
     def tuning_task(self, training):
         return type(self)(lr_decay_steps=self.lr_decay_steps, lr_decay_rate=self.lr_decay_rate)
+
+    def trial_defaults(self) -> Dict[str, Any]:
+        return {"learning_rate": 1e-3, "optimizer": "adam", "beta_1": 0.9}
 
 
 def evaluate_windows(model, data: "fdata.Windows", batch_size=512) -> Dict[str, Dict[str, float]]:

@@ -55,7 +55,7 @@ class ImageClassification(Task):
     name = "image_classification"
     monitor = "accuracy"
     pipeline_preprocessing = "symmetric"
-    train_defaults = dict(epochs=10, batch_size=64, learning_rate=1e-3, schedule="cosine",
+    flag_defaults = dict(epochs=10, batch_size=64, learning_rate=1e-3, schedule="cosine",
                           warmup_steps=50)
 
     def __init__(self, label_smoothing=0.0, aux_weight=0.3, from_logits=None, bn_momentum=None):

@@ -35,6 +35,7 @@ from zoo.roles.gan_training import (
     ScaledSchedule,
     frechet_pixels,
     gan_update,
+    pair_optimizer_variables,
     update_ema,
 )
 from zoo.roles.serving import Endpoint, TensorDoc
@@ -86,7 +87,7 @@ class ImageGeneration(Task):
     monitor = "d_real"
     objective = ("frechet", "min")
     needs_partner = True
-    train_defaults = dict(epochs=30, batch_size=64, learning_rate=2e-4, beta_1=0.5)
+    flag_defaults = dict(epochs=30, batch_size=64, learning_rate=2e-4, beta_1=0.5)
 
     def __init__(self, latent_dim=None, label_smoothing=0.0, ema_decay=0.0, augment=(),
                  d_lr_ratio=1.0, beta_2=0.999, r1_gamma=0.0, g_steps=1):
@@ -128,6 +129,9 @@ class ImageGeneration(Task):
             else:
                 inner.learning_rate = float(inner.learning_rate) * self.d_lr_ratio
         return opts
+
+    def optimizer_variables(self, model, optimizers, optimizer):
+        return pair_optimizer_variables(model, optimizers, optimizer)
 
     def train_step(self, model, optimizers, batch, denominator, num_replicas):
         real = batch[0] if isinstance(batch, (tuple, list)) else batch
@@ -314,7 +318,7 @@ class ImageGeneration(Task):
         fake = np.asarray(gen(z.astype("float32"), training=False))
         return {"frechet": frechet_pixels(self._real, fake)}
 
-    def training_defaults(self):
+    def trial_defaults(self):
         return {"learning_rate": 2e-4, "optimizer": "adam", "beta_1": 0.5}
 
 

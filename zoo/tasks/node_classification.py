@@ -18,7 +18,7 @@
 
 Example:
     >>> from zoo.tasks import task_for
-    >>> task_for("gcn").train_defaults["epochs"]
+    >>> task_for("gcn").flag_defaults["epochs"]
     200
 """
 
@@ -60,7 +60,7 @@ class NodeClassification(Task):
     monitor = "accuracy"
     # Kipf & Welling 2017 section 5.2: Adam at 0.01, 200 epochs of one full-graph step; one
     # graph is one example, so one replica (the GPU if there is one)
-    train_defaults = dict(epochs=200, batch_size=1, learning_rate=0.01, optimizer="adam",
+    flag_defaults = dict(epochs=200, batch_size=1, learning_rate=0.01, optimizer="adam",
                           schedule="constant", warmup_steps=0, log_every=10,
                           strategy="one_device")
 
@@ -174,7 +174,7 @@ class NodeClassification(Task):
         return graph_source(graph), dict(num_features=graph.num_features,
                                          classes=graph.num_classes)
 
-    def training_defaults(self):
+    def trial_defaults(self):
         return {"learning_rate": 0.01, "optimizer": "adam", "beta_1": 0.9}
 
     def tuning_task(self, training):

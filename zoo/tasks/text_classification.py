@@ -25,7 +25,7 @@ class TextClassification(SequenceClassification):
 
     name = "text_classification"
     default_dataset = "digits_tokens"
-    train_defaults = dict(epochs=10, batch_size=64, learning_rate=1e-3, schedule="cosine",
+    flag_defaults = dict(epochs=10, batch_size=64, learning_rate=1e-3, schedule="cosine",
                           warmup_steps=50)
 
     def search_data(self, spec, base, *, eval_examples=256, num_train=2048, seed=0):

@@ -56,6 +56,25 @@ def exact_match(pred, labels):
     return float(np.mean(np.all((pred == labels) | ~mask, axis=1)))
 
 
+def translate_function(model, translate_fn, max_length, beam, alpha):
+    """The `translate` signature's function: `source_ids -> token_ids (, scores)` by
+    `translate_fn(model, source_ids, max_length, beam, alpha)`."""
+
+    def translate(source_ids):
+        res = translate_fn(model, tf.cast(source_ids, "int32"), max_length, beam, alpha)
+        if isinstance(res, dict):  # zoo.models.transformer_decoding returns target_ids and scores
+            return {("token_ids" if k == "target_ids" else k): tf.convert_to_tensor(v)
+                    for k, v in res.items()}
+        if isinstance(res, (tuple, list)):
+            out = {"token_ids": tf.cast(res[0], "int32")}
+            if len(res) > 1:
+                out["scores"] = tf.cast(res[1], "float32")
+            return out
+        return {"token_ids": tf.cast(res, "int32")}
+
+    return translate
+
+
 class Translation(Task):
     """See the module docstring.
 
@@ -68,7 +87,7 @@ class Translation(Task):
 
     name = "translation"
     monitor = "token_accuracy"
-    train_defaults = dict(epochs=10, batch_size=64, learning_rate=1e-3, schedule="cosine",
+    flag_defaults = dict(epochs=10, batch_size=64, learning_rate=1e-3, schedule="cosine",
                           warmup_steps=200)
 
     def __init__(self, pad_id=zdata.PAD, label_smoothing=0.0, max_length=None):
@@ -192,21 +211,6 @@ class Translation(Task):
                        tf.cast(target_ids, model.inputs[1].dtype)], training=False)
             return {"probabilities": to_probs(single_output(y))}
 
-        def make_translate(beam):
-            def translate(source_ids):
-                res = translate_fn(model, tf.cast(source_ids, "int32"), max_length, beam, alpha)
-                if isinstance(res, dict):  # zoo.models.transformer_decoding returns target_ids and scores
-                    return {("token_ids" if k == "target_ids" else k): tf.convert_to_tensor(v)
-                            for k, v in res.items()}
-                if isinstance(res, (tuple, list)):
-                    out = {"token_ids": tf.cast(res[0], "int32")}
-                    if len(res) > 1:
-                        out["scores"] = tf.cast(res[1], "float32")
-                    return out
-                return {"token_ids": tf.cast(res, "int32")}
-
-            return translate
-
         def ids(name, doc):
             return TensorDoc(name, "int32", [None, None], doc,
                              {"shape": [2, 6], "low": 1, "high": sample_vocab})
@@ -221,13 +225,14 @@ class Translation(Task):
                      [TensorDoc("probabilities", "float32", [None, None, vocab],
                                 "next-token probabilities")],
                      "Next-token probabilities for every target position (teacher forcing)."),
-            Endpoint("translate", make_translate(beam_size),
+            Endpoint("translate", translate_function(model, translate_fn, max_length, beam_size, alpha),
                      [ids("source_ids", "source token ids")], outs_tr,
                      f"Decode a translation (beam_size={beam_size}, alpha={alpha}, "
                      f"max_length={max_length})."),
         ]
         if beam_size > 1:
-            eps.append(Endpoint("translate_greedy", make_translate(1),
+            greedy = translate_function(model, translate_fn, max_length, 1, alpha)
+            eps.append(Endpoint("translate_greedy", greedy,
                                 [ids("source_ids", "source token ids")], outs_tr,
                                 f"Greedy decoding (max_length={max_length})."))
         return eps
@@ -245,6 +250,12 @@ class Translation(Task):
         v = src.info["vocab_size"]
         return limit_eval(src, eval_examples), dict(vocab_size=v, source_vocab_size=v,
                                                     target_vocab_size=v)
+
+    def quick_examples(self, model, rng, n):
+        """Sequence reversal: `[source, target shifted right]` -> target."""
+        src = rng.integers(2, 10, size=(n, 6)).astype("int32")
+        tgt = np.concatenate([np.ones((n, 1), "int32"), src[:, ::-1]], 1)  # reverse the source
+        return [src, tgt[:, :-1]], tgt[:, 1:]
 
     def tuning_task(self, training):
         return type(self)(label_smoothing=float(training.get("label_smoothing", 0.0) or 0.0))

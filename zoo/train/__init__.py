@@ -26,8 +26,13 @@ _PUBLIC = {
     "run_recipe": "zoo.train.recipe:run_recipe",
     "ModelStepTask": "zoo.train.modelstep:ModelStepTask",
     "Task": "zoo.roles.task:Task",
-    "model_builder": "zoo.roles.task:builder_fn",
+    "builder_fn": "zoo.roles.task:builder_fn",
     "parse_overrides": "zoo.core.registry:parse_overrides",
+}
+
+# old name -> new name (for one release, with a DeprecationWarning naming the real class)
+_RENAMED = {
+    "model_builder": "builder_fn",
     "ClassificationTask": "zoo.tasks.image_classification:ImageClassification",
     "RegressionTask": "zoo.tasks.sequence_regression:SequenceRegression",
     "Seq2SeqTask": "zoo.tasks.translation:Translation",
@@ -37,4 +42,4 @@ _PUBLIC = {
 __all__ = sorted(_PUBLIC)
 
 
-__getattr__ = lazy_attributes('zoo.train', _PUBLIC)
+__getattr__ = lazy_attributes("zoo.train", _PUBLIC, _RENAMED)

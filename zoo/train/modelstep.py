@@ -6,6 +6,7 @@ from typing import Any, Callable, Optional
 
 import tensorflow as tf
 
+from zoo.roles.gan_training import pair_optimizer_variables
 from zoo.roles.task import Task, f32
 
 __all__ = ["ModelStepTask"]
@@ -31,6 +32,9 @@ class ModelStepTask(Task):
             if opt is not None:
                 opts[attr] = opt
         return opts
+
+    def optimizer_variables(self, model, optimizers, optimizer):
+        return pair_optimizer_variables(model, optimizers, optimizer)
 
     def train_step(self, model, optimizers, batch, denominator, num_replicas):
         if hasattr(model, "distributed_train_step"):

@@ -1,6 +1,6 @@
 """`zoo train NAME`: the recipe every registered model trains with, read from its task.
 
-The parser is the trainer's flags (`add_train_arguments`, with the task's `train_defaults`) plus
+The parser is the trainer's flags (`add_train_arguments`, with the task's `flag_defaults`) plus
 the task's own flags (`Task.add_arguments`) and `--set KEY=VALUE` (builder arguments); `run`
 builds the task from the flags, its data source and model, trains with `Trainer` and exports.
 
@@ -82,6 +82,12 @@ def add_train_arguments(parser: argparse.ArgumentParser, **defaults):
                         + task_default("beta_1", "default: the optimizer's, 0.9") + ")")
     g.add_argument("--clipnorm", type=float, default=d["clipnorm"],
                    help="clip each gradient to this norm")
+    _add_run_arguments(g, d)
+    return parser
+
+
+def _add_run_arguments(g, d):
+    """The flags of where and how a run happens (strategy, precision, checkpoints, export)."""
     g.add_argument("--strategy", choices=STRATEGIES, default=d["strategy"],
                    help="auto: all local GPUs (mirrored), one GPU or the CPU; multi_worker reads "
                         "TF_CONFIG")
@@ -104,7 +110,6 @@ def add_train_arguments(parser: argparse.ArgumentParser, **defaults):
                    help="no progress bars or per-epoch lines")
     g.add_argument("--cpu-devices", type=int, default=d["cpu_devices"],
                    help="split the CPU into N logical devices (try --strategy mirrored on CPU)")
-    return parser
 
 
 def config_from_args(args, name, **fixed) -> TrainConfig:
@@ -142,7 +147,7 @@ def build_parser(name):
     cls.add_arguments(p)
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="builder argument (JSON value), e.g. --set depth=10")
-    return add_train_arguments(p, **cls.train_defaults)
+    return add_train_arguments(p, **cls.flag_defaults)
 
 
 def train_task(name, args):

@@ -14,6 +14,7 @@ Settings are chosen on the validation figures; the test split only reports.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -50,6 +51,27 @@ class WorkerLostError(RuntimeError):
 # task that stopped sending heartbeats (about 10 s after it died), and the collectives abort
 _PEER_ERRORS = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError,
                 tf.errors.AbortedError, tf.errors.CancelledError)
+
+
+@dataclasses.dataclass
+class _Loop:
+    """The state of one `Trainer.fit` loop."""
+
+    start: int
+    step: int
+    last_good: Optional[str]
+    writer: Any
+    split: str
+    epoch_sums: Dict[str, float] = dataclasses.field(default_factory=dict)
+    eval_logs: Dict[str, float] = dataclasses.field(default_factory=dict)
+    window_t: float = dataclasses.field(default_factory=time.time)
+    window_n: int = 0
+    throughput: List[float] = dataclasses.field(default_factory=list)
+    bar: Any = None
+
+    @property
+    def prefix(self):
+        return "validation" if self.split == "validation" else "test"
 
 
 class Trainer:
@@ -128,18 +150,11 @@ class Trainer:
             for opt in self.optimizers.values():
                 if not opt.built:
                     opt.build(self.model.trainable_variables if len(self.optimizers) == 1
-                              else self._variables_for(opt))
+                              else self.task.optimizer_variables(self.model, self.optimizers, opt))
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
         self.checkpoint = tf.train.Checkpoint(model=self.model, step=self.step, **self.optimizers)
         self.manager = tf.train.CheckpointManager(
             self.checkpoint, self.ckpt_write_dir, max_to_keep=cfg.keep_checkpoints)
-
-    def _variables_for(self, opt):
-        model = self.model
-        for key, net in (("d_optimizer", "discriminator"), ("g_optimizer", "generator")):
-            if self.optimizers.get(key) is opt and hasattr(model, net):
-                return getattr(model, net).trainable_variables
-        return model.trainable_variables
 
     def _make_optimizer(self):
         import keras
@@ -315,144 +330,172 @@ class Trainer:
     def fit(self) -> Dict[str, Any]:
         """Train (resuming from the run's last checkpoint), evaluate, write the curve, the summary
         and the export; returns the summary."""
-        import keras
-
         self._prior_wall = 0.0
         self._setup()
-        cfg = self.config
         self._t0 = time.time()
         resumed = self._restore()
         start = int(self.step.numpy())
         writer = tf.summary.create_file_writer(os.path.join(self.run_dir, "logs")) \
             if self.is_chief else tf.summary.create_noop_writer()
+        self._announce(start, resumed)
+        train_function = self._make_train_function()
+        iterator = iter(self._dataset(start))
+        # per-epoch figures: validation (test only without one)
+        loop = _Loop(start=start, step=start, last_good=resumed, writer=writer,
+                     split=self.epoch_split)
+        while loop.step < self.total_steps:
+            self._fit_step(loop, train_function, iterator)
+        return self._finish(loop)
+
+    def _announce(self, start, resumed):
+        cfg = self.config
         if self.is_chief and cfg.progress:
             where = f"resuming at step {start} from {resumed}" if resumed else "from scratch"
             print(f"[zoo.train] {cfg.name}: {self.replicas} replica(s) "
                   f"({type(self.strategy).__name__}), global batch {cfg.batch_size}, "
                   f"{self.total_steps} steps, precision {cfg.precision}, "
                   f"XLA {'on' if self.jit else 'off'}; {where}", flush=True)
-        train_function = self._make_train_function()
-        iterator = iter(self._dataset(start))
-        epoch_sums: Dict[str, float] = {}
-        window_t, window_n = time.time(), 0
-        throughput = []
-        last_good = resumed
-        bar = None
-        step = start
-        eval_logs: Dict[str, float] = {}
-        split = self.epoch_split  # per-epoch figures: validation (test only without one)
-        prefix = "validation" if split == "validation" else "test"
-        while step < self.total_steps:
-            epoch, in_epoch = divmod(step, self.steps_per_epoch)
-            if in_epoch == 0 or bar is None:
-                if in_epoch == 0:
-                    epoch_sums = {}
-                if self.is_chief and cfg.progress:
-                    print(f"Epoch {epoch + 1}/{cfg.epochs}", flush=True)
-                    bar = keras.utils.Progbar(self.steps_per_epoch, verbose=1 if sys.stdout.isatty()
-                                              else 2)
-                else:
-                    bar = False
-            try:
-                stats = {k: float(v) for k, v in train_function(iterator).items()}
-            except _PEER_ERRORS as e:
-                if self.num_workers <= 1:
-                    raise
-                raise self._worker_lost(e, step) from None
-            step += 1
-            metrics = self.task.summarize(stats)
-            bad = [k for k, v in metrics.items() if not math.isfinite(v)]
-            if bad:
-                raise NonFiniteLossError(
-                    f"The {bad[0]} became {metrics[bad[0]]} at step {step} (epoch {epoch + 1}) "
-                    f"of run {cfg.name!r}. Training stopped without saving; the last good "
-                    f"checkpoint is {last_good or 'none (no checkpoint was written yet)'}. Try a "
-                    f"lower learning rate, gradient clipping (clipnorm) or float32.")
-            for k, v in stats.items():
-                epoch_sums[k] = epoch_sums.get(k, 0.0) + v
-            window_n += cfg.batch_size
-            for cb in self.step_callbacks:
-                cb(self, step, metrics)
-            epoch_metrics = self.task.summarize(epoch_sums)
-            if bar:
-                bar.update(in_epoch + 1, values=list(epoch_metrics.items()), finalize=False)
-            end_of_epoch = (step % self.steps_per_epoch == 0)
-            if step % cfg.log_every == 0 or end_of_epoch or step == self.total_steps:
-                now = time.time()
-                eps = window_n / max(now - window_t, 1e-9)
-                if step - start > cfg.log_every or end_of_epoch:  # the first window holds tracing
-                    throughput.append(eps)
-                window_t, window_n = now, 0
-                lr = self.current_learning_rate()
-                with writer.as_default(step=step):
-                    for k, v in metrics.items():
-                        tf.summary.scalar(f"train/{k}", v)
-                    tf.summary.scalar("train/learning_rate", lr)
-                    tf.summary.scalar("train/examples_per_second", eps)
-                self.history.append({"step": step, "epoch": epoch + 1, "kind": "train",
-                                     "learning_rate": lr, "examples_per_second": eps, **metrics})
-            if end_of_epoch:
-                if bar:
-                    bar.update(self.steps_per_epoch, values=list(epoch_metrics.items()),
-                               finalize=True)
-                eval_logs = self.evaluate(split) if cfg.eval_every_epoch else {}
-                if eval_logs:
-                    with writer.as_default(step=step):
-                        for k, v in eval_logs.items():
-                            tf.summary.scalar(f"{prefix}/{k}", v)
-                    if self.is_chief and cfg.progress:
-                        print(f"  {split}: " + ", ".join(f"{k}={v:.4f}"
-                                                         for k, v in eval_logs.items()), flush=True)
-                self.history.append({"step": step, "epoch": epoch + 1, "kind": "epoch",
-                                     "split": split,
-                                     **{f"train_{k}": v for k, v in epoch_metrics.items()},
-                                     **{f"{prefix}_{k}": v for k, v in eval_logs.items()}})
-                for cb in self.callbacks:
-                    if self.is_chief:
-                        cb(self, epoch + 1, {**epoch_metrics, **eval_logs})
-            if end_of_epoch or (cfg.checkpoint_every and step % cfg.checkpoint_every == 0):
-                last_good = self._save()
-            writer.flush()
-        if not eval_logs:
-            eval_logs = self.evaluate(split)
+
+    def _progress_bar(self, epoch):
+        """A Keras progress bar for `epoch` on the chief with `progress`, else False."""
+        import keras
+
+        if not (self.is_chief and self.config.progress):
+            return False
+        print(f"Epoch {epoch + 1}/{self.config.epochs}", flush=True)
+        return keras.utils.Progbar(self.steps_per_epoch, verbose=1 if sys.stdout.isatty() else 2)
+
+    def _fit_step(self, loop, train_function, iterator):
+        """One step of the loop: train, check, log, and at an epoch's end evaluate and save."""
+        cfg = self.config
+        epoch, in_epoch = divmod(loop.step, self.steps_per_epoch)
+        if in_epoch == 0 or loop.bar is None:
+            if in_epoch == 0:
+                loop.epoch_sums = {}
+            loop.bar = self._progress_bar(epoch)
+        try:
+            stats = {k: float(v) for k, v in train_function(iterator).items()}
+        except _PEER_ERRORS as e:
+            if self.num_workers <= 1:
+                raise
+            raise self._worker_lost(e, loop.step) from None
+        loop.step += 1
+        step = loop.step
+        metrics = self.task.summarize(stats)
+        self._check_finite(metrics, step, epoch, loop.last_good)
+        for k, v in stats.items():
+            loop.epoch_sums[k] = loop.epoch_sums.get(k, 0.0) + v
+        loop.window_n += cfg.batch_size
+        for cb in self.step_callbacks:
+            cb(self, step, metrics)
+        epoch_metrics = self.task.summarize(loop.epoch_sums)
+        if loop.bar:
+            loop.bar.update(in_epoch + 1, values=list(epoch_metrics.items()), finalize=False)
+        end_of_epoch = (step % self.steps_per_epoch == 0)
+        if step % cfg.log_every == 0 or end_of_epoch or step == self.total_steps:
+            self._log_window(loop, epoch, metrics, end_of_epoch)
+        if end_of_epoch:
+            self._end_epoch(loop, epoch, epoch_metrics)
+        if end_of_epoch or (cfg.checkpoint_every and step % cfg.checkpoint_every == 0):
+            loop.last_good = self._save()
+        loop.writer.flush()
+
+    def _check_finite(self, metrics, step, epoch, last_good):
+        bad = [k for k, v in metrics.items() if not math.isfinite(v)]
+        if bad:
+            raise NonFiniteLossError(
+                f"The {bad[0]} became {metrics[bad[0]]} at step {step} (epoch {epoch + 1}) "
+                f"of run {self.config.name!r}. Training stopped without saving; the last good "
+                f"checkpoint is {last_good or 'none (no checkpoint was written yet)'}. Try a "
+                f"lower learning rate, gradient clipping (clipnorm) or float32.")
+
+    def _log_window(self, loop, epoch, metrics, end_of_epoch):
+        """Throughput of the steps since the last log, TensorBoard scalars, a history record."""
+        step, now = loop.step, time.time()
+        eps = loop.window_n / max(now - loop.window_t, 1e-9)
+        if step - loop.start > self.config.log_every or end_of_epoch:  # the first window holds tracing
+            loop.throughput.append(eps)
+        loop.window_t, loop.window_n = now, 0
+        lr = self.current_learning_rate()
+        with loop.writer.as_default(step=step):
+            for k, v in metrics.items():
+                tf.summary.scalar(f"train/{k}", v)
+            tf.summary.scalar("train/learning_rate", lr)
+            tf.summary.scalar("train/examples_per_second", eps)
+        self.history.append({"step": step, "epoch": epoch + 1, "kind": "train",
+                             "learning_rate": lr, "examples_per_second": eps, **metrics})
+
+    def _end_epoch(self, loop, epoch, epoch_metrics):
+        """Finish the progress bar, evaluate on the epoch split, record, call the callbacks."""
+        cfg, split, prefix = self.config, loop.split, loop.prefix
+        if loop.bar:
+            loop.bar.update(self.steps_per_epoch, values=list(epoch_metrics.items()), finalize=True)
+        loop.eval_logs = eval_logs = self.evaluate(split) if cfg.eval_every_epoch else {}
+        if eval_logs:
+            with loop.writer.as_default(step=loop.step):
+                for k, v in eval_logs.items():
+                    tf.summary.scalar(f"{prefix}/{k}", v)
+            if self.is_chief and cfg.progress:
+                print(f"  {split}: " + ", ".join(f"{k}={v:.4f}" for k, v in eval_logs.items()),
+                      flush=True)
+        self.history.append({"step": loop.step, "epoch": epoch + 1, "kind": "epoch",
+                             "split": split,
+                             **{f"train_{k}": v for k, v in epoch_metrics.items()},
+                             **{f"{prefix}_{k}": v for k, v in eval_logs.items()}})
+        for cb in self.callbacks:
+            if self.is_chief:
+                cb(self, epoch + 1, {**epoch_metrics, **eval_logs})
+
+    def _finish(self, loop) -> Dict[str, Any]:
+        """The final evaluation and the summary; on the chief the curve, the saved model, the
+        export and `summary.json`."""
+        split = loop.split
+        eval_logs = loop.eval_logs or self.evaluate(split)
         # the target is reported on the test split, which nothing was chosen on
         final_validation = eval_logs if split == "validation" else {}
         test_logs = self.evaluate("test") if split == "validation" else eval_logs
-        final_train = self.task.summarize(epoch_sums) if epoch_sums else {}
-        summary = {
-            "name": cfg.name, "task": self.task.name, "dataset": self.source.name,
-            "strategy": type(self.strategy).__name__, "replicas": self.replicas,
-            "precision": cfg.precision, "jit_compile": self.jit,
-            "global_batch_size": cfg.batch_size, "learning_rate": cfg.scaled_learning_rate(),
-            "epochs": cfg.epochs, "steps": self.total_steps, "resumed_from_step": start,
-            "final_train": final_train, "final_validation": final_validation,
-            "final_test": test_logs,
-            "final_eval": test_logs,  # deprecated name of final_test, removed in the next release
-            "wall_time_s": self._wall_time(),
-            "examples_per_second": float(np.median(throughput)) if throughput else None,
-            "params": int(sum(int(np.prod(w.shape)) for w in self.model.weights)),
-        }
-        self.summary = summary
+        final_train = self.task.summarize(loop.epoch_sums) if loop.epoch_sums else {}
+        self.summary = summary = self._summary(loop, final_train, final_validation, test_logs)
         # the preprocessing the weights were trained with travels with them (into the export)
         served = set_preprocessing(self.task.export_model(self.model),
                                    self.task.trained_preprocessing(self.source))
         if self.is_chief:
-            summary["run_dir"] = self.run_dir
-            summary["curve"] = self._plot()
-            if cfg.export:
-                summary["model_path"] = save_model(served, os.path.join(self.run_dir,
-                                                                        "model.keras"))
-                summary["export_path"] = str(export_model(
-                    served, cfg.name, task=self.task, export_dir=cfg.export_dir))
-            self._write_json("summary.json", summary)
-            if cfg.progress:
-                figures = (f"test {json.dumps(test_logs)}" if test_logs
-                           else f"train {json.dumps(final_train)}")
-                if final_validation:
-                    figures += f", validation {json.dumps(final_validation)}"
-                print(f"[zoo.train] done: {figures}; summary in "
-                      f"{os.path.join(self.run_dir, 'summary.json')}", flush=True)
+            self._write_outputs(summary, served)
         return summary
+
+    def _summary(self, loop, final_train, final_validation, test_logs) -> Dict[str, Any]:
+        cfg = self.config
+        return {
+            "name": cfg.name, "task": self.task.name, "dataset": self.source.name,
+            "strategy": type(self.strategy).__name__, "replicas": self.replicas,
+            "precision": cfg.precision, "jit_compile": self.jit,
+            "global_batch_size": cfg.batch_size, "learning_rate": cfg.scaled_learning_rate(),
+            "epochs": cfg.epochs, "steps": self.total_steps, "resumed_from_step": loop.start,
+            "final_train": final_train, "final_validation": final_validation,
+            "final_test": test_logs,
+            "final_eval": test_logs,  # deprecated name of final_test, removed in the next release
+            "wall_time_s": self._wall_time(),
+            "examples_per_second": float(np.median(loop.throughput)) if loop.throughput else None,
+            "params": int(sum(int(np.prod(w.shape)) for w in self.model.weights)),
+        }
+
+    def _write_outputs(self, summary, served):
+        cfg = self.config
+        summary["run_dir"] = self.run_dir
+        summary["curve"] = self._plot()
+        if cfg.export:
+            summary["model_path"] = save_model(served, os.path.join(self.run_dir, "model.keras"))
+            summary["export_path"] = str(export_model(
+                served, cfg.name, task=self.task, export_dir=cfg.export_dir))
+        self._write_json("summary.json", summary)
+        if cfg.progress:
+            test_logs, final_validation = summary["final_test"], summary["final_validation"]
+            figures = (f"test {json.dumps(test_logs)}" if test_logs
+                       else f"train {json.dumps(summary['final_train'])}")
+            if final_validation:
+                figures += f", validation {json.dumps(final_validation)}"
+            print(f"[zoo.train] done: {figures}; summary in "
+                  f"{os.path.join(self.run_dir, 'summary.json')}", flush=True)
 
     def _plot(self):
         import matplotlib

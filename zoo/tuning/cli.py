@@ -6,22 +6,27 @@ import sys
 
 from zoo.core.registry import parse_overrides, resolve_spec
 from zoo.core.spaces import TUNERS, format_space, grid_trials, restricted_space
+from zoo.tasks import space_of
+from zoo.tuning.settings import SearchSettings
 from zoo.tuning.transport import TOKEN_ENV, Refused, check_security, role_from_env
 
 __all__ = ["add_cli"]
 
 
-def space_of(spec):
-    """The declared space, or the task's default (imports the task: TensorFlow)."""
-    if spec.search_space is not None:
-        return spec.search_space
-    from zoo.tuning.hypermodel import default_search_space
-
-    return default_search_space(spec.task)
-
-
 def _parse_restrict(items):
     return parse_overrides(items)  # `--set KEY=VALUE`, JSON values, as the recipes'
+
+
+def settings_of(args, security=None) -> SearchSettings:
+    """The `SearchSettings` of `zoo tune`'s flags."""
+    return SearchSettings(
+        tuner=args.tuner, directory=args.directory, project_name=args.project_name,
+        max_trials=args.max_trials, epochs=args.epochs, max_epochs=args.max_epochs,
+        objective=args.objective, overwrite=args.overwrite,
+        base_overrides={} if args.full_size else None, export=not args.no_export,
+        export_dir=args.export_dir, time_limit=args.time_limit, num_workers=args.num_workers,
+        restrict=_parse_restrict(args.set), steps_per_epoch=args.steps_per_epoch,
+        eval_examples=args.eval_examples, batch_size=args.batch_size, security=security)
 
 
 def _cmd_tune(args):
@@ -38,13 +43,7 @@ def _cmd_tune(args):
     try:
         from zoo.tuning.search import run_search
 
-        res = run_search(args.name, args.tuner, directory=args.directory, project_name=args.project_name,
-                         max_trials=args.max_trials, epochs=args.epochs, max_epochs=args.max_epochs,
-                         objective=args.objective, overwrite=args.overwrite,
-                         base_overrides={} if args.full_size else None, export=not args.no_export,
-                         export_dir=args.export_dir, time_limit=args.time_limit, num_workers=args.num_workers,
-                         restrict=_parse_restrict(args.set), steps_per_epoch=args.steps_per_epoch,
-                         eval_examples=args.eval_examples, batch_size=args.batch_size, security=security)
+        res = run_search(args.name, settings_of(args, security))
     except Refused as e:  # a worker the chief refused: one line, no traceback
         print(f"zoo: error: {e}", file=sys.stderr)
         return 1

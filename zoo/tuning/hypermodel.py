@@ -13,7 +13,7 @@ import numpy as np
 
 from zoo.core.registry import get_spec
 from zoo.core.spaces import restricted_space, split_overrides
-from zoo.tasks import task_class, task_for
+from zoo.tasks import default_search_space, space_of, task_for  # noqa: F401 (their old home)
 from zoo.train.trainer import NonFiniteLossError
 from zoo.tuning.trial import (
     compile_for_trial,
@@ -23,17 +23,7 @@ from zoo.tuning.trial import (
     tuning_data,
 )
 
-__all__ = ["ZooHyperModel", "space_of", "default_search_space", "maybe_self_kill"]
-
-
-def space_of(spec):
-    """The model's declared search space, or its task's default (`Task.default_space`)."""
-    return spec.search_space or default_search_space(spec.task)
-
-
-def default_search_space(task: str):
-    """The space used for a model of task kind `task` that declares none: training parameters."""
-    return task_class(task)().default_space
+__all__ = ["ZooHyperModel", "maybe_self_kill"]
 
 
 class ZooHyperModel(kt.HyperModel):

@@ -21,9 +21,10 @@ from zoo.train.optimizers import check_optimizer
 from zoo.tuning import transport
 from zoo.tuning.hypermodel import ZooHyperModel
 from zoo.tuning.report import INTERNAL, trials_table, write_report
+from zoo.tuning.settings import SearchSettings, settings_from
 
-__all__ = ["TUNERS", "ConditionalGridOracle", "check_space_optimizers", "make_tuner", "run_search",
-           "serve_chief", "timed", "fix_retry_queue", "watchdog"]
+__all__ = ["TUNERS", "SearchSettings", "ConditionalGridOracle", "check_space_optimizers", "make_tuner",
+           "run_search", "serve_chief", "timed", "fix_retry_queue", "watchdog"]
 
 
 class ConditionalGridOracle(kt.Oracle):
@@ -85,47 +86,36 @@ def timed(base):
     return Timed
 
 
-def make_tuner(model, tuner="random", *, directory="runs/tune", project_name=None, max_trials=6,
-               epochs=1, max_epochs=3, objective=None, seed=0, overwrite=False,
-               base_overrides=None, data_fn=None, train_fn=None, max_consecutive_failed_trials=None,
-               verbose=0, restrict=None, steps_per_epoch=None, eval_examples=256, batch_size=None):
+def make_tuner(model, settings=None, **keywords):
     """A keras-tuner tuner over `model`'s declared search space.
 
     Args:
         model: a registry name, a `ModelSpec`, or `"module:attr"` giving a ModelSpec.
-        tuner: one of `TUNERS`.
-        directory, project_name: where trials are stored (`project_name` defaults to
-            `<name>_<tuner>`); an existing project is resumed unless `overwrite`.
-        max_trials: for random and bayesian searches (a grid runs its whole grid).
-        epochs: epochs per trial (grid, random, bayesian); `max_epochs` for hyperband.
-        base_overrides: builder arguments under the space's (default: the card's
-            `test_overrides`, a small configuration; pass `{}` for the full model).
-        data_fn, train_fn: replace `tuning_data` / `train_trial`.
-        max_consecutive_failed_trials: stop after that many failures in a row (default: never
-            stop for failures, every trial is tried).
-        restrict: search a subspace: name -> value (fixed) or list of values (see
-            `restricted_space`).
-        steps_per_epoch, eval_examples, batch_size: the trainer's budget per epoch, the held-out
-            examples that score a trial, the batch (default: the space's `batch_size` or 32).
-        objective: default `val_loss`, or `frechet` (min) for the DCGAN's image tasks.
+        settings: a `SearchSettings` (its `tuner`, `directory`, `project_name`, `max_trials`,
+            `epochs`, `max_epochs`, `objective`, `seed`, `overwrite`, `base_overrides`,
+            `data_fn`, `train_fn`, `max_consecutive_failed_trials`, `restrict`,
+            `steps_per_epoch`, `eval_examples`, `batch_size`). The old call
+            `make_tuner(model, tuner, **keywords)` warns and still works for one release.
     """
+    st = settings_from("make_tuner", settings, keywords)
+    tuner, max_trials, objective, seed = st.tuner, st.max_trials, st.objective, st.seed
     spec = resolve_spec(model)
     if tuner not in TUNERS:
         raise ValueError(f"`tuner` must be one of {TUNERS}. Received: tuner={tuner!r}")
     if not isinstance(max_trials, int) or max_trials < 1:
         raise ValueError(f"`max_trials` must be a positive integer. Received: max_trials={max_trials!r}")
-    hypermodel = ZooHyperModel(spec, base_overrides=base_overrides, epochs=epochs,
-                                     data_fn=data_fn, train_fn=train_fn,
-                                     steps_per_epoch=steps_per_epoch, eval_examples=eval_examples,
-                                     batch_size=batch_size, seed=seed, restrict=restrict)
+    hypermodel = ZooHyperModel(spec, base_overrides=st.base_overrides, epochs=st.epochs,
+                               data_fn=st.data_fn, train_fn=st.train_fn,
+                               steps_per_epoch=st.steps_per_epoch, eval_examples=st.eval_examples,
+                               batch_size=st.batch_size, seed=seed, restrict=st.restrict)
     check_space_optimizers(hypermodel.space)
     if objective is None:
         name, direction = task_for(spec).objective if hypermodel.recipes else ("val_loss", "min")
         objective = kt.Objective(name, direction) if name != "val_loss" else name
     common = dict(objective=objective, seed=seed,
-                  max_consecutive_failed_trials=max_consecutive_failed_trials or 10 ** 6)
-    kw = dict(directory=directory, overwrite=overwrite,
-              project_name=check_folder_name(project_name or f"{spec.name}_{tuner}",
+                  max_consecutive_failed_trials=st.max_consecutive_failed_trials or 10 ** 6)
+    kw = dict(directory=st.directory, overwrite=st.overwrite,
+              project_name=check_folder_name(st.project_name or f"{spec.name}_{tuner}",
                                              "project_name"))
     if tuner == "grid":
         plan = grid_trials(hypermodel.space)
@@ -137,7 +127,7 @@ def make_tuner(model, tuner="random", *, directory="runs/tune", project_name=Non
         t = timed(kt.BayesianOptimization)(hypermodel, max_trials=max_trials,
                                            num_initial_points=min(2, max_trials), **common, **kw)
     else:
-        t = timed(kt.Hyperband)(hypermodel, max_epochs=max_epochs, factor=3, hyperband_iterations=1,
+        t = timed(kt.Hyperband)(hypermodel, max_epochs=st.max_epochs, factor=3, hyperband_iterations=1,
                                  **common, **kw)
     fix_retry_queue(t.oracle)
     t.zoo_spec = spec
@@ -230,12 +220,7 @@ def watchdog(seconds, code=3):
 # ----------------------------------------------------------------------------------------------
 
 
-def run_search(model, tuner="random", *, directory="runs/tune", project_name=None, max_trials=6,
-               epochs=1, max_epochs=3, objective=None, seed=0, overwrite=False,
-               base_overrides=None, export=True, export_dir="saved_models", time_limit=None,
-               num_workers=2, data_fn=None, train_fn=None, log=print, restrict=None,
-               steps_per_epoch=None, eval_examples=256, batch_size=None,
-               security=None) -> Dict[str, Any]:
+def run_search(model, settings=None, **keywords) -> Dict[str, Any]:
     """Run (or resume) a search, write its table and plot, and export the best model.
 
     In distributed mode (`KERASTUNER_ORACLE_IP` set) the chief (`KERASTUNER_TUNER_ID=chief`)
@@ -245,57 +230,70 @@ def run_search(model, tuner="random", *, directory="runs/tune", project_name=Non
     the chief on 127.0.0.1, the token of `$ZOO_TUNER_TOKEN` if set, no TLS; a worker the chief
     refuses raises `transport.Refused`.
 
+    Args:
+        model: a registry name, a `ModelSpec`, or `"module:attr"` giving a ModelSpec.
+        settings: a `SearchSettings`. The old call `run_search(model, tuner, **keywords)` warns
+            and still works for one release.
+
     Returns:
         A dict: `tuner`, `num_trials` (the grid's size, stated before it starts), `rows`,
         `best_hyperparameters`, `export_path`, and the report paths.
     """
-    from keras_tuner.src.distribute import utils as dist_utils
-
-    t = make_tuner(model, tuner, directory=directory, project_name=project_name, max_trials=max_trials,
-                   epochs=epochs, max_epochs=max_epochs, objective=objective, seed=seed,
-                   overwrite=overwrite, base_overrides=base_overrides, data_fn=data_fn, train_fn=train_fn,
-                   restrict=restrict, steps_per_epoch=steps_per_epoch, eval_examples=eval_examples,
-                   batch_size=batch_size)
+    st = settings_from("run_search", settings, keywords)
+    t = make_tuner(model, st)
     result: Dict[str, Any] = {"tuner": t}
     if t.zoo_plan is not None:
         result["num_trials"] = len(t.zoo_plan)
-        log(f"grid search over {len(t.zoo_plan)} trials (conditional branches included)")
-    deadline = time.time() + (time_limit or 10 ** 7)
-    if dist_utils.has_chief_oracle():
-        if not dist_utils.is_chief_oracle():
-            from keras_tuner.src import protos
-            from keras_tuner.src.distribute import oracle_client
-
-            oracle_client.TIMEOUT = max(5, int(deadline - time.time()))
-            if time_limit:
-                watchdog(time_limit)
-            channel = transport.reach_chief(security or transport.check_security(role="worker"),
-                                            oracle_client.TIMEOUT)
-            t.oracle.stub = protos.get_service_grpc().OracleStub(channel)  # keras-tuner's: no TLS, no token
-            t.search(verbose=0)
-            result["role"] = "worker"
-            return result
-        t.save()
-        result["finished"] = serve_chief(t.oracle, num_workers, deadline, security)
-        result["role"] = "chief"
-    else:
-        if time_limit:
-            watchdog(time_limit)
-        t.search(verbose=0)
-        result["finished"] = True
+        st.log(f"grid search over {len(t.zoo_plan)} trials (conditional branches included)")
+    if _search(t, st, result) == "worker":
+        return result
     result.update(write_report(t))
     result["rows"] = trials_table(t)
     best = [r for r in result["rows"] if r["score"] is not None]
     if best:
         hp = t.get_best_hyperparameters(1)[0]
         result["best_hyperparameters"] = {k: v for k, v in hp.values.items() if not k.startswith(INTERNAL)}
-        if export:
-            best_model = t.get_best_models(1)[0]
-            if t.hypermodel.recipes:  # trained on the task's pipeline: its preprocessing
-                set_preprocessing(best_model, task_for(t.zoo_spec).trained_preprocessing(
-                    t.hypermodel.recipe_source()[0]))
-            result["export_path"] = export_model(best_model, t.zoo_spec.name,
-                                                 export_dir=export_dir)
-            log(f"best model exported to {result['export_path']}")
-    log(f"trials table: {result['table_md']}")
+        if st.export:
+            result["export_path"] = _export_best(t, st.export_dir)
+            st.log(f"best model exported to {result['export_path']}")
+    st.log(f"trials table: {result['table_md']}")
     return result
+
+
+def _search(t, st, result):
+    """Run the trials: as a distributed worker, chief, or alone; returns the role."""
+    from keras_tuner.src.distribute import utils as dist_utils
+
+    deadline = time.time() + (st.time_limit or 10 ** 7)
+    if dist_utils.has_chief_oracle():
+        if not dist_utils.is_chief_oracle():
+            from keras_tuner.src import protos
+            from keras_tuner.src.distribute import oracle_client
+
+            oracle_client.TIMEOUT = max(5, int(deadline - time.time()))
+            if st.time_limit:
+                watchdog(st.time_limit)
+            channel = transport.reach_chief(st.security or transport.check_security(role="worker"),
+                                            oracle_client.TIMEOUT)
+            t.oracle.stub = protos.get_service_grpc().OracleStub(channel)  # keras-tuner's: no TLS, no token
+            t.search(verbose=0)
+            result["role"] = "worker"
+            return "worker"
+        t.save()
+        result["finished"] = serve_chief(t.oracle, st.num_workers, deadline, st.security)
+        result["role"] = "chief"
+        return "chief"
+    if st.time_limit:
+        watchdog(st.time_limit)
+    t.search(verbose=0)
+    result["finished"] = True
+    return "alone"
+
+
+def _export_best(t, export_dir):
+    """Export the best trial's model; trained on the task's pipeline, with its preprocessing."""
+    best_model = t.get_best_models(1)[0]
+    if t.hypermodel.recipes:
+        set_preprocessing(best_model, task_for(t.zoo_spec).trained_preprocessing(
+            t.hypermodel.recipe_source()[0]))
+    return export_model(best_model, t.zoo_spec.name, export_dir=export_dir)

@@ -1,8 +1,8 @@
 """Training one trial: on the recipes' data with the recipes' trainer (the default), or through
 `model.fit` on data a caller brings (`data_fn` / `train_fn`, or `tuning_data` for a quick check).
 
-What a trial of a model trains on, with which step and which objective, is its task's
-(`zoo.tasks.<task>`: `search_data`, `tuning_task`, `tuning_model`, `trial_metrics`).
+What a trial of a model trains on, with which step, loss and objective, is its task's search role
+(`zoo.roles.search.SearchRole`); docs/tuning.md.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from zoo.core.conventions import output_is_probability
 from zoo.tasks import task_for
 from zoo.train.config import TrainConfig
 from zoo.train.optimizers import check_optimizer, make_optimizer, optimizer_takes
@@ -37,36 +36,12 @@ def recipe_data(spec, base, *, eval_examples=256, num_train=2048, seed=0):
 
 
 def tuning_data(spec, model, seed=0, n=96):
-    """A small embedded, learnable dataset fitting `model`'s inputs, for `spec.task`.
+    """A small embedded, learnable dataset fitting `model`'s inputs, for a `model.fit` trial:
+    the examples of `spec`'s task (`quick_examples`), three quarters for training.
 
-    Returns a dict with `x`, `y` and `validation_data`. Until the recipes' data pipelines are
-    used here, this is what every search trains on (offline, no download).
+    Returns a dict with `x`, `y` and `validation_data`.
     """
-    rng = np.random.default_rng(seed)
-    task = spec.task
-    inp = model.inputs[0]
-    shape = [d if d is not None else 8 for d in inp.shape[1:]]
-    out_dim = model.outputs[0].shape[-1]
-    if task == "translation":
-        src = rng.integers(2, 10, size=(n, 6)).astype("int32")
-        tgt = np.concatenate([np.ones((n, 1), "int32"), src[:, ::-1]], 1)  # reverse the source
-        x, y = [src, tgt[:, :-1]], tgt[:, 1:]
-    elif "int" in str(inp.dtype):
-        x = rng.integers(1, 10, size=[n] + shape).astype("int32")
-        score = (x > 5).mean(axis=tuple(range(1, x.ndim)))
-        if task == "sequence_regression":
-            y = score[:, None].astype("float32")
-        else:
-            y = np.minimum((score * (out_dim or 2)).astype("int64"), (out_dim or 2) - 1)
-    else:
-        classes = int(out_dim or 2)
-        if task == "sequence_regression":
-            x = rng.standard_normal([n] + shape).astype("float32")
-            y = x.mean(axis=tuple(range(1, x.ndim)))[:, None].astype("float32")
-        else:
-            y = rng.integers(0, classes, size=n)
-            x = rng.standard_normal([n] + shape).astype("float32") * 0.5
-            x[..., 0] += (y.reshape([n] + [1] * (len(shape) - 1)) - classes / 2).astype("float32")
+    x, y = task_for(spec).quick_examples(model, np.random.default_rng(seed), n)
     cut = n * 3 // 4
 
     def split(a):
@@ -78,26 +53,10 @@ def tuning_data(spec, model, seed=0, n=96):
     return {"x": xt, "y": yt, "validation_data": (xv, yv)}
 
 
-def _loss_for(spec, model, training):
-    smoothing = float(training.get("label_smoothing", 0.0) or 0.0)
-    if spec.task == "sequence_regression":
-        return "mse", []
-    from_logits = not output_is_probability(model)
-    if smoothing:
-        def loss(y_true, y_pred):
-            classes = keras.ops.shape(y_pred)[-1]
-            onehot = keras.ops.one_hot(keras.ops.cast(y_true, "int32"), classes)
-            return keras.losses.categorical_crossentropy(onehot, y_pred, from_logits=from_logits,
-                                                         label_smoothing=smoothing)
-
-        return loss, ["accuracy"]
-    return keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits), ["accuracy"]
-
-
 def trial_optimizer(training, defaults=None):
     """The optimizer settings of a trial's training parameters (`zoo.train.make_optimizer`'s
     keywords, and `optimizer`): the space's `optimizer`, `momentum`, `nesterov`,
-    `weight_decay`, `beta_1`, `clipnorm`, else the task's `training_defaults()` (`defaults`);
+    `weight_decay`, `beta_1`, `clipnorm`, else the task's `trial_defaults()` (`defaults`);
     `beta_1` only for an optimizer that has one. Checked (`check_optimizer`)."""
     defaults = dict(defaults or {"optimizer": "adamw", "beta_1": 0.9})
     name = str(training.get("optimizer", defaults.get("optimizer", "adamw")))
@@ -130,7 +89,7 @@ def compile_for_trial(spec, model, training, steps_per_epoch=1):
             0.0, decay_steps=10 ** 9, warmup_target=lr, warmup_steps=warmup)
     settings = trial_optimizer(training)
     opt = make_optimizer(settings.pop("optimizer"), lr, **settings)
-    loss, metrics = _loss_for(spec, model, training)
+    loss, metrics = task_for(spec).trial_loss(model, training)
     model.compile(optimizer=opt, loss=loss, metrics=metrics)
     return model
 
@@ -165,7 +124,7 @@ def train_with_recipe_trainer(spec, model, source, training, *, epochs=1, initia
     task_kind = task_for(spec)
     task = task_kind.tuning_task(training)
     train_model = task_kind.tuning_model(model, partner)
-    defaults = task_kind.training_defaults()
+    defaults = task_kind.trial_defaults()
     warmup = int(training.get("warmup_steps", 0) or 0)
     cfg = TrainConfig(
         name=spec.name, epochs=max(int(epochs) - int(initial_epoch), 1),
