@@ -367,7 +367,7 @@ class PeepholeLSTM(keras.layers.RNN):
     # -- accounting -----------------------------------------------------------------------------
 
     def compute_macs(self, input_shapes, output_shapes):
-        """Multiply-adds of one forward pass (used by `zoo.core.flops`).
+        """Multiply-adds of one forward pass (used by `zoo.core.macs`).
 
         Per step: the input and recurrent products of the four gates, 4 u (m + u), plus the three
         diagonal peephole products, 3 u.

@@ -86,7 +86,7 @@ for _top in (True, False):
     _weights.register_weights(
         _weights.WeightsSpec(
             model="googlenet_torchvision", name="imagenet", include_top=_top,
-            url=TORCHVISION_URL, sha256="1378be20", hash_algorithm="sha256_prefix",
+            url=TORCHVISION_URL, file_hash="1378be20", hash_algorithm="sha256_prefix",
             file_name="googlenet-1378be20.pth", classes=1000 if _top else None,
             layout="torch_pth",
             preprocessing="tf",  # 2x - 1: torchvision's transform_input=True (module docstring)

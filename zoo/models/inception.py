@@ -30,7 +30,7 @@ from zoo.core import weights as _weights
 from zoo.core.registry import register_model
 from zoo.core.spaces import optimizer_space
 
-__all__ = ["inception_v3"]
+__all__ = ["inception_v3", "preprocess_input", "decode_predictions"]
 
 PAPER = (
     "Szegedy et al. 2016, Rethinking the Inception Architecture for Computer Vision, "
@@ -49,7 +49,7 @@ for _top, _file, _md5 in (
     _weights.register_weights(
         _weights.WeightsSpec(
             model="inception_v3", name="imagenet", include_top=_top, url=_BASE + _file,
-            sha256=_md5, hash_algorithm="md5", file_name=_file,
+            file_hash=_md5, hash_algorithm="md5", file_name=_file,
             classes=1000 if _top else None, layout="legacy_h5",
             preprocessing="tf",  # [-1, 1], keras.applications' inception_v3.preprocess_input
         )

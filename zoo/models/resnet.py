@@ -40,6 +40,8 @@ __all__ = [
     "resnet50v2",
     "resnet101v2",
     "resnet152v2",
+    "preprocess_input",
+    "decode_predictions",
 ]
 
 PAPER_V1 = (
@@ -78,7 +80,7 @@ def _register_imagenet(model_name):
                 name="imagenet",
                 include_top=include_top,
                 url=BASE_WEIGHTS_PATH + file_name,
-                sha256=md5,
+                file_hash=md5,
                 hash_algorithm="md5",
                 file_name=file_name,
                 classes=1000 if include_top else None,

@@ -168,7 +168,7 @@ class Translation(Task):
         info = src.info
         self.max_length = info["target_len"] - 1
         v = info["vocab_size"]
-        return src, dict(vocab_size=v, source_vocab_size=v, target_vocab_size=v,
+        return src, dict(vocabulary_size=v, target_vocabulary_size=v,
                          max_length=info["target_len"])
 
     def after_training(self, trainer, args, source):
@@ -278,8 +278,8 @@ class Translation(Task):
                                     num_test=eval_examples, seed=seed,
                                     num_validation=eval_examples)
         v = src.info["vocab_size"]
-        return limit_eval(src, eval_examples), dict(vocab_size=v, source_vocab_size=v,
-                                                    target_vocab_size=v)
+        return limit_eval(src, eval_examples), dict(vocabulary_size=v,
+                                                    target_vocabulary_size=v)
 
     def tuning_task(self, training):
         return type(self)(label_smoothing=float(training.get("label_smoothing", 0.0) or 0.0))
