@@ -7,6 +7,7 @@ import sys
 import pytest
 
 import zoo
+from zoo.core import registry
 from zoo.core.registry import get_spec
 
 
@@ -155,3 +156,32 @@ def test_import_zoo_brings_the_gan_api_without_tensorflow_on_jax():
                          timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_every_registered_model_is_a_greppable_decorated_def():
+    """One variant style (issue 26): `def <name>(` under `@register_model(` in its family module."""
+    import importlib
+    import inspect
+    import re
+
+    for name in zoo.list_models():
+        module = importlib.import_module(registry.module_of(name))
+        source = inspect.getsource(module)
+        assert re.search(rf"^@register_model\((?:.|\n)*?^def {name}\(", source, re.M), name
+        assert get_spec(name).builder.__name__ == name
+
+
+def test_spec_fields_are_typed_and_unknown_ones_refused():
+    spec = get_spec("resnet50")
+    assert (spec.preprocessing, spec.min_input_size, spec.bench_peer) == (
+        "caffe", 32, "keras.applications.ResNet50")
+    assert get_spec("inception_v3").bench_peer == "keras.applications.InceptionV3"
+    assert get_spec("googlenet").bench_peer is None
+    with pytest.warns(DeprecationWarning, match="ModelSpec.<field>"):
+        assert spec.extra == {"min_input_size": 32, "preprocessing": "caffe",
+                              "bench_peer": "keras.applications.ResNet50"}
+    common = dict(family="tiny_fields", task="feature_classification", paper="-", input_shape=(3,))
+    with pytest.raises(TypeError, match="min_size"):
+        registry.register_model(**common, min_size=3)
+    with pytest.raises(ValueError, match=r"`bench_peer` must be None or one of .*Received: bench_peer="):
+        registry.register_model(**common, bench_peer="torchvision")

@@ -134,7 +134,9 @@ def card_of(spec, model) -> dict[str, Any]:
     })
     if macs_error:
         card["macs_error"] = macs_error
-    card.update(spec.extra)
+    for key in ("min_input_size", "preprocessing", "export_options"):  # what a card shows of them
+        if getattr(spec, key) is not None:
+            card[key] = getattr(spec, key)
     return card
 
 

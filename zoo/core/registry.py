@@ -99,6 +99,13 @@ class ModelSpec:
             input shapes.
         partner: the registered model this one is trained with (a generator's discriminator,
             a discriminator's generator), or None.
+        preprocessing: the input normalisation served by default (a
+            `zoo.roles.serving.PREPROCESSING_MODES` name: its peer's `preprocess_input`), or None.
+        export_options: default options of `zoo export` (a dict), or None.
+        min_input_size: the smallest image side the builder takes, or None.
+        bench_peer: what `zoo bench` times the model against (see `BENCH_PEERS`), or None.
+        tuning_data, tuning_train: optional `zoo.tuning` hooks replacing the recipe's data and
+            training for this model (see `zoo.tuning.hypermodel.ZooHyperModel`), or None.
     """
 
     name: str
@@ -111,12 +118,32 @@ class ModelSpec:
     test_overrides: dict[str, Any] = dataclasses.field(default_factory=dict)
     search_space: Callable[..., dict[str, Any]] | None = None
     description: str = ""
-    extra: dict[str, Any] = dataclasses.field(default_factory=dict)
     macs_input_shapes: Any = None
     partner: str | None = None
+    preprocessing: str | None = None
+    export_options: dict[str, Any] | None = None
+    min_input_size: int | None = None
+    bench_peer: str | None = None
+    tuning_data: Callable[..., Any] | None = None
+    tuning_train: Callable[..., Any] | None = None
 
     def build(self, **overrides):
         return self.builder(**overrides)
+
+    @property
+    def extra(self) -> dict[str, Any]:
+        """Deprecated: the optional fields that are set, as the untyped dict they once were."""
+        warn_renamed("ModelSpec.extra[...]", "ModelSpec.<field>` (preprocessing, export_options, "
+                     "min_input_size, bench_peer, tuning_data, tuning_train")
+        return {k: getattr(self, k) for k in OPTIONAL_FIELDS if getattr(self, k) is not None}
+
+
+# The typed optional fields of a spec (once `register_model(**extra)`), in the order cards show them.
+OPTIONAL_FIELDS = ("min_input_size", "preprocessing", "export_options", "bench_peer", "tuning_data",
+                   "tuning_train")
+# What `bench_peer` may name: a keras.applications builder, or the registered builder itself with
+# Keras' own recurrent layer (`cell=`), or the same network from keras-hub's layers.
+BENCH_PEERS = ("keras.applications.<Builder>", "keras.layers.LSTM", "keras.layers.GRU", "keras_hub")
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
@@ -236,7 +263,12 @@ def register_model(
     description: str = "",
     macs_input_shapes: Any = None,
     partner: str | None = None,
-    **extra,
+    preprocessing: str | None = None,
+    export_options: dict[str, Any] | None = None,
+    min_input_size: int | None = None,
+    bench_peer: str | None = None,
+    tuning_data: Callable[..., Any] | None = None,
+    tuning_train: Callable[..., Any] | None = None,
 ):
     """Decorator that registers a builder function under its name (timm style).
 
@@ -245,7 +277,7 @@ def register_model(
         task: one of `TASKS`.
         partner: the name of the model this one is trained with (a DCGAN generator's
             discriminator and the reverse), or None.
-        (the others: see `ModelSpec`)
+        (the others: see `ModelSpec`; an argument it does not take is a TypeError)
 
     Example:
         >>> from zoo.core.registry import register_model
@@ -259,6 +291,10 @@ def register_model(
     task = task_kind(task)
     if partner is not None and not isinstance(partner, str):
         raise ValueError(f"`partner` must be a model name or None. Received: partner={partner!r}")
+    _check_bench_peer(bench_peer)
+    optional = dict(preprocessing=preprocessing, export_options=export_options,
+                    min_input_size=min_input_size, bench_peer=bench_peer, tuning_data=tuning_data,
+                    tuning_train=tuning_train)
 
     def decorator(f):
         key = name or f.__name__
@@ -278,15 +314,23 @@ def register_model(
             test_overrides=dict(test_overrides or {}),
             search_space=search_space,
             description=description or (inspect.getdoc(f) or "").split("\n")[0],
-            extra=dict(extra),
             macs_input_shapes=macs_input_shapes,
             partner=partner,
+            **optional,
         )
         return f
 
     if fn is not None:
         return decorator(fn)
     return decorator
+
+
+def _check_bench_peer(peer):
+    if peer is None or peer in BENCH_PEERS[1:] or (
+            isinstance(peer, str) and peer.startswith("keras.applications.")
+            and peer.split(".")[-1].isidentifier()):
+        return
+    raise ValueError(f"`bench_peer` must be None or one of {BENCH_PEERS}. Received: bench_peer={peer!r}")
 
 
 def registered() -> dict[str, ModelSpec]:

@@ -190,6 +190,7 @@ def inception_v3_search_space(hp):
     min_input_size=MIN_SIZE,
     search_space=inception_v3_search_space,
     preprocessing="tf",  # keras.applications' `preprocess_input` for Inception v3 (served by default)
+    bench_peer="keras.applications.InceptionV3",
 )
 def inception_v3(
     include_top=True,

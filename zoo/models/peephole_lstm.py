@@ -66,7 +66,8 @@ def _cell(cell, peepholes, builder):
 @register_model(**CLASSIFIER_CARD, family="peephole_lstm", paper=PAPER,
                 description="Peephole LSTM sequence classifier (token ids or feature vectors in, "
                             "classes out)",
-                search_space=lstm_search_space(bidirectional=True, cell="peephole"))
+                search_space=lstm_search_space(bidirectional=True, cell="peephole"),
+                bench_peer="keras.layers.LSTM")
 def peephole_lstm_classifier(input_shape=None, vocabulary_size=20000, embedding_dim=128,
                              mask_zero=True, units=(128,), bidirectional=False, dropout=0.0,
                              recurrent_dropout=0.0, classes=2, classifier_activation="softmax",
@@ -97,7 +98,8 @@ def peephole_lstm_classifier(input_shape=None, vocabulary_size=20000, embedding_
 @register_model(**REGRESSOR_CARD, family="peephole_lstm", paper=PAPER,
                 description="Peephole LSTM forecaster (feature vectors in, one or several future "
                             "values out)",
-                search_space=lstm_search_space(bidirectional=False, cell="peephole"))
+                search_space=lstm_search_space(bidirectional=False, cell="peephole"),
+                bench_peer="keras.layers.LSTM")
 def peephole_lstm_regressor(input_shape=(100, 1), units=(64,), bidirectional=False, dropout=0.0,
                             recurrent_dropout=0.0, horizon=1, targets=1, output_activation=None,
                             fast_path="auto", weights=None, name="peephole_lstm_regressor",

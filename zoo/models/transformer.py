@@ -257,6 +257,7 @@ _SEQ2SEQ = dict(
     input_shape={"source_ids": (None,), "target_ids": (None,)},
     macs_input_shapes={"source_ids": (MACS_LENGTH,), "target_ids": (MACS_LENGTH,)},
     test_overrides=dict(_TINY),
+    bench_peer="keras_hub",  # the same network from keras-hub's layers (zoo.bench.keras_hub_peers)
 )
 
 
@@ -320,6 +321,7 @@ def transformer_big(vocabulary_size=37000, target_vocabulary_size=None, num_laye
     description="Encoder-only Transformer text classifier (token ids in, classes out)",
     search_space=transformer_search_space(d_models=(256, 128, 512), layers=(4, 2, 6), heads=(4, 8),
                                           learning_rates=(3e-4, 1e-4), warmups=(1000, 4000)),
+    bench_peer="keras_hub",
 )
 @renamed_arguments(vocab_size="vocabulary_size")
 def transformer_classifier(vocabulary_size=20000, classes=2, num_layers=4, d_model=256, d_ff=1024,

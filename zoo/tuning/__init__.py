@@ -43,8 +43,8 @@ and `train_with_recipe_trainer` (`zoo.train.Trainer` with the task's `tuning_tas
 optimizer, schedule, weight decay, label smoothing; GoogLeNet's auxiliary heads weighted by
 `aux_loss_weight`; DCGANs as the generator/discriminator pair of `zoo.roles.gan_training`, scored by
 `frechet_pixels`, the task's objective). A `ModelSpec` outside the
-registry may instead bring `data_fn`/`train_fn` (or `tuning_data`/`tuning_train` in its card's
-`extra`), trained with `model.fit` (`tuning_data`, `train_trial`).
+registry may instead bring `data_fn`/`train_fn` (or its fields `tuning_data`/`tuning_train`),
+trained with `model.fit` (`tuning_data`, `train_trial`).
 
 **Results**: `write_report` writes `trials.csv`, `trials.md` (hyperparameters, score, status,
 seconds) and `trials.png` (score against trial and against the most important hyperparameter);
