@@ -163,3 +163,23 @@ def test_recurrent_family_lives_in_zoo_models_recurrent():
     assert zoo.gru_classifier is recurrent.gru_classifier
     with pytest.warns(DeprecationWarning, match="zoo.models.recurrent.gru_classifier"):
         assert peephole_lstm.gru_classifier is recurrent.gru_classifier
+
+
+def test_aux_weight_is_aux_loss_weight():
+    from zoo.tasks.image_classification import ImageClassification
+
+    with pytest.warns(DeprecationWarning, match="aux_loss_weight="):
+        task = ImageClassification(aux_weight=0.1)
+    assert task.aux_loss_weight == 0.1
+    with pytest.warns(DeprecationWarning, match="ImageClassification.aux_loss_weight"):
+        assert task.aux_weight == 0.1
+    assert ImageClassification().tuning_task({"aux_loss_weight": 0.2}).aux_loss_weight == 0.2
+
+
+def test_space_of_is_defined_once():
+    import inspect
+
+    from zoo.tuning import cli, hypermodel
+
+    assert not hasattr(cli, "space_of")
+    assert "def space_of" in inspect.getsource(hypermodel)
