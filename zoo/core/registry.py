@@ -249,6 +249,7 @@ def _signature_defaults(fn) -> dict[str, Any]:
     return out
 
 
+# Long by its signature: one typed keyword per ModelSpec field (issue 26: no untyped bag).
 @renamed_arguments(flops_input_shapes="macs_input_shapes")
 def register_model(
     fn: Callable | None = None,

@@ -199,6 +199,21 @@ def _check_options(aux_logits, batch_norm, variant, dropout, include_top):
         )
 
 
+def _stem(img_input, batch_norm, kw):
+    """conv1 to pool2. The 7x7/2 convolution pads 3 on every side (as Caffe and torchvision do);
+    without batch normalisation, LRN after pool1 and after conv2 (Table 1)."""
+    x = layers.ZeroPadding2D(3, name="conv1_pad")(img_input)
+    x = conv_unit(x, 64, 7, "conv1_7x7_s2", strides=2, padding="valid", **kw)
+    x = ceil_max_pool(x, "pool1_3x3_s2")
+    if not batch_norm:
+        x = LocalResponseNormalization(**_LRN, name="pool1_norm1")(x)
+    x = conv_unit(x, 64, 1, "conv2_3x3_reduce", **kw)
+    x = conv_unit(x, 192, 3, "conv2_3x3", **kw)
+    if not batch_norm:
+        x = LocalResponseNormalization(**_LRN, name="conv2_norm2")(x)
+    return ceil_max_pool(x, "pool2_3x3_s2")
+
+
 def _googlenet(*, include_top, weights, input_tensor, input_shape, pooling, classes,
                classifier_activation, name, aux_logits, batch_norm, variant, dropout, model_name):
     _check_options(aux_logits, batch_norm, variant, dropout, include_top)
@@ -226,18 +241,7 @@ def _googlenet(*, include_top, weights, input_tensor, input_shape, pooling, clas
     five = 3 if torchvision else 5
 
     img_input = image_input(input_shape, input_tensor)
-    # Stem. The 7x7/2 convolution pads 3 on every side (as Caffe and torchvision do).
-    x = layers.ZeroPadding2D(3, name="conv1_pad")(img_input)
-    x = conv_unit(x, 64, 7, "conv1_7x7_s2", strides=2, padding="valid", **kw)
-    x = ceil_max_pool(x, "pool1_3x3_s2")
-    if not batch_norm:
-        x = LocalResponseNormalization(**_LRN, name="pool1_norm1")(x)
-    x = conv_unit(x, 64, 1, "conv2_3x3_reduce", **kw)
-    x = conv_unit(x, 192, 3, "conv2_3x3", **kw)
-    if not batch_norm:
-        x = LocalResponseNormalization(**_LRN, name="conv2_norm2")(x)
-    x = ceil_max_pool(x, "pool2_3x3_s2")
-
+    x = _stem(img_input, batch_norm, kw)
     aux = []
     for module in ("3a", "3b", "4a", "4b", "4c", "4d", "4e", "5a", "5b"):
         if module == "4a":

@@ -181,6 +181,8 @@ def _gather_beams(x, beam_index, batch, beams):
     return ops.reshape(out, (batch, beams) + tuple(x.shape[1:]))
 
 
+# Long by design: one while_loop whose `cond` and `body` close over the beam state; pulling them
+# out would pass ten tensors around. The body follows Wu et al. 2016 (section 7) step by step.
 def beam_search(model, source_ids, max_length=64, beam_size=4, alpha=0.6, start_id=1, end_id=2,
                 pad_id=0, cache=True):
     """Beam search with GNMT length penalty (section 6.1 of the paper: beam 4, alpha 0.6).
