@@ -177,6 +177,9 @@ def test_spec_fields_are_typed_and_unknown_ones_refused():
         "caffe", 32, "keras.applications.ResNet50")
     assert get_spec("inception_v3").bench_peer == "keras.applications.InceptionV3"
     assert get_spec("googlenet").bench_peer is None
+    assert [(w.name, w.include_top, w.hash_algorithm) for w in spec.weights] == [
+        ("imagenet", True, "md5"), ("imagenet", False, "md5")]
+    assert zoo.model_card("resnet50")["weights"]["imagenet"]["no_top"] == "md5:" + spec.weights[1].file_hash
     with pytest.warns(DeprecationWarning, match="ModelSpec.<field>"):
         assert spec.extra == {"min_input_size": 32, "preprocessing": "caffe",
                               "bench_peer": "keras.applications.ResNet50"}

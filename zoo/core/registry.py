@@ -104,6 +104,8 @@ class ModelSpec:
         export_options: default options of `zoo export` (a dict), or None.
         min_input_size: the smallest image side the builder takes, or None.
         bench_peer: what `zoo bench` times the model against (see `BENCH_PEERS`), or None.
+        weights: the pretrained files of the model (`zoo.core.weights.WeightsSpec`s, registered
+            with it: `weights="imagenet"` then loads one).
         tuning_data, tuning_train: optional `zoo.tuning` hooks replacing the recipe's data and
             training for this model (see `zoo.tuning.hypermodel.ZooHyperModel`), or None.
     """
@@ -126,6 +128,7 @@ class ModelSpec:
     bench_peer: str | None = None
     tuning_data: Callable[..., Any] | None = None
     tuning_train: Callable[..., Any] | None = None
+    weights: tuple[Any, ...] = ()
 
     def build(self, **overrides):
         return self.builder(**overrides)
@@ -270,6 +273,7 @@ def register_model(
     bench_peer: str | None = None,
     tuning_data: Callable[..., Any] | None = None,
     tuning_train: Callable[..., Any] | None = None,
+    weights: tuple[Any, ...] = (),
 ):
     """Decorator that registers a builder function under its name (timm style).
 
@@ -295,7 +299,7 @@ def register_model(
     _check_bench_peer(bench_peer)
     optional = dict(preprocessing=preprocessing, export_options=export_options,
                     min_input_size=min_input_size, bench_peer=bench_peer, tuning_data=tuning_data,
-                    tuning_train=tuning_train)
+                    tuning_train=tuning_train, weights=tuple(weights))
 
     def decorator(f):
         key = name or f.__name__
@@ -304,6 +308,7 @@ def register_model(
             importlib.import_module(owner)  # the stored name's module first: no silent clash
         if key in _REGISTRY and _REGISTRY[key].builder is not f:
             raise ValueError(f"A model named {key!r} is already registered.")
+        _register_weights(key, optional["weights"])
         _REGISTRY[key] = ModelSpec(
             name=key,
             builder=f,
@@ -324,6 +329,19 @@ def register_model(
     if fn is not None:
         return decorator(fn)
     return decorator
+
+
+def _register_weights(name, weights):
+    """Register the `WeightsSpec`s of model `name` with `zoo.core.weights` (which checks them)."""
+    if not weights:
+        return
+    from zoo.core import weights as _weights
+
+    for spec in weights:
+        if not isinstance(spec, _weights.WeightsSpec) or spec.model != name:
+            raise ValueError(f"`weights` must hold WeightsSpec(model={name!r}, ...)s. Received: "
+                             f"weights={weights!r}")
+        _weights.register_weights(spec)
 
 
 def _check_bench_peer(peer):

@@ -82,16 +82,16 @@ _LRN = dict(depth_radius=2, bias=1.0, alpha=1e-4 / 5, beta=0.75)
 
 
 TORCHVISION_URL = "https://download.pytorch.org/models/googlenet-1378be20.pth"
-for _top in (True, False):
-    _weights.register_weights(
-        _weights.WeightsSpec(
-            model="googlenet_torchvision", name="imagenet", include_top=_top,
-            url=TORCHVISION_URL, file_hash="1378be20", hash_algorithm="sha256_prefix",
-            file_name="googlenet-1378be20.pth", classes=1000 if _top else None,
-            layout="torch_pth",
-            preprocessing="tf",  # 2x - 1: torchvision's transform_input=True (module docstring)
-        )
+TORCHVISION_WEIGHTS = tuple(
+    _weights.WeightsSpec(
+        model="googlenet_torchvision", name="imagenet", include_top=_top,
+        url=TORCHVISION_URL, file_hash="1378be20", hash_algorithm="sha256_prefix",
+        file_name="googlenet-1378be20.pth", classes=1000 if _top else None,
+        layout="torch_pth",
+        preprocessing="tf",  # 2x - 1: torchvision's transform_input=True (module docstring)
     )
+    for _top in (True, False)
+)
 
 
 def ceil_max_pool(x, name, pool_size=3, strides=2):
@@ -399,7 +399,7 @@ def googlenet_bn(include_top=True, weights=None, input_tensor=None, input_shape=
     input_shape=(224, 224, 3),
     test_overrides=dict(classes=10, input_shape=(64, 64, 3), aux_logits=True),
     description="GoogLeNet in torchvision's layout (BN, 3x3 '5x5' branch): 6,624,904 trainable",
-    search_space=googlenet_search_space(dropouts=(0.2, 0.4)),
+    search_space=googlenet_search_space(dropouts=(0.2, 0.4)), weights=TORCHVISION_WEIGHTS,
 )
 @_with_args_doc
 def googlenet_torchvision(include_top=True, weights=None, input_tensor=None, input_shape=None,

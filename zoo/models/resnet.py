@@ -70,29 +70,20 @@ IMAGENET_MD5 = {
 }
 
 
-def _register_imagenet(model_name):
+def _imagenet(model_name):
+    """keras.applications' ImageNet files of `model_name` (with and without the top; md5 hashes)."""
+    specs = []
     for include_top, md5 in zip((True, False), IMAGENET_MD5[model_name]):
         suffix = "" if include_top else "_notop"
         file_name = f"{model_name}_weights_tf_dim_ordering_tf_kernels{suffix}.h5"
-        _weights.register_weights(
-            _weights.WeightsSpec(
-                model=model_name,
-                name="imagenet",
-                include_top=include_top,
-                url=BASE_WEIGHTS_PATH + file_name,
-                file_hash=md5,
-                hash_algorithm="md5",
-                file_name=file_name,
-                classes=1000 if include_top else None,
-                layout="legacy_h5",
-                # the input normalisation these weights expect (their `preprocess_input`)
-                preprocessing="tf" if model_name.endswith("v2") else "caffe",
-            )
-        )
-
-
-for _model_name in IMAGENET_MD5:
-    _register_imagenet(_model_name)
+        specs.append(_weights.WeightsSpec(
+            model=model_name, name="imagenet", include_top=include_top,
+            url=BASE_WEIGHTS_PATH + file_name, file_hash=md5, hash_algorithm="md5",
+            file_name=file_name, classes=1000 if include_top else None, layout="legacy_h5",
+            # the input normalisation these weights expect (their `preprocess_input`)
+            preprocessing="tf" if model_name.endswith("v2") else "caffe",
+        ))
+    return tuple(specs)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -342,6 +333,7 @@ def _card(depth, preact):
         # keras.applications' `preprocess_input` for this layout (served by default)
         preprocessing="tf" if preact else "caffe",
         bench_peer=f"keras.applications.ResNet{depth}{suffix.upper()}",
+        weights=_imagenet(f"resnet{depth}{suffix}"),
     )
 
 
