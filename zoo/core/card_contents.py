@@ -15,7 +15,7 @@ from typing import Any
 
 from zoo.core.moved import warn_renamed
 
-__all__ = ["RENAMED_CARD_KEYS", "ModelCard", "card_of", "macs_input_shapes"]
+__all__ = ["RENAMED_CARD_KEYS", "ModelCard", "card_of", "macs_input_shapes", "space_lines"]
 
 
 def _shape_of(t):
@@ -130,7 +130,7 @@ def card_of(spec, model) -> dict[str, Any]:
         "outputs": [_shape_of(t) for t in model.outputs],
         "defaults": {k: v for k, v in spec.defaults.items() if _jsonable(v)},
         "weights": _weights.registered_weights(spec.name),
-        "search_space": _space_lines(spec),
+        "search_space": space_lines(spec),
     })
     if macs_error:
         card["macs_error"] = macs_error
@@ -165,7 +165,7 @@ def _shapes_text(shapes) -> str:
     return ", ".join(str(tuple(s)) for s in shapes)
 
 
-def _space_lines(spec):
+def space_lines(spec):
     """The declared search space, one line per hyperparameter (`zoo.core.spaces.format_space`), or
     None when the model declares none."""
     if spec.search_space is None:
