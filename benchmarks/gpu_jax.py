@@ -16,7 +16,7 @@ stays on the device:
   the same small model (T=100, 64 features -> 256 units -> Dense), examples/s and the ratio;
 
 and each one's model FLOPs utilisation (MFU): training FLOPs per second (3 x 2 x the forward
-multiply-adds counted by `zoo.core.flops.count_macs`) over the GPU's peak for the precision (known
+multiply-adds counted by `zoo.core.macs.count_macs`) over the GPU's peak for the precision (known
 GPUs below, or `--peak-tflops`). MLPerf's reference for ResNet-50: 7,010 img/s per H100, about
 17.5% of its bf16 peak. Writes `<out>.md` and `<out>.json` (device, versions, date).
 
@@ -120,7 +120,7 @@ def bench_resnet(args, peaks):
     import numpy as np
 
     import zoo
-    from zoo.core.flops import count_macs
+    from zoo.core.macs import count_macs
 
     size, classes = (32, 10) if args.smoke else (224, 1000)
     rows = []
@@ -148,7 +148,7 @@ def bench_transformer(args, peaks):
     import keras
     import numpy as np
 
-    from zoo.core.flops import count_macs
+    from zoo.core.macs import count_macs
     from zoo.core.registry import get_spec
 
     spec = get_spec("transformer_base")
@@ -173,7 +173,7 @@ def bench_lstm(args, peaks):
     import keras
     import numpy as np
 
-    from zoo.core.flops import count_macs
+    from zoo.core.macs import count_macs
     from zoo.layers import PeepholeLSTM
 
     steps_, features, units = (10, 8, 16) if args.smoke else (100, 64, 256)

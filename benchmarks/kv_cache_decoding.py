@@ -14,7 +14,7 @@ uncached of one length back to back); the table gives the median over the repeat
 and the speed-up median(cached) / median(uncached). Before timing, the script checks that both
 decoders return the same token ids.
 
-The model is small but real (a random-weight `zoo.transformer`; speed does not depend on the
+The model is small but real (a random-weight `zoo.transformer_seq2seq`; speed does not depend on the
 weights): by default 2 layers, d_model 128, d_ff 512, 4 heads, a shared vocabulary of 4000 tokens,
 batch 4, source length 32 -- small enough that the uncached decoder at length 256 finishes on 2
 shared CPU cores in a few minutes. `transformer_base` sizes (`--layers 6 --d-model 512 --d-ff 2048
@@ -108,7 +108,7 @@ def main(argv=None):
 
     load_before, started = uptime(), time.perf_counter()
     keras.utils.set_random_seed(0)
-    model = zoo.transformer(vocab_size=a.vocab, num_layers=a.layers, d_model=a.d_model,
+    model = zoo.transformer_seq2seq(vocabulary_size=a.vocab, num_layers=a.layers, d_model=a.d_model,
                             d_ff=a.d_ff, num_heads=a.heads, dropout=0.0,
                             max_length=max(a.lengths) + 1 + a.source_length)
     src = np.random.default_rng(0).integers(3, a.vocab, (a.batch, a.source_length)).astype("int32")
@@ -151,7 +151,7 @@ def main(argv=None):
         f"Load (`uptime`) before: `{load_before}`; after: `{uptime()}` "
         f"({time.perf_counter() - started:.0f} s in all).",
         "",
-        f"Random-weight `zoo.transformer`: {a.layers} layers, d_model {a.d_model}, d_ff {a.d_ff}, "
+        f"Random-weight `zoo.transformer_seq2seq`: {a.layers} layers, d_model {a.d_model}, d_ff {a.d_ff}, "
         f"{a.heads} heads, shared vocabulary {a.vocab} ({model.count_params():,} parameters); "
         f"batch {a.batch}, source length {a.source_length}; every run decodes exactly the output "
         f"length (end id outside the vocabulary); alpha 0.6 for beam search. Decoded tokens/s = "

@@ -43,7 +43,7 @@ import numpy as np  # noqa: E402
 
 import zoo  # noqa: E402
 from zoo.data import adding_problem  # noqa: E402
-from zoo.models.peephole_lstm import LAYER_PREFIX  # noqa: E402
+from zoo.models.recurrent import LAYER_PREFIX  # noqa: E402
 
 CELLS = ("simple", "gru", "lstm", "peephole")
 CONSTANT_GUESS_MSE = 1.0 / 6.0  # predicting 1: E[(a + b - 1)^2] for a, b ~ U(0, 1)

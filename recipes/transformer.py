@@ -35,7 +35,7 @@ def main(argv=None):
     # the loss is normalised by the global count of target tokens; the export serves decodings
     # of up to `max_length` tokens (with the begin token they fill the model's positions)
     task = Translation(label_smoothing=0.0, max_length=target_len - 1)
-    model_fn = train.builder_fn(args.model, args.set, vocab_size=vocab, max_length=target_len)
+    model_fn = train.builder_fn(args.model, args.set, vocabulary_size=vocab, max_length=target_len)
     trainer = train.Trainer(task, source, model_fn, train.config_from_args(args, args.model),
                             strategy=strategy)
     summary = trainer.fit()

@@ -155,14 +155,14 @@ def _transfer_to_keras_hub(zoo_model, peer):
             w.assign(ours["/".join(parts)])
 
 
-_TINY_T = dict(vocab_size=50, num_layers=2, d_model=16, d_ff=32, num_heads=2, max_length=64,
+_TINY_T = dict(vocabulary_size=50, num_layers=2, d_model=16, d_ff=32, num_heads=2, max_length=64,
                dropout=0.0)
 
 
 @pytest.mark.parametrize("name,kwargs", [
     ("transformer_base", {}),
     ("transformer_big", dict(pre_norm=True, share_embeddings=False, tie_output_embedding=False,
-                             target_vocab_size=40)),
+                             target_vocabulary_size=40)),
     ("transformer_classifier", dict(classes=3)),
     ("transformer_classifier", dict(classes=3, pooling="first", pre_norm=True)),
 ])

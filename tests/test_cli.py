@@ -73,7 +73,7 @@ def test_info_reads_the_card_without_loading_tensorflow():
     rc, out, err, loaded = _main("info", "resnet50")
     assert rc == 0, err
     assert loaded == "[] 3"
-    assert "params: 25,636,712\n" in out and "flops: 3,857,973,248\n" in out
+    assert "params: 25,636,712\n" in out and "macs: 3,857,973,248\n" in out
     assert "search_space:\n  optimizer: Choice ['sgd', 'adamw']\n" in out
     assert "weights: {'imagenet'" in out
 

@@ -202,13 +202,13 @@ def test_layers_reject_unknown_sizes():
         TemporalAttentionDecoder(4, horizon=0)
 
 
-def test_counted_by_zoo_flops():
-    from zoo.core.flops import count_macs
+def test_counted_by_zoo_macs():
+    from zoo.core.macs import count_macs
 
     t, n, m, p = 10, 81, 64, 64
     enc = t * 4 * m * (n + m) + n * t * t + t * (2 * m * t + n * t)
     dec = (t - 1) * (4 * p * (1 + p) + m + 1) + p * (p + m) + p + t * m * m + t * (2 * p * m + 2 * t * m)
-    assert count_macs(zoo.da_rnn()) == enc + dec == zoo.model_card("da_rnn")["flops"]
+    assert count_macs(zoo.da_rnn()) == enc + dec == zoo.model_card("da_rnn")["macs"]
 
 
 # ------------------------------------------------------------------------------ the data

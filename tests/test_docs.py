@@ -50,7 +50,7 @@ def test_readme_model_table_is_the_registry(registry_table):
 
 def test_model_table_format():
     card = {"family": "resnet", "task": "image_classification", "params": 25636712,
-            "flops": 3_860_000_000, "weights": {"imagenet": {}},
+            "macs": 3_860_000_000, "weights": {"imagenet": {}},
             "paper": "He et al. 2015, Deep Residual Learning, arXiv:1512.03385"}
     table = build_readme.model_table({"resnet50": card}, bench={})
     assert table.splitlines()[-1] == (

@@ -254,7 +254,7 @@ def test_gated_resnet50_is_resnet50_plus_gates(resnet50_pair):
 
 
 def test_gated_resnet50_macs(resnet50_pair):
-    from zoo.core.flops import count_macs
+    from zoo.core.macs import count_macs
 
     peer, ours = resnet50_pair
     gate_macs = sum(

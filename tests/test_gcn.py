@@ -91,7 +91,7 @@ def test_parameters_by_hand_and_the_card():
     assert zoo.gcn(num_features=10, classes=3, num_layers=3, hidden_units=8,
                    use_bias=True).count_params() == (10 * 8 + 8) + (8 * 8 + 8) + (8 * 3 + 3)
     # multiply-adds: H W then Â (H W), per layer: N F h + N N h
-    assert zoo.model_card("gcn")["flops"] == 34 * 16 * (34 + 34) + 34 * 2 * (16 + 34)
+    assert zoo.model_card("gcn")["macs"] == 34 * 16 * (34 + 34) + 34 * 2 * (16 + 34)
 
 
 def test_l2_on_the_first_layer_only_as_kipfs_l2_loss():

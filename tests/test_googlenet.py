@@ -78,7 +78,7 @@ def test_module_weight_count(paper_aux, module, cin, widths, _d, _s, params_k, _
 
 
 def test_module_ops_match_table(paper_aux):
-    from zoo.core.flops import count_macs
+    from zoo.core.macs import count_macs
 
     per_layer = count_macs(googlenet_inference_model(paper_aux), per_layer=True)
     for module, cin, widths, _d, side, _p, ops_m in TABLE_1:

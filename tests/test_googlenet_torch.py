@@ -152,7 +152,7 @@ def test_imagenet_uses_hash_prefix_and_caches_conversion(tmp_path, monkeypatch):
     for top in (True, False):
         spec = zw._WEIGHTS[("googlenet_torchvision", "imagenet", top)]
         monkeypatch.setitem(zw._WEIGHTS, ("googlenet_torchvision", "imagenet", top),
-                            spec.__class__(**{**spec.__dict__, "sha256": prefix,
+                            spec.__class__(**{**spec.__dict__, "file_hash": prefix,
                                               "file_name": "fake.pth", "url": "http://invalid/"}))
     model = g.googlenet_torchvision(weights="imagenet", input_shape=(32, 32, 3))
     np.testing.assert_array_equal(np.asarray(model.get_layer("predictions").kernel),
@@ -169,7 +169,7 @@ def test_imagenet_uses_hash_prefix_and_caches_conversion(tmp_path, monkeypatch):
 def test_imagenet_registered_with_torchvision_hash_and_preprocessing():
     spec = zw._WEIGHTS[("googlenet_torchvision", "imagenet", True)]
     assert spec.url == "https://download.pytorch.org/models/googlenet-1378be20.pth"
-    assert (spec.hash_algorithm, spec.sha256, spec.preprocessing) == ("sha256_prefix", "1378be20", "tf")
+    assert (spec.hash_algorithm, spec.file_hash, spec.preprocessing) == ("sha256_prefix", "1378be20", "tf")
     x = np.array([[[[0.0, 127.5, 255.0]]]])
     np.testing.assert_allclose(g.preprocess_input(x), [[[[-1.0, 0.0, 1.0]]]])
     with pytest.raises(ValueError):

@@ -87,7 +87,7 @@ def test_imagenet_files_are_keras_applications_files():
     top = zw._WEIGHTS[("inception_v3", "imagenet", True)]
     no_top = zw._WEIGHTS[("inception_v3", "imagenet", False)]
     assert (top.url, no_top.url) == (peer_module.WEIGHTS_PATH, peer_module.WEIGHTS_PATH_NO_TOP)
-    assert [top.sha256, no_top.sha256] == md5s
+    assert [top.file_hash, no_top.file_hash] == md5s
     assert top.hash_algorithm == no_top.hash_algorithm == "md5"
 
 

@@ -30,7 +30,7 @@ def _model(seed, pre_norm=False, share_embeddings=True):
     """A random 2-layer Transformer whose decodings differ in length: the output projection is
     sharpened and the end token favoured, so that some hypotheses end early and some do not."""
     keras.utils.set_random_seed(seed)
-    model = zoo.transformer(vocab_size=V, num_layers=2, d_model=16, d_ff=32, num_heads=2,
+    model = zoo.transformer_seq2seq(vocabulary_size=V, num_layers=2, d_model=16, d_ff=32, num_heads=2,
                             dropout=0.0, pre_norm=pre_norm, share_embeddings=share_embeddings,
                             tie_output_embedding=False, max_length=32)
     projection = model.get_layer("output_projection")

@@ -286,8 +286,8 @@ def test_keras_file_round_trip():
     run_config_round_trip(PeepholeLSTM(3, go_backwards=True, fast_path="xla"))
 
 
-def test_counted_by_zoo_flops():
-    from zoo.core.flops import count_macs
+def test_counted_by_zoo_macs():
+    from zoo.core.macs import count_macs
 
     m, u, steps = 3, 8, 10
     inputs = keras.Input((steps, m))
@@ -385,7 +385,7 @@ def test_regressor_shapes_and_card():
     card = zoo.model_card("peephole_lstm_regressor")
     assert card["family"] == "peephole_lstm" and card["task"] == "sequence_regression"
     assert card["params"] == _lstm_params(1, 64) + 65
-    assert card["flops"] == 100 * (4 * 64 * (1 + 64) + 3 * 64) + 64
+    assert card["macs"] == 100 * (4 * 64 * (1 + 64) + 3 * 64) + 64
 
 
 @pytest.mark.parametrize(

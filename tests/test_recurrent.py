@@ -100,13 +100,15 @@ def test_search_spaces_choose_the_cell():
             assert cells[0] == cell  # the variant's own cell first (the default)
 
 
-def test_peepholes_false_is_the_lstm_cell():
-    a = zoo.peephole_lstm_regressor(input_shape=(5, 2), units=(8, 6), peepholes=False)
+def test_peepholes_false_is_the_lstm_cell():  # the deprecated way to say cell="lstm"
+    with pytest.warns(DeprecationWarning, match='cell="lstm"'):
+        a = zoo.peephole_lstm_regressor(input_shape=(5, 2), units=(8, 6), peepholes=False)
     b = zoo.peephole_lstm_regressor(input_shape=(5, 2), units=(8, 6), cell="lstm")
     assert [type(x) for x in a.layers] == [type(x) for x in b.layers]
     assert [x.name for x in a.layers] == [x.name for x in b.layers]
     # no effect on the other cells
-    c = zoo.peephole_lstm_regressor(input_shape=(5, 2), units=4, cell="gru", peepholes=False)
+    with pytest.warns(DeprecationWarning):
+        c = zoo.peephole_lstm_regressor(input_shape=(5, 2), units=4, cell="gru", peepholes=False)
     assert type(c.get_layer("gru_1")) is keras.layers.GRU
 
 

@@ -7,6 +7,7 @@ import sys
 import pytest
 
 import zoo
+from zoo.core import registry
 from zoo.core.registry import get_spec
 
 
@@ -59,8 +60,8 @@ def test_builders_and_submodules_load_on_first_use():
     import types
 
     assert zoo.resnet50 is get_spec("resnet50").builder
-    assert zoo.transformer.__name__ == "transformer"  # the builder; zoo.models.transformer: module
-    assert isinstance(zoo.models.transformer, types.ModuleType)
+    assert zoo.transformer_seq2seq.__name__ == "transformer_seq2seq"  # the builder
+    assert isinstance(zoo.models.transformer, types.ModuleType)  # the module
     from zoo.models.googlenet import googlenet_loss_weights  # noqa: F401
 
     assert "resnet50" in zoo.__all__ and "layers" in zoo.__all__
@@ -93,36 +94,36 @@ def test_model_card():
     assert card["family"] == "resnet"
     assert "He et al" in card["paper"]
     assert card["input_shape"] == (224, 224, 3)
-    assert abs(card["flops"] / 3.8e9 - 1) < 0.10
+    assert abs(card["macs"] / 3.8e9 - 1) < 0.10
     assert card["defaults"]["classes"] == 1000
     assert "imagenet" in card["weights"]
     json.dumps(card, default=str)
 
 
-def test_sequence_model_cards_count_flops_at_the_declared_length():
-    from zoo.core.flops import count_macs
+def test_sequence_model_cards_count_macs_at_the_declared_length():
+    from zoo.core.macs import count_macs
 
     lstm = zoo.model_card("peephole_lstm_classifier")
     assert lstm["inputs"] == [(None, None)]  # token ids of any length
-    assert lstm["flops_input_shapes"] == [(100,)]
-    assert "sequence length 100" in lstm["flops_unit"]
+    assert lstm["macs_input_shapes"] == [(100,)]
+    assert "sequence length 100" in lstm["macs_unit"]
     model = zoo.create_model("peephole_lstm_classifier")
-    assert lstm["flops"] == count_macs(model, input_shapes=[(100,)])
+    assert lstm["macs"] == count_macs(model, input_shapes=[(100,)])
     # the recurrence costs the same at every step: 100 steps are twice 50 (the head aside)
     head = dict(count_macs(model, input_shapes=[(1,)], per_layer=True))["predictions"]
-    assert lstm["flops"] - head == 2 * (count_macs(model, input_shapes=[(50,)]) - head)
+    assert lstm["macs"] - head == 2 * (count_macs(model, input_shapes=[(50,)]) - head)
     small = get_spec("transformer_base").test_overrides  # same graph, small widths: fast
     card = zoo.model_card("transformer_base", **small)
-    assert card["flops_input_shapes"] == [(64,), (64,)]
-    assert "sequence length 64" in card["flops_unit"]
-    assert card["flops"] == count_macs(zoo.create_model("transformer_base", **small),
+    assert card["macs_input_shapes"] == [(64,), (64,)]
+    assert "sequence length 64" in card["macs_unit"]
+    assert card["macs"] == count_macs(zoo.create_model("transformer_base", **small),
                                        input_shapes=[(64,), (64,)])
     # a length the model fixes wins over the declared one
-    assert zoo.model_card("peephole_lstm_classifier", input_shape=(20,))["flops_input_shapes"] == [
+    assert zoo.model_card("peephole_lstm_classifier", input_shape=(20,))["macs_input_shapes"] == [
         (20,)]
 
 
-def test_a_spec_can_declare_its_flops_input_shapes():
+def test_a_spec_can_declare_its_macs_input_shapes():
     import keras
 
     from zoo.core import registry
@@ -133,16 +134,16 @@ def test_a_spec_can_declare_its_flops_input_shapes():
         return keras.Model(inp, keras.layers.Dense(3)(x))
 
     registry.register_model(tiny_sequence_model, family="transformer", task="text_classification",
-                            paper="-", input_shape=(None,), flops_input_shapes={"ids": (7,)})
+                            paper="-", input_shape=(None,), macs_input_shapes={"ids": (7,)})
     try:
         card = zoo.model_card("tiny_sequence_model")  # not stored: built
         fixed = zoo.model_card("tiny_sequence_model", input_shape=(5,))
     finally:
         del registry._REGISTRY["tiny_sequence_model"]
-    assert card["flops_input_shapes"] == [(7,)] and card["flops"] == 7 * 4 * 3
-    assert "sequence length 7, as declared" in card["flops_unit"]
-    assert fixed["flops_input_shapes"] == [(5,)] and fixed["flops"] == 5 * 4 * 3
-    assert "default input shape" in fixed["flops_unit"]
+    assert card["macs_input_shapes"] == [(7,)] and card["macs"] == 7 * 4 * 3
+    assert "sequence length 7, as declared" in card["macs_unit"]
+    assert fixed["macs_input_shapes"] == [(5,)] and fixed["macs"] == 5 * 4 * 3
+    assert "default input shape" in fixed["macs_unit"]
 
 
 def test_import_zoo_brings_the_gan_api_without_tensorflow_on_jax():
@@ -155,3 +156,35 @@ def test_import_zoo_brings_the_gan_api_without_tensorflow_on_jax():
                          timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_every_registered_model_is_a_greppable_decorated_def():
+    """One variant style (issue 26): `def <name>(` under `@register_model(` in its family module."""
+    import importlib
+    import inspect
+    import re
+
+    for name in zoo.list_models():
+        module = importlib.import_module(registry.module_of(name))
+        source = inspect.getsource(module)
+        assert re.search(rf"^@register_model\((?:.|\n)*?^def {name}\(", source, re.M), name
+        assert get_spec(name).builder.__name__ == name
+
+
+def test_spec_fields_are_typed_and_unknown_ones_refused():
+    spec = get_spec("resnet50")
+    assert (spec.preprocessing, spec.min_input_size, spec.bench_peer) == (
+        "caffe", 32, "keras.applications.ResNet50")
+    assert get_spec("inception_v3").bench_peer == "keras.applications.InceptionV3"
+    assert get_spec("googlenet").bench_peer is None
+    assert [(w.name, w.include_top, w.hash_algorithm) for w in spec.weights] == [
+        ("imagenet", True, "md5"), ("imagenet", False, "md5")]
+    assert zoo.model_card("resnet50")["weights"]["imagenet"]["no_top"] == "md5:" + spec.weights[1].file_hash
+    with pytest.warns(DeprecationWarning, match="ModelSpec.<field>"):
+        assert spec.extra == {"min_input_size": 32, "preprocessing": "caffe",
+                              "bench_peer": "keras.applications.ResNet50"}
+    common = dict(family="tiny_fields", task="feature_classification", paper="-", input_shape=(3,))
+    with pytest.raises(TypeError, match="min_size"):
+        registry.register_model(**common, min_size=3)
+    with pytest.raises(ValueError, match=r"`bench_peer` must be None or one of .*Received: bench_peer="):
+        registry.register_model(**common, bench_peer="torchvision")

@@ -20,7 +20,7 @@ from zoo.layers.transformer import (
 from zoo.models import transformer as T  # noqa: E402  # `zoo.models.transformer` is also the builder's name
 from zoo.models import transformer_decoding as decoding
 
-TINY = dict(vocab_size=50, num_layers=1, d_model=16, d_ff=32, num_heads=2, dropout=0.0)
+TINY = dict(vocabulary_size=50, num_layers=1, d_model=16, d_ff=32, num_heads=2, dropout=0.0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -43,7 +43,7 @@ def _count_by_hand(vocab, n, d, d_ff):
 )
 def test_parameter_counts_match_table_3(name, paper_millions):
     """37000 shared tokens, one embedding for source, target and pre-softmax: within 4% of Table 3."""
-    model = zoo.create_model(name, vocab_size=37000)
+    model = zoo.create_model(name, vocabulary_size=37000)
     spec = zoo.get_spec(name)
     d, d_ff, n = spec.defaults["d_model"], spec.defaults["d_ff"], spec.defaults["num_layers"]
     params = model.count_params()
@@ -54,8 +54,8 @@ def test_parameter_counts_match_table_3(name, paper_millions):
 
 
 def test_separate_embeddings_count():
-    shared = zoo.transformer(**TINY)
-    separate = zoo.transformer(**TINY, share_embeddings=False, tie_output_embedding=False)
+    shared = zoo.transformer_seq2seq(**TINY)
+    separate = zoo.transformer_seq2seq(**TINY, share_embeddings=False, tie_output_embedding=False)
     # + a target embedding (50 x 16) + an output projection with bias (16 x 50 + 50)
     assert separate.count_params() - shared.count_params() == 50 * 16 + 16 * 50 + 50
 
@@ -152,7 +152,7 @@ def test_pre_norm_and_post_norm_differ_and_run():
 
 @pytest.mark.parametrize("pre_norm", [False, True])
 def test_decoder_is_causal(pre_norm):
-    model = zoo.transformer(**TINY, pre_norm=pre_norm)
+    model = zoo.transformer_seq2seq(**TINY, pre_norm=pre_norm)
     rng = np.random.default_rng(0)
     src = rng.integers(3, 50, (2, 6)).astype("int32")
     tgt = rng.integers(3, 50, (2, 7)).astype("int32")
@@ -166,7 +166,7 @@ def test_decoder_is_causal(pre_norm):
 
 
 def test_padding_does_not_change_real_positions():
-    model = zoo.transformer(**TINY)
+    model = zoo.transformer_seq2seq(**TINY)
     src = np.array([[5, 6, 7, 8, 2]], "int32")
     tgt = np.array([[1, 9, 10, 11]], "int32")
     base = np.asarray(model([src, tgt]))
@@ -251,7 +251,7 @@ def test_learning_rate_schedule_values():
 
 
 def test_a_few_training_steps_reduce_the_loss():
-    model = zoo.transformer(**TINY)
+    model = zoo.transformer_seq2seq(**TINY)
     model.compile(optimizer=T.transformer_optimizer(d_model=16, warmup_steps=10, scale=2.0),
                   loss=T.LabelSmoothedCrossEntropy())
     rng = np.random.default_rng(0)
@@ -272,7 +272,7 @@ V = 5  # pad 0, start 1, end 2, tokens 3 and 4
 
 def _toy_model(seed=3):
     keras.utils.set_random_seed(seed)
-    return zoo.transformer(vocab_size=V, num_layers=1, d_model=16, d_ff=32, num_heads=2,
+    return zoo.transformer_seq2seq(vocabulary_size=V, num_layers=1, d_model=16, d_ff=32, num_heads=2,
                            dropout=0.0, tie_output_embedding=False)
 
 
@@ -293,7 +293,7 @@ def _markov_model():
     multiples of orthogonal zero-mean +-1 rows (Hadamard), so that output is the row itself up to
     ~1e-4; the output projection maps row j to the log-probabilities of MARKOV[j].
     """
-    model = zoo.transformer(vocab_size=V, num_layers=1, d_model=16, d_ff=32, num_heads=2,
+    model = zoo.transformer_seq2seq(vocabulary_size=V, num_layers=1, d_model=16, d_ff=32, num_heads=2,
                             dropout=0.0, tie_output_embedding=False)
     for layer in model.layers:
         if layer.name.startswith(("encoder_layer", "decoder_layer")):
@@ -501,7 +501,7 @@ def test_decoding_runs_on_jax():
 
 
 def test_decoding_argument_errors():
-    model = zoo.transformer(**TINY)
+    model = zoo.transformer_seq2seq(**TINY)
     src = np.array([[3, 2]], "int32")
     with pytest.raises(ValueError, match="max_length"):
         decoding.translate(model, src, max_length=0)
@@ -519,7 +519,7 @@ def test_decoding_argument_errors():
 @pytest.mark.parametrize("options", [dict(), dict(pre_norm=True, share_embeddings=False,
                                                    tie_output_embedding=False)])
 def test_keras_file_round_trip_keeps_tied_weights_and_decoding(options):
-    model = zoo.transformer(**TINY, **options)
+    model = zoo.transformer_seq2seq(**TINY, **options)
     src = np.array([[5, 6, 7, 2, 0]], "int32")
     tgt = np.array([[1, 8, 9]], "int32")
     loaded = run_keras_file_round_trip(model, [src, tgt])
@@ -540,21 +540,21 @@ def test_layer_configs_round_trip():
     "kwargs, match",
     [
         (dict(num_heads=3), "divisible"),
-        (dict(vocab_size=0), "vocab_size"),
+        (dict(vocabulary_size=0), "vocabulary_size"),
         (dict(dropout=1.5), "dropout"),
-        (dict(target_vocab_size=60), "share_embeddings"),
+        (dict(target_vocabulary_size=60), "share_embeddings"),
         (dict(pre_norm="yes"), "pre_norm"),
     ],
 )
 def test_builder_errors(kwargs, match):
     with pytest.raises(ValueError, match=match):
-        zoo.transformer(**{**TINY, **kwargs})
+        zoo.transformer_seq2seq(**{**TINY, **kwargs})
 
 
-def test_flops_of_the_tied_projection_and_attention():
-    from zoo.core.flops import count_macs
+def test_macs_of_the_tied_projection_and_attention():
+    from zoo.core.macs import count_macs
 
-    model = zoo.transformer(**TINY)
+    model = zoo.transformer_seq2seq(**TINY)
     per_layer = dict()
     for name, macs in count_macs(model, input_shapes=[(6,), (5,)], per_layer=True):
         per_layer.setdefault(name, []).append(macs)

@@ -70,7 +70,7 @@ def test_declared_space_holds_the_cards_configuration_and_only_builder_arguments
             defaults["units"] = tuple(defaults["units"])
         assert defaults, (name, sorted(builder_keys))
         assert _has(points, **defaults), (name, defaults)
-    lines = zoo.model_card.__globals__["_space_lines"](spec)
+    lines = zoo.core.card_contents.space_lines(spec)
     assert lines and all(":" in line for line in lines)
 
 

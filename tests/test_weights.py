@@ -67,7 +67,7 @@ def offline(monkeypatch, tmp_path):
 def _register_tiny(monkeypatch, file_name, file_hash, algorithm):
     spec = zw.WeightsSpec(
         model=TINY, name="test", include_top=True, url="https://example.invalid/" + file_name,
-        sha256=file_hash, file_name=file_name, classes=3, hash_algorithm=algorithm,
+        file_hash=file_hash, file_name=file_name, classes=3, hash_algorithm=algorithm,
     )
     monkeypatch.setitem(zw._WEIGHTS, (TINY, "test", True), spec)
     return spec
@@ -162,7 +162,7 @@ def test_imagenet_name_loads_a_cached_keras_applications_file(offline, monkeypat
     _save_legacy(peer, path)
     key = ("resnet50v2", "imagenet", False)
     monkeypatch.setitem(zw._WEIGHTS, key, dataclasses.replace(
-        zw._WEIGHTS[key], sha256=_digest(path, "md5")))  # our file stands in for ImageNet's
+        zw._WEIGHTS[key], file_hash=_digest(path, "md5")))  # our file stands in for ImageNet's
     ours = zoo.resnet50v2(weights="imagenet", include_top=False, input_shape=(32, 32, 3))
     np.testing.assert_allclose(keras.ops.convert_to_numpy(ours(x, training=False)), expected,
                                rtol=1e-5, atol=1e-5)
@@ -235,7 +235,7 @@ def test_shape_mismatch_names_layer_and_both_shapes(tmp_path):
 def test_weights_spec_hash_algorithm_is_checked():
     with pytest.raises(ValueError, match="hash_algorithm="):
         zw.register_weights(zw.WeightsSpec(
-            model=TINY, name="x", include_top=True, url="u", sha256="0", file_name="f",
+            model=TINY, name="x", include_top=True, url="u", file_hash="0", file_name="f",
             hash_algorithm="crc32"))
     card = zw.registered_weights("resnet50")
     assert card["imagenet"]["include_top"] == "md5:2cb95161c43110f7111970584f804107"

@@ -83,7 +83,7 @@ def model_table(cards=None, bench=None):
         b = bench.get(name, {})
         lines.append(
             f"| `{name}` | {c['family']} | {c['task']} | {_count(c['params'])} | "
-            f"{_macs(c['flops'])} | {_paper(c['paper'])} | {_weights(c.get('weights') or {})} | "
+            f"{_macs(c['macs'])} | {_paper(c['paper'])} | {_weights(c.get('weights') or {})} | "
             f"{b.get('train', '-')} | {b.get('infer', '-')} |")
     return "\n".join(lines)
 

@@ -85,6 +85,8 @@ def __getattr__(name):
         return _API + sorted(registry.exported_names())
     if name.startswith("__"):
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if name in registry.FAMILY_FUNCTIONS:  # one per family module; the top-level one is deprecated
+        return registry.family_function(name)
     module = registry.exported_names().get(name)
     if module is not None:
         return getattr(importlib.import_module(module), name)

@@ -1,7 +1,7 @@
 """The `zoo` command.
 
     zoo list [PATTERN]        registered models: name, family, parameters, input shape, paper
-    zoo info NAME             the model card (parameters, FLOPs, shapes, paper, defaults)
+    zoo info NAME             the model card (module, parameters, multiply-adds, shapes, paper, defaults)
     zoo build NAME            build a model and print its summary
 
 Other subcommands (train, export, verify, tune, bench) are added by the modules in `_COMMAND_MODULES`,
@@ -59,8 +59,10 @@ def _cmd_list(args):
 
 def _cmd_info(args):
     import zoo
+    from zoo.core.registry import module_of
 
     card = zoo.model_card(args.name)
+    card = {"name": card.pop("name"), "module": module_of(args.name), **card}
     if args.json:
         print(json.dumps(card, indent=2, default=str))
         return 0

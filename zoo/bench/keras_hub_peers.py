@@ -19,7 +19,7 @@ keras-hub is not a dependency of the package (`pip install -e ".[bench]"` adds i
 Example:
     >>> from zoo.bench.keras_hub_peers import available, build_peer
     >>> if available():
-    ...     peer = build_peer("transformer_classifier", {"vocab_size": 50, "classes": 3,
+    ...     peer = build_peer("transformer_classifier", {"vocabulary_size": 50, "classes": 3,
     ...                       "num_layers": 1, "d_model": 16, "d_ff": 32, "num_heads": 2})
 """
 
@@ -37,10 +37,10 @@ TRANSFORMERS = {"transformer": "seq2seq", "transformer_base": "seq2seq",
 
 # the registered builders' defaults the peers need (kept equal to zoo.models.transformer's)
 _DEFAULTS = {
-    "seq2seq": dict(vocab_size=37000, target_vocab_size=None, num_layers=6, d_model=512,
+    "seq2seq": dict(vocabulary_size=37000, target_vocabulary_size=None, num_layers=6, d_model=512,
                     d_ff=2048, num_heads=8, dropout=0.1, attention_dropout=0.0,
                     share_embeddings=True, tie_output_embedding=True, pre_norm=False, pad_id=0),
-    "classifier": dict(vocab_size=20000, classes=2, num_layers=4, d_model=256, d_ff=1024,
+    "classifier": dict(vocabulary_size=20000, classes=2, num_layers=4, d_model=256, d_ff=1024,
                        num_heads=4, dropout=0.1, attention_dropout=0.0, pre_norm=False,
                        pad_id=0, pooling="avg", classifier_activation="softmax"),
 }
@@ -89,8 +89,8 @@ def _layer_args(a):
 def _seq2seq(keras, a):
     import keras_hub
 
-    vocab, d = a["vocab_size"], a["d_model"]
-    target_vocab = a["target_vocab_size"] or vocab
+    vocab, d = a["vocabulary_size"], a["d_model"]
+    target_vocab = a["target_vocabulary_size"] or vocab
     source_ids = keras.Input(shape=(None,), dtype="int32", name="source_ids")
     target_ids = keras.Input(shape=(None,), dtype="int32", name="target_ids")
     tie = a["tie_output_embedding"]
@@ -128,7 +128,7 @@ def _classifier(keras, a):
     d = a["d_model"]
     token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
     mask = keras.ops.not_equal(token_ids, a["pad_id"])
-    x = _scaled_embedding(keras, token_ids, keras.layers.Embedding(a["vocab_size"], d,
+    x = _scaled_embedding(keras, token_ids, keras.layers.Embedding(a["vocabulary_size"], d,
                                                                    name="token_embedding"),
                           d, a["dropout"], "embedding")
     for i in range(a["num_layers"]):

@@ -182,6 +182,13 @@ def bench_model(name, *, batch=2, size=None, length=16, steps=1, rounds=10, warm
         keras.backend.clear_session()
         gc.collect()
 
+    return _rows(name, times, names, modes, params, repeats, batch=batch, described=described,
+                 tokens=tokens, rounds=rounds, seed=seed)
+
+
+def _rows(name, times, names, modes, params, repeats, *, batch, described, tokens, rounds, seed):
+    """One row per implementation and mode: the median step, the throughput and, beside the zoo
+    model, the speed-up over it with its confidence interval."""
     rows = []
     ci_rng = np.random.default_rng(seed)
     for mode in modes:

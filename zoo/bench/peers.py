@@ -1,4 +1,5 @@
-"""The peer each registered model is timed against in `zoo bench`, where one exists.
+"""The peer each registered model is timed against in `zoo bench`, where one exists: its spec's
+`bench_peer` (`zoo.core.registry.ModelSpec`).
 
 A peer is the same network written by someone else, built with the same arguments:
 keras.applications for the ResNets and Inception v3, and Keras' own `keras.layers.LSTM` for the
@@ -23,41 +24,44 @@ from __future__ import annotations
 from typing import Any, Callable, Dict, Optional, Tuple
 
 from zoo.bench import keras_hub_peers
-from zoo.core.registry import create_model
+from zoo.core.moved import warn_renamed
+from zoo.core.registry import create_model, get_spec, list_models
 
-__all__ = ["peer_for", "APPLICATIONS", "KERAS_CELL"]
+__all__ = ["peer_for"]
 
-# registered name -> keras.applications builder taking the same keras.applications arguments
-APPLICATIONS = {
-    "resnet50": "ResNet50", "resnet101": "ResNet101", "resnet152": "ResNet152",
-    "resnet50v2": "ResNet50V2", "resnet101v2": "ResNet101V2", "resnet152v2": "ResNet152V2",
-    "inception_v3": "InceptionV3",
-}
-# registered name -> the `cell` of Keras' own layer the same builder builds as its peer
-KERAS_CELL = {
-    "peephole_lstm_classifier": "lstm",
-    "peephole_lstm_regressor": "lstm",
-}
 _APPLICATION_ARGS = ("include_top", "input_shape", "pooling", "classes", "classifier_activation")
 
 
+def __getattr__(name):
+    # the tables that named the peers before the specs did (`ModelSpec.bench_peer`)
+    if name in ("APPLICATIONS", "KERAS_CELL"):
+        warn_renamed(f"zoo.bench.peers.{name}", "zoo.get_spec(name).bench_peer")
+        peers = {n: get_spec(n).bench_peer or "" for n in list_models()}
+        if name == "APPLICATIONS":
+            return {n: p.split(".")[-1] for n, p in peers.items() if p.startswith("keras.applications.")}
+        return {n: p.split(".")[-1].lower() for n, p in peers.items() if p.startswith("keras.layers.")}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def peer_for(name: str, kwargs: Dict[str, Any]) -> Optional[Tuple[str, Callable[[], Any]]]:
-    """`(label, build)` of the peer of registered model `name` built with builder arguments
-    `kwargs`, or None where the model has none."""
-    if name in APPLICATIONS:
+    """`(label, build)` of the peer of registered model `name` (its spec's `bench_peer`) built
+    with builder arguments `kwargs`, or None where the model has none."""
+    peer = get_spec(name).bench_peer if name in list_models() else None
+    if peer is None:
+        return None
+    if peer.startswith("keras.applications."):
         def build_application():
             import keras
 
-            fn = getattr(keras.applications, APPLICATIONS[name])
+            fn = getattr(keras.applications, peer.split(".")[-1])
             return fn(weights=None, **{k: v for k, v in kwargs.items() if k in _APPLICATION_ARGS})
 
-        return f"keras.applications.{APPLICATIONS[name]}", build_application
-    if name in KERAS_CELL:
-        cell = KERAS_CELL[name]
-        layer = {"lstm": "LSTM", "gru": "GRU"}[cell]
-        return (f"keras.layers.{layer} ({name} with cell={cell!r})",
+        return peer, build_application
+    if peer.startswith("keras.layers."):
+        cell = peer.split(".")[-1].lower()
+        return (f"{peer} ({name} with cell={cell!r})",
                 lambda: create_model(name, **{**kwargs, "cell": cell}))
-    if name in keras_hub_peers.TRANSFORMERS and keras_hub_peers.available():
+    if keras_hub_peers.available():
         return (keras_hub_peers.label(name),
                 lambda: keras_hub_peers.build_peer(name, kwargs))
     return None

@@ -62,6 +62,33 @@ def check_image_args(
             f"{model_name} supports image_data_format='channels_last' only. Received: "
             f"keras.config.image_data_format()={keras.config.image_data_format()!r}"
         )
+    _check_head_args(include_top, pooling, classes, classifier_activation)
+    _weights.validate_weights_arg(model_name, weights, include_top, classes if include_top else None)
+    registered = weights is not None and not _weights.is_weights_path(model_name, weights)
+    if input_tensor is not None:
+        if not keras.utils.is_keras_tensor(input_tensor) and not hasattr(input_tensor, "shape"):
+            raise ValueError(
+                "`input_tensor` must be a Keras tensor (from keras.Input or a layer). "
+                f"Received: input_tensor={input_tensor!r}"
+            )
+        if input_shape is None:
+            input_shape = tuple(input_tensor.shape[1:])
+    if input_shape is None:
+        input_shape = (default_size, default_size, 3) if (include_top or registered) else (None, None, 3)
+    input_shape = _check_input_shape(input_shape, model_name, include_top, min_size, channels)
+    if registered:
+        _check_pretrained_shape(input_shape, weights, include_top, default_size,
+                                require_default_size_for_weights)
+    if input_tensor is not None and tuple(input_tensor.shape[1:]) != tuple(input_shape):
+        raise ValueError(
+            f"`input_tensor` has shape {tuple(input_tensor.shape)}, which does not match "
+            f"input_shape={input_shape}"
+        )
+    return input_shape
+
+
+def _check_head_args(include_top, pooling, classes, classifier_activation):
+    """`include_top`, `pooling`, `classes` (with the top) and `classifier_activation`."""
     if not isinstance(include_top, bool):
         raise ValueError(f"`include_top` must be True or False. Received: include_top={include_top!r}")
     if pooling not in POOLINGS:
@@ -88,20 +115,11 @@ def check_image_args(
                 "`classifier_activation` must be None, a keras activation name such as "
                 f"'softmax', or a callable. Received: classifier_activation={classifier_activation!r}"
             ) from None
-    _weights.validate_weights_arg(model_name, weights, include_top, classes if include_top else None)
-    registered = weights is not None and not _weights.is_weights_path(model_name, weights)
 
-    if input_tensor is not None:
-        if not keras.utils.is_keras_tensor(input_tensor) and not hasattr(input_tensor, "shape"):
-            raise ValueError(
-                "`input_tensor` must be a Keras tensor (from keras.Input or a layer). "
-                f"Received: input_tensor={input_tensor!r}"
-            )
-        tensor_shape = tuple(input_tensor.shape[1:])
-        if input_shape is None:
-            input_shape = tensor_shape
-    if input_shape is None:
-        input_shape = (default_size, default_size, 3) if (include_top or registered) else (None, None, 3)
+
+def _check_input_shape(input_shape, model_name, include_top, min_size, channels):
+    """`input_shape` as a tuple of 3 (height, width, channels), sides of at least `min_size`,
+    `channels` allowed, fully defined with the top."""
     try:
         input_shape = tuple(None if d is None else int(d) for d in input_shape)
     except TypeError:
@@ -131,22 +149,21 @@ def check_image_args(
             "When `include_top=True`, `input_shape` must be fully defined (height, width, channels). "
             f"Received: input_shape={input_shape}"
         )
-    if (registered and require_default_size_for_weights and include_top
-            and (h, w) != (default_size, default_size)):
+    return input_shape
+
+
+def _check_pretrained_shape(input_shape, weights, include_top, default_size, require_default_size):
+    """The shape a registered weights file needs: 3 channels, and the default size with the top."""
+    h, w, c = input_shape
+    if require_default_size and include_top and (h, w) != (default_size, default_size):
         raise ValueError(
             f"When using weights={weights!r} with `include_top=True`, `input_shape` must be "
             f"({default_size}, {default_size}, 3). Received: input_shape={input_shape}"
         )
-    if registered and c not in (None, 3):
+    if c not in (None, 3):
         raise ValueError(
             f"weights={weights!r} need 3 input channels. Received: input_shape={input_shape}"
         )
-    if input_tensor is not None and tuple(input_tensor.shape[1:]) != tuple(input_shape):
-        raise ValueError(
-            f"`input_tensor` has shape {tuple(input_tensor.shape)}, which does not match "
-            f"input_shape={input_shape}"
-        )
-    return input_shape
 
 
 def check_pretrained_activation(weights, include_top, classifier_activation):

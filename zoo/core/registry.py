@@ -31,22 +31,28 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from zoo.core.card_contents import RENAMED_CARD_KEYS, ModelCard, card_of, macs_input_shapes
+from zoo.core.moved import renamed_arguments, warn_renamed
 from zoo.core.task_kinds import RENAMED_TASKS, TASKS, task_kind
 
 __all__ = [
+    "RENAMED_CARD_KEYS",
     "RENAMED_TASKS",
     "TASKS",
+    "ModelCard",
     "ModelSpec",
     "build_card",
     "card_of",
     "check_folder_name",
     "create_model",
     "exported_names",
+    "family_function",
     "families",
-    "flops_input_shapes",
+    "macs_input_shapes",
     "get_spec",
     "list_models",
     "model_card",
+    "module_of",
     "parse_overrides",
     "register_model",
     "registered",
@@ -64,6 +70,9 @@ _MODELS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__fil
 def __getattr__(name):
     if name == "FAMILIES":  # what was a fixed tuple: the families of the registered models
         return families()
+    if name == "flops_input_shapes":  # renamed: the card counts multiply-adds
+        warn_renamed("zoo.core.registry.flops_input_shapes", "zoo.core.registry.macs_input_shapes")
+        return macs_input_shapes
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -84,12 +93,21 @@ class ModelSpec:
         search_space: optional callable `(hp) -> dict` of builder/training overrides (see
             `zoo.core.spaces`).
         description: one line for `zoo list`.
-        flops_input_shapes: optional input shapes (without the batch axis; a list, one per input,
+        macs_input_shapes: optional input shapes (without the batch axis; a list, one per input,
             or a dict by input name) giving the sizes at which the card counts multiply-adds for
             the dimensions the model leaves unknown (a sequence length); None: the model's own
             input shapes.
         partner: the registered model this one is trained with (a generator's discriminator,
             a discriminator's generator), or None.
+        preprocessing: the input normalisation served by default (a
+            `zoo.roles.serving.PREPROCESSING_MODES` name: its peer's `preprocess_input`), or None.
+        export_options: default options of `zoo export` (a dict), or None.
+        min_input_size: the smallest image side the builder takes, or None.
+        bench_peer: what `zoo bench` times the model against (see `BENCH_PEERS`), or None.
+        weights: the pretrained files of the model (`zoo.core.weights.WeightsSpec`s, registered
+            with it: `weights="imagenet"` then loads one).
+        tuning_data, tuning_train: optional `zoo.tuning` hooks replacing the recipe's data and
+            training for this model (see `zoo.tuning.hypermodel.ZooHyperModel`), or None.
     """
 
     name: str
@@ -102,12 +120,33 @@ class ModelSpec:
     test_overrides: dict[str, Any] = dataclasses.field(default_factory=dict)
     search_space: Callable[..., dict[str, Any]] | None = None
     description: str = ""
-    extra: dict[str, Any] = dataclasses.field(default_factory=dict)
-    flops_input_shapes: Any = None
+    macs_input_shapes: Any = None
     partner: str | None = None
+    preprocessing: str | None = None
+    export_options: dict[str, Any] | None = None
+    min_input_size: int | None = None
+    bench_peer: str | None = None
+    tuning_data: Callable[..., Any] | None = None
+    tuning_train: Callable[..., Any] | None = None
+    weights: tuple[Any, ...] = ()
 
     def build(self, **overrides):
         return self.builder(**overrides)
+
+    @property
+    def extra(self) -> dict[str, Any]:
+        """Deprecated: the optional fields that are set, as the untyped dict they once were."""
+        warn_renamed("ModelSpec.extra[...]", "ModelSpec.<field>` (preprocessing, export_options, "
+                     "min_input_size, bench_peer, tuning_data, tuning_train")
+        return {k: getattr(self, k) for k in OPTIONAL_FIELDS if getattr(self, k) is not None}
+
+
+# The typed optional fields of a spec (once `register_model(**extra)`), in the order cards show them.
+OPTIONAL_FIELDS = ("min_input_size", "preprocessing", "export_options", "bench_peer", "tuning_data",
+                   "tuning_train")
+# What `bench_peer` may name: a keras.applications builder, or the registered builder itself with
+# Keras' own recurrent layer (`cell=`), or the same network from keras-hub's layers.
+BENCH_PEERS = ("keras.applications.<Builder>", "keras.layers.LSTM", "keras.layers.GRU", "keras_hub")
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
@@ -132,7 +171,8 @@ def _stored() -> dict[str, Any]:
             for name, card in data.CARDS.items():
                 cards[name], modules[name] = card, data.MODULE
             for name in data.EXPORTS:
-                exports[name] = data.MODULE
+                if name not in FAMILY_FUNCTIONS:
+                    exports[name] = data.MODULE
         _STORED.update(cards=cards, modules=modules, exports=exports)
     return _STORED
 
@@ -146,6 +186,32 @@ def stored_card(name: str) -> dict[str, Any] | None:
     """
     card = _stored()["cards"].get(name)
     return copy.deepcopy(card) if card is not None else None
+
+
+# Functions that each image family defines for itself (keras.applications style): no single one is
+# `zoo.<name>`. `zoo.preprocess_input` / `zoo.decode_predictions` were GoogLeNet's: they still are for
+# one release, with a DeprecationWarning naming the family modules (`family_function`).
+FAMILY_FUNCTIONS = {"preprocess_input": "zoo.models.googlenet",
+                    "decode_predictions": "zoo.models.googlenet"}
+_FAMILY_FUNCTION_OWNERS = ("zoo.models.resnet", "zoo.models.inception", "zoo.models.googlenet")
+
+
+def family_function(name: str):
+    """The deprecated top-level `zoo.<name>` of `FAMILY_FUNCTIONS` (GoogLeNet's), with a
+    DeprecationWarning that says to use the function of the model's own family module.
+
+    Example:
+        >>> import warnings
+        >>> with warnings.catch_warnings():
+        ...     warnings.simplefilter("ignore")
+        ...     family_function("preprocess_input").__module__
+        'zoo.models.googlenet'
+    """
+    module = FAMILY_FUNCTIONS[name]
+    choices = ", ".join(f"{m}.{name}" for m in _FAMILY_FUNCTION_OWNERS)
+    warn_renamed(f"zoo.{name}", f"{module}.{name}` (what `zoo.{name}` was: GoogLeNet's), or the one "
+                 f"of your model's family module: `{choices}", stacklevel=4)
+    return getattr(importlib.import_module(module), name)
 
 
 def exported_names() -> dict[str, str]:
@@ -186,6 +252,8 @@ def _signature_defaults(fn) -> dict[str, Any]:
     return out
 
 
+# Long by its signature: one typed keyword per ModelSpec field (issue 26: no untyped bag).
+@renamed_arguments(flops_input_shapes="macs_input_shapes")
 def register_model(
     fn: Callable | None = None,
     *,
@@ -197,9 +265,15 @@ def register_model(
     test_overrides: dict[str, Any] | None = None,
     search_space: Callable[..., dict[str, Any]] | None = None,
     description: str = "",
-    flops_input_shapes: Any = None,
+    macs_input_shapes: Any = None,
     partner: str | None = None,
-    **extra,
+    preprocessing: str | None = None,
+    export_options: dict[str, Any] | None = None,
+    min_input_size: int | None = None,
+    bench_peer: str | None = None,
+    tuning_data: Callable[..., Any] | None = None,
+    tuning_train: Callable[..., Any] | None = None,
+    weights: tuple[Any, ...] = (),
 ):
     """Decorator that registers a builder function under its name (timm style).
 
@@ -208,7 +282,7 @@ def register_model(
         task: one of `TASKS`.
         partner: the name of the model this one is trained with (a DCGAN generator's
             discriminator and the reverse), or None.
-        (the others: see `ModelSpec`)
+        (the others: see `ModelSpec`; an argument it does not take is a TypeError)
 
     Example:
         >>> from zoo.core.registry import register_model
@@ -222,6 +296,10 @@ def register_model(
     task = task_kind(task)
     if partner is not None and not isinstance(partner, str):
         raise ValueError(f"`partner` must be a model name or None. Received: partner={partner!r}")
+    _check_bench_peer(bench_peer)
+    optional = dict(preprocessing=preprocessing, export_options=export_options,
+                    min_input_size=min_input_size, bench_peer=bench_peer, tuning_data=tuning_data,
+                    tuning_train=tuning_train, weights=tuple(weights))
 
     def decorator(f):
         key = name or f.__name__
@@ -230,6 +308,7 @@ def register_model(
             importlib.import_module(owner)  # the stored name's module first: no silent clash
         if key in _REGISTRY and _REGISTRY[key].builder is not f:
             raise ValueError(f"A model named {key!r} is already registered.")
+        _register_weights(key, optional["weights"])
         _REGISTRY[key] = ModelSpec(
             name=key,
             builder=f,
@@ -241,15 +320,36 @@ def register_model(
             test_overrides=dict(test_overrides or {}),
             search_space=search_space,
             description=description or (inspect.getdoc(f) or "").split("\n")[0],
-            extra=dict(extra),
-            flops_input_shapes=flops_input_shapes,
+            macs_input_shapes=macs_input_shapes,
             partner=partner,
+            **optional,
         )
         return f
 
     if fn is not None:
         return decorator(fn)
     return decorator
+
+
+def _register_weights(name, weights):
+    """Register the `WeightsSpec`s of model `name` with `zoo.core.weights` (which checks them)."""
+    if not weights:
+        return
+    from zoo.core import weights as _weights
+
+    for spec in weights:
+        if not isinstance(spec, _weights.WeightsSpec) or spec.model != name:
+            raise ValueError(f"`weights` must hold WeightsSpec(model={name!r}, ...)s. Received: "
+                             f"weights={weights!r}")
+        _weights.register_weights(spec)
+
+
+def _check_bench_peer(peer):
+    if peer is None or peer in BENCH_PEERS[1:] or (
+            isinstance(peer, str) and peer.startswith("keras.applications.")
+            and peer.split(".")[-1].isidentifier()):
+        return
+    raise ValueError(f"`bench_peer` must be None or one of {BENCH_PEERS}. Received: bench_peer={peer!r}")
 
 
 def registered() -> dict[str, ModelSpec]:
@@ -310,6 +410,20 @@ def get_spec(name: str) -> ModelSpec:
     )
 
 
+def module_of(name: str) -> str:
+    """The module that defines the registered model `name` (read from the stored cards, or from the
+    builder of a model registered since; nothing imported).
+
+    Example:
+        >>> module_of("resnet50")
+        'zoo.models.resnet'
+    """
+    if name in _REGISTRY:
+        return _REGISTRY[name].builder.__module__
+    module = _stored()["modules"].get(name) if isinstance(name, str) else None
+    return module if module is not None else get_spec(name).builder.__module__
+
+
 def resolve_spec(model) -> ModelSpec:
     """A `ModelSpec` from a registry name, a `ModelSpec`, or `"module:attr"` naming one (or a
     function returning one), as `zoo tune NAME` takes.
@@ -348,8 +462,9 @@ def create_model(name: str, **overrides):
     spec = get_spec(name)
     params = inspect.signature(spec.builder).parameters
     takes_kwargs = any(p.kind == p.VAR_KEYWORD for p in params.values())
-    if not takes_kwargs:
-        unknown = sorted(set(overrides) - set(params))
+    if not takes_kwargs:  # a renamed argument (`renamed_arguments`) still passes, with its warning
+        renamed = getattr(spec.builder, "renamed_arguments", {})
+        unknown = sorted(set(overrides) - set(params) - set(renamed))
         if unknown:
             raise ValueError(
                 f"Model {name!r} does not take the argument(s) {unknown}. "
@@ -363,62 +478,13 @@ def create_model(name: str, **overrides):
 # ---------------------------------------------------------------------------------------------
 
 
-def _shape_of(t):
-    shape = getattr(t, "shape", None)
-    return tuple(shape) if shape is not None else None
-
-
-def flops_input_shapes(spec: ModelSpec, model) -> list[tuple] | None:
-    """The input shapes (without batch) at which `model_card` counts `spec`'s multiply-adds.
-
-    The model's input shapes, with every dimension it leaves unknown (a sequence length) taken
-    from `spec.flops_input_shapes` (a dict is ordered as `model.inputs`); None when they are all
-    known already (count at the model's own shapes). An unknown dimension that `spec` does not
-    size stays None (`zoo.core.flops.count_macs` then says what is missing).
-
-    Example:
-        >>> import zoo
-        >>> from zoo.core.registry import flops_input_shapes, get_spec
-        >>> spec = get_spec("transformer_classifier")
-        >>> flops_input_shapes(spec, zoo.create_model("transformer_classifier"))
-        [(64,)]
-    """
-    own = [tuple(t.shape[1:]) for t in model.inputs]
-    if all(d is not None for s in own for d in s):
-        return None
-    declared = spec.flops_input_shapes
-    if declared is None:
-        return own
-    if isinstance(declared, dict):
-        names = [getattr(t, "name", None) for t in model.inputs]
-        missing = sorted(set(names) - set(declared))
-        if missing:
-            raise ValueError(
-                f"`flops_input_shapes` of {spec.name!r} must name every input {names}. "
-                f"Received: flops_input_shapes={declared!r}"
-            )
-        declared = [declared[n] for n in names]
-    elif isinstance(declared, tuple) and all(isinstance(d, int) for d in declared):
-        declared = [declared]
-    if len(declared) != len(own):
-        raise ValueError(
-            f"`flops_input_shapes` of {spec.name!r} must give one shape per input "
-            f"({len(own)}). Received: flops_input_shapes={spec.flops_input_shapes!r}"
-        )
-    return [
-        tuple(int(d) if d is not None else (tuple(s)[i] if i < len(s) else None)
-              for i, d in enumerate(o))
-        for o, s in zip(own, declared)
-    ]
-
-
 def model_card(name: str, **overrides) -> dict[str, Any]:
     """The model card of a registered model.
 
     The card holds the parameter counts (total and trainable), the multiply-adds of one forward
-    pass at the default input shape (`flops`, counted layer by layer from the built graph, see
-    `zoo.core.flops`; for inputs of unknown length at the shapes `flops_input_shapes`, which
-    `flops_unit` states), input and output shapes, the paper reference, the default
+    pass at the default input shape (`macs`, counted layer by layer from the built graph, see
+    `zoo.core.macs`; for inputs of unknown length at the shapes `macs_input_shapes`, which
+    `macs_unit` states), input and output shapes, the paper reference, the default
     hyperparameters, the registered weights and the declared search space (one line per
     hyperparameter: its name, type, choices or range, and the parent choice it depends on, if
     any).
@@ -436,8 +502,8 @@ def model_card(name: str, **overrides) -> dict[str, Any]:
     if not overrides:
         card = stored_card(name)
         if card is not None:
-            return card
-    return build_card(name, **overrides)
+            return ModelCard(card)
+    return ModelCard(build_card(name, **overrides))
 
 
 def build_card(name: str, **overrides) -> dict[str, Any]:
@@ -448,85 +514,6 @@ def build_card(name: str, **overrides) -> dict[str, Any]:
         49960
     """
     return card_of(get_spec(name), create_model(name, **overrides))
-
-
-def card_of(spec: ModelSpec, model) -> dict[str, Any]:
-    """The card of `spec` with the numbers of `model`, a model built from it (Keras needed)."""
-    from zoo.core import flops as _flops
-    from zoo.core import weights as _weights
-
-    total = int(sum(_size(w) for w in model.weights))
-    trainable = int(sum(_size(w) for w in model.trainable_weights))
-    shapes = None
-    try:
-        shapes = flops_input_shapes(spec, model)
-        macs = int(_flops.count_macs(model, input_shapes=shapes))
-    except Exception as e:  # pragma: no cover - reported, not hidden
-        macs = None
-        flops_error = f"{type(e).__name__}: {e}"
-    else:
-        flops_error = None
-    card = {"name": spec.name, "family": spec.family, "task": spec.task}
-    if spec.partner is not None:
-        card["partner"] = spec.partner
-    card.update({
-        "description": spec.description,
-        "paper": spec.paper,
-        "params": total,
-        "trainable_params": trainable,
-        "flops": macs,
-        "flops_unit": _flops_unit(model, shapes),
-        "flops_input_shapes": shapes or [tuple(t.shape[1:]) for t in model.inputs],
-        "input_shape": spec.input_shape,
-        "inputs": [_shape_of(t) for t in model.inputs],
-        "outputs": [_shape_of(t) for t in model.outputs],
-        "defaults": {k: v for k, v in spec.defaults.items() if _jsonable(v)},
-        "weights": _weights.registered_weights(spec.name),
-        "search_space": _space_lines(spec),
-    })
-    if flops_error:
-        card["flops_error"] = flops_error
-    card.update(spec.extra)
-    return card
-
-
-def _size(variable) -> int:
-    n = 1
-    for d in variable.shape:
-        n *= int(d)
-    return n
-
-
-def _flops_unit(model, shapes) -> str:
-    if shapes is None:
-        return "multiply-adds per example, at the default input shape"
-    text = f"multiply-adds per example, at input shapes {_shapes_text(shapes)}"
-    lengths = sorted({
-        d for t, s in zip(model.inputs, shapes) for o, d in zip(t.shape[1:], s)
-        if o is None and d is not None
-    })
-    if lengths:
-        what = "sequence length" if len(lengths) == 1 else "sequence lengths"
-        text += f" ({what} {', '.join(map(str, lengths))}, as declared for counting)"
-    return text
-
-
-def _shapes_text(shapes) -> str:
-    return ", ".join(str(tuple(s)) for s in shapes)
-
-
-def _space_lines(spec):
-    """The declared search space, one line per hyperparameter (`zoo.core.spaces.format_space`), or
-    None when the model declares none."""
-    if spec.search_space is None:
-        return None
-    from zoo.core.spaces import format_space
-
-    return format_space(spec.search_space)
-
-
-def _jsonable(v) -> bool:
-    return v is None or isinstance(v, (bool, int, float, str, tuple, list, dict))
 
 
 def check_folder_name(value, argument="name") -> str:

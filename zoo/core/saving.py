@@ -27,6 +27,7 @@ __all__ = [
     "check_writable_folder",
     "SIDECAR_SUFFIX",
     "check_recorded_hash",
+    "hash_of",
     "load_model",
     "preprocessing_of",
     "read_sidecar",
@@ -91,10 +92,12 @@ def read_sidecar(path: str) -> Dict[str, Any]:
                          f"{path} without its recorded preprocessing and hash.") from None
 
 
-def _sha256(path: str) -> str:
-    h = hashlib.sha256()
+def hash_of(path: str, algorithm: str = "sha256", chunk: int = 1 << 20) -> str:
+    """Hex digest of a file with `algorithm` (`"sha256"` or `"md5"`; `"sha256_prefix"` is
+    sha256): the one hashing function of zoo's files (weights, saved models)."""
+    h = hashlib.new("sha256" if algorithm == "sha256_prefix" else algorithm)
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
+        for block in iter(lambda: f.read(chunk), b""):
             h.update(block)
     return h.hexdigest()
 
@@ -104,7 +107,7 @@ def check_recorded_hash(path: str) -> None:
     want = read_sidecar(path).get("sha256")
     if want is None:
         return
-    got = _sha256(path)
+    got = hash_of(path)
     if got != want:
         raise ValueError(f"The file {path} is damaged or was changed after zoo wrote it: its "
                          f"sha256 is {got}, recorded {want} in {path}{SIDECAR_SUFFIX}. Nothing "
@@ -132,7 +135,7 @@ def save_model(model, path: str, **info) -> str:
         raise ValueError(f"`path` must end in .keras or .weights.h5. Received: path={path!r}")
     tmp = f"{path[: -len(suffix)]}.tmp{os.getpid()}{suffix}"
     (model.save_weights if suffix == ".weights.h5" else model.save)(tmp)
-    side = {"preprocessing": preprocessing_of(model), "sha256": _sha256(tmp), **info}
+    side = {"preprocessing": preprocessing_of(model), "sha256": hash_of(tmp), **info}
     with open(tmp + SIDECAR_SUFFIX, "w") as f:
         json.dump(side, f, indent=2, default=str)
     os.replace(tmp + SIDECAR_SUFFIX, path + SIDECAR_SUFFIX)

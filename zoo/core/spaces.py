@@ -411,6 +411,31 @@ class _Recorder(_HyperParameters):
 # ----------------------------------------------------------------------------------------------
 
 
+def _describe_entry(hp, conditions):
+    """One hyperparameter of `describe_space`, active under `conditions`."""
+    when = " and ".join(f"{c.name} in {list(c.values)}" for c in conditions)
+    d = {"name": hp.name, "type": hp.kind}
+    if hp.kind in ("Float", "Int"):
+        try:
+            values = _grid_values(hp)
+        except ValueError:  # a Float without a step
+            values = None
+        if values is None or len(values) > 12:
+            d["range"] = [hp.min_value, hp.max_value]
+            d["sampling"] = hp.sampling or "linear"
+        else:
+            d["values"] = values
+    elif hp.kind == "Fixed":
+        d["values"] = [hp.default]
+    elif hp.kind == "Boolean":
+        d["values"] = [False, True]
+    else:
+        d["values"] = list(hp.values)
+    d["default"] = hp.default
+    d["when"] = when
+    return d
+
+
 def describe_space(space: Callable, max_runs: int = 5000) -> list[dict[str, Any]]:
     """Every hyperparameter a space can define, over all its conditional branches.
 
@@ -425,29 +450,6 @@ def describe_space(space: Callable, max_runs: int = 5000) -> list[dict[str, Any]
     """
     seen: dict[tuple[str, str], dict[str, Any]] = {}
 
-    def entry(hp, conditions):
-        when = " and ".join(f"{c.name} in {list(c.values)}" for c in conditions)
-        d = {"name": hp.name, "type": hp.kind}
-        if hp.kind in ("Float", "Int"):
-            try:
-                values = _grid_values(hp)
-            except ValueError:  # a Float without a step
-                values = None
-            if values is None or len(values) > 12:
-                d["range"] = [hp.min_value, hp.max_value]
-                d["sampling"] = hp.sampling or "linear"
-            else:
-                d["values"] = values
-        elif hp.kind == "Fixed":
-            d["values"] = [hp.default]
-        elif hp.kind == "Boolean":
-            d["values"] = [False, True]
-        else:
-            d["values"] = list(hp.values)
-        d["default"] = hp.default
-        d["when"] = when
-        return d
-
     class _Explorer(_HyperParameters):
         def __init__(self, fixed):
             super().__init__()
@@ -457,9 +459,9 @@ def describe_space(space: Callable, max_runs: int = 5000) -> list[dict[str, Any]
             self._register(hp)
             if not self.is_active(hp):
                 return None
-            key = (hp.name, entry(hp, self._conditions)["when"])
+            key = (hp.name, _describe_entry(hp, self._conditions)["when"])
             if key not in seen:
-                seen[key] = entry(hp, list(self._conditions))
+                seen[key] = _describe_entry(hp, list(self._conditions))
             if hp.name not in self._fixed:
                 try:
                     values = _grid_values(hp)

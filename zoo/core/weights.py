@@ -27,16 +27,17 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
+from zoo.core.moved import renamed_arguments, warn_renamed
 from zoo.core.saving import (  # noqa: F401  (save_model & co. are zoo.core.weights' names too)
     PREPROCESSING_ATTR,
     SIDECAR_SUFFIX,
     check_recorded_hash,
+    hash_of,
     load_model,
     preprocessing_of,
     read_sidecar,
@@ -51,7 +52,6 @@ __all__ = [
     "resolve_weights",
     "is_weights_path",
     "load_weights",
-    "sha256_of",
     "hash_of",
     "WeightsMismatchError",
     "set_preprocessing",
@@ -76,16 +76,17 @@ class WeightsSpec:
         name: the name users pass as `weights=` (e.g. `"imagenet"`).
         include_top: whether the file holds the classifier.
         url: where `keras.utils.get_file` fetches it from.
-        sha256: the file's hash (checked after download and before every load); a sha256
-            unless `hash_algorithm` says otherwise.
+        file_hash: the file's hash (checked after download and before every load), in the
+            algorithm `hash_algorithm` names (`keras.utils.get_file`'s two arguments); the
+            keyword `sha256=` is its deprecated name.
         file_name: the name it is cached under in `~/.keras/models`.
         classes: number of classes of the top (when `include_top`).
         layout: `"legacy_h5"`, `"keras_v3"` or `"torch_pth"` (a PyTorch file that the model's
             builder converts itself, e.g. `googlenet_torchvision`; `load_weights` refuses it).
         hash_algorithm: `"sha256"` (default), `"md5"` or `"sha256_prefix"`, the algorithm of
-            `sha256` (keras.applications publishes md5 hashes for its ImageNet files;
+            `file_hash` (keras.applications publishes md5 hashes for its ImageNet files;
             torchvision publishes the first 8 hex digits of a file's sha256 in its name, which
-            `"sha256_prefix"` checks: the file's sha256 must start with `sha256`).
+            `"sha256_prefix"` checks: the file's sha256 must start with `file_hash`).
         preprocessing: the input normalisation the weights were trained with (a
             `zoo.roles.serving.PREPROCESSING_MODES` name, e.g. keras.applications' `"caffe"`);
             it travels with the loaded model (`preprocessing_of`) into its exports.
@@ -95,7 +96,7 @@ class WeightsSpec:
     name: str
     include_top: bool
     url: str
-    sha256: str
+    file_hash: str
     file_name: str
     classes: Optional[int] = None
     layout: str = "legacy_h5"
@@ -103,8 +104,13 @@ class WeightsSpec:
     preprocessing: Optional[str] = None
 
     @property
-    def file_hash(self) -> str:
-        return self.sha256
+    def sha256(self) -> str:
+        """Deprecated name of `file_hash` (which holds an md5 for keras.applications' files)."""
+        warn_renamed("WeightsSpec.sha256", "WeightsSpec.file_hash")
+        return self.file_hash
+
+
+WeightsSpec.__init__ = renamed_arguments(sha256="file_hash")(WeightsSpec.__init__)
 
 
 HASH_ALGORITHMS = ("sha256", "md5", "sha256_prefix")
@@ -134,7 +140,9 @@ def registered_weights(model: str) -> Dict[str, Dict[str, str]]:
     out: Dict[str, Dict[str, str]] = {}
     for (m, name, top), spec in sorted(_WEIGHTS.items()):
         if m == model:
-            h = spec.sha256 if spec.hash_algorithm == "sha256" else f"{spec.hash_algorithm}:{spec.sha256}"
+            h = spec.file_hash
+            if spec.hash_algorithm != "sha256":
+                h = f"{spec.hash_algorithm}:{h}"
             out.setdefault(name, {})["include_top" if top else "no_top"] = h
     return out
 
@@ -143,18 +151,11 @@ def weight_names(model: str) -> List[str]:
     return sorted({name for (m, name, _top) in _WEIGHTS if m == model})
 
 
-def sha256_of(path: str, chunk: int = 1 << 20) -> str:
-    return hash_of(path, "sha256", chunk)
-
-
-def hash_of(path: str, algorithm: str = "sha256", chunk: int = 1 << 20) -> str:
-    """Hex digest of a file with `algorithm` (`"sha256"` or `"md5"`; `"sha256_prefix"` is
-    sha256)."""
-    h = hashlib.new("sha256" if algorithm == "sha256_prefix" else algorithm)
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(chunk), b""):
-            h.update(block)
-    return h.hexdigest()
+def __getattr__(name):
+    if name == "sha256_of":  # one hashing function: `hash_of(path)` (sha256 by default)
+        warn_renamed("zoo.core.weights.sha256_of", "zoo.core.weights.hash_of")
+        return hash_of
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def cache_dir() -> str:
@@ -202,13 +203,13 @@ def resolve_weights(model_name: str, weights: str, include_top: bool) -> Tuple[s
     fetched with `keras.utils.get_file`; if that fails (offline), the error says where to put it.
     """
     path, spec = _resolve(model_name, weights, include_top)
-    return path, (spec.sha256 if spec is not None else None)
+    return path, (spec.file_hash if spec is not None else None)
 
 
 def _hash_matches(digest: str, spec: WeightsSpec) -> bool:
     if spec.hash_algorithm == "sha256_prefix":
-        return digest.startswith(spec.sha256)
-    return digest == spec.sha256
+        return digest.startswith(spec.file_hash)
+    return digest == spec.file_hash
 
 
 def is_weights_path(model_name: str, weights) -> bool:
@@ -235,7 +236,7 @@ def _resolve(model_name: str, weights, include_top: bool) -> Tuple[str, Optional
         digest = hash_of(cached, alg)
         if not _hash_matches(digest, spec):
             raise ValueError(
-                f"The cached weights file {cached} has {alg} {digest}, expected {spec.sha256}. "
+                f"The cached weights file {cached} has {alg} {digest}, expected {spec.file_hash}. "
                 "Delete it to download it again."
             )
         return cached, spec
@@ -244,18 +245,18 @@ def _resolve(model_name: str, weights, include_top: bool) -> Tuple[str, Optional
     try:
         path = keras.utils.get_file(
             spec.file_name, spec.url, cache_subdir="models",
-            file_hash=None if alg == "sha256_prefix" else spec.sha256,
+            file_hash=None if alg == "sha256_prefix" else spec.file_hash,
             hash_algorithm="sha256" if alg == "sha256_prefix" else alg,
             cache_dir=os.path.dirname(cache_dir()),
         )
         if alg == "sha256_prefix" and not _hash_matches(hash_of(path, alg), spec):
             os.remove(path)
-            raise ValueError(f"The downloaded file's sha256 does not start with {spec.sha256}.")
+            raise ValueError(f"The downloaded file's sha256 does not start with {spec.file_hash}.")
     except Exception as e:
         raise RuntimeError(
             f"Could not download the {weights!r} weights of {model_name} "
             f"(include_top={include_top}) from {spec.url}: {e}\n"
-            f"Offline? Put the file there by hand: {cached} ({alg} {spec.sha256})."
+            f"Offline? Put the file there by hand: {cached} ({alg} {spec.file_hash})."
         ) from e
     return path, spec
 

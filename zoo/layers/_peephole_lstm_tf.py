@@ -50,6 +50,9 @@ def _tanh_grad(y, dy):
 _CORES = {}
 
 
+# Long by design: the forward and backward loops are closures over one set of flags so that the
+# custom gradient and the loop it differentiates stay side by side (the hand-written gradient
+# reads as the forward pass backwards).
 def _loops(has_mask, has_rmask):
     def forward(x, h0, c0, W, b, R, wi, wf, wo, mask, rmask, keep_gates, sequences=True):
         T = tf.shape(x)[0]

@@ -199,7 +199,7 @@ class GatedSkip(_GatedLayer):
         return tuple(input_shape[0])
 
     def compute_macs(self, input_shapes, output_shapes):
-        """Multiply-adds of the gate (the linear map over channels), for `zoo.core.flops`."""
+        """Multiply-adds of the gate (the linear map over channels), for `zoo.core.macs`."""
         x = input_shapes[0]
         return self._positions(x) * int(x[-1]) * int(x[-1])
 
@@ -266,7 +266,7 @@ class HighwayDense(_GatedLayer):
         return tuple(input_shape)
 
     def compute_macs(self, input_shapes, output_shapes):
-        """Multiply-adds of `H` and `T`, for `zoo.core.flops`."""
+        """Multiply-adds of `H` and `T`, for `zoo.core.macs`."""
         return 2 * self._positions(input_shapes[0]) * self.units * self.units
 
     def get_config(self):

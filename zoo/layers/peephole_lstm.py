@@ -180,6 +180,7 @@ class PeepholeLSTM(keras.layers.RNN):
         ((2, 5, 8), (2, 8), (2, 8))
     """
 
+    # Long by its signature: keras.layers.LSTM's arguments, one per line, handed to the cell.
     def __init__(
         self,
         units,
@@ -260,6 +261,8 @@ class PeepholeLSTM(keras.layers.RNN):
             return "jax"
         return "xla" if self.fast_path == "xla" else "graph"
 
+    # Long by design: the one place that picks the fast path (TF graph or XLA loop, JAX fused loop)
+    # and prepares its inputs (dropout masks, peephole weights) in the same order for each.
     def inner_loop(self, sequences, initial_state, mask, training=False):
         if isinstance(mask, (list, tuple)):
             mask = mask[0]
@@ -367,7 +370,7 @@ class PeepholeLSTM(keras.layers.RNN):
     # -- accounting -----------------------------------------------------------------------------
 
     def compute_macs(self, input_shapes, output_shapes):
-        """Multiply-adds of one forward pass (used by `zoo.core.flops`).
+        """Multiply-adds of one forward pass (used by `zoo.core.macs`).
 
         Per step: the input and recurrent products of the four gates, 4 u (m + u), plus the three
         diagonal peephole products, 3 u.

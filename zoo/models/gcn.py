@@ -64,7 +64,7 @@ def gcn_search_space(hp):
 @register_model(
     family="gcn", task="node_classification", paper=PAPER,
     input_shape={"node_features": (None, KARATE[1]), "adjacency": (None, None)},
-    flops_input_shapes=[(KARATE[0], KARATE[1]), (KARATE[0], KARATE[0])],
+    macs_input_shapes=[(KARATE[0], KARATE[1]), (KARATE[0], KARATE[0])],
     test_overrides=dict(num_features=6, classes=3, hidden_units=4),
     search_space=gcn_search_space,
     description="Two-layer graph convolutional network for semi-supervised node classification",

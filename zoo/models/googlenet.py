@@ -82,16 +82,16 @@ _LRN = dict(depth_radius=2, bias=1.0, alpha=1e-4 / 5, beta=0.75)
 
 
 TORCHVISION_URL = "https://download.pytorch.org/models/googlenet-1378be20.pth"
-for _top in (True, False):
-    _weights.register_weights(
-        _weights.WeightsSpec(
-            model="googlenet_torchvision", name="imagenet", include_top=_top,
-            url=TORCHVISION_URL, sha256="1378be20", hash_algorithm="sha256_prefix",
-            file_name="googlenet-1378be20.pth", classes=1000 if _top else None,
-            layout="torch_pth",
-            preprocessing="tf",  # 2x - 1: torchvision's transform_input=True (module docstring)
-        )
+TORCHVISION_WEIGHTS = tuple(
+    _weights.WeightsSpec(
+        model="googlenet_torchvision", name="imagenet", include_top=_top,
+        url=TORCHVISION_URL, file_hash="1378be20", hash_algorithm="sha256_prefix",
+        file_name="googlenet-1378be20.pth", classes=1000 if _top else None,
+        layout="torch_pth",
+        preprocessing="tf",  # 2x - 1: torchvision's transform_input=True (module docstring)
     )
+    for _top in (True, False)
+)
 
 
 def ceil_max_pool(x, name, pool_size=3, strides=2):
@@ -199,6 +199,21 @@ def _check_options(aux_logits, batch_norm, variant, dropout, include_top):
         )
 
 
+def _stem(img_input, batch_norm, kw):
+    """conv1 to pool2. The 7x7/2 convolution pads 3 on every side (as Caffe and torchvision do);
+    without batch normalisation, LRN after pool1 and after conv2 (Table 1)."""
+    x = layers.ZeroPadding2D(3, name="conv1_pad")(img_input)
+    x = conv_unit(x, 64, 7, "conv1_7x7_s2", strides=2, padding="valid", **kw)
+    x = ceil_max_pool(x, "pool1_3x3_s2")
+    if not batch_norm:
+        x = LocalResponseNormalization(**_LRN, name="pool1_norm1")(x)
+    x = conv_unit(x, 64, 1, "conv2_3x3_reduce", **kw)
+    x = conv_unit(x, 192, 3, "conv2_3x3", **kw)
+    if not batch_norm:
+        x = LocalResponseNormalization(**_LRN, name="conv2_norm2")(x)
+    return ceil_max_pool(x, "pool2_3x3_s2")
+
+
 def _googlenet(*, include_top, weights, input_tensor, input_shape, pooling, classes,
                classifier_activation, name, aux_logits, batch_norm, variant, dropout, model_name):
     _check_options(aux_logits, batch_norm, variant, dropout, include_top)
@@ -226,18 +241,7 @@ def _googlenet(*, include_top, weights, input_tensor, input_shape, pooling, clas
     five = 3 if torchvision else 5
 
     img_input = image_input(input_shape, input_tensor)
-    # Stem. The 7x7/2 convolution pads 3 on every side (as Caffe and torchvision do).
-    x = layers.ZeroPadding2D(3, name="conv1_pad")(img_input)
-    x = conv_unit(x, 64, 7, "conv1_7x7_s2", strides=2, padding="valid", **kw)
-    x = ceil_max_pool(x, "pool1_3x3_s2")
-    if not batch_norm:
-        x = LocalResponseNormalization(**_LRN, name="pool1_norm1")(x)
-    x = conv_unit(x, 64, 1, "conv2_3x3_reduce", **kw)
-    x = conv_unit(x, 192, 3, "conv2_3x3", **kw)
-    if not batch_norm:
-        x = LocalResponseNormalization(**_LRN, name="conv2_norm2")(x)
-    x = ceil_max_pool(x, "pool2_3x3_s2")
-
+    x = _stem(img_input, batch_norm, kw)
     aux = []
     for module in ("3a", "3b", "4a", "4b", "4c", "4d", "4e", "5a", "5b"):
         if module == "4a":
@@ -395,7 +399,7 @@ def googlenet_bn(include_top=True, weights=None, input_tensor=None, input_shape=
     input_shape=(224, 224, 3),
     test_overrides=dict(classes=10, input_shape=(64, 64, 3), aux_logits=True),
     description="GoogLeNet in torchvision's layout (BN, 3x3 '5x5' branch): 6,624,904 trainable",
-    search_space=googlenet_search_space(dropouts=(0.2, 0.4)),
+    search_space=googlenet_search_space(dropouts=(0.2, 0.4)), weights=TORCHVISION_WEIGHTS,
 )
 @_with_args_doc
 def googlenet_torchvision(include_top=True, weights=None, input_tensor=None, input_shape=None,

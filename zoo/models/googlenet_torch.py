@@ -106,7 +106,7 @@ def _converted_imagenet(include_top):
     if os.path.exists(cached) and os.path.exists(side):
         with open(side) as f:
             expected = json.load(f).get("sha256")
-        if _weights.sha256_of(cached) == expected:
+        if _weights.hash_of(cached) == expected:
             with np.load(cached) as z:
                 arrays = {}
                 for key in z.files:  # "<layer>/<index>"
@@ -118,7 +118,7 @@ def _converted_imagenet(include_top):
     np.savez(tmp, **{f"{k}/{i}": a for k, v in arrays.items() for i, a in enumerate(v)})
     os.replace(tmp, cached)
     with open(side, "w") as f:
-        json.dump({"sha256": _weights.sha256_of(cached), "source_sha256": _weights.sha256_of(path)},
+        json.dump({"sha256": _weights.hash_of(cached), "source_sha256": _weights.hash_of(path)},
                   f)
     return arrays
 

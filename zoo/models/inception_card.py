@@ -6,7 +6,7 @@ Read by `zoo list` and `zoo info` without building anything; written by `python 
 
 MODULE = 'zoo.models.inception'
 
-EXPORTS = ['inception_v3']
+EXPORTS = ['inception_v3', 'preprocess_input', 'decode_predictions']
 
 CARDS = {
     'inception_v3': {
@@ -17,9 +17,9 @@ CARDS = {
         'paper': 'Szegedy et al. 2016, Rethinking the Inception Architecture for Computer Vision, arXiv:1512.00567',
         'params': 23851784,
         'trainable_params': 23817352,
-        'flops': 5713216096,
-        'flops_unit': 'multiply-adds per example, at the default input shape',
-        'flops_input_shapes': [(299, 299, 3)],
+        'macs': 5713216096,
+        'macs_unit': 'multiply-adds per example, at the default input shape',
+        'macs_input_shapes': [(299, 299, 3)],
         'input_shape': (299, 299, 3),
         'inputs': [(None, 299, 299, 3)],
         'outputs': [(None, 1000)],

@@ -1,19 +1,18 @@
-"""Recurrent sequence models: peephole LSTM (Gers, Schraudolph & Schmidhuber 2002; Sak et al.
-2014), and with `cell=` the plain tanh RNN, the GRU (Cho et al. 2014) and the LSTM (Hochreiter &
-Schmidhuber 1997) under the same heads.
-
-Two configurable builders, `cell="peephole"` (`zoo.layers.PeepholeLSTM`, the default), `"lstm"`
-(`keras.layers.LSTM`), `"gru"` (`keras.layers.GRU`) or `"simple"` (`keras.layers.SimpleRNN`):
+"""The peephole LSTM family (Gers, Schraudolph & Schmidhuber 2002; Sak et al. 2014): sequence
+classifier and regressor of `zoo.layers.PeepholeLSTM` layers.
 
 - `peephole_lstm_classifier`: token ids (with an embedding) or feature vectors in, stacked and
-  optionally bidirectional recurrent layers, class probabilities out;
+  optionally bidirectional peephole LSTM layers, class probabilities out;
 - `peephole_lstm_regressor`: feature vectors in, one or several future values out (a forecaster).
 
-and one registered variant per other cell and head (family `recurrent`): `simple_rnn_classifier`,
-`simple_rnn_regressor`, `gru_classifier`, `gru_regressor`, `lstm_classifier`, `lstm_regressor`.
+Both are `zoo.models.recurrent`'s builders at `cell="peephole"` (`cell=` still names another
+cell, a search-space choice: the plain LSTM is the ablation of Gers et al. 2002). The other cells'
+models (`gru_classifier`, `lstm_regressor`, ...) are the recurrent family's, in
+`zoo.models.recurrent` (importing them from here still works for one release, with a
+DeprecationWarning).
 
-Layer names are fixed (`embedding`, `peephole_lstm_1`, `peephole_lstm_2`, ... or `simple_rnn_k`,
-`gru_k`, `lstm_k`, then `predictions`) so weights load by name and summaries read like the paper.
+Layer names are fixed (`embedding`, `peephole_lstm_1`, `peephole_lstm_2`, ..., `predictions`) so
+weights load by name and summaries read like the paper.
 
 Example:
     >>> import numpy as np, zoo
@@ -24,238 +23,59 @@ Example:
 
 from __future__ import annotations
 
-import keras
+import importlib
 
-from zoo.core import weights as _weights
+from zoo.core.moved import warn_renamed
 from zoo.core.registry import register_model
-from zoo.layers.peephole_lstm import PeepholeLSTM
-
-__all__ = [
-    "peephole_lstm_classifier",
-    "peephole_lstm_regressor",
-    "gru_classifier",
-    "gru_regressor",
-    "lstm_classifier",
-    "lstm_regressor",
-    "simple_rnn_classifier",
-    "simple_rnn_regressor",
-]
-
-PAPER = (
-    "Gers, Schraudolph & Schmidhuber 2002, Learning Precise Timing with LSTM Recurrent Networks; "
-    "Sak et al. 2014"
+from zoo.models.recurrent import (
+    CLASSIFIER_CARD,
+    PAPERS,
+    REGRESSOR_CARD,
+    lstm_search_space,
+    recurrent_classifier,
+    recurrent_regressor,
 )
-PAPERS = {
-    "peephole": PAPER,
-    "lstm": "Hochreiter & Schmidhuber 1997, Long Short-Term Memory; forget gate: Gers et al. 2000",
-    "gru": "Cho et al. 2014, Learning Phrase Representations using RNN Encoder-Decoder for "
-           "Statistical Machine Translation, arXiv:1406.1078",
-    "simple": "Elman 1990, Finding Structure in Time",
-}
 
-# The recurrent cells `cell=` takes, with the layer each builds and the prefix of its layer names.
-CELLS = ("simple", "gru", "lstm", "peephole")
-LAYER_PREFIX = {"simple": "simple_rnn", "gru": "gru", "lstm": "lstm", "peephole": "peephole_lstm"}
+__all__ = ["peephole_lstm_classifier", "peephole_lstm_regressor"]
 
-# The cards count multiply-adds at 100 steps where the sequence length is left open.
-FLOPS_STEPS = 100
+PAPER = PAPERS["peephole"]
+
+# names that moved to `zoo.models.recurrent` with the recurrent family (one release of warnings)
+_MOVED = ("gru_classifier", "gru_regressor", "lstm_classifier", "lstm_regressor",
+          "simple_rnn_classifier", "simple_rnn_regressor", "CELLS", "LAYER_PREFIX", "PAPERS",
+          "MACS_STEPS")
 
 
-def _is_int(v, low=1):
-    return isinstance(v, int) and not isinstance(v, bool) and v >= low
+def __getattr__(name):
+    if name in _MOVED:
+        warn_renamed(f"zoo.models.peephole_lstm.{name}", f"zoo.models.recurrent.{name}")
+        return getattr(importlib.import_module("zoo.models.recurrent"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def _check_units(units):
-    if _is_int(units):
-        return (units,)
-    if isinstance(units, (list, tuple)) and units and all(_is_int(u) for u in units):
-        return tuple(units)
-    raise ValueError(
-        "`units` must be a positive integer or a non-empty list of positive integers (one per "
-        f"stacked layer). Received: units={units!r}"
-    )
-
-
-def _check_rate(name, value):
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value < 1:
-        raise ValueError(f"`{name}` must be a float in [0, 1). Received: {name}={value!r}")
-
-
-def _check_activation(name, value):
-    if value is None:
-        return
-    try:
-        keras.activations.get(value)
-    except (ValueError, TypeError):
-        raise ValueError(
-            f"`{name}` must be None, a keras activation name or a callable. "
-            f"Received: {name}={value!r}"
-        ) from None
-
-
-def _check_shape(input_shape, ndim, what):
-    try:
-        shape = tuple(None if d is None else int(d) for d in input_shape)
-    except TypeError:
-        raise ValueError(
-            f"`input_shape` must be a tuple {what}. Received: input_shape={input_shape!r}"
-        ) from None
-    if len(shape) != ndim or any(d is not None and d < 1 for d in shape):
-        raise ValueError(
-            f"`input_shape` must be a tuple {what}. Received: input_shape={input_shape!r}"
-        )
-    if ndim == 2 and shape[1] is None:
-        raise ValueError(
-            "The number of features (last entry of `input_shape`) must be known. "
-            f"Received: input_shape={input_shape!r}"
-        )
-    return shape
-
-
-def _check_cell(cell, peepholes):
-    """The cell to build: `cell`, with `peepholes=False` turning `"peephole"` into `"lstm"`."""
-    if not isinstance(cell, str) or cell not in CELLS:
-        raise ValueError(
-            f"`cell` must be one of {', '.join(repr(c) for c in CELLS)}. Received: cell={cell!r}"
-        )
+def _cell(cell, peepholes, builder):
+    """`cell`, with the deprecated `peepholes=False` saying `cell="lstm"`."""
+    if peepholes is None:
+        return cell
     if not isinstance(peepholes, bool):
         raise ValueError(f"`peepholes` must be True or False. Received: peepholes={peepholes!r}")
+    warn_renamed(f"{builder}(peepholes=False)", f'{builder}(cell="lstm")', stacklevel=4)
     return "lstm" if cell == "peephole" and not peepholes else cell
 
 
-def _check_common(name, units, bidirectional, dropout, recurrent_dropout, fast_path, weights,
-                  peepholes=True, cell="peephole"):
-    cell = _check_cell(cell, peepholes)
-    units = _check_units(units)
-    if not isinstance(bidirectional, bool):
-        raise ValueError(
-            f"`bidirectional` must be True or False. Received: bidirectional={bidirectional!r}"
-        )
-    _check_rate("dropout", dropout)
-    _check_rate("recurrent_dropout", recurrent_dropout)
-    if fast_path not in ("auto", "graph", "xla", "none"):
-        raise ValueError(
-            "`fast_path` must be one of 'auto', 'graph', 'xla', 'none'. "
-            f"Received: fast_path={fast_path!r}"
-        )
-    _weights.validate_weights_arg(name, weights, include_top=True)
-    return units, cell
-
-
-def _stack(x, units, bidirectional, dropout, recurrent_dropout, fast_path, last_sequences,
-           cell="peephole"):
-    """Stacked recurrent layers of one cell (`peephole_lstm_1`, ... or `simple_rnn_1`, `gru_1`,
-    `lstm_1`, ...); every layer but the last returns sequences."""
-    for k, u in enumerate(units):
-        sequences = last_sequences or k < len(units) - 1
-        kw = dict(return_sequences=sequences, dropout=dropout, recurrent_dropout=recurrent_dropout,
-                  name=f"{LAYER_PREFIX[cell]}_{k + 1}")
-        if cell == "peephole":
-            layer = PeepholeLSTM(u, fast_path=fast_path, **kw)
-        elif cell == "lstm":
-            layer = keras.layers.LSTM(u, **kw)
-        elif cell == "gru":
-            layer = keras.layers.GRU(u, **kw)
-        else:
-            layer = keras.layers.SimpleRNN(u, **kw)
-        if bidirectional:
-            layer = keras.layers.Bidirectional(layer, name=f"bidirectional_{k + 1}")
-        x = layer(x)
-    return x
-
-
-def _finish(model, name, weights):
-    if weights is not None:
-        _weights.load_weights(model, weights, model_name=name)
-    return model
-
-
-def lstm_search_space(bidirectional, cell="peephole"):
-    """Search space of the recurrent models (`zoo.core.spaces` convention): the cell (the variant's
-    own first, then the others: peephole / plain LSTM is the ablation of Gers et al. 2002, GRU
-    and the plain tanh RNN the other cells), one or two stacked layers with the second layer's
-    units a conditional hyperparameter (active only with two layers), dropout, optionally
-    bidirectional layers, Adam at 1e-3 or 3e-3 with gradient clipping at 1.0 (the recipe's)."""
-    cells = [cell] + [c for c in ("peephole", "lstm", "gru", "simple") if c != cell]
-
-    def space(hp):
-        out = {"cell": hp.Choice("cell", cells)}
-        layers = hp.Choice("num_layers", [1, 2])
-        units = [hp.Choice("units_1", [128, 64, 256])]
-        with hp.conditional_scope("num_layers", [2]):
-            if layers == 2:
-                units.append(hp.Choice("units_2", [128, 64]))
-        out["units"] = tuple(units)
-        out["dropout"] = hp.Choice("dropout", [0.0, 0.2, 0.5])
-        if bidirectional:
-            out["bidirectional"] = hp.Boolean("bidirectional", default=False)
-        out.update(optimizer="adam", clipnorm=1.0,
-                   learning_rate=hp.Choice("learning_rate", [1e-3, 3e-3]))
-        return out
-
-    return space
-
-
-@register_model(
-    family="peephole_lstm",
-    task="sequence_classification",
-    paper=PAPER,
-    input_shape=(None,),
-    flops_input_shapes=[(FLOPS_STEPS,)],
-    test_overrides=dict(
-        vocabulary_size=50, embedding_dim=8, units=(8, 6), bidirectional=True, classes=3
-    ),
-    description="Peephole LSTM sequence classifier (token ids or feature vectors in, classes out)",
-    search_space=lstm_search_space(bidirectional=True, cell="peephole"),
-)
-def peephole_lstm_classifier(
-    input_shape=None,
-    vocabulary_size=20000,
-    embedding_dim=128,
-    mask_zero=True,
-    units=(128,),
-    bidirectional=False,
-    dropout=0.0,
-    recurrent_dropout=0.0,
-    classes=2,
-    classifier_activation="softmax",
-    fast_path="auto",
-    weights=None,
-    name="peephole_lstm_classifier",
-    peepholes=True,
-    cell="peephole",
-):
-    """Sequence classifier of stacked (optionally bidirectional) recurrent layers: peephole LSTM
-    by default, or plain LSTM, GRU or tanh RNN layers (`cell`).
-
-    Token ids in (with `vocabulary_size`, an embedding first) or feature vectors in (with
-    `vocabulary_size=None`), the last state of the top layer into a dense classifier.
-
-    Args:
-        input_shape: `(steps,)` for token ids, `(steps, features)` for feature vectors; `steps`
-            may be None. Default `(None,)` with a vocabulary, else required.
-        vocabulary_size: number of token ids (id 0 is padding when `mask_zero`), or None for
-            feature-vector inputs.
-        embedding_dim: size of the token embedding.
-        mask_zero: with token ids, whether id 0 is padding (masked through every layer).
-        units: state size of each stacked layer, an int for one layer.
-        bidirectional: wrap each layer in `keras.layers.Bidirectional`.
-        dropout, recurrent_dropout: dropout rates of every recurrent layer.
-        classes: number of classes.
-        classifier_activation: activation of the output layer (`"softmax"`, None for logits).
-        fast_path: TensorFlow loop of the peephole layers (see `zoo.layers.PeepholeLSTM`).
-        weights: None or the path to a weights file.
-        name: model name.
-        peepholes: False builds plain `keras.layers.LSTM` layers (`lstm_1`, ...) instead of
-            peephole ones, the ablation of Gers et al. 2002 (the same as `cell="lstm"`; no effect
-            on the other cells).
-        cell: the recurrent cell of every layer: `"peephole"` (`zoo.layers.PeepholeLSTM`,
-            layers `peephole_lstm_k`), `"lstm"` (`keras.layers.LSTM`, `lstm_k`), `"gru"`
-            (`keras.layers.GRU`, reset gate after the recurrent product, `gru_k`) or `"simple"`
-            (`keras.layers.SimpleRNN`, tanh, `simple_rnn_k`); a search-space choice.
-
-    Returns:
-        A `keras.Model` from `(batch, steps[, features])` to `(batch, classes)`.
+@register_model(**CLASSIFIER_CARD, family="peephole_lstm", paper=PAPER,
+                description="Peephole LSTM sequence classifier (token ids or feature vectors in, "
+                            "classes out)",
+                search_space=lstm_search_space(bidirectional=True, cell="peephole"),
+                bench_peer="keras.layers.LSTM")
+def peephole_lstm_classifier(input_shape=None, vocabulary_size=20000, embedding_dim=128,
+                             mask_zero=True, units=(128,), bidirectional=False, dropout=0.0,
+                             recurrent_dropout=0.0, classes=2, classifier_activation="softmax",
+                             fast_path="auto", weights=None, name="peephole_lstm_classifier",
+                             peepholes=None, cell="peephole"):
+    """Peephole LSTM sequence classifier: `zoo.models.recurrent.recurrent_classifier` with
+    `cell="peephole"` (see there for the arguments); `peepholes=False` is the deprecated way to
+    say `cell="lstm"`.
 
     Reference:
         Gers, Schraudolph & Schmidhuber 2002, Learning Precise Timing with LSTM Recurrent
@@ -267,89 +87,26 @@ def peephole_lstm_classifier(
         >>> tuple(model(np.array([[3, 1, 4, 1, 5]])).shape)
         (1, 4)
     """
-    units, cell = _check_common(name, units, bidirectional, dropout, recurrent_dropout, fast_path,
-                                weights, peepholes, cell)
-    if vocabulary_size is not None and not _is_int(vocabulary_size, 2):
-        raise ValueError(
-            "`vocabulary_size` must be None (feature-vector inputs) or an integer of at least 2. "
-            f"Received: vocabulary_size={vocabulary_size!r}"
-        )
-    if not _is_int(embedding_dim):
-        raise ValueError(
-            f"`embedding_dim` must be a positive integer. Received: embedding_dim={embedding_dim!r}"
-        )
-    if not isinstance(mask_zero, bool):
-        raise ValueError(f"`mask_zero` must be True or False. Received: mask_zero={mask_zero!r}")
-    if not _is_int(classes):
-        raise ValueError(f"`classes` must be an integer of at least 1. Received: classes={classes!r}")
-    _check_activation("classifier_activation", classifier_activation)
-    if vocabulary_size is not None:
-        shape = _check_shape((None,) if input_shape is None else input_shape, 1, "(steps,)")
-        inputs = keras.Input(shape, dtype="int32", name="token_ids")
-        x = keras.layers.Embedding(vocabulary_size, embedding_dim, mask_zero=mask_zero,
-                                   name="embedding")(inputs)
-    else:
-        if input_shape is None:
-            raise ValueError(
-                "With `vocabulary_size=None` (feature-vector inputs), `input_shape` must be given "
-                "as (steps, features). Received: input_shape=None"
-            )
-        shape = _check_shape(input_shape, 2, "(steps, features)")
-        inputs = keras.Input(shape, name="features")
-        x = inputs
-    x = _stack(x, units, bidirectional, dropout, recurrent_dropout, fast_path, False, cell)
-    outputs = keras.layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    return _finish(keras.Model(inputs, outputs, name=name), name, weights)
+    return recurrent_classifier(
+        input_shape=input_shape, vocabulary_size=vocabulary_size, embedding_dim=embedding_dim,
+        mask_zero=mask_zero, units=units, bidirectional=bidirectional, dropout=dropout,
+        recurrent_dropout=recurrent_dropout, classes=classes,
+        classifier_activation=classifier_activation, fast_path=fast_path, weights=weights,
+        name=name, cell=_cell(cell, peepholes, "peephole_lstm_classifier"))
 
 
-@register_model(
-    family="peephole_lstm",
-    task="sequence_regression",
-    paper=PAPER,
-    input_shape=(100, 1),
-    flops_input_shapes=[(FLOPS_STEPS, 1)],
-    test_overrides=dict(input_shape=(12, 2), units=(8, 8), horizon=3),
-    description="Peephole LSTM forecaster (feature vectors in, one or several future values out)",
-    search_space=lstm_search_space(bidirectional=False, cell="peephole"),
-)
-def peephole_lstm_regressor(
-    input_shape=(100, 1),
-    units=(64,),
-    bidirectional=False,
-    dropout=0.0,
-    recurrent_dropout=0.0,
-    horizon=1,
-    targets=1,
-    output_activation=None,
-    fast_path="auto",
-    weights=None,
-    name="peephole_lstm_regressor",
-    peepholes=True,
-    cell="peephole",
-):
-    """Sequence regressor / forecaster of stacked recurrent layers: peephole LSTM by default, or
-    plain LSTM, GRU or tanh RNN layers (`cell`).
-
-    Feature vectors in, the last state of the top layer into a linear layer giving the next
-    `horizon` values of `targets` series.
-
-    Args:
-        input_shape: `(steps, features)`; `steps` may be None.
-        units: state size of each stacked layer, an int for one layer.
-        bidirectional: wrap each layer in `keras.layers.Bidirectional`.
-        dropout, recurrent_dropout: dropout rates of every recurrent layer.
-        horizon: number of future steps predicted.
-        targets: number of series predicted at each future step.
-        output_activation: activation of the output layer (None: linear).
-        fast_path: TensorFlow loop of the peephole layers (see `zoo.layers.PeepholeLSTM`).
-        weights: None or the path to a weights file.
-        name: model name.
-        peepholes: False builds plain `keras.layers.LSTM` layers instead (see the classifier).
-        cell: `"peephole"`, `"lstm"`, `"gru"` or `"simple"` (see the classifier).
-
-    Returns:
-        A `keras.Model` from `(batch, steps, features)` to `(batch, horizon)` when `targets` is
-        1, else `(batch, horizon, targets)`.
+@register_model(**REGRESSOR_CARD, family="peephole_lstm", paper=PAPER,
+                description="Peephole LSTM forecaster (feature vectors in, one or several future "
+                            "values out)",
+                search_space=lstm_search_space(bidirectional=False, cell="peephole"),
+                bench_peer="keras.layers.LSTM")
+def peephole_lstm_regressor(input_shape=(100, 1), units=(64,), bidirectional=False, dropout=0.0,
+                            recurrent_dropout=0.0, horizon=1, targets=1, output_activation=None,
+                            fast_path="auto", weights=None, name="peephole_lstm_regressor",
+                            peepholes=None, cell="peephole"):
+    """Peephole LSTM sequence regressor / forecaster: `zoo.models.recurrent.recurrent_regressor`
+    with `cell="peephole"` (see there for the arguments); `peepholes=False` is the deprecated way
+    to say `cell="lstm"`.
 
     Reference:
         Gers, Schraudolph & Schmidhuber 2002, Learning Precise Timing with LSTM Recurrent
@@ -361,170 +118,8 @@ def peephole_lstm_regressor(
         >>> tuple(model(np.zeros((2, 50, 1), "float32")).shape)
         (2, 5)
     """
-    units, cell = _check_common(name, units, bidirectional, dropout, recurrent_dropout, fast_path,
-                                weights, peepholes, cell)
-    shape = _check_shape(input_shape, 2, "(steps, features)")
-    if not _is_int(horizon):
-        raise ValueError(f"`horizon` must be a positive integer. Received: horizon={horizon!r}")
-    if not _is_int(targets):
-        raise ValueError(f"`targets` must be a positive integer. Received: targets={targets!r}")
-    _check_activation("output_activation", output_activation)
-    inputs = keras.Input(shape, name="features")
-    x = _stack(inputs, units, bidirectional, dropout, recurrent_dropout, fast_path, False, cell)
-    x = keras.layers.Dense(horizon * targets, activation=output_activation, name="predictions")(x)
-    if targets > 1:
-        x = keras.layers.Reshape((horizon, targets), name="forecast")(x)
-    return _finish(keras.Model(inputs, x, name=name), name, weights)
-
-
-# -- the other cells under the same heads (family `recurrent`) --------------------------------
-# Each variant is the classifier or regressor builder at another default `cell` (and name); the
-# arguments, sizes and heads are the same, and `cell` may still name another cell (a search-space
-# choice).
-
-_CELL_TITLE = {"simple": "Plain tanh RNN", "gru": "GRU", "lstm": "LSTM (no peepholes)"}
-
-
-def _register_variant(fn, cell, task):
-    """Registers `fn` (family `recurrent`) with its own search space, whose cell choice starts
-    at `cell`."""
-    head = "classifier" if task == "sequence_classification" else "regressor"
-    if head == "classifier":
-        over = dict(input_shape=(None,), flops_input_shapes=[(FLOPS_STEPS,)],
-                    test_overrides=dict(vocabulary_size=50, embedding_dim=8, units=(8, 6),
-                                        bidirectional=True, classes=3))
-        what = "(token ids or feature vectors in, classes out)"
-    else:
-        over = dict(input_shape=(100, 1), flops_input_shapes=[(FLOPS_STEPS, 1)],
-                    test_overrides=dict(input_shape=(12, 2), units=(8, 8), horizon=3))
-        what = "(feature vectors in, one or several future values out)"
-    return register_model(
-        fn, family="recurrent", task=task, paper=PAPERS[cell],
-        description=f"{_CELL_TITLE[cell]} sequence {head} {what}",
-        search_space=lstm_search_space(bidirectional=head == "classifier", cell=cell), **over,
-    )
-
-
-def simple_rnn_classifier(input_shape=None, vocabulary_size=20000, embedding_dim=128,
-                          mask_zero=True, units=(128,), bidirectional=False, dropout=0.0,
-                          recurrent_dropout=0.0, classes=2, classifier_activation="softmax",
-                          fast_path="auto", weights=None, name="simple_rnn_classifier",
-                          cell="simple"):
-    """Plain tanh RNN classifier: `peephole_lstm_classifier` with `cell="simple"`
-    (`keras.layers.SimpleRNN` layers `simple_rnn_k`; see there for the arguments).
-
-    h_t = tanh(W x_t + U h_{t-1} + b): units (inputs + units + 1) parameters per layer.
-
-    Reference:
-        Elman 1990, Finding Structure in Time (Cognitive Science 14).
-
-    Example:
-        >>> import zoo
-        >>> zoo.simple_rnn_classifier(vocabulary_size=100, units=8).get_layer("simple_rnn_1").units
-        8
-    """
-    return peephole_lstm_classifier(**locals())
-
-
-def simple_rnn_regressor(input_shape=(100, 1), units=(64,), bidirectional=False, dropout=0.0,
-                         recurrent_dropout=0.0, horizon=1, targets=1, output_activation=None,
-                         fast_path="auto", weights=None, name="simple_rnn_regressor",
-                         cell="simple"):
-    """Plain tanh RNN regressor: `peephole_lstm_regressor` with `cell="simple"` (see there).
-
-    Reference:
-        Elman 1990, Finding Structure in Time (Cognitive Science 14).
-
-    Example:
-        >>> import zoo
-        >>> zoo.simple_rnn_regressor(input_shape=(50, 2), units=8).count_params()
-        97
-    """
-    return peephole_lstm_regressor(**locals())
-
-
-def gru_classifier(input_shape=None, vocabulary_size=20000, embedding_dim=128, mask_zero=True,
-                   units=(128,), bidirectional=False, dropout=0.0, recurrent_dropout=0.0,
-                   classes=2, classifier_activation="softmax", fast_path="auto", weights=None,
-                   name="gru_classifier", cell="gru"):
-    """GRU classifier: `peephole_lstm_classifier` with `cell="gru"` (`keras.layers.GRU` layers
-    `gru_k`, Keras' default `reset_after=True`; see there for the arguments).
-
-    Update and reset gates and the candidate state, each with input and recurrent biases
-    (`reset_after`): 3 units (inputs + units + 2) parameters per layer.
-
-    Reference:
-        Cho et al. 2014, Learning Phrase Representations using RNN Encoder-Decoder for
-        Statistical Machine Translation (EMNLP).
-
-    Example:
-        >>> import zoo
-        >>> zoo.gru_classifier(vocabulary_size=100, units=8).get_layer("gru_1").units
-        8
-    """
-    return peephole_lstm_classifier(**locals())
-
-
-def gru_regressor(input_shape=(100, 1), units=(64,), bidirectional=False, dropout=0.0,
-                  recurrent_dropout=0.0, horizon=1, targets=1, output_activation=None,
-                  fast_path="auto", weights=None, name="gru_regressor", cell="gru"):
-    """GRU regressor: `peephole_lstm_regressor` with `cell="gru"` (see there).
-
-    Reference:
-        Cho et al. 2014, Learning Phrase Representations using RNN Encoder-Decoder for
-        Statistical Machine Translation (EMNLP).
-
-    Example:
-        >>> import zoo
-        >>> zoo.gru_regressor(input_shape=(50, 2), units=8).count_params()
-        297
-    """
-    return peephole_lstm_regressor(**locals())
-
-
-def lstm_classifier(input_shape=None, vocabulary_size=20000, embedding_dim=128, mask_zero=True,
-                    units=(128,), bidirectional=False, dropout=0.0, recurrent_dropout=0.0,
-                    classes=2, classifier_activation="softmax", fast_path="auto", weights=None,
-                    name="lstm_classifier", cell="lstm"):
-    """LSTM classifier without peepholes: `peephole_lstm_classifier` with `cell="lstm"`
-    (`keras.layers.LSTM` layers `lstm_k`, forget-gate bias 1; see there for the arguments).
-
-    Input, forget and output gates and the candidate: 4 units (inputs + units + 1) parameters
-    per layer.
-
-    Reference:
-        Hochreiter & Schmidhuber 1997, Long Short-Term Memory (Neural Computation 9); the
-        forget gate of Gers, Schmidhuber & Cummins 2000.
-
-    Example:
-        >>> import zoo
-        >>> zoo.lstm_classifier(vocabulary_size=100, units=8).get_layer("lstm_1").units
-        8
-    """
-    return peephole_lstm_classifier(**locals())
-
-
-def lstm_regressor(input_shape=(100, 1), units=(64,), bidirectional=False, dropout=0.0,
-                   recurrent_dropout=0.0, horizon=1, targets=1, output_activation=None,
-                   fast_path="auto", weights=None, name="lstm_regressor", cell="lstm"):
-    """LSTM regressor without peepholes: `peephole_lstm_regressor` with `cell="lstm"` (see
-    there).
-
-    Reference:
-        Hochreiter & Schmidhuber 1997, Long Short-Term Memory (Neural Computation 9).
-
-    Example:
-        >>> import zoo
-        >>> zoo.lstm_regressor(input_shape=(50, 2), units=8).count_params()
-        361
-    """
-    return peephole_lstm_regressor(**locals())
-
-
-for _fn, _cell in ((simple_rnn_classifier, "simple"), (gru_classifier, "gru"),
-                   (lstm_classifier, "lstm")):
-    _register_variant(_fn, _cell, "sequence_classification")
-for _fn, _cell in ((simple_rnn_regressor, "simple"), (gru_regressor, "gru"),
-                   (lstm_regressor, "lstm")):
-    _register_variant(_fn, _cell, "sequence_regression")
-del _fn, _cell
+    return recurrent_regressor(
+        input_shape=input_shape, units=units, bidirectional=bidirectional, dropout=dropout,
+        recurrent_dropout=recurrent_dropout, horizon=horizon, targets=targets,
+        output_activation=output_activation, fast_path=fast_path, weights=weights, name=name,
+        cell=_cell(cell, peepholes, "peephole_lstm_regressor"))

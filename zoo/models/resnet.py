@@ -40,6 +40,8 @@ __all__ = [
     "resnet50v2",
     "resnet101v2",
     "resnet152v2",
+    "preprocess_input",
+    "decode_predictions",
 ]
 
 PAPER_V1 = (
@@ -68,29 +70,20 @@ IMAGENET_MD5 = {
 }
 
 
-def _register_imagenet(model_name):
+def _imagenet(model_name):
+    """keras.applications' ImageNet files of `model_name` (with and without the top; md5 hashes)."""
+    specs = []
     for include_top, md5 in zip((True, False), IMAGENET_MD5[model_name]):
         suffix = "" if include_top else "_notop"
         file_name = f"{model_name}_weights_tf_dim_ordering_tf_kernels{suffix}.h5"
-        _weights.register_weights(
-            _weights.WeightsSpec(
-                model=model_name,
-                name="imagenet",
-                include_top=include_top,
-                url=BASE_WEIGHTS_PATH + file_name,
-                sha256=md5,
-                hash_algorithm="md5",
-                file_name=file_name,
-                classes=1000 if include_top else None,
-                layout="legacy_h5",
-                # the input normalisation these weights expect (their `preprocess_input`)
-                preprocessing="tf" if model_name.endswith("v2") else "caffe",
-            )
-        )
-
-
-for _model_name in IMAGENET_MD5:
-    _register_imagenet(_model_name)
+        specs.append(_weights.WeightsSpec(
+            model=model_name, name="imagenet", include_top=include_top,
+            url=BASE_WEIGHTS_PATH + file_name, file_hash=md5, hash_algorithm="md5",
+            file_name=file_name, classes=1000 if include_top else None, layout="legacy_h5",
+            # the input normalisation these weights expect (their `preprocess_input`)
+            preprocessing="tf" if model_name.endswith("v2") else "caffe",
+        ))
+    return tuple(specs)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -192,6 +185,7 @@ def _stages(x, depths, preact):
     return x
 
 
+# Long only by its docstring (every argument documented); the code is 58 lines.
 def build_resnet(
     depths,
     preact,
@@ -271,39 +265,13 @@ def build_resnet(
     )
 
 
-def _variant(depth, preact):
+def _documented(depth, preact):
+    """Decorator: the docstring of the ResNet-`depth` builder (v2 with `preact`)."""
     suffix = "v2" if preact else ""
-    model_name = f"resnet{depth}{suffix}"
-    paper = PAPER_V2 if preact else PAPER_V1
     kind = "pre-activation (v2)" if preact else "v1"
 
-    def builder(
-        include_top=True,
-        weights=None,
-        input_tensor=None,
-        input_shape=None,
-        pooling=None,
-        classes=1000,
-        classifier_activation="softmax",
-        name=model_name,
-    ):
-        return build_resnet(
-            DEPTHS[depth],
-            preact,
-            include_top=include_top,
-            weights=weights,
-            input_tensor=input_tensor,
-            input_shape=input_shape,
-            pooling=pooling,
-            classes=classes,
-            classifier_activation=classifier_activation,
-            name=name,
-            model_name=model_name,
-        )
-
-    builder.__name__ = builder.__qualname__ = model_name
-    builder.__module__ = __name__
-    builder.__doc__ = f"""ResNet-{depth} {kind}, layer for layer keras.applications'
+    def document(fn):
+        fn.__doc__ = f"""ResNet-{depth} {kind}, layer for layer keras.applications'
     ResNet{depth}{suffix.upper()}.
 
     Args:
@@ -326,27 +294,17 @@ def _variant(depth, preact):
         zoo.core.weights.WeightsMismatchError: a weights file that does not fit.
 
     Reference:
-        {paper}
+        {PAPER_V2 if preact else PAPER_V1}
 
     Example:
         >>> import zoo
-        >>> model = zoo.{model_name}(weights=None, classes=10, input_shape=(64, 64, 3))
+        >>> model = zoo.resnet{depth}{suffix}(weights=None, classes=10, input_shape=(64, 64, 3))
         >>> model.output.shape
         (None, 10)
     """
-    return register_model(
-        builder,
-        family="resnet",
-        task="image_classification",
-        paper=paper,
-        input_shape=(DEFAULT_SIZE, DEFAULT_SIZE, 3),
-        test_overrides={"input_shape": (32, 32, 3), "classes": 5},
-        description=f"ResNet-{depth} {kind} bottleneck network (keras.applications layout)",
-        min_input_size=MIN_SIZE,
-        search_space=resnet_search_space,
-        # keras.applications' `preprocess_input` for this layout (served by default)
-        preprocessing="tf" if preact else "caffe",
-    )
+        return fn
+
+    return document
 
 
 def resnet_search_space(hp):
@@ -363,12 +321,80 @@ def resnet_search_space(hp):
     return out
 
 
-resnet50 = _variant(50, False)
-resnet101 = _variant(101, False)
-resnet152 = _variant(152, False)
-resnet50v2 = _variant(50, True)
-resnet101v2 = _variant(101, True)
-resnet152v2 = _variant(152, True)
+def _card(depth, preact):
+    """What the cards of ResNet-`depth` (v2 with `preact`) register beside the builder."""
+    suffix, kind = ("v2", "pre-activation (v2)") if preact else ("", "v1")
+    return dict(
+        family="resnet", task="image_classification", paper=PAPER_V2 if preact else PAPER_V1,
+        input_shape=(DEFAULT_SIZE, DEFAULT_SIZE, 3),
+        test_overrides={"input_shape": (32, 32, 3), "classes": 5},
+        description=f"ResNet-{depth} {kind} bottleneck network (keras.applications layout)",
+        min_input_size=MIN_SIZE, search_space=resnet_search_space,
+        # keras.applications' `preprocess_input` for this layout (served by default)
+        preprocessing="tf" if preact else "caffe",
+        bench_peer=f"keras.applications.ResNet{depth}{suffix.upper()}",
+        weights=_imagenet(f"resnet{depth}{suffix}"),
+    )
+
+
+@register_model(**_card(50, False))
+@_documented(50, False)
+def resnet50(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None,
+             classes=1000, classifier_activation="softmax", name="resnet50"):
+    return build_resnet(DEPTHS[50], False, include_top=include_top, weights=weights,
+                        input_tensor=input_tensor, input_shape=input_shape, pooling=pooling,
+                        classes=classes, classifier_activation=classifier_activation, name=name,
+                        model_name="resnet50")
+
+
+@register_model(**_card(101, False))
+@_documented(101, False)
+def resnet101(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None,
+              classes=1000, classifier_activation="softmax", name="resnet101"):
+    return build_resnet(DEPTHS[101], False, include_top=include_top, weights=weights,
+                        input_tensor=input_tensor, input_shape=input_shape, pooling=pooling,
+                        classes=classes, classifier_activation=classifier_activation, name=name,
+                        model_name="resnet101")
+
+
+@register_model(**_card(152, False))
+@_documented(152, False)
+def resnet152(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None,
+              classes=1000, classifier_activation="softmax", name="resnet152"):
+    return build_resnet(DEPTHS[152], False, include_top=include_top, weights=weights,
+                        input_tensor=input_tensor, input_shape=input_shape, pooling=pooling,
+                        classes=classes, classifier_activation=classifier_activation, name=name,
+                        model_name="resnet152")
+
+
+@register_model(**_card(50, True))
+@_documented(50, True)
+def resnet50v2(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None,
+               classes=1000, classifier_activation="softmax", name="resnet50v2"):
+    return build_resnet(DEPTHS[50], True, include_top=include_top, weights=weights,
+                        input_tensor=input_tensor, input_shape=input_shape, pooling=pooling,
+                        classes=classes, classifier_activation=classifier_activation, name=name,
+                        model_name="resnet50v2")
+
+
+@register_model(**_card(101, True))
+@_documented(101, True)
+def resnet101v2(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None,
+                classes=1000, classifier_activation="softmax", name="resnet101v2"):
+    return build_resnet(DEPTHS[101], True, include_top=include_top, weights=weights,
+                        input_tensor=input_tensor, input_shape=input_shape, pooling=pooling,
+                        classes=classes, classifier_activation=classifier_activation, name=name,
+                        model_name="resnet101v2")
+
+
+@register_model(**_card(152, True))
+@_documented(152, True)
+def resnet152v2(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None,
+                classes=1000, classifier_activation="softmax", name="resnet152v2"):
+    return build_resnet(DEPTHS[152], True, include_top=include_top, weights=weights,
+                        input_tensor=input_tensor, input_shape=input_shape, pooling=pooling,
+                        classes=classes, classifier_activation=classifier_activation, name=name,
+                        model_name="resnet152v2")
 
 
 def preprocess_input(x, data_format=None, version=1):

@@ -6,7 +6,13 @@ Read by `zoo list` and `zoo info` without building anything; written by `python 
 
 MODULE = 'zoo.models.transformer'
 
-EXPORTS = ['transformer', 'transformer_base', 'transformer_big', 'transformer_classifier']
+EXPORTS = [
+    'transformer_seq2seq',
+    'transformer_base',
+    'transformer_big',
+    'transformer_classifier',
+    'transformer',
+]
 
 CARDS = {
     'transformer_base': {
@@ -17,15 +23,15 @@ CARDS = {
         'paper': 'Vaswani et al. 2017, Attention Is All You Need, arXiv:1706.03762',
         'params': 63082496,
         'trainable_params': 63082496,
-        'flops': 4106485760,
-        'flops_unit': 'multiply-adds per example, at input shapes (64,), (64,) (sequence length 64, as declared for counting)',
-        'flops_input_shapes': [(64,), (64,)],
+        'macs': 4106485760,
+        'macs_unit': 'multiply-adds per example, at input shapes (64,), (64,) (sequence length 64, as declared for counting)',
+        'macs_input_shapes': [(64,), (64,)],
         'input_shape': {'source_ids': (None,), 'target_ids': (None,)},
         'inputs': [(None, None), (None, None)],
         'outputs': [(None, None, 37000)],
         'defaults': {
-            'vocab_size': 37000,
-            'target_vocab_size': None,
+            'vocabulary_size': 37000,
+            'target_vocabulary_size': None,
             'num_layers': 6,
             'd_model': 512,
             'd_ff': 2048,
@@ -60,15 +66,15 @@ CARDS = {
         'paper': 'Vaswani et al. 2017, Attention Is All You Need, arXiv:1706.03762',
         'params': 214245376,
         'trainable_params': 214245376,
-        'flops': 13850116096,
-        'flops_unit': 'multiply-adds per example, at input shapes (64,), (64,) (sequence length 64, as declared for counting)',
-        'flops_input_shapes': [(64,), (64,)],
+        'macs': 13850116096,
+        'macs_unit': 'multiply-adds per example, at input shapes (64,), (64,) (sequence length 64, as declared for counting)',
+        'macs_input_shapes': [(64,), (64,)],
         'input_shape': {'source_ids': (None,), 'target_ids': (None,)},
         'inputs': [(None, None), (None, None)],
         'outputs': [(None, None, 37000)],
         'defaults': {
-            'vocab_size': 37000,
-            'target_vocab_size': None,
+            'vocabulary_size': 37000,
+            'target_vocabulary_size': None,
             'num_layers': 6,
             'd_model': 1024,
             'd_ff': 4096,
@@ -103,14 +109,14 @@ CARDS = {
         'paper': 'Vaswani et al. 2017, Attention Is All You Need, arXiv:1706.03762',
         'params': 8279554,
         'trainable_params': 8279554,
-        'flops': 209715712,
-        'flops_unit': 'multiply-adds per example, at input shapes (64,) (sequence length 64, as declared for counting)',
-        'flops_input_shapes': [(64,)],
+        'macs': 209715712,
+        'macs_unit': 'multiply-adds per example, at input shapes (64,) (sequence length 64, as declared for counting)',
+        'macs_input_shapes': [(64,)],
         'input_shape': (None,),
         'inputs': [(None, None)],
         'outputs': [(None, 2)],
         'defaults': {
-            'vocab_size': 20000,
+            'vocabulary_size': 20000,
             'classes': 2,
             'num_layers': 4,
             'd_model': 256,

@@ -25,7 +25,8 @@ Reference:
 Example:
     >>> import numpy as np, zoo
     >>> from zoo.models.transformer_decoding import translate
-    >>> model = zoo.transformer(vocab_size=20, num_layers=1, d_model=16, d_ff=32, num_heads=2)
+    >>> model = zoo.transformer_seq2seq(vocabulary_size=20, num_layers=1, d_model=16, d_ff=32,
+    ...                                 num_heads=2)
     >>> out = translate(model, np.array([[5, 6, 7, 2]], "int32"), max_length=6, beam_size=2)
     >>> tuple(out["target_ids"].shape), tuple(out["scores"].shape)
     ((1, 6), (1,))
@@ -132,7 +133,8 @@ def greedy_decode(model, source_ids, max_length=64, start_id=1, end_id=2, pad_id
 
     Example:
         >>> import numpy as np, zoo
-        >>> model = zoo.transformer(vocab_size=20, num_layers=1, d_model=16, d_ff=32, num_heads=2)
+        >>> model = zoo.transformer_seq2seq(vocabulary_size=20, num_layers=1, d_model=16, d_ff=32,
+        ...                                 num_heads=2)
         >>> out = greedy_decode(model, np.array([[5, 6, 2]], "int32"), max_length=4)
         >>> tuple(out["target_ids"].shape)
         (1, 4)
@@ -179,6 +181,8 @@ def _gather_beams(x, beam_index, batch, beams):
     return ops.reshape(out, (batch, beams) + tuple(x.shape[1:]))
 
 
+# Long by design: one while_loop whose `cond` and `body` close over the beam state; pulling them
+# out would pass ten tensors around. The body follows Wu et al. 2016 (section 7) step by step.
 def beam_search(model, source_ids, max_length=64, beam_size=4, alpha=0.6, start_id=1, end_id=2,
                 pad_id=0, cache=True):
     """Beam search with GNMT length penalty (section 6.1 of the paper: beam 4, alpha 0.6).
@@ -200,7 +204,8 @@ def beam_search(model, source_ids, max_length=64, beam_size=4, alpha=0.6, start_
 
     Example:
         >>> import numpy as np, zoo
-        >>> model = zoo.transformer(vocab_size=20, num_layers=1, d_model=16, d_ff=32, num_heads=2)
+        >>> model = zoo.transformer_seq2seq(vocabulary_size=20, num_layers=1, d_model=16, d_ff=32,
+        ...                                 num_heads=2)
         >>> out = beam_search(model, np.array([[5, 6, 2]], "int32"), max_length=4, beam_size=3)
         >>> tuple(out["target_ids"].shape)
         (1, 4)
@@ -307,7 +312,8 @@ def translate(model, source_ids, max_length=64, beam_size=4, alpha=0.6, start_id
 
     Example:
         >>> import numpy as np, tensorflow as tf, zoo
-        >>> model = zoo.transformer(vocab_size=20, num_layers=1, d_model=16, d_ff=32, num_heads=2)
+        >>> model = zoo.transformer_seq2seq(vocabulary_size=20, num_layers=1, d_model=16, d_ff=32,
+        ...                                 num_heads=2)
         >>> serve = tf.function(lambda ids: translate(model, ids, max_length=5),
         ...                     input_signature=[tf.TensorSpec([None, None], tf.int32)])
         >>> tuple(serve(tf.constant([[4, 5, 2, 0]]))["target_ids"].shape)

@@ -2,7 +2,7 @@
 serving, `zoo.tasks.image_discrimination`).
 
 * Training: sparse categorical cross-entropy (optionally label-smoothed) and accuracy; a model with
-  auxiliary heads (GoogLeNet's `aux_logits=True`) adds `aux_weight` (0.3, Szegedy et al. 2014
+  auxiliary heads (GoogLeNet's `aux_logits=True`) adds `aux_loss_weight` (0.3, Szegedy et al. 2014
   section 5) times each head's loss.
 * Data (`zoo train NAME`): the embedded scikit-learn digits (upsampled to 32x32, no download), a
   TFDS name (`cifar10`, `imagenet2012`, ...) or a folder of class folders; pixels scaled to
@@ -28,6 +28,7 @@ from typing import Any, Dict
 import tensorflow as tf
 
 from zoo import data as zdata
+from zoo.core.moved import renamed_arguments, warn_renamed
 from zoo.roles.serving import (
     Endpoint,
     TensorDoc,
@@ -48,7 +49,8 @@ class ImageClassification(Task):
 
     Args:
         label_smoothing: cross-entropy label smoothing.
-        aux_weight: weight of each auxiliary head's loss (models with several outputs).
+        aux_loss_weight: weight of each auxiliary head's loss (models with several outputs;
+            `aux_weight` is its deprecated name).
         from_logits: None: from the model (`zoo.core.conventions.output_is_probability`).
     """
 
@@ -58,12 +60,13 @@ class ImageClassification(Task):
     flag_defaults = dict(epochs=10, batch_size=64, learning_rate=1e-3, schedule="cosine",
                           warmup_steps=50)
 
-    def __init__(self, label_smoothing=0.0, aux_weight=0.3, from_logits=None, bn_momentum=None):
+    @renamed_arguments(aux_weight="aux_loss_weight")
+    def __init__(self, label_smoothing=0.0, aux_loss_weight=0.3, from_logits=None, bn_momentum=None):
         if not 0 <= float(label_smoothing) < 1:
             raise ValueError(f"`label_smoothing` must be in [0, 1). "
                              f"Received: label_smoothing={label_smoothing!r}")
         self.label_smoothing = float(label_smoothing)
-        self.aux_weight = float(aux_weight)
+        self.aux_loss_weight = float(aux_loss_weight)
         self.from_logits = from_logits
         self.bn_momentum = bn_momentum
 
@@ -77,9 +80,9 @@ class ImageClassification(Task):
         loss_sum = tf.reduce_sum(per)
         stats = {"loss_sum": loss_sum, "accuracy_sum": tf.reduce_sum(correct),
                  "count": tf.cast(tf.shape(per)[0], tf.float32)}
-        if training and self.aux_weight:
+        if training and self.aux_loss_weight:
             for aux in heads[1:]:
-                loss_sum += self.aux_weight * tf.reduce_sum(
+                loss_sum += self.aux_loss_weight * tf.reduce_sum(
                     classification_forward(aux, y, from_logits, self.label_smoothing)[0])
         return loss_sum, stats
 
@@ -167,7 +170,13 @@ class ImageClassification(Task):
 
     def tuning_task(self, training):
         return type(self)(label_smoothing=float(training.get("label_smoothing", 0.0) or 0.0),
-                          aux_weight=float(training.get("aux_loss_weight", 0.3)))
+                          aux_loss_weight=float(training.get("aux_loss_weight", 0.3)))
+
+    @property
+    def aux_weight(self):
+        """Deprecated name of `aux_loss_weight`."""
+        warn_renamed("ImageClassification.aux_weight", "ImageClassification.aux_loss_weight")
+        return self.aux_loss_weight
 
 
 def limit_eval(src, n):

@@ -29,7 +29,7 @@ class TextClassification(SequenceClassification):
                           warmup_steps=50)
 
     def search_data(self, spec, base, *, eval_examples=256, num_train=2048, seed=0):
-        return limit_eval(digits_tokens_source(seed), eval_examples), dict(vocab_size=18, classes=10)
+        return limit_eval(digits_tokens_source(seed), eval_examples), dict(vocabulary_size=18, classes=10)
 
 
 TASK = TextClassification

@@ -152,7 +152,7 @@ class Translation(Task):
         info = src.info
         self.max_length = info["target_len"] - 1
         v = info["vocab_size"]
-        return src, dict(vocab_size=v, source_vocab_size=v, target_vocab_size=v,
+        return src, dict(vocabulary_size=v, target_vocabulary_size=v,
                          max_length=info["target_len"])
 
     def after_training(self, trainer, args, source):
@@ -248,8 +248,8 @@ class Translation(Task):
                                     num_test=eval_examples, seed=seed,
                                     num_validation=eval_examples)
         v = src.info["vocab_size"]
-        return limit_eval(src, eval_examples), dict(vocab_size=v, source_vocab_size=v,
-                                                    target_vocab_size=v)
+        return limit_eval(src, eval_examples), dict(vocabulary_size=v,
+                                                    target_vocabulary_size=v)
 
     def quick_examples(self, model, rng, n):
         """Sequence reversal: `[source, target shifted right]` -> target."""

@@ -6,7 +6,6 @@ import sys
 
 from zoo.core.registry import parse_overrides, resolve_spec
 from zoo.core.spaces import TUNERS, format_space, grid_trials, restricted_space
-from zoo.tasks import space_of
 from zoo.tuning.settings import SearchSettings
 from zoo.tuning.transport import TOKEN_ENV, Refused, check_security, role_from_env
 
@@ -33,9 +32,13 @@ def _cmd_tune(args):
     if args.show_space:  # the space alone: no TensorFlow, no keras-tuner
         spec = resolve_spec(args.name)
         print(f"{spec.name}: {'declared' if spec.search_space else 'default (training only)'} search space")
-        for line in format_space(restricted_space(space_of(spec), _parse_restrict(args.set))):
+        space = spec.search_space
+        if space is None:  # the task's default (imports the task: TensorFlow)
+            from zoo.tasks import space_of
+            space = space_of(spec)
+        for line in format_space(restricted_space(space, _parse_restrict(args.set))):
             print("  " + line)
-        print(f"  grid: {len(grid_trials(space_of(spec), _parse_restrict(args.set)))} trials")
+        print(f"  grid: {len(grid_trials(space, _parse_restrict(args.set)))} trials")
         return 0
     security = check_security(oracle_address=args.oracle_address, tls_cert=args.tls_cert,
                               tls_key=args.tls_key, tls_ca=args.tls_ca, token_file=args.token_file,

@@ -30,7 +30,7 @@ class ZooHyperModel(kt.HyperModel):
     """Builds `spec` with the trial's builder overrides and trains it with its training params.
 
     By default on the recipes' data and trainer (`recipe_data`, `train_with_recipe_trainer`);
-    with `data_fn` / `train_fn` (or `tuning_data` / `tuning_train` in the card's `extra`) on
+    with `data_fn` / `train_fn` (or the spec's fields `tuning_data` / `tuning_train`) on
     those, through `model.fit` (`tuning_data`, `train_trial`).
     """
 
@@ -43,10 +43,9 @@ class ZooHyperModel(kt.HyperModel):
         self.base = dict(spec.test_overrides if base_overrides is None else base_overrides)
         self.space = restricted_space(space_of(spec), restrict)
         self.epochs = epochs
-        self.recipes = not (data_fn or train_fn or spec.extra.get("tuning_data")
-                            or spec.extra.get("tuning_train"))
-        self.data_fn = data_fn or spec.extra.get("tuning_data") or tuning_data
-        self.train_fn = train_fn or spec.extra.get("tuning_train") or train_trial
+        self.recipes = not (data_fn or train_fn or spec.tuning_data or spec.tuning_train)
+        self.data_fn = data_fn or spec.tuning_data or tuning_data
+        self.train_fn = train_fn or spec.tuning_train or train_trial
         self.steps_per_epoch = steps_per_epoch
         self.eval_examples = eval_examples
         self.batch_size = batch_size

@@ -11,7 +11,7 @@ counted again.
 
 Example:
     >>> import zoo
-    >>> from zoo.core.flops import count_macs
+    >>> from zoo.core.macs import count_macs
     >>> model = zoo.resnet50(weights=None)
     >>> round(count_macs(model) / 1e9, 2)   # He et al. 2015, Table 1: 3.8 x 10^9
     3.86
