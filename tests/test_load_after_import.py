@@ -64,3 +64,64 @@ def test_the_hook_loads_no_tensorflow_on_jax():
                          timeout=300, check=False)
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.strip().splitlines()[-1] == "True False"
+
+
+@pytest.fixture(scope="module")
+def saved_transformer_classifier(tmp_path_factory):
+    """A compiled Transformer classifier: its first-token pooling, loss and schedule are zoo's."""
+    import keras
+
+    import zoo
+    from zoo.layers import LabelSmoothedCrossEntropy, TransformerSchedule
+
+    model = zoo.transformer_classifier(vocabulary_size=20, num_layers=1, d_model=8, d_ff=16,
+                                       num_heads=2, max_length=8, classes=3, pooling="first")
+    model.compile(optimizer=keras.optimizers.Adam(TransformerSchedule(d_model=8, warmup_steps=4)),
+                  loss=LabelSmoothedCrossEntropy(epsilon=0.1, from_logits=False))
+    path = str(tmp_path_factory.mktemp("tc") / "tc.keras")
+    model.save(path)
+    x = np.random.default_rng(0).integers(1, 20, size=(2, 8)).astype("int32")
+    np.save(path + ".x.npy", x)
+    np.save(path + ".y.npy", keras.ops.convert_to_numpy(model(x)))
+    return path
+
+
+def _load_transformer(path):
+    code = (
+        "import zoo\nimport keras\nimport numpy as np\n"
+        f"model = keras.saving.load_model({path!r})\n"
+        f"y = keras.ops.convert_to_numpy(model(np.load({path + '.x.npy'!r})))\n"
+        f"np.testing.assert_allclose(y, np.load({path + '.y.npy'!r}), rtol=1e-5, atol=1e-6)\n"
+        "print(type(model.get_layer('first_token')).__name__, type(model.loss).__name__,\n"
+        "      type(model.optimizer._learning_rate).__name__)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                          timeout=300, check=False)
+
+
+def test_a_compiled_transformer_file_loads_after_import_zoo(saved_transformer_classifier):
+    out = _load_transformer(saved_transformer_classifier)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.split() == ["FirstToken", "LabelSmoothedCrossEntropy", "TransformerSchedule"]
+
+
+def test_a_file_written_before_the_rename_of_first_token_loads(saved_transformer_classifier, tmp_path):
+    # files written before 0.2 name the pooling layer `zoo>_FirstToken`
+    import shutil
+    import zipfile
+
+    old = str(tmp_path / "old.keras")
+    with zipfile.ZipFile(saved_transformer_classifier) as src, zipfile.ZipFile(old, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "config.json":
+                assert b'"zoo>FirstToken"' in data
+                data = data.replace(b'"zoo>FirstToken"', b'"zoo>_FirstToken"').replace(
+                    b'"class_name": "FirstToken"', b'"class_name": "_FirstToken"')
+            dst.writestr(item, data)
+    for suffix in (".x.npy", ".y.npy"):
+        shutil.copy(saved_transformer_classifier + suffix, old + suffix)
+    out = _load_transformer(old)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.split()[0] == "FirstToken"
