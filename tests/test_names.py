@@ -185,3 +185,19 @@ def test_space_of_is_defined_once():
     assert not hasattr(cli, "space_of")
     assert "def space_of" not in inspect.getsource(hypermodel)
     assert "def space_of" in inspect.getsource(zoo.tasks)
+
+
+def test_the_old_task_kind_name_still_works_with_a_warning():
+    import argparse
+
+    from zoo.export import cli as export_cli
+    from zoo.tasks import task_class
+
+    with pytest.warns(DeprecationWarning, match="feature_classification"):
+        assert task_class("classification") is task_class("feature_classification")
+    parser = argparse.ArgumentParser()
+    export_cli.add_cli(parser.add_subparsers())
+    assert parser.parse_args(["export", "highway_net", "--task", "classification"]).task == "classification"
+    with pytest.raises(ValueError, match="feature_classification"):
+        from zoo.core.task_kinds import task_kind
+        task_kind("no_such_task")

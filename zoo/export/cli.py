@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from zoo.core.registry import parse_overrides
+from zoo.core.task_kinds import RENAMED_TASKS
 from zoo.tasks import EXPORT_TASKS
 
 __all__ = ["add_cli"]
@@ -86,8 +87,9 @@ def add_cli(subparsers):
     p = subparsers.add_parser("export", help="export a model as a SavedModel for TF Serving")
     p.add_argument("name", help="registered model name (also the served name)")
     p.add_argument("--keras-file", help="export this .keras file instead of building NAME")
-    p.add_argument("--task", choices=EXPORT_TASKS, default=None,
-                   help="default: the registered task of NAME")
+    p.add_argument("--task", choices=EXPORT_TASKS + tuple(RENAMED_TASKS), default=None,
+                   help="default: the registered task of NAME (the old names "
+                        f"{', '.join(RENAMED_TASKS)} warn and give the new ones)")
     p.add_argument("--export-dir", default="saved_models")
     p.add_argument("--version", type=int, default=None)
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="builder override (JSON value)")
