@@ -39,6 +39,7 @@ MOVED_MODULES = {
     "zoo.torch_weights": "zoo.core.torch_weights",
     "zoo.saving": "zoo.core.saving",
     "zoo.decoding": "zoo.models.transformer_decoding",
+    "zoo.models._transformer_decoding": "zoo.models.transformer_decoding",
     "zoo.gan": "zoo.models.dcgan_sampling",
     "zoo.problems": "zoo.data.problems",
     "zoo.tasks.base": "zoo.roles.task",

@@ -16,7 +16,7 @@ beta_1 0.9, beta_2 0.98, epsilon 1e-9 on that schedule). Decoding (greedy, beam 
 is in `zoo.models.transformer_decoding`; `encoder_decoder(model)` gives the encoder and decoder
 sub-models it uses
 without a cache, `cached_decoder(model)` the one-position-at-a-time decoder with key/value caches
-(both defined in `zoo.models._transformer_decoding`, imported here).
+(both defined in `zoo.models.transformer_decoding`, imported here).
 
 Reference:
     Vaswani et al. 2017, Attention Is All You Need, arXiv:1706.03762.
@@ -50,7 +50,7 @@ from zoo.layers.transformer_training import (  # noqa: F401 (their home until 0.
     LabelSmoothedCrossEntropy,
     TransformerSchedule,
 )
-from zoo.models._transformer_decoding import cached_decoder, encoder_decoder  # noqa: F401
+from zoo.models.transformer_decoding import cached_decoder, encoder_decoder  # noqa: F401
 
 __all__ = ["transformer_seq2seq", "transformer_base", "transformer_big", "transformer_classifier",
            "transformer"]
