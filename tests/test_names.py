@@ -176,17 +176,6 @@ def test_aux_weight_is_aux_loss_weight():
     assert ImageClassification().tuning_task({"aux_loss_weight": 0.2}).aux_loss_weight == 0.2
 
 
-def test_space_of_is_defined_once():
-    import inspect
-
-    import zoo.tasks
-    from zoo.tuning import cli, hypermodel
-
-    assert not hasattr(cli, "space_of")
-    assert "def space_of" not in inspect.getsource(hypermodel)
-    assert "def space_of" in inspect.getsource(zoo.tasks)
-
-
 def test_the_old_task_kind_name_still_works_with_a_warning():
     import argparse
 
