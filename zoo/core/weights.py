@@ -32,6 +32,7 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
+from zoo.core.lazy import lazy_attributes
 from zoo.core.moved import renamed_arguments, warn_renamed
 from zoo.core.saving import (  # noqa: F401  (save_model & co. are zoo.core.weights' names too)
     PREPROCESSING_ATTR,
@@ -151,11 +152,8 @@ def weight_names(model: str) -> List[str]:
     return sorted({name for (m, name, _top) in _WEIGHTS if m == model})
 
 
-def __getattr__(name):
-    if name == "sha256_of":  # one hashing function: `hash_of(path)` (sha256 by default)
-        warn_renamed("zoo.core.weights.sha256_of", "zoo.core.weights.hash_of")
-        return hash_of
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# one hashing function: `hash_of(path)` (sha256 by default)
+__getattr__ = lazy_attributes(__name__, {}, deprecated={"sha256_of": "zoo.core.weights:hash_of"})
 
 
 def cache_dir() -> str:

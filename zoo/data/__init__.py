@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 
-from zoo.core.moved import warn_renamed
+from zoo.core.lazy import lazy_attributes
 from zoo.data.graphs import PLANETOID_NAMES, graph_source, karate_source, planetoid_source
 from zoo.data.images import (
     AUGMENTATIONS,
@@ -118,11 +118,6 @@ def _unknown(name, close):
             f"file; or a TensorFlow Datasets name (`tfds.list_builders()`). Received: name={name!r}")
 
 
-_RENAMED = {"eval_pipeline": "evaluation_pipeline"}
-
-
-def __getattr__(name):
-    if name in _RENAMED:  # renamed in 0.2: the old name works for one release
-        warn_renamed(f"zoo.data.{name}", f"zoo.data.{_RENAMED[name]}")
-        return globals()[_RENAMED[name]]
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# renamed in 0.2: the old name works for one release
+__getattr__ = lazy_attributes(__name__, {"evaluation_pipeline": "zoo.data.source"},
+                              deprecated={"eval_pipeline": "evaluation_pipeline"})

@@ -19,7 +19,7 @@ import time
 import uuid
 from typing import Any, Dict, List
 
-from zoo.core.moved import warn_renamed
+from zoo.core.lazy import lazy_attributes
 from zoo.core.registry import check_folder_name, get_spec
 from zoo.core.saving import check_writable_folder
 from zoo.core.weights import preprocessing_of, set_preprocessing
@@ -40,11 +40,8 @@ __all__ = ["EXPORT_TASKS", "TMP_PREFIX", "export_model", "endpoints_for", "next_
 TMP_PREFIX = ".incomplete-"
 
 
-def __getattr__(name):  # the old name of EXPORT_TASKS, for one release
-    if name == "TASKS":
-        warn_renamed("zoo.export.archive.TASKS", "zoo.export.EXPORT_TASKS")
-        return EXPORT_TASKS
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# the old name of EXPORT_TASKS, for one release
+__getattr__ = lazy_attributes(__name__, {}, deprecated={"TASKS": "zoo.export:EXPORT_TASKS"})
 
 
 def _registered(name):

@@ -23,8 +23,7 @@ Example:
 
 from __future__ import annotations
 
-import importlib
-
+from zoo.core.lazy import lazy_attributes
 from zoo.core.moved import warn_renamed
 from zoo.core.registry import register_model
 from zoo.models.recurrent import (
@@ -46,11 +45,7 @@ _MOVED = ("gru_classifier", "gru_regressor", "lstm_classifier", "lstm_regressor"
           "MACS_STEPS")
 
 
-def __getattr__(name):
-    if name in _MOVED:
-        warn_renamed(f"zoo.models.peephole_lstm.{name}", f"zoo.models.recurrent.{name}")
-        return getattr(importlib.import_module("zoo.models.recurrent"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, {}, deprecated={n: f"zoo.models.recurrent:{n}" for n in _MOVED})
 
 
 def _cell(cell, peepholes, builder):
