@@ -24,7 +24,7 @@ import importlib.util
 import sys
 import warnings
 
-__all__ = ["MOVED_MODULES", "install", "renamed_arguments", "warn_renamed"]
+__all__ = ["MOVED_MODULES", "RenamedAttribute", "install", "renamed_arguments", "warn_renamed"]
 
 # old module path -> new module path
 MOVED_MODULES = {
@@ -112,3 +112,35 @@ def renamed_arguments(**renames):
         return wrapper
 
     return decorate
+
+
+class RenamedAttribute:
+    """A class attribute standing for a renamed attribute: reading or setting the old name reads
+    or sets the new one, with a `DeprecationWarning`.
+
+    Example:
+        >>> class Source:
+        ...     eval = RenamedAttribute("test")
+        ...     def __init__(self):
+        ...         self.test = 3
+        >>> import warnings
+        >>> with warnings.catch_warnings():
+        ...     warnings.simplefilter("ignore")
+        ...     Source().eval
+        3
+    """
+
+    def __init__(self, new: str):
+        self.new = new
+        self.old = None
+
+    def __set_name__(self, owner, name):
+        self.old = name
+
+    def __get__(self, obj, owner):
+        warn_renamed(f"{owner.__name__}.{self.old}", f"{owner.__name__}.{self.new}")
+        return getattr(owner if obj is None else obj, self.new)
+
+    def __set__(self, obj, value):
+        warn_renamed(f"{type(obj).__name__}.{self.old}", f"{type(obj).__name__}.{self.new}")
+        setattr(obj, self.new, value)

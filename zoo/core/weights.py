@@ -33,7 +33,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 from zoo.core.lazy import lazy_attributes
-from zoo.core.moved import renamed_arguments, warn_renamed
+from zoo.core.moved import RenamedAttribute, renamed_arguments
 from zoo.core.saving import (  # noqa: F401  (save_model & co. are zoo.core.weights' names too)
     PREPROCESSING_ATTR,
     SIDECAR_SUFFIX,
@@ -104,11 +104,7 @@ class WeightsSpec:
     hash_algorithm: str = "sha256"
     preprocessing: Optional[str] = None
 
-    @property
-    def sha256(self) -> str:
-        """Deprecated name of `file_hash` (which holds an md5 for keras.applications' files)."""
-        warn_renamed("WeightsSpec.sha256", "WeightsSpec.file_hash")
-        return self.file_hash
+    sha256 = RenamedAttribute("file_hash")  # it held md5 hashes for keras.applications' files
 
 
 WeightsSpec.__init__ = renamed_arguments(sha256="file_hash")(WeightsSpec.__init__)

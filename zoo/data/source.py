@@ -21,7 +21,7 @@ from typing import Any, Callable, Dict, Optional
 
 import tensorflow as tf
 
-from zoo.core.moved import renamed_arguments, warn_renamed
+from zoo.core.moved import RenamedAttribute, renamed_arguments
 
 __all__ = ["DataSource", "train_pipeline", "evaluation_pipeline", "validation_pipeline",
            "array_source", "check_fraction", "unpack", "takes_seed", "AUTOTUNE"]
@@ -66,17 +66,8 @@ class DataSource:
     validation: Optional[Callable[[], tf.data.Dataset]] = None
     num_validation: Optional[int] = None
 
-    @property
-    def eval(self):
-        """Deprecated name of `test`."""
-        warn_renamed("DataSource.eval", "DataSource.test")
-        return self.test
-
-    @property
-    def num_eval(self):
-        """Deprecated name of `num_test`."""
-        warn_renamed("DataSource.num_eval", "DataSource.num_test")
-        return self.num_test
+    eval = RenamedAttribute("test")
+    num_eval = RenamedAttribute("num_test")
 
 
 def train_pipeline(

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any, Dict
 
-from zoo.core.moved import warn_renamed
+from zoo.core.moved import RenamedAttribute, warn_renamed
 from zoo.roles.recipe import RecipeRole, builder_fn, export_note, validation_note
 from zoo.roles.search import SearchRole
 from zoo.roles.serving import ServingRole
@@ -39,17 +39,6 @@ __all__ = ["Task", "builder_fn", "f32", "smoothed_cross_entropy", "classificatio
            "logits_flag", "export_note", "validation_note"]
 
 
-class _RenamedAttribute:
-    """A class attribute's old name: reads the new one, with a `DeprecationWarning`."""
-
-    def __init__(self, old, new):
-        self.old, self.new = old, new
-
-    def __get__(self, obj, owner):
-        warn_renamed(f"{owner.__name__}.{self.old}", f"{owner.__name__}.{self.new}")
-        return getattr(owner, self.new)
-
-
 # The roles are mixins, not attributes holding four objects: a task kind's roles share its
 # configuration (a translation task's `label_smoothing` is read by its step, its recipe and its
 # trial task), each workflow already receives one task object, and a kind overrides a role's method
@@ -59,7 +48,7 @@ class Task(TrainingRole, RecipeRole, ServingRole, SearchRole):
 
     name = "task"
 
-    train_defaults = _RenamedAttribute("train_defaults", "flag_defaults")
+    train_defaults = RenamedAttribute("flag_defaults")
 
     def training_defaults(self) -> Dict[str, Any]:
         """Deprecated name of `trial_defaults`."""

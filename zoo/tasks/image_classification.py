@@ -28,7 +28,7 @@ from typing import Any, Dict
 import tensorflow as tf
 
 from zoo import data as zdata
-from zoo.core.moved import renamed_arguments, warn_renamed
+from zoo.core.moved import RenamedAttribute, renamed_arguments
 from zoo.roles.serving import (
     Endpoint,
     TensorDoc,
@@ -172,11 +172,7 @@ class ImageClassification(Task):
         return type(self)(label_smoothing=float(training.get("label_smoothing", 0.0) or 0.0),
                           aux_loss_weight=float(training.get("aux_loss_weight", 0.3)))
 
-    @property
-    def aux_weight(self):
-        """Deprecated name of `aux_loss_weight`."""
-        warn_renamed("ImageClassification.aux_weight", "ImageClassification.aux_loss_weight")
-        return self.aux_loss_weight
+    aux_weight = RenamedAttribute("aux_loss_weight")
 
 
 def limit_eval(src, n):
