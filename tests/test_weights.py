@@ -161,6 +161,7 @@ def test_imagenet_name_loads_a_cached_keras_applications_file(offline, monkeypat
     path = str(cache / "resnet50v2_weights_tf_dim_ordering_tf_kernels_notop.h5")
     _save_legacy(peer, path)
     key = ("resnet50v2", "imagenet", False)
+    zoo.get_spec("resnet50v2")  # imports the family module, which registers its weights
     monkeypatch.setitem(zw._WEIGHTS, key, dataclasses.replace(
         zw._WEIGHTS[key], file_hash=_digest(path, "md5")))  # our file stands in for ImageNet's
     ours = zoo.resnet50v2(weights="imagenet", include_top=False, input_shape=(32, 32, 3))
