@@ -226,6 +226,16 @@ def _garbled(data, offset, n=2000, seed=1):
     return bytes(data)
 
 
+def _garbled_finite(data, offset, n=500, seed=2):
+    """`n` float32s at `offset` replaced by random bit patterns that are all finite (as random
+    bytes are, but for their rare NaN and inf): magnitudes up to 3e38."""
+    bits = np.random.default_rng(seed).integers(0, 2 ** 32, n, np.uint32)
+    bits[(bits >> 23 & 0xFF) == 0xFF] &= np.uint32(0xBFFFFFFF)  # exponent 255 -> 127
+    data = bytearray(data)
+    data[offset:offset + 4 * n] = bits.astype("<u4").tobytes()
+    return bytes(data)
+
+
 def probe_weights_files(tmp):
     """`.weights.h5` without a sidecar: garbled data, cut short, empty, damaged header refused
     (a clean one loads, with a warning that its bytes cannot be checked); a `.keras` file with a
@@ -243,6 +253,7 @@ def probe_weights_files(tmp):
     with h5py.File(clean, "r") as f:
         at = f["layers/dense/vars/0"].id.get_offset()
     probes = {"garbled": (_garbled(data, at + 1000), "non-finite"),
+              "garbled, all finite": (_garbled_finite(data, at + 400), "beyond 1e+30"),
               "cut short": (data[: len(data) // 2], "not a readable HDF5 file"),
               "empty": (b"", "not a readable HDF5 file"),
               "header garbled": (_garbled(data, 100, 200), "not a readable HDF5 file")}
@@ -269,7 +280,7 @@ def probe_weights_files(tmp):
 
 
 def test_weights_files_without_sidecar_refused_when_damaged(tmp_path):
-    assert len(probe_weights_files(str(tmp_path))) == 5
+    assert len(probe_weights_files(str(tmp_path))) == 6
 
 
 def test_zoo_export_of_a_keras_file_with_a_bad_crc_is_one_line(tmp_path, capsys):
