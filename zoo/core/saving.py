@@ -5,6 +5,12 @@ A file whose bytes changed after zoo wrote it (a truncated copy, a flipped block
 is refused with an error naming the file, instead of loading weights that are silently wrong:
 Keras itself loads a `.weights.h5` with 2,000 bytes garbled in its middle without a word.
 
+A `.weights.h5` without that sidecar (written by Keras itself, or its sidecar lost) cannot be
+checked byte for byte: HDF5 keeps no checksum of its data. `check_weights_values` then reads
+every array before anything is loaded, refusing a file that is not a readable HDF5 file or holds
+a non-finite or implausible (beyond 1e30) value, and warns that the rest cannot be checked. A
+`.keras` file is a zip whose members carry CRCs: a damaged one is refused naming the file.
+
 Example:
     >>> import keras
     >>> from zoo.core.saving import load_model, preprocessing_of, save_model, set_preprocessing
@@ -20,6 +26,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import warnings
+import zipfile
+import zlib
 from typing import Any, Dict, Optional
 
 __all__ = [
@@ -27,6 +36,7 @@ __all__ = [
     "check_writable_folder",
     "SIDECAR_SUFFIX",
     "check_recorded_hash",
+    "check_weights_values",
     "hash_of",
     "load_model",
     "preprocessing_of",
@@ -114,6 +124,42 @@ def check_recorded_hash(path: str) -> None:
                          "was loaded.")
 
 
+# Beyond this magnitude a float in a weights file is taken for damage: random bytes read as
+# float32 land there about one time in nine, trained weights never do.
+IMPLAUSIBLE = 1e30
+
+
+def check_weights_values(path: str) -> None:
+    """Refuse an HDF5 weights file zoo cannot check by a recorded hash if it is not a readable
+    HDF5 file or one of its float arrays holds a non-finite value or one beyond `IMPLAUSIBLE`
+    (ValueError naming the file and the array); warn that nothing more can be checked. Bytes
+    garbled into plausible values stay unnoticed: only `save_model`'s sidecar catches those."""
+    import h5py
+    import numpy as np
+
+    def bad(name, obj):
+        if isinstance(obj, h5py.Dataset) and obj.dtype.kind == "f" and obj.size:
+            a = np.asarray(obj[()])
+            if not np.all(np.isfinite(a)):
+                return f"its array {name} holds {int(np.sum(~np.isfinite(a)))} non-finite values"
+            if np.max(np.abs(a)) > IMPLAUSIBLE:
+                return (f"its array {name} holds {np.max(np.abs(a)):.3g}, beyond {IMPLAUSIBLE:g}, "
+                        "which trained weights never reach")
+        return None
+
+    try:
+        with h5py.File(path, "r") as f:
+            problem = f.visititems(bad)
+    except (OSError, RuntimeError, KeyError, TypeError, ValueError) as e:
+        problem = f"it is not a readable HDF5 file ({type(e).__name__}: {str(e)[:160]})"
+    if problem:
+        raise ValueError(f"The weights file {path} is damaged: {problem}. It has no "
+                         f"{SIDECAR_SUFFIX} sidecar recording its sha256. Nothing was loaded.")
+    warnings.warn(f"The weights file {path} has no {SIDECAR_SUFFIX} sidecar recording its sha256 "
+                  "(zoo's save_model writes one): only its structure and values (finite, below "
+                  f"{IMPLAUSIBLE:g}) were checked, not its bytes.", UserWarning, stacklevel=3)
+
+
 def save_model(model, path: str, **info) -> str:
     """`model.save(path)` (a `.keras` or `.weights.h5` file) plus `<path>.zoo.json` holding
     `preprocessing_of(model)`, the file's sha256 and `info`, both written to temporary names and
@@ -149,5 +195,9 @@ def load_model(path: str, **kwargs):
     import keras
 
     check_recorded_hash(path)
-    model = keras.saving.load_model(path, **kwargs)
+    try:
+        model = keras.saving.load_model(path, **kwargs)
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as e:
+        raise ValueError(f"The model file {path} is damaged ({type(e).__name__}: "
+                         f"{str(e)[:200]}). Nothing was loaded.") from None
     return set_preprocessing(model, read_sidecar(path).get("preprocessing"))

@@ -8,7 +8,9 @@ raw little-endian file `<name>/data/<key>` per storage. `read_state_dict` reads 
 `pickle.Unpickler` whose `find_class` allows only `collections.OrderedDict`,
 `torch._utils._rebuild_tensor_v2`, `torch._utils._rebuild_parameter` and the `torch.*Storage`
 types below, and refuses every other global (`UnsafeTorchFileError`, naming it): a file that
-tries to call `os.system` (or anything else) is refused before anything runs.
+tries to call `os.system` (or anything else) is refused before anything runs. Every tensor's
+sizes, strides and storage offset are checked against its storage's length before any element is
+read (`DamagedTorchFileError` otherwise): a crafted file cannot read outside its storages.
 
 `write_state_dict` writes the same format (protocol-2 opcodes written by hand, no PyTorch), so
 tests can build torchvision-layout files; files written by `torch.save` read the same way.
@@ -18,14 +20,16 @@ from __future__ import annotations
 
 import collections
 import io
+import os
 import pickle
 import struct
 import zipfile
+import zlib
 from typing import Dict, Mapping
 
 import numpy as np
 
-__all__ = ["UnsafeTorchFileError", "read_state_dict", "write_state_dict"]
+__all__ = ["DamagedTorchFileError", "UnsafeTorchFileError", "read_state_dict", "write_state_dict"]
 
 # torch storage type name -> NumPy dtype (little-endian, as torch writes them).
 STORAGE_DTYPES = {
@@ -41,8 +45,13 @@ STORAGE_DTYPES = {
 }
 
 
-class UnsafeTorchFileError(pickle.UnpicklingError):
+class UnsafeTorchFileError(pickle.UnpicklingError, ValueError):
     """A torch file's pickle refers to a global other than tensors and ordered dictionaries."""
+
+
+class DamagedTorchFileError(pickle.UnpicklingError, ValueError):
+    """A torch file that is not a readable state dict: a tensor reaching outside its storage,
+    an unknown storage type, a truncated or malformed pickle or archive."""
 
 
 class _StorageType:
@@ -51,9 +60,45 @@ class _StorageType:
         self.dtype = np.dtype(STORAGE_DTYPES[name])
 
 
+def _is_int(v):
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _check_view(storage, offset, size, stride):
+    """Refuse a tensor whose elements are not all inside `storage` (checked with Python's
+    unbounded integers, so nothing overflows), before any element is read."""
+    if not isinstance(storage, np.ndarray) or storage.ndim != 1:
+        raise DamagedTorchFileError(f"A tensor's storage is not a storage: {type(storage).__name__}.")
+    if not (isinstance(size, tuple) and isinstance(stride, tuple) and len(size) == len(stride)
+            and all(_is_int(v) for v in size + stride) and _is_int(offset)):
+        raise DamagedTorchFileError(
+            f"A tensor's size {size!r} and stride {stride!r} must be tuples of integers of one "
+            f"length, its storage offset an integer ({offset!r}).")
+    bad = [v for v in size + stride if v < 0]
+    if offset < 0 or bad:
+        raise DamagedTorchFileError(
+            f"A tensor has a negative size, stride or storage offset (size {size}, stride "
+            f"{stride}, offset {offset}).")
+    count = int(np.prod(size, dtype=object)) if size else 1
+    if count == 0:
+        return 0
+    last = offset + sum((n - 1) * s for n, s in zip(size, stride))
+    if last >= storage.size:
+        raise DamagedTorchFileError(
+            f"A tensor (size {size}, stride {stride}, offset {offset}) reaches element {last} of "
+            f"a storage of {storage.size} elements.")
+    if count > storage.size:
+        raise DamagedTorchFileError(
+            f"A tensor (size {size}, stride {stride}) has {count} elements, more than its "
+            f"storage's {storage.size}: a state dict's tensors do not repeat their storage.")
+    return count
+
+
 def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=False,
                        backward_hooks=None, metadata=None):
     size, stride = tuple(size), tuple(stride)
+    if not _check_view(storage, storage_offset, size, stride):
+        return np.zeros(size, storage.dtype)
     if not size:
         return np.array(storage[storage_offset])
     item = storage.itemsize
@@ -83,6 +128,10 @@ class _Unpickler(pickle.Unpickler):
             return _ALLOWED[(module, name)]
         if module == "torch" and name in STORAGE_DTYPES:
             return _StorageType(name)
+        if module == "torch" and name.endswith("Storage"):
+            raise DamagedTorchFileError(
+                f"The storage type torch.{name} is not supported; supported: "
+                f"{', '.join(STORAGE_DTYPES)}.")
         raise UnsafeTorchFileError(
             f"Refusing to load the global {module}.{name} from a torch file: only tensors and "
             "ordered dictionaries (collections.OrderedDict, torch._utils._rebuild_tensor_v2, "
@@ -94,13 +143,22 @@ class _Unpickler(pickle.Unpickler):
                 and isinstance(pid[1], _StorageType)):
             raise UnsafeTorchFileError(f"Unexpected persistent id in a torch file: {pid!r}")
         _, stype, key, _location, numel = pid
+        if not isinstance(key, str) or not _is_int(numel) or numel < 0:
+            raise DamagedTorchFileError(f"Malformed storage id in a torch file: {pid!r}")
         if key not in self._storages:
-            raw = self._archive.read(f"{self._prefix}/data/{key}")
-            arr = np.frombuffer(raw, dtype=stype.dtype)
-            if arr.size < numel:
-                raise pickle.UnpicklingError(f"Storage {key} holds {arr.size} < {numel} items.")
-            self._storages[key] = arr
-        return self._storages[key]
+            try:
+                raw = self._archive.read(f"{self._prefix}/data/{key}")
+            except KeyError:
+                raise DamagedTorchFileError(f"The storage {key!r} is missing from the archive.") from None
+            if len(raw) < numel * stype.dtype.itemsize:
+                raise DamagedTorchFileError(
+                    f"Storage {key} holds {len(raw)} bytes, fewer than its {numel} "
+                    f"{stype.name} elements need ({numel * stype.dtype.itemsize}).")
+            self._storages[key] = (stype, np.frombuffer(raw, dtype=stype.dtype, count=numel))
+        if self._storages[key][0].name != stype.name:
+            raise DamagedTorchFileError(f"The storage {key!r} is given two types: "
+                                        f"{self._storages[key][0].name} and {stype.name}.")
+        return self._storages[key][1]
 
 
 def read_state_dict(path) -> Dict[str, np.ndarray]:
@@ -114,7 +172,10 @@ def read_state_dict(path) -> Dict[str, np.ndarray]:
 
     Raises:
         UnsafeTorchFileError: the pickle refers to any other global (e.g. `os.system`).
-        ValueError: not a torch zip file, or not a dictionary of tensors.
+        DamagedTorchFileError: a tensor reaching outside its storage (sizes, strides and offsets
+            are checked before any read), an unknown storage type, a damaged pickle or archive.
+        ValueError: not a torch zip file, or not a dictionary of tensors (both errors above
+            are ValueErrors too, naming the file).
 
     Example:
         >>> import numpy as np
@@ -123,15 +184,24 @@ def read_state_dict(path) -> Dict[str, np.ndarray]:
         >>> read_state_dict("/tmp/t.pth")["w"].tolist()
         [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]
     """
-    if not zipfile.is_zipfile(path):
+    if not os.path.isfile(path) or not zipfile.is_zipfile(path):
         raise ValueError(f"{path} is not a torch zip file (torch.save's format since 1.6).")
-    with zipfile.ZipFile(path) as archive:
-        pkls = [n for n in archive.namelist() if n.endswith("/data.pkl") and n.count("/") == 1]
-        if len(pkls) != 1:
-            raise ValueError(f"{path} has no single '<name>/data.pkl' entry: {archive.namelist()}")
-        prefix = pkls[0].split("/")[0]
-        obj = _Unpickler(io.BytesIO(archive.read(pkls[0])), archive, prefix).load()
-    if not isinstance(obj, dict) or not all(isinstance(v, np.ndarray) for v in obj.values()):
+    try:
+        with zipfile.ZipFile(path) as archive:
+            pkls = [n for n in archive.namelist() if n.endswith("/data.pkl") and n.count("/") == 1]
+            if len(pkls) != 1:
+                raise DamagedTorchFileError(f"No single '<name>/data.pkl' entry among "
+                                            f"{archive.namelist()[:10]}.")
+            prefix = pkls[0].split("/")[0]
+            obj = _Unpickler(io.BytesIO(archive.read(pkls[0])), archive, prefix).load()
+    except (UnsafeTorchFileError, DamagedTorchFileError) as e:
+        raise type(e)(f"{path}: {e} Nothing was loaded.") from None
+    except (ValueError, pickle.UnpicklingError, EOFError, zipfile.BadZipFile, zlib.error, OSError, KeyError,
+            IndexError, TypeError, AttributeError, MemoryError, OverflowError) as e:
+        raise DamagedTorchFileError(f"{path} is a damaged torch file ({type(e).__name__}: "
+                                    f"{str(e)[:200]}). Nothing was loaded.") from None
+    if not isinstance(obj, dict) or not all(isinstance(k, str) and isinstance(v, np.ndarray)
+                                            for k, v in obj.items()):
         raise ValueError(f"{path} does not hold a dictionary of tensors.")
     return collections.OrderedDict(obj)
 

@@ -38,6 +38,7 @@ from zoo.core.saving import (  # noqa: F401  (save_model & co. are zoo.core.weig
     PREPROCESSING_ATTR,
     SIDECAR_SUFFIX,
     check_recorded_hash,
+    check_weights_values,
     hash_of,
     load_model,
     preprocessing_of,
@@ -502,7 +503,10 @@ def load_weights(model, weights, *, model_name: Optional[str] = None, include_to
 
     Raises:
         WeightsMismatchError: the file does not fit; names the first mismatching layer and shapes.
-        ValueError: a registered file's hash (sha256, or md5 where registered so) does not match.
+        ValueError: a registered file's hash (sha256, or md5 where registered so) does not match,
+            a zoo file's recorded sha256 does not, or a file without a recorded hash is not a
+            readable HDF5 file or holds non-finite or implausible values (`check_weights_values`,
+            which also warns that its bytes could not be checked).
     """
     # A registered file's hash is checked by `_resolve` (cached file) or by get_file (download).
     path, spec = _resolve(model_name or model.name, weights, include_top)
@@ -520,6 +524,8 @@ def load_weights(model, weights, *, model_name: Optional[str] = None, include_to
             "`weights` takes a weights file (.weights.h5 or legacy .h5), not a whole model; "
             f"use keras.saving.load_model for .keras files. Received: weights={weights!r}"
         )
+    if spec is None and read_sidecar(path).get("sha256") is None:  # no hash to check it by
+        check_weights_values(path)
     if _is_legacy(path):
         assignments = _plan_legacy(model, path, by_name)
         for var, arr in assignments:

@@ -19,7 +19,8 @@ from zoo.core.moved import renamed_arguments
 from zoo.data.source import array_source, check_fraction, takes_seed
 
 __all__ = ["AUGMENTATIONS", "IMAGE_EXTENSIONS", "image_preprocessor", "digits_indices",
-           "digits_split", "digits_source", "digits_rows_source", "image_folder_source"]
+           "digits_split", "digits_source", "digits_rows_source", "image_folder_source",
+           "check_image_file"]
 
 AUGMENTATIONS = ("none", "flip", "crop", "crop_flip")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
@@ -171,6 +172,11 @@ def image_folder_source(path, *, preprocess=None, test_fraction=0.2, seed=0,
     `test_fraction` of each class is the test split. Without a validation folder, a stratified
     `validation_fraction` of each class's training images is the validation split (none at 0).
     Both are drawn deterministically from `seed`.
+
+    Class indices come from the training split's class folders and are shared by every split; a
+    validation or test class that training lacks is refused, naming it. Every image file is
+    checked up front (`check_image_file`: not empty, a PNG, JPEG, GIF or BMP header, not cut
+    short), so a damaged file is named before any training instead of failing mid-epoch.
     """
     if not os.path.isdir(path):
         raise ValueError(f"`path` must be a folder of class folders. Received: path={path!r}")
@@ -194,9 +200,9 @@ def _folder_splits(path, test_fraction, validation_fraction, rng):
     val = None
     if os.path.isdir(os.path.join(path, "train")) and dirs:
         classes, f_tr, y_tr = _listing(os.path.join(path, "train"))
-        _, f_te, y_te = _listing(dirs[0])
+        _, f_te, y_te = _listing(dirs[0], classes)
         if len(dirs) > 1 and dirs[0].endswith("test"):
-            val = _listing(dirs[1])[1:]
+            val = _listing(dirs[1], classes)[1:]
     else:
         classes, files, labels = _listing(path)
         f_tr, y_tr, f_te, y_te = _carve(files, labels, test_fraction, rng)
@@ -205,16 +211,72 @@ def _folder_splits(path, test_fraction, validation_fraction, rng):
     return classes, (f_tr, y_tr), (f_te, y_te), val
 
 
-def _listing(root):
-    """`classes, files, labels` of `root/<class>/<image>` (classes and files sorted by name)."""
-    classes = sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)))
+def _listing(root, classes=None):
+    """`classes, files, labels` of `root/<class>/<image>` (classes and files sorted by name);
+    with `classes` (the training split's), labels are indices into them and a class folder not
+    among them is refused. Every image file is checked (`check_image_file`)."""
+    found = sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)))
+    if classes is None:
+        classes = found
+    unknown = [c for c in found if c not in classes]
+    if unknown:
+        raise ValueError(
+            f"The split {root} has class folders that the training split lacks: {unknown}; every "
+            f"split's classes must be among the training split's {classes}, whose indices they "
+            f"share. Received: path={os.path.dirname(os.path.normpath(root))!r}")
     files, labels = [], []
-    for i, c in enumerate(classes):
+    for c in found:
         for f in sorted(os.listdir(os.path.join(root, c))):
             if f.lower().endswith(IMAGE_EXTENSIONS):
-                files.append(os.path.join(root, c, f))
-                labels.append(i)
+                files.append(check_image_file(os.path.join(root, c, f)))
+                labels.append(classes.index(c))
     return classes, np.array(files), np.array(labels, "int32")
+
+
+# the first bytes of each format `tf.io.decode_image` reads here, and how its file ends
+_MAGIC = ((b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF87a", "GIF"),
+          (b"GIF89a", "GIF"), (b"BM", "BMP"))
+_ENDS = {"PNG": b"IEND\xaeB`\x82", "JPEG": b"\xff\xd9", "GIF": b";"}
+
+
+def check_image_file(path):
+    """`path` if it looks like a whole image: not empty, a PNG, JPEG, GIF or BMP header (the
+    formats `tf.io.decode_image` reads), and its end where the format puts one (PNG's IEND chunk,
+    JPEG's end-of-image marker, GIF's trailer within the last 4 KiB; a BMP as long as its header
+    says); else a ValueError naming the file. Reads two small blocks per file, decodes nothing,
+    so bytes garbled in the middle of an intact file are found only when it is decoded.
+
+    Example:
+        >>> check_image_file("no_such.png")
+        Traceback (most recent call last):
+        ...
+        ValueError: The image file no_such.png cannot be read (No such file or directory)...
+    """
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16)
+            size = f.seek(0, os.SEEK_END)
+            f.seek(max(0, size - 4096))
+            tail = f.read()
+    except OSError as e:
+        raise ValueError(f"The image file {path} cannot be read ({e.strerror}). Received: "
+                         f"file={path!r}") from None
+    kind = next((k for magic, k in _MAGIC if head.startswith(magic)), None)
+    problem = None
+    if size == 0:
+        problem = "is empty"
+    elif kind is None:
+        problem = "is not a PNG, JPEG, GIF or BMP image (unknown header)"
+    elif kind == "BMP":
+        declared = int.from_bytes(head[2:6], "little") if len(head) >= 6 else -1
+        if len(head) < 16 or size < declared:
+            problem = f"is cut short ({size} bytes, its BMP header says {declared})"
+    elif _ENDS[kind] not in tail[-4096:]:
+        problem = f"is cut short or damaged (no {kind} end marker; {size} bytes)"
+    if problem:
+        raise ValueError(f"The image file {path} {problem}: remove or replace it. Received: "
+                         f"file={path!r}")
+    return path
 
 
 def _carve(files, labels, fraction, rng):

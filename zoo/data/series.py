@@ -128,8 +128,9 @@ def _switching_target(smooth, e, span=5):
 
 def read_csv(path, target, drivers=None):
     """A CSV file with a header row as `Series`: column `target`, and `drivers` (names; default
-    every other column). Raises ValueError naming a missing column, a non-numeric or empty value
-    (its row and column) or a file without data rows."""
+    every other column). Raises ValueError naming a missing or repeated column, a row with more
+    or fewer cells than the header (its number), a non-numeric or empty value (its row and
+    column) or a file without data rows."""
     try:
         with open(path, newline="") as f:
             rows = list(csv.reader(f))
@@ -138,6 +139,10 @@ def read_csv(path, target, drivers=None):
     if not rows or not rows[0]:
         raise ValueError(f"The CSV file has no header row. Received: csv={path!r}")
     header = [h.strip() for h in rows[0]]
+    twice = sorted({h for h in header if header.count(h) > 1})
+    if twice:
+        raise ValueError(f"The CSV file's header names a column more than once: {twice}. "
+                         f"Received: csv={path!r}")
     if target not in header:
         raise ValueError(f"`target` must be a column of {path}: one of {header}. "
                          f"Received: target={target!r}")
@@ -152,8 +157,13 @@ def read_csv(path, target, drivers=None):
                          f"Received: drivers={list(drivers)!r}, target={target!r}")
     cols = [header.index(c) for c in [*drivers, target]]
     body = rows[1:]
+    while body and not body[-1]:  # blank lines at the end
+        body.pop()
     data = np.empty((len(body), len(cols)), "float64")
     for r, row in enumerate(body):
+        if len(row) != len(header):
+            raise ValueError(f"The CSV file's row {r + 2} has {len(row)} cells, its header "
+                             f"{len(header)} columns {header}. Received: csv={path!r}")
         for j, c in enumerate(cols):
             cell = row[c].strip() if c < len(row) else ""
             try:

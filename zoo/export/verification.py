@@ -166,6 +166,10 @@ def verify_many(items, *, atol=1e-5, rtol=1e-5, tflite=False, onnx=False, timeou
                     f"The SavedModel in {job['path']} cannot be loaded; saved_model.pb or its "
                     f"variables/ are damaged or incomplete ({child_report['load_error']}). "
                     f"Export it again.")
+            if "error" in (child_report.get("warmup") or {}):
+                raise ValueError(
+                    f"The TF Serving warm-up file {os.path.join(job['path'], WARMUP_FILE)} is "
+                    f"damaged ({child_report['warmup']['error']}). Export it again.")
             served = dict(np.load(job["outputs"]))
             reports.append(_check(meta, child_report, served, atol, rtol))
         return reports

@@ -83,8 +83,14 @@ for job in jobs:
     if os.path.exists(warm_file):
         from tensorflow_serving.apis import prediction_log_pb2
         warm = report["warmup"] = {"signatures": [], "failed": []}
-        for record in tf.data.TFRecordDataset(warm_file):
-            request = prediction_log_pb2.PredictionLog.FromString(record.numpy()).predict_log.request
+        try:
+            requests = [prediction_log_pb2.PredictionLog.FromString(r.numpy()).predict_log.request
+                        for r in tf.data.TFRecordDataset(warm_file)]
+        except Exception as e:  # a damaged file: the parent names it in one line
+            text = [l.strip() for l in str(e).strip().splitlines() if l.strip()]
+            warm["error"] = type(e).__name__ + (": " + text[0][:300] if text else "")
+            requests = []
+        for request in requests:
             key = request.model_spec.signature_name
             warm["signatures"].append(key)
             try:

@@ -93,16 +93,23 @@ def write_warmup_requests(path, name, sigdoc, seed=0) -> str:
 
 
 def read_warmup_requests(path) -> List[Tuple[str, Dict[str, np.ndarray]]]:
-    """The warm-up requests of the export at `path`: `(signature, {input: array})` each."""
+    """The warm-up requests of the export at `path`: `(signature, {input: array})` each; a
+    ValueError naming the file when it is missing or damaged."""
     import tensorflow as tf
     from tensorflow_serving.apis import prediction_log_pb2
 
-    out = []
-    for record in tf.data.TFRecordDataset(os.path.join(path, WARMUP_FILE)):
-        log = prediction_log_pb2.PredictionLog.FromString(record.numpy())
-        request = log.predict_log.request
-        out.append((request.model_spec.signature_name,
-                    {k: tf.make_ndarray(v) for k, v in request.inputs.items()}))
+    out, target = [], os.path.join(path, WARMUP_FILE)
+    try:
+        for record in tf.data.TFRecordDataset(target):
+            log = prediction_log_pb2.PredictionLog.FromString(record.numpy())
+            request = log.predict_log.request
+            out.append((request.model_spec.signature_name,
+                        {k: tf.make_ndarray(v) for k, v in request.inputs.items()}))
+    except Exception as e:  # DataLossError, DecodeError, NotFoundError, TypeError, ...
+        text = [l.strip() for l in str(e).strip().splitlines() if l.strip()]
+        raise ValueError(f"The TF Serving warm-up file {target} is damaged or missing "
+                         f"({type(e).__name__}: {(text or [''])[0][:200]}). Received: "
+                         f"path={path!r}") from None
     return out
 
 

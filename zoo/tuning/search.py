@@ -23,7 +23,8 @@ from zoo.tuning.hypermodel import ZooHyperModel
 from zoo.tuning.report import INTERNAL, trials_table, write_report
 from zoo.tuning.settings import SearchSettings, settings_from
 
-__all__ = ["TUNERS", "SearchSettings", "ConditionalGridOracle", "check_space_optimizers", "make_tuner",
+__all__ = ["TUNERS", "SearchSettings", "ConditionalGridOracle", "PROJECT_MARKER", "check_own_project",
+           "check_space_optimizers", "make_tuner",
            "run_search", "serve_chief", "timed", "fix_retry_queue", "watchdog"]
 
 
@@ -104,6 +105,10 @@ def make_tuner(model, settings=None, **keywords):
         raise ValueError(f"`tuner` must be one of {TUNERS}. Received: tuner={tuner!r}")
     if not isinstance(max_trials, int) or max_trials < 1:
         raise ValueError(f"`max_trials` must be a positive integer. Received: max_trials={max_trials!r}")
+    kw = dict(directory=st.directory, overwrite=st.overwrite,
+              project_name=check_folder_name(st.project_name or f"{spec.name}_{tuner}",
+                                             "project_name"))
+    check_own_project(os.path.join(st.directory, kw["project_name"]), st.overwrite)
     hypermodel = ZooHyperModel(spec, base_overrides=st.base_overrides, epochs=st.epochs,
                                data_fn=st.data_fn, train_fn=st.train_fn,
                                steps_per_epoch=st.steps_per_epoch, eval_examples=st.eval_examples,
@@ -114,9 +119,6 @@ def make_tuner(model, settings=None, **keywords):
         objective = kt.Objective(name, direction) if name != "val_loss" else name
     common = dict(objective=objective, seed=seed,
                   max_consecutive_failed_trials=st.max_consecutive_failed_trials or 10 ** 6)
-    kw = dict(directory=st.directory, overwrite=st.overwrite,
-              project_name=check_folder_name(st.project_name or f"{spec.name}_{tuner}",
-                                             "project_name"))
     if tuner == "grid":
         plan = grid_trials(hypermodel.space)
         oracle = ConditionalGridOracle(plan, **common)
@@ -130,9 +132,33 @@ def make_tuner(model, settings=None, **keywords):
         t = timed(kt.Hyperband)(hypermodel, max_epochs=st.max_epochs, factor=3, hyperband_iterations=1,
                                  **common, **kw)
     fix_retry_queue(t.oracle)
+    with open(os.path.join(t.project_dir, PROJECT_MARKER), "w") as f:
+        f.write("a zoo tuning project: `zoo tune --overwrite` may delete this folder\n")
     t.zoo_spec = spec
     t.zoo_plan = plan if tuner == "grid" else None
     return t
+
+
+PROJECT_MARKER = ".zoo_tuning_project"  # written into every project folder a search makes
+
+
+def check_own_project(project, overwrite):
+    """Refuse to delete (`overwrite`) or resume into a non-empty folder that is not a tuning
+    project: one without the marker zoo writes, nor keras-tuner's `oracle.json` (projects from
+    before the marker). Creates and deletes nothing."""
+    if not os.path.isdir(project):
+        if os.path.exists(project):
+            raise ValueError(f"The tuning project {project} is a file, not a folder. "
+                             f"Received: project={project!r}")
+        return
+    entries = sorted(os.listdir(project))
+    if not entries or PROJECT_MARKER in entries or "oracle.json" in entries:
+        return
+    what = "delete it (--overwrite)" if overwrite else "write a search into it"
+    raise ValueError(
+        f"The folder {project} is not a tuning project zoo wrote (it has no {PROJECT_MARKER} and "
+        f"holds {entries[:3]}{'...' if len(entries) > 3 else ''}); refusing to {what}. Choose "
+        f"another --directory or --project-name. Received: project={project!r}")
 
 
 def check_space_optimizers(space):
