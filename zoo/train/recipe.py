@@ -21,6 +21,7 @@ import sys
 
 from zoo.core.registry import get_spec
 from zoo.tasks import task_class
+from zoo.train.backend import check_backend
 from zoo.train.config import LR_SCALINGS, OPTIMIZERS, PRECISIONS, SCHEDULES, STRATEGIES, TrainConfig
 from zoo.train.optimizers import optimizer_takes
 from zoo.train.trainer import Trainer
@@ -152,6 +153,7 @@ def build_parser(name):
 
 def train_task(name, args):
     """Train registered model `name` with parsed flags `args`; returns the `Trainer`."""
+    check_backend()
     spec = get_spec(name)
     config_from_args(args, name).validate()  # bad flags fail before the data and model are made
     task = task_class(spec.task).from_args(args)
