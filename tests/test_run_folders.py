@@ -255,3 +255,35 @@ def test_the_trainer_refuses_another_backend_in_process(monkeypatch, tmp_path):
     assert backend.configured_backend() == "torch"
     monkeypatch.setenv("KERAS_BACKEND", "numpy")
     assert backend.configured_backend() == "numpy"
+
+
+def test_a_search_in_relative_folders_keeps_them_after_a_chdir(tmp_path, monkeypatch):
+    """`zoo tune`'s project, trial run folders and export: relative folders are resolved once,
+    at the start, so a chdir during a trial changes nothing."""
+    sys.path.insert(0, os.path.join(ROOT, "tests"))
+    import _tuning_standins as S
+
+    from zoo import tuning
+    from zoo.tuning import hypermodel
+
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    real_train = hypermodel.train_with_recipe_trainer
+
+    def train_then_chdir(*a, **k):
+        out = real_train(*a, **k)
+        os.chdir(tmp_path)
+        return out
+
+    monkeypatch.setattr(hypermodel, "train_with_recipe_trainer", train_then_chdir)
+    res = tuning.run_search(S.failing_spec(), tuning.SearchSettings(
+        tuner="grid", directory="tune", export_dir="sm", log=lambda *_: None, steps_per_epoch=1,
+        eval_examples=16, restrict={"learning_rate": 1e-2, "bad": False, "explode": False}))
+    assert os.getcwd() == str(tmp_path)
+    assert res["tuner"].project_dir == str(work / "tune" / "tiny_fail_grid")
+    trials = [d for d in os.listdir(work / "tune" / "tiny_fail_grid") if d.startswith("trial_")]
+    assert len(trials) == 1 and (work / "tune" / "tiny_fail_grid" / trials[0] / "train" /
+                                 "summary.json").is_file()  # the trial's trainer wrote there
+    assert res["export_path"] == str(work / "sm" / "tiny_fail" / "1")
+    assert sorted(os.listdir(tmp_path)) == ["work"]

@@ -4,6 +4,7 @@ Bayesian and Hyperband searches, resumable, with a distributed chief that stops 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import threading
@@ -12,6 +13,7 @@ from typing import Any, Dict
 
 import keras_tuner as kt
 
+from zoo.core.locks import real_folder
 from zoo.core.registry import check_folder_name, resolve_spec
 from zoo.core.spaces import TUNERS, describe_space, grid_trials
 from zoo.core.weights import set_preprocessing
@@ -114,7 +116,9 @@ def make_tuner(model, settings=None, **keywords):
         objective = kt.Objective(name, direction) if name != "val_loss" else name
     common = dict(objective=objective, seed=seed,
                   max_consecutive_failed_trials=st.max_consecutive_failed_trials or 10 ** 6)
-    kw = dict(directory=st.directory, overwrite=st.overwrite,
+    # the project's trials, their run folders (`<trial>/train`) and checkpoints are joined onto
+    # one absolute, real folder, resolved here once (a relative one means the same after a chdir)
+    kw = dict(directory=_real(st.directory), overwrite=st.overwrite,
               project_name=check_folder_name(st.project_name or f"{spec.name}_{tuner}",
                                              "project_name"))
     if tuner == "grid":
@@ -133,6 +137,11 @@ def make_tuner(model, settings=None, **keywords):
     t.zoo_spec = spec
     t.zoo_plan = plan if tuner == "grid" else None
     return t
+
+
+def _real(folder):
+    """`real_folder(folder)` for a folder path (anything else is left to the checks)."""
+    return real_folder(folder) if isinstance(folder, (str, os.PathLike)) and folder else folder
 
 
 def check_space_optimizers(space):
@@ -240,6 +249,8 @@ def run_search(model, settings=None, **keywords) -> Dict[str, Any]:
         `best_hyperparameters`, `export_path`, and the report paths.
     """
     st = settings_from("run_search", settings, keywords)
+    st = dataclasses.replace(st, directory=_real(st.directory),
+                             export_dir=_real(st.export_dir))  # once, before any trial
     t = make_tuner(model, st)
     result: Dict[str, Any] = {"tuner": t}
     if t.zoo_plan is not None:
