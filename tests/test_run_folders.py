@@ -262,7 +262,6 @@ def test_a_search_in_relative_folders_keeps_them_after_a_chdir(tmp_path, monkeyp
     at the start, so a chdir during a trial changes nothing."""
     sys.path.insert(0, os.path.join(ROOT, "tests"))
     import _tuning_standins as S
-
     from zoo import tuning
     from zoo.tuning import hypermodel
 
