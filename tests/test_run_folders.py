@@ -217,6 +217,31 @@ def test_two_exports_into_one_folder_at_once_both_finish(tmp_path, monkeypatch):
         assert 'name: "lin"' in f.read()
 
 
+def test_zoo_train_of_a_busy_run_folder_is_one_line_before_the_data(tmp_path, monkeypatch,
+                                                                    capsys):
+    """A second `zoo train` of a run folder another process writes: exit 2, one line naming the
+    folder and the writer, before any data is read; the folder is left as it was."""
+    from zoo import cli
+    from zoo.tasks.feature_classification import FeatureClassification
+
+    def no_data(*a, **k):
+        raise AssertionError("the data was read")
+
+    monkeypatch.setattr(FeatureClassification, "make_source", no_data)
+    monkeypatch.chdir(tmp_path)
+    run = tmp_path / "runs" / "highway_net"
+    proc = _holder(run, 120)
+    try:
+        code = cli.main(["train", "highway_net", "--epochs", "1"])
+    finally:
+        proc.kill()
+        proc.wait(10)
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert code == 2 and len(err) == 1, err
+    assert f"The run folder {run} is being written by another process (process {proc.pid}" in err[0]
+    assert os.listdir(run) == [LOCK_NAME] and os.listdir(tmp_path) == ["runs"]
+
+
 def _zoo(args, cwd, **env):
     full = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="",
                 **env)
