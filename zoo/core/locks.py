@@ -26,7 +26,7 @@ try:
 except ImportError:  # pragma: no cover -- Windows
     fcntl = None
 
-__all__ = ["LOCK_NAME", "FolderBusyError", "FolderLock", "real_folder"]
+__all__ = ["LOCK_NAME", "FolderBusyError", "FolderLock", "pid_alive", "real_folder"]
 
 LOCK_NAME = ".zoo.lock"
 
@@ -48,7 +48,8 @@ def real_folder(path) -> str:
     return os.path.realpath(os.path.abspath(os.path.expanduser(os.fspath(path))))
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process `pid` runs (on this machine)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -116,7 +117,7 @@ class FolderLock:
             fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         except FileExistsError:  # pragma: no cover
             pid = self._holder_pid()
-            if pid is not None and not _pid_alive(pid):  # stale: its writer died
+            if pid is not None and not pid_alive(pid):  # stale: its writer died
                 try:
                     os.remove(self.path)
                 except OSError:

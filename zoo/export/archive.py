@@ -20,7 +20,7 @@ import uuid
 from typing import Any, Dict, List
 
 from zoo.core.lazy import lazy_attributes
-from zoo.core.locks import FolderLock, real_folder
+from zoo.core.locks import FolderLock, pid_alive, real_folder
 from zoo.core.registry import check_folder_name, get_spec
 from zoo.core.saving import check_writable_folder
 from zoo.core.weights import preprocessing_of, set_preprocessing
@@ -75,16 +75,6 @@ def next_version(model_dir) -> int:
     return versions[-1] + 1 if versions else 1
 
 
-def _pid_alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _clean_stale_tmp(model_dir):
     """Remove temporary folders left by exports whose process died (a crash mid-write)."""
     if not os.path.isdir(model_dir):
@@ -95,7 +85,7 @@ def _clean_stale_tmp(model_dir):
                 pid = int(d[len(TMP_PREFIX):].split("-")[0])
             except ValueError:
                 continue
-            if not _pid_alive(pid):
+            if not pid_alive(pid):
                 shutil.rmtree(os.path.join(model_dir, d), ignore_errors=True)
 
 
