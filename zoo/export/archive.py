@@ -20,6 +20,7 @@ import uuid
 from typing import Any, Dict, List
 
 from zoo.core.lazy import lazy_attributes
+from zoo.core.locks import FolderLock, pid_alive, real_folder
 from zoo.core.registry import check_folder_name, get_spec
 from zoo.core.saving import check_writable_folder
 from zoo.core.weights import preprocessing_of, set_preprocessing
@@ -38,6 +39,8 @@ __all__ = ["EXPORT_TASKS", "TMP_PREFIX", "export_model", "endpoints_for", "next_
            "write_model_config", "serving_options"]
 
 TMP_PREFIX = ".incomplete-"
+# how long an export waits for another one writing the same <export_dir>/<name> (then refuses)
+LOCK_WAIT_S = 900.0
 
 
 # the old name of EXPORT_TASKS, for one release
@@ -72,16 +75,6 @@ def next_version(model_dir) -> int:
     return versions[-1] + 1 if versions else 1
 
 
-def _pid_alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _clean_stale_tmp(model_dir):
     """Remove temporary folders left by exports whose process died (a crash mid-write)."""
     if not os.path.isdir(model_dir):
@@ -92,7 +85,7 @@ def _clean_stale_tmp(model_dir):
                 pid = int(d[len(TMP_PREFIX):].split("-")[0])
             except ValueError:
                 continue
-            if not _pid_alive(pid):
+            if not pid_alive(pid):
                 shutil.rmtree(os.path.join(model_dir, d), ignore_errors=True)
 
 
@@ -172,7 +165,7 @@ def export_model(model, name, task=None, export_dir="saved_models", version=None
     import keras
 
     check_folder_name(name, "name")
-    check_writable_folder(export_dir, "export_dir")
+    export_dir = real_folder(check_writable_folder(export_dir, "export_dir"))
     if version is not None and (not isinstance(version, int) or isinstance(version, bool) or version < 0):
         raise ValueError(f"`version` must be None or a non-negative integer. Received: version={version!r}")
     if keras.backend.backend() != "tensorflow":
@@ -189,16 +182,28 @@ def export_model(model, name, task=None, export_dir="saved_models", version=None
     endpoints = module.endpoints(_trace_once=True)
     opts = dict(module.options, allow_non_finite=allow_non_finite)  # recorded in signatures.json
     final = _write_version(module, endpoints, export_dir, name, version, opts, outputs, verbose)
-    if write_config:
-        write_model_config(export_dir)
+    if write_config:  # one writer at a time, so that each one lists every finished version
+        with FolderLock(export_dir, "export folder", "export_dir", wait=LOCK_WAIT_S,
+                        lock_name=".models.config.zoo.lock"):
+            write_model_config(export_dir)
     return final
 
 
 def _write_version(module, endpoints, export_dir, name, version, opts, outputs, verbose):
     """Write the version folder: into a hidden temporary folder, renamed into place when
-    complete; returns its path."""
+    complete; returns its path. One export at a time per `<export_dir>/<name>` (a second one
+    waits for the first, then takes the next version)."""
     model_dir = os.path.join(export_dir, name)
-    os.makedirs(model_dir, exist_ok=True)
+    lock = FolderLock(export_dir, "export folder", "export_dir", wait=LOCK_WAIT_S,
+                      lock_name=f".{name}.zoo.lock")  # beside, not in, the folder TF Serving reads
+    lock.target = model_dir
+    with lock:
+        os.makedirs(model_dir, exist_ok=True)
+        return _write_version_locked(module, endpoints, model_dir, name, version, opts, outputs,
+                                     verbose)
+
+
+def _write_version_locked(module, endpoints, model_dir, name, version, opts, outputs, verbose):
     _clean_stale_tmp(model_dir)
     version = next_version(model_dir) if version is None else version
     final = os.path.join(model_dir, str(version))

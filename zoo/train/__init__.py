@@ -21,6 +21,7 @@ _PUBLIC = {
     "NonFiniteLossError": "zoo.train.trainer:NonFiniteLossError",
     "WorkerLostError": "zoo.train.trainer:WorkerLostError",
     "make_strategy": "zoo.train.strategy:make_strategy",
+    "check_backend": "zoo.train.backend:check_backend",
     "add_train_arguments": "zoo.train.recipe:add_train_arguments",
     "config_from_args": "zoo.train.recipe:config_from_args",
     "run_recipe": "zoo.train.recipe:run_recipe",

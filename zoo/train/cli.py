@@ -9,6 +9,9 @@ __all__ = ["add_cli"]
 
 
 def _cmd_train(args):
+    from zoo.train.backend import check_backend
+
+    check_backend()  # before `import keras`, which fails under a backend whose package is missing
     from zoo.train.recipe import build_parser, train_task
     from zoo.train.trainer import NonFiniteLossError, WorkerLostError
 

@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 
+from zoo.core.locks import FolderLock
 from zoo.core.registry import get_spec
 from zoo.tasks import task_class
+from zoo.train.backend import check_backend
 from zoo.train.config import LR_SCALINGS, OPTIMIZERS, PRECISIONS, SCHEDULES, STRATEGIES, TrainConfig
 from zoo.train.optimizers import optimizer_takes
 from zoo.train.trainer import Trainer
@@ -152,8 +155,14 @@ def build_parser(name):
 
 def train_task(name, args):
     """Train registered model `name` with parsed flags `args`; returns the `Trainer`."""
+    check_backend()
     spec = get_spec(name)
-    config_from_args(args, name).validate()  # bad flags fail before the data and model are made
+    cfg = config_from_args(args, name).validate()  # bad flags fail before the data and model are made
+    run_dir = cfg.run_dir or os.path.join("runs", name)
+    if cfg.strategy != "multi_worker" and os.path.isdir(run_dir):
+        # a run folder another training writes is refused before the data is read (the trainer
+        # holds the lock itself from its start; the workers of one run share their folder)
+        FolderLock(run_dir, "run folder", "run_dir").acquire().release()
     task = task_class(spec.task).from_args(args)
     source, fixed = task.make_source(spec, args)
     model_fn = task.model_fn(spec, args, source, fixed)

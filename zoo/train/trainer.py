@@ -27,12 +27,15 @@ import numpy as np
 import tensorflow as tf
 
 from zoo import data as zdata
+from zoo.core.locks import FolderLock, real_folder
 from zoo.core.registry import check_folder_name
 from zoo.core.weights import save_model, set_preprocessing
 from zoo.export import export_model
 from zoo.roles.task import Task
+from zoo.train.backend import check_backend
 from zoo.train.config import TrainConfig
 from zoo.train.optimizers import make_optimizer
+from zoo.train.runfolder import check_run_identity, run_identity, write_run_identity
 from zoo.train.strategy import is_chief, make_strategy, num_workers, worker_index
 
 __all__ = ["Trainer", "NonFiniteLossError", "WorkerLostError", "checkpoint_candidates"]
@@ -90,6 +93,7 @@ class Trainer:
     def __init__(self, task: Task, source, model_fn: Callable, config: TrainConfig,
                  callbacks: Optional[List[Callable]] = None, strategy=None,
                  step_callbacks: Optional[List[Callable]] = None):
+        check_backend()
         self.task = task
         self.source = source
         self.model_fn = model_fn
@@ -100,6 +104,7 @@ class Trainer:
         self._strategy = strategy
         self.model = None
         self.history: List[Dict[str, Any]] = []
+        self._lock: Optional[FolderLock] = None
 
     # -- set-up
     def _setup(self):
@@ -135,9 +140,14 @@ class Trainer:
             print("[zoo.train] XLA is off: several CPU replicas cannot run XLA-compiled steps.",
                   file=sys.stderr)
             self.jit = False
+        # every path of the run is joined onto this one absolute, real folder, resolved once: a
+        # relative or symlinked --run-dir resumes, and a later chdir changes nothing
+        self.run_dir = real_folder(cfg.run_dir or os.path.join("runs", cfg.name))
+        self.export_dir = real_folder(cfg.export_dir)
+        if self.is_chief:  # one writer per run folder: a second training of it is refused
+            self._lock = FolderLock(self.run_dir, "run folder", "run_dir").acquire()
         keras.config.set_dtype_policy(cfg.precision)
         keras.utils.set_random_seed(cfg.seed)
-        self.run_dir = cfg.run_dir or os.path.join("runs", cfg.name)
         self.ckpt_dir = os.path.join(self.run_dir, "checkpoints")
         if not self.is_chief:  # other workers write their copy aside and delete it
             self.ckpt_write_dir = os.path.join(
@@ -224,6 +234,8 @@ class Trainer:
         of another model (different layers or options) is an error, as is a run folder whose
         checkpoints are all damaged.
         """
+        self._identity = run_identity(self.config.name, self.task.name, self.model)
+        check_run_identity(self.run_dir, self._identity)
         candidates = checkpoint_candidates(self.ckpt_dir)
         latest = None
         for path in candidates:
@@ -262,6 +274,9 @@ class Trainer:
         # The history first: a resume keeps the entries up to the checkpoint it restores, so
         # a kill between the two files loses nothing (the other order would lose the entries
         # logged since the previous save).
+        if self.is_chief and not getattr(self, "_identity_written", False):
+            write_run_identity(self.run_dir, self._identity)
+            self._identity_written = True
         self._write_json("history.json", {"history": self.history,
                                           "wall_time_s": self._wall_time()})
         path = self.manager.save(checkpoint_number=int(self.step.numpy()))
@@ -331,6 +346,13 @@ class Trainer:
         """Train (resuming from the run's last checkpoint), evaluate, write the curve, the summary
         and the export; returns the summary."""
         self._prior_wall = 0.0
+        try:
+            return self._fit()
+        finally:
+            if self._lock is not None:
+                self._lock.release()
+
+    def _fit(self):
         self._setup()
         self._t0 = time.time()
         resumed = self._restore()
@@ -486,7 +508,7 @@ class Trainer:
         if cfg.export:
             summary["model_path"] = save_model(served, os.path.join(self.run_dir, "model.keras"))
             summary["export_path"] = str(export_model(
-                served, cfg.name, task=self.task, export_dir=cfg.export_dir))
+                served, cfg.name, task=self.task, export_dir=self.export_dir))
         self._write_json("summary.json", summary)
         if cfg.progress:
             test_logs, final_validation = summary["final_test"], summary["final_validation"]
@@ -532,6 +554,9 @@ def checkpoint_candidates(ckpt_dir) -> List[str]:
     and any other complete-looking `ckpt-N` (an `.index` file) in case the state file itself
     is damaged or was not updated before a kill."""
     found = {}
+    # absolute first: TensorFlow joins a relative folder onto the paths it reads, and joining it
+    # again here found nothing, so every re-run in runs/<name> started from scratch (issue 30)
+    ckpt_dir = os.path.abspath(ckpt_dir)
     try:
         state = tf.train.get_checkpoint_state(ckpt_dir)
     except Exception:  # noqa: BLE001 -- a damaged state file: fall back to the folder listing

@@ -4,6 +4,7 @@ Bayesian and Hyperband searches, resumable, with a distributed chief that stops 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import threading
@@ -12,6 +13,7 @@ from typing import Any, Dict
 
 import keras_tuner as kt
 
+from zoo.core.locks import real_folder
 from zoo.core.registry import check_folder_name, resolve_spec
 from zoo.core.spaces import TUNERS, describe_space, grid_trials
 from zoo.core.weights import set_preprocessing
@@ -105,10 +107,12 @@ def make_tuner(model, settings=None, **keywords):
         raise ValueError(f"`tuner` must be one of {TUNERS}. Received: tuner={tuner!r}")
     if not isinstance(max_trials, int) or max_trials < 1:
         raise ValueError(f"`max_trials` must be a positive integer. Received: max_trials={max_trials!r}")
-    kw = dict(directory=st.directory, overwrite=st.overwrite,
+    # the project's trials, their run folders (`<trial>/train`) and checkpoints are joined onto
+    # one absolute, real folder, resolved here once (a relative one means the same after a chdir)
+    kw = dict(directory=_real(st.directory), overwrite=st.overwrite,
               project_name=check_folder_name(st.project_name or f"{spec.name}_{tuner}",
                                              "project_name"))
-    check_own_project(os.path.join(st.directory, kw["project_name"]), st.overwrite)
+    check_own_project(os.path.join(kw["directory"], kw["project_name"]), st.overwrite)
     hypermodel = ZooHyperModel(spec, base_overrides=st.base_overrides, epochs=st.epochs,
                                data_fn=st.data_fn, train_fn=st.train_fn,
                                steps_per_epoch=st.steps_per_epoch, eval_examples=st.eval_examples,
@@ -159,6 +163,11 @@ def check_own_project(project, overwrite):
         f"The folder {project} is not a tuning project zoo wrote (it has no {PROJECT_MARKER} and "
         f"holds {entries[:3]}{'...' if len(entries) > 3 else ''}); refusing to {what}. Choose "
         f"another --directory or --project-name. Received: project={project!r}")
+
+
+def _real(folder):
+    """`real_folder(folder)` for a folder path (anything else is left to the checks)."""
+    return real_folder(folder) if isinstance(folder, (str, os.PathLike)) and folder else folder
 
 
 def check_space_optimizers(space):
@@ -266,6 +275,8 @@ def run_search(model, settings=None, **keywords) -> Dict[str, Any]:
         `best_hyperparameters`, `export_path`, and the report paths.
     """
     st = settings_from("run_search", settings, keywords)
+    st = dataclasses.replace(st, directory=_real(st.directory),
+                             export_dir=_real(st.export_dir))  # once, before any trial
     t = make_tuner(model, st)
     result: Dict[str, Any] = {"tuner": t}
     if t.zoo_plan is not None:
