@@ -107,7 +107,8 @@ class Trainer:
 
         cfg = self.config
         # a given strategy was made (and the CPU split) by the caller
-        self.strategy = self._strategy or make_strategy(cfg.strategy, cfg.cpu_devices)
+        self.strategy = self._strategy or make_strategy(
+            cfg.strategy, cfg.cpu_devices, cfg.cluster, cfg.cluster_port, cfg.tpu)
         self.is_chief = is_chief(self.strategy)
         self.num_workers = num_workers(self.strategy)
         self.replicas = self.strategy.num_replicas_in_sync
