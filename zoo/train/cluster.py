@@ -141,8 +141,9 @@ def cluster_resolver(cluster="auto", port=DEFAULT_PORT, tpu=None):
 
 
 def _first_line(error):
+    """The first sentence of `error`'s message (TensorFlow's go on for lines)."""
     text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__
+    return text[0].split(". ")[0].rstrip(".") if text else type(error).__name__
 
 
 def tpu_strategy(resolver, tpu):
