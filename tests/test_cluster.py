@@ -437,3 +437,26 @@ def test_a_named_cluster_with_a_one_machine_strategy_is_refused():
         make_strategy("one_device", cluster="slurm")
     with pytest.raises(ValueError, match=r"`cluster` must be one of"):
         make_strategy("auto", cluster="yarn")
+
+
+def test_recipes_page_shows_the_files_zoo_launch_writes(capsys):
+    """docs/recipes.md's Slurm script and manifests are what the commands it shows write."""
+    from zoo import cli
+
+    with open(os.path.join(ROOT, "docs", "recipes.md")) as f:
+        page = f.read()
+    shown = [
+        ["launch", "slurm", "highway_net", "--nodes", "2", "--time", "01:00:00", "--command",
+         "/shared/venv/bin/zoo", "--run-dir", "/shared/runs/highway", "--epochs", "5"],
+        ["launch", "kubernetes", "highway_net", "--kind", "tfjob", "--image",
+         "registry.example/zoo:1", "--claim", "zoo-runs", "--run-dir", "/shared/runs/highway",
+         "--epochs", "5"],
+        ["launch", "kubernetes", "highway_net", "--kind", "job", "--image",
+         "registry.example/zoo:1", "--claim", "zoo-runs", "--run-dir", "/shared/runs/highway",
+         "--epochs", "5"],
+    ]
+    for argv in shown:
+        assert cli.main(argv) == 0
+        text = capsys.readouterr().out.rstrip("\n")
+        indented = "\n".join("   " + line if line else line for line in text.splitlines())
+        assert indented in page, f"docs/recipes.md does not show what `zoo {' '.join(argv)}` writes"

@@ -142,12 +142,19 @@ def kubernetes_manifests(name, argv=(), *, kind="both", **options):
     return docs
 
 
+_PLAIN = re.compile(r"^[A-Za-z_/][A-Za-z0-9_./:-]*$")
+_RESERVED = {"y", "n", "yes", "no", "true", "false", "on", "off", "null", "none"}
+
+
 def _scalar(v):
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, (int, float)):
         return str(v)
-    return json.dumps(str(v))  # a JSON string is a YAML double-quoted scalar
+    v = str(v)
+    if _PLAIN.match(v) and v.lower() not in _RESERVED:
+        return v
+    return json.dumps(v)  # a JSON string is a YAML double-quoted scalar
 
 
 def _emit(obj, indent, out):

@@ -93,7 +93,9 @@ def slurm_script(name, argv=(), *, nodes=1, tasks_per_node=1, gpus_per_node=0, c
     if run_dir:
         lines += ["# the run folder, on storage every node sees", f"mkdir -p {shell_join([run_dir])}"]
     lines += [
-        f"# each task: SlurmClusterResolver, ports {port}..{port + tasks_per_node - 1} on each node;",
+        "# each task: SlurmClusterResolver, "
+        + (f"port {port}" if tasks_per_node == 1 else f"ports {port}..{port + tasks_per_node - 1}")
+        + " on each node;",
         "# a task that fails ends the step (--kill-on-bad-exit), the others after one line",
         "srun --kill-on-bad-exit=1 " + shell_join(words),
         "",
