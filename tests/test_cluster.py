@@ -199,6 +199,12 @@ def slurm(tmp_path_factory):
                  "apt-get install slurm-wlm munge)")
     if os.geteuid() != 0:
         _missing("the one-node Slurm cluster runs slurmd as root")
+    host = socket.gethostname().split(".")[0]
+    try:
+        socket.gethostbyname(host)
+    except OSError:
+        _missing(f"this host's name {host!r} does not resolve (add it to /etc/hosts): the "
+                 "Slurm tasks reach each other by it")
     d = str(tmp_path_factory.mktemp("slurm"))
     procs = []
     try:
@@ -460,3 +466,16 @@ def test_recipes_page_shows_the_files_zoo_launch_writes(capsys):
         text = capsys.readouterr().out.rstrip("\n")
         indented = "\n".join("   " + line if line else line for line in text.splitlines())
         assert indented in page, f"docs/recipes.md does not show what `zoo {' '.join(argv)}` writes"
+
+
+@pytest.mark.parametrize("cluster, variable", [("tf_config", "TF_CONFIG"), ("slurm", "SLURM_PROCID"),
+                                               ("kubernetes", "ZOO_WORKER_HOSTS")])
+def test_a_named_cluster_the_environment_does_not_show_is_one_line(monkeypatch, cluster, variable):
+    from zoo.train.cluster import cluster_resolver
+
+    for k in list(os.environ):
+        if k.startswith("SLURM_") or k in ("TF_CONFIG", "JOB_COMPLETION_INDEX", "ZOO_WORKER_HOSTS"):
+            monkeypatch.delenv(k)
+    with pytest.raises(ValueError, match=rf"cluster='{cluster}' reads .* the {variable} environment "
+                                         rf"variable, which is not set. Received: {variable}=None$"):
+        cluster_resolver(cluster)
