@@ -479,3 +479,23 @@ def test_a_named_cluster_the_environment_does_not_show_is_one_line(monkeypatch, 
     with pytest.raises(ValueError, match=rf"cluster='{cluster}' reads .* the {variable} environment "
                                          rf"variable, which is not set. Received: {variable}=None$"):
         cluster_resolver(cluster)
+
+
+def test_a_peer_lost_mid_collective_is_named_in_one_line(tmp_path):
+    """A worker killed while the others wait on it in a collective: gRPC names it only as the
+    remote target; the one line names it from there."""
+    import types
+
+    import tensorflow as tf
+
+    from zoo.train.trainer import Trainer
+
+    error = tf.errors.UnavailableError(None, None, (
+        "Collective ops is aborted by: recvmsg:Connection reset by peer\nAdditional GRPC error "
+        "information from remote target /job:worker/replica:0/task:1 while calling "
+        "/tensorflow.WorkerService/RecvBuf:\n:UNKNOWN:Error received from peer"))
+    lost = Trainer._worker_lost(types.SimpleNamespace(num_workers=2, ckpt_dir=str(tmp_path)),
+                                error, 61)
+    assert str(lost).startswith("A worker of this 2-worker run stopped (UnavailableError from "
+                                "/job:worker/replica:0/task:1); this worker stopped too, at step 61.")
+    assert "\n" not in str(lost)

@@ -18,6 +18,7 @@ import dataclasses
 import json
 import math
 import os
+import re
 import shutil
 import sys
 import time
@@ -208,6 +209,9 @@ class Trainer:
     def _worker_lost(self, error, step):
         detail = " ".join(line.strip() for line in str(error).splitlines()
                           if "unhealthy" in line or line.strip().startswith("/job:"))
+        if not detail:  # a peer gone mid-collective: gRPC names it as the remote target
+            peers = sorted(set(re.findall(r"remote target (/job:\w+/replica:\d+/task:\d+)", str(error))))
+            detail = f"{type(error).__name__} from {', '.join(peers)}" if peers else ""
         last = checkpoint_candidates(self.ckpt_dir)
         return WorkerLostError(
             f"A worker of this {self.num_workers}-worker run stopped "
