@@ -37,6 +37,7 @@ RANKS = {
     "zoo.train": 6,
     "zoo.tuning": 7,
     "zoo.bench": 7,
+    "zoo.launch": 7,
     "zoo.cli": 8,
     "zoo.__main__": 8,
 }

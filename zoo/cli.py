@@ -32,7 +32,8 @@ import sys
 import tempfile
 import warnings
 
-_COMMAND_MODULES: list = ["zoo.train.cli", "zoo.export.cli", "zoo.tuning.cli", "zoo.bench.cli"]
+_COMMAND_MODULES: list = ["zoo.train.cli", "zoo.export.cli", "zoo.tuning.cli", "zoo.bench.cli",
+                         "zoo.launch.cli"]
 _CORE_COMMANDS = ("list", "info", "build")
 
 

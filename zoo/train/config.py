@@ -8,9 +8,11 @@ from typing import Optional
 
 from zoo.core.saving import check_writable_folder
 
-__all__ = ["TrainConfig", "STRATEGIES", "PRECISIONS", "OPTIMIZERS", "SCHEDULES", "LR_SCALINGS"]
+__all__ = ["TrainConfig", "STRATEGIES", "CLUSTERS", "PRECISIONS", "OPTIMIZERS", "SCHEDULES", "LR_SCALINGS"]
 
 STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker")
+# where the cluster of a multi-worker run is read from (zoo.train.cluster)
+CLUSTERS = ("auto", "none", "tf_config", "slurm", "kubernetes", "tpu")
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 # the optimizers of the notes; `--optimizer` takes any name of `zoo.train.optimizers.optimizer_names()`
 OPTIMIZERS = ("sgd", "adagrad", "rmsprop", "adam", "adamw", "nadam")
@@ -40,6 +42,9 @@ class TrainConfig:
         checkpoint_every: steps between checkpoints (and each epoch end); 0: epoch ends only.
         export / export_dir: export at the end to `<export_dir>/<name>/<version>/`.
         cpu_devices: split the CPU into this many logical devices (to try `mirrored` on CPU).
+        cluster / cluster_port / tpu: the cluster of a multi-worker or TPU run, read by
+            tf.distribute's resolver for it (`zoo.train.cluster`; `auto` finds it in the
+            environment), Slurm's first port on each node, and the TPU's name.
     """
 
     name: str = "model"
@@ -70,6 +75,9 @@ class TrainConfig:
     export: bool = True
     export_dir: str = "saved_models"
     cpu_devices: int = 0
+    cluster: str = "auto"
+    cluster_port: int = 8888
+    tpu: Optional[str] = None
     eval_every_epoch: bool = True
 
     def validate(self):
@@ -79,6 +87,9 @@ class TrainConfig:
                     f"`{arg}` must be {allowed}. Received: {arg}={getattr(self, arg)!r}"
                 )
         check(self.strategy in STRATEGIES, "strategy", f"one of {STRATEGIES}")
+        check(self.cluster in CLUSTERS, "cluster", f"one of {CLUSTERS}")
+        check(isinstance(self.cluster_port, int) and 0 < self.cluster_port < 65536,
+              "cluster_port", "a port number (1 to 65535)")
         check(self.precision in PRECISIONS, "precision", f"one of {PRECISIONS}")
         check(self.jit_compile in ("auto", "on", "off"), "jit_compile", "'auto', 'on' or 'off'")
         check(self.schedule in SCHEDULES, "schedule", f"one of {SCHEDULES}")

@@ -24,7 +24,7 @@ from zoo.core.locks import FolderLock
 from zoo.core.registry import get_spec
 from zoo.tasks import task_class
 from zoo.train.backend import check_backend
-from zoo.train.config import LR_SCALINGS, OPTIMIZERS, PRECISIONS, SCHEDULES, STRATEGIES, TrainConfig
+from zoo.train.config import CLUSTERS, LR_SCALINGS, OPTIMIZERS, PRECISIONS, SCHEDULES, STRATEGIES, TrainConfig
 from zoo.train.optimizers import optimizer_takes
 from zoo.train.trainer import Trainer
 
@@ -94,6 +94,14 @@ def _add_run_arguments(g, d):
     g.add_argument("--strategy", choices=STRATEGIES, default=d["strategy"],
                    help="auto: all local GPUs (mirrored), one GPU or the CPU; multi_worker reads "
                         "TF_CONFIG")
+    g.add_argument("--cluster", choices=CLUSTERS, default=d["cluster"],
+                   help="where the workers are read from: TF_CONFIG, a Slurm step, a Kubernetes "
+                        "Job's pod, a TPU; auto: what the environment shows (zoo.train.cluster)")
+    g.add_argument("--cluster-port", type=int, default=d["cluster_port"],
+                   help="--cluster slurm: the first task's port on each node")
+    g.add_argument("--tpu", default=d["tpu"], metavar="NAME",
+                   help="--cluster tpu: the TPU's name or grpc:// address (default $TPU_NAME, "
+                        "else local)")
     g.add_argument("--precision", choices=PRECISIONS, default=d["precision"],
                    help="Keras dtype policy; mixed_float16 adds dynamic loss scaling")
     g.add_argument("--jit-compile", choices=("auto", "on", "off"), default=d["jit_compile"],

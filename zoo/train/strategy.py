@@ -1,4 +1,4 @@
-"""`tf.distribute` strategies by name, and who is the chief of a cluster."""
+"""`tf.distribute` strategies by name (and from a cluster's resolver), and who is the chief."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import os
 
 import tensorflow as tf
 
+from zoo.train.cluster import DEFAULT_PORT, cluster_resolver, describe_cluster, tpu_strategy
 from zoo.train.config import STRATEGIES
 
 __all__ = ["make_strategy", "split_cpu", "is_chief", "worker_index", "num_workers"]
@@ -20,10 +21,17 @@ def split_cpu(n):
         )
 
 
-def make_strategy(name="auto", cpu_devices=0):
+def make_strategy(name="auto", cpu_devices=0, cluster="none", port=DEFAULT_PORT, tpu=None,
+                  announce=True):
     """A `tf.distribute` strategy by name (see `zoo.train`'s docstring); `cpu_devices` > 1 first
     splits the CPU into that many logical devices (`mirrored` without GPUs then runs a replica on
     each), which must happen before TensorFlow initialises its devices.
+
+    `cluster` (`zoo.train.cluster`: `auto`, `tf_config`, `slurm`, `kubernetes`, `tpu`, `none`)
+    reads the cluster with tf.distribute's resolver for it: `MultiWorkerMirroredStrategy` on it
+    for CPU / GPU workers, `TPUStrategy` for a TPU (`port`: Slurm's first port on each node;
+    `tpu`: the TPU's name or address). With a cluster, each task prints one line naming it
+    (`announce`). `auto` finds none when `name` is `one_device` or `mirrored`.
 
     Example:
         >>> from zoo.train import make_strategy
@@ -32,7 +40,18 @@ def make_strategy(name="auto", cpu_devices=0):
     """
     if name not in STRATEGIES:
         raise ValueError(f"`strategy` must be one of {STRATEGIES}. Received: strategy={name!r}")
+    cluster_name, resolver = _resolver(name, cluster, port, tpu)
     split_cpu(cpu_devices)
+    if resolver is not None:
+        if cluster_name == "tpu":
+            strategy = tpu_strategy(resolver, tpu)
+            devices = f"{strategy.num_replicas_in_sync} TPU core(s)"
+        else:
+            strategy = tf.distribute.MultiWorkerMirroredStrategy(cluster_resolver=resolver)
+            devices = None
+        if announce:
+            print(describe_cluster(cluster_name, resolver, devices), flush=True)
+        return strategy
     if name == "multi_worker":
         if "TF_CONFIG" not in os.environ:
             raise ValueError(
@@ -51,6 +70,20 @@ def make_strategy(name="auto", cpu_devices=0):
     if name == "auto" and len(gpus) > 1:
         return tf.distribute.MirroredStrategy()
     return tf.distribute.OneDeviceStrategy(gpus[0].name if gpus else "/cpu:0")
+
+
+def _resolver(name, cluster, port, tpu):
+    """`(cluster name, resolver)` for `make_strategy`; a named cluster with a one-machine
+    strategy is refused."""
+    if cluster in (None, "none"):
+        return "none", None
+    if name in ("one_device", "mirrored"):
+        if cluster == "auto":
+            return "none", None
+        raise ValueError(f"cluster={cluster!r} runs on several workers, which strategy={name!r} "
+                         "does not: give --strategy auto or multi_worker. Received: "
+                         f"strategy={name!r}")
+    return cluster_resolver(cluster, port=port, tpu=tpu)
 
 
 def is_chief(strategy):

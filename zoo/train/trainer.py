@@ -18,6 +18,7 @@ import dataclasses
 import json
 import math
 import os
+import re
 import shutil
 import sys
 import time
@@ -112,7 +113,8 @@ class Trainer:
 
         cfg = self.config
         # a given strategy was made (and the CPU split) by the caller
-        self.strategy = self._strategy or make_strategy(cfg.strategy, cfg.cpu_devices)
+        self.strategy = self._strategy or make_strategy(
+            cfg.strategy, cfg.cpu_devices, cfg.cluster, cfg.cluster_port, cfg.tpu)
         self.is_chief = is_chief(self.strategy)
         self.num_workers = num_workers(self.strategy)
         self.replicas = self.strategy.num_replicas_in_sync
@@ -217,6 +219,9 @@ class Trainer:
     def _worker_lost(self, error, step):
         detail = " ".join(line.strip() for line in str(error).splitlines()
                           if "unhealthy" in line or line.strip().startswith("/job:"))
+        if not detail:  # a peer gone mid-collective: gRPC names it as the remote target
+            peers = sorted(set(re.findall(r"remote target (/job:\w+/replica:\d+/task:\d+)", str(error))))
+            detail = f"{type(error).__name__} from {', '.join(peers)}" if peers else ""
         last = checkpoint_candidates(self.ckpt_dir)
         return WorkerLostError(
             f"A worker of this {self.num_workers}-worker run stopped "

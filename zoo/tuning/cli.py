@@ -6,6 +6,7 @@ import sys
 
 from zoo.core.registry import parse_overrides, resolve_spec
 from zoo.core.spaces import TUNERS, format_space, grid_trials, restricted_space
+from zoo.train.config import CLUSTERS
 from zoo.tuning.settings import SearchSettings
 from zoo.tuning.transport import TOKEN_ENV, Refused, check_security, role_from_env
 
@@ -28,6 +29,24 @@ def settings_of(args, security=None) -> SearchSettings:
         eval_examples=args.eval_examples, batch_size=args.batch_size, security=security)
 
 
+def _join_cluster(args):
+    """keras-tuner's variables from `--cluster` (zoo.train.cluster.tuner_environment); the chief
+    listens at its own cluster address unless `--oracle-address` says otherwise."""
+    import os
+
+    from zoo.train.cluster import tuner_environment
+
+    env = tuner_environment(args.cluster, args.cluster_port)
+    if env:
+        os.environ.update({k: v for k, v in env.items() if k.startswith("KERASTUNER_")})
+        args.num_workers = int(env["ZOO_TUNER_WORKERS"])
+        if env["KERASTUNER_TUNER_ID"] == "chief" and args.oracle_address is None:
+            args.oracle_address = env["KERASTUNER_ORACLE_IP"]
+        print(f"[zoo.tune] cluster {args.cluster}: this task is {env['KERASTUNER_TUNER_ID']} of "
+              f"{args.num_workers} worker(s); oracle at {env['KERASTUNER_ORACLE_IP']}:"
+              f"{env['KERASTUNER_ORACLE_PORT']}", flush=True)
+
+
 def _cmd_tune(args):
     if args.show_space:  # the space alone: no TensorFlow, no keras-tuner
         spec = resolve_spec(args.name)
@@ -40,6 +59,8 @@ def _cmd_tune(args):
             print("  " + line)
         print(f"  grid: {len(grid_trials(space, _parse_restrict(args.set)))} trials")
         return 0
+    if args.cluster != "none":  # the chief's and workers' roles from the scheduler
+        _join_cluster(args)
     security = check_security(oracle_address=args.oracle_address, tls_cert=args.tls_cert,
                               tls_key=args.tls_key, tls_ca=args.tls_ca, token_file=args.token_file,
                               role=role_from_env())
@@ -95,4 +116,9 @@ def add_cli(subparsers):
                    help="distributed worker: the certificate (PEM) it trusts for the chief")
     p.add_argument("--token-file", default=None, metavar="FILE",
                    help=f"distributed: a file holding the token workers must present (default: ${TOKEN_ENV})")
+    p.add_argument("--cluster", choices=CLUSTERS, default="none",
+                   help="a distributed search's chief and workers from the scheduler: the first "
+                        "task is the chief (zoo.train.cluster.tuner_environment)")
+    p.add_argument("--cluster-port", type=int, default=8888,
+                   help="--cluster slurm: the first task's port on each node (the oracle's)")
     p.set_defaults(func=_cmd_tune)
