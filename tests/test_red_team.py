@@ -20,6 +20,23 @@ TRAIN = ["--epochs", "1", "--steps-per-epoch", "1", "--no-export"]
 HYPERBAND = ["--tuner", "hyperband", "--max-epochs", "0"]
 
 
+def _png(side=4):
+    """A valid grey `side` x `side` PNG file's bytes (standard library only)."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    rows = b"".join(b"\x00" + bytes([128] * side) for _ in range(side))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+ONE_CLASS = {f"images/cat/{i}.png": _png() for i in range(5)}
+
+
 def _chief(port):
     return {"KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": port,
             "KERASTUNER_TUNER_ID": "chief"}
@@ -64,6 +81,7 @@ PROBES = {
         (["train", "highway_net", "--set", "classes=3", *TRAIN], "classes=10", {}, {}),
         (["train", "da_rnn", "--set", "window=5", *TRAIN], "window=10", {}, {}),
         (["train", "gru_classifier", "--dataset", "adding", *TRAIN], "real-valued targets", {}, {}),
+        (["train", "resnet50", "--dataset", "images", *TRAIN], "at least 2 classes", ONE_CLASS, {}),
     ],
     "bench and build": [
         (["bench", "highway_net", "--out", os.path.join(FILE, "sub")], "--out", {}, {}),
@@ -106,7 +124,7 @@ def test_bad_arguments_are_one_line_exit_2_and_create_nothing(family, tmp_path, 
         (root / FILE).write_text("not a folder")
         for path, text in files.items():
             (root / path).parent.mkdir(parents=True, exist_ok=True)
-            (root / path).write_text(text)
+            (root / path).write_bytes(text if isinstance(text, bytes) else text.encode())
         with monkeypatch.context() as m:
             for k, v in env.items():
                 m.setenv(k, v)

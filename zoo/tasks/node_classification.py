@@ -162,7 +162,8 @@ class NodeClassification(Task):
                        "its raw adjacency (symmetric, non-negative weights or 0/1, no self-loops; "
                        "others refused); "
                        "D^-1/2 (A + I) D^-1/2 inside the graph",
-                       {"shape": [sample_nodes, sample_nodes], "low": 0.0, "high": 1.0})],
+                       {"shape": [sample_nodes, sample_nodes], "low": 0.0, "high": 1.0,
+                        "symmetric": True})],
             [TensorDoc("probabilities", "float32", [nodes, classes],
                        "class probabilities per node")],
             "Classify every node of one graph.")]
