@@ -50,7 +50,7 @@ def _cmd_export(args):
         model = load_model(args.keras_file)
     else:
         model = create_model(args.name, **_parse_sets(args.set))
-    opts = check_export_options(_parse_sets(args.opt))
+    opts = _parse_sets(args.opt)  # checked by _check_export_args
     path = export_model(model, args.name, task=args.task, export_dir=args.export_dir,
                         version=args.version, **opts)
     print(path)
