@@ -419,12 +419,38 @@ def _bad_requests(signature, feed, inputs):
             y.flat[-1] = -np.inf
             out.append((f"inf in {name}", dict(feed, **{name: y}),
                         f"input '{name}' holds NaN or infinite values"))
+        out += _bad_values(name, x, feed)
     if len(batched) > 1:
         t = batched[-1]
         x = feed[t["name"]]
         out.append(("batch sizes disagree", dict(feed, **{t["name"]: np.concatenate([x, x[:1]])}),
                     "of one request must have the same batch size"))
     return out
+
+
+def _bad_values(name, x, feed):
+    """Issue 30: values of the right shape that the model cannot answer: token ids below 0 (an
+    embedding wraps them) or beyond any vocabulary, lengths of 0, below 0 or beyond the steps
+    (NaN or uniform outputs), a negative or asymmetric adjacency."""
+    def with_value(value, index=0):
+        y = x.copy()
+        y.flat[index] = value
+        return dict(feed, **{name: y})
+
+    if name in ("tokens", "source_ids", "target_ids"):
+        return [(f"ids below 0 in {name}", with_value(-1), f"input '{name}' must hold token ids"),
+                (f"ids beyond the vocabulary in {name}", with_value(2 ** 30, -1),
+                 f"input '{name}' must hold token ids")]
+    if name == "lengths":
+        steps = next(v for k, v in feed.items() if k != name).shape[1]
+        return [(f"lengths {v} in {name}", with_value(v), f"input '{name}' must hold lengths")
+                for v in (0, -3, steps + 1)]
+    if name == "adjacency":
+        return [("adjacency negative", with_value(-1.0, x.shape[1] + 1),  # a diagonal entry
+                 "input 'adjacency' must hold non-negative edge weights"),
+                ("adjacency asymmetric", with_value(x.flat[1] + 0.5, 1),
+                 "input 'adjacency' must be symmetric")]
+    return []
 
 
 def test_every_export_refuses_bad_requests_by_name_without_zoo(exported, tmp_path):
@@ -458,7 +484,7 @@ def test_every_export_refuses_bad_requests_by_name_without_zoo(exported, tmp_pat
     assert child.returncode == 0, child.stderr[-3000:]
     results = json.load(open(tmp_path / "results.json"))
     kinds = {what.split(" ")[0] for _, _, what, _ in expected}
-    assert kinds >= {"good", "rank", "size", "NaN", "inf", "batch"}, kinds
+    assert kinds >= {"good", "rank", "size", "NaN", "inf", "batch", "ids", "lengths", "adjacency"}, kinds
     for (name, signature, what, message), res in zip(expected, results):
         where = f"{name} {signature}: {what}"
         if message is None:

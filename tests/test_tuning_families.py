@@ -29,8 +29,12 @@ SMALL_BY_NAME = {"highway_net": {"depth": 5, "width": 16}}
 
 
 def small(name):
+    """The family's and the model's pinned sizes that its declared space defines (a search
+    refuses names its space lacks: highway_net has no `base_filters`)."""
     spec = get_spec(name)
-    return dict(SMALL.get(spec.family, {}), **SMALL_BY_NAME.get(name, {}))
+    names = {d["name"] for d in tuning.describe_space(spec.search_space)}
+    return {k: v for k, v in dict(SMALL.get(spec.family, {}), **SMALL_BY_NAME.get(name, {})).items()
+            if k in names}
 
 
 def _points(name, restrict=None):

@@ -218,6 +218,10 @@ def main(argv=None):
     except ValueError as e:
         print(f"zoo: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: one line; exports and checkpoints are written whole or not at all
+        print(f"zoo: interrupted: `zoo {args.command}` stopped by Ctrl-C (SIGINT); what it had "
+              "finished is kept, nothing half-written", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

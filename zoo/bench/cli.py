@@ -26,6 +26,7 @@ def check_args(args):
     """The models and settings of `args`; ValueError naming the first bad flag, before any
     work."""
     from zoo.core.registry import list_models
+    from zoo.core.saving import check_writable_folder
 
     for flag, least in (("batch", 1), ("steps", 1), ("rounds", 2), ("warmup", 1), ("length", 1)):
         value = getattr(args, flag)
@@ -36,8 +37,7 @@ def check_args(args):
                              f"Received: --{flag}={value}")
     if args.size is not None and args.size < 8:
         raise ValueError(f"--size must be at least 8. Received: --size={args.size}")
-    if os.path.exists(args.out) and not os.path.isdir(args.out):
-        raise ValueError(f"--out must be a folder; a file is there. Received: --out={args.out}")
+    check_writable_folder(args.out, "--out")  # a file there or above it, an unwritable parent
     backends = _both(args.backend, "backend")
     for backend in backends:
         if importlib.util.find_spec(backend) is None:

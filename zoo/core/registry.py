@@ -436,8 +436,23 @@ def resolve_spec(model) -> ModelSpec:
         return model
     if isinstance(model, str) and ":" in model:
         mod, _, attr = model.partition(":")
-        obj = getattr(importlib.import_module(mod), attr)
-        return obj() if callable(obj) and not isinstance(obj, ModelSpec) else obj
+        allowed = ("a registered name or `module:attr` naming a ModelSpec (or a function "
+                   "returning one)")
+        try:
+            obj = importlib.import_module(mod)
+            for part in attr.split("."):
+                obj = getattr(obj, part)
+        except (ImportError, AttributeError, ValueError, TypeError) as e:
+            raise ValueError(f"`model` must be {allowed}; {e}. Received: model={model!r}") from None
+        if callable(obj) and not isinstance(obj, ModelSpec):
+            try:
+                obj = obj()
+            except TypeError as e:  # a function that needs arguments
+                raise ValueError(f"`model` must be {allowed}; {e}. Received: model={model!r}") from None
+        if not isinstance(obj, ModelSpec):
+            raise ValueError(f"`model` must be {allowed}; it gives a {type(obj).__name__}. "
+                             f"Received: model={model!r}")
+        return obj
     return get_spec(model)
 
 

@@ -30,6 +30,7 @@ from zoo.roles.serving import (
     ExportModule,
     ServingRole,
     callable_name,
+    finite_outputs,
     named_function,
     select_outputs,
 )
@@ -252,7 +253,7 @@ def guarded(ep, allow_non_finite=False):
     request the model cannot answer with `InvalidArgument` naming the input: each input's rank
     and fixed sizes (`EnsureShape`: "Shape of tensor images [2,16,16,3] is not compatible with
     expected shape [?,?,?,1]"), one batch size for all batched inputs, and (unless
-    `allow_non_finite`) no NaN or infinite float values.
+    `allow_non_finite`) no NaN or infinite float values in or out.
 
     The shape check is `EnsureShape`, not an assertion on `tf.rank`/`tf.shape`: Grappler folds
     those into constants from the signature's declared shapes, so they would never fire."""
@@ -279,7 +280,8 @@ def guarded(ep, allow_non_finite=False):
                     for t in ep.inputs if tf.as_dtype(t.dtype).is_floating]
         with tf.control_dependencies(checks):
             kw = {k: tf.identity(v) for k, v in kw.items()}
-        return ep.fn(**kw)
+        out = ep.fn(**kw)  # and (unless allowed) no NaN or infinite output of finite inputs
+        return out if allow_non_finite else finite_outputs(out)
 
     return fn
 
@@ -337,6 +339,20 @@ def _write_docs(path, name, task, version, endpoints, opts, outputs):
     return doc
 
 
+def _text_proto(text):
+    """`text` as the inside of a text-proto string: backslashes, quotes and control characters
+    escaped (a folder named `a"b` must not end the string)."""
+    out = []
+    for c in text:
+        if c in '\\"':
+            out.append("\\" + c)
+        elif ord(c) < 0x20 or ord(c) == 0x7F:
+            out.append(f"\\{ord(c):03o}")
+        else:
+            out.append(c)
+    return "".join(out)
+
+
 def write_model_config(export_dir="saved_models", base_path=None, filename="models.config") -> str:
     """Write TF Serving's `model_config_list` for every model with a version under `export_dir`.
 
@@ -353,7 +369,8 @@ def write_model_config(export_dir="saved_models", base_path=None, filename="mode
     names = sorted(d for d in os.listdir(root) if list_versions(os.path.join(root, d)))
     body = ["model_config_list {"]
     for n in names:
-        body += ["  config {", f'    name: "{n}"', f'    base_path: "{base}/{n}"',
+        path = _text_proto(f"{base}/{n}")
+        body += ["  config {", f'    name: "{_text_proto(n)}"', f'    base_path: "{path}"',
                  '    model_platform: "tensorflow"', "  }"]
     body.append("}")
     path = os.path.join(root, filename)

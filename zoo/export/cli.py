@@ -6,6 +6,7 @@ import json
 
 from zoo.core.registry import parse_overrides
 from zoo.core.task_kinds import RENAMED_TASKS
+from zoo.roles.serving import check_export_options
 from zoo.tasks import EXPORT_TASKS
 
 __all__ = ["add_cli"]
@@ -13,6 +14,27 @@ __all__ = ["add_cli"]
 
 def _parse_sets(items):
     return parse_overrides(items)  # `--set KEY=VALUE`, JSON values, as the recipes'
+
+
+# TF Serving reads a version folder's name as an int64
+MAX_VERSION = 2 ** 63 - 1
+
+
+def _check_export_args(args):
+    """The flags of `zoo export` that need no model: a ValueError naming the first bad one."""
+    import os
+
+    from zoo.core.saving import check_writable_folder
+
+    check_export_options(_parse_sets(args.opt))
+    if args.version is not None and not 0 <= args.version <= MAX_VERSION:
+        raise ValueError(f"`--version` must be an integer from 0 to 2**63-1 (TF Serving's int64 "
+                         f"versions). Received: --version={args.version}")
+    check_writable_folder(args.export_dir, "export_dir")
+    check_writable_folder(os.path.join(args.export_dir, args.name), "export_dir/name")
+    if args.keras_file is not None and not os.path.isfile(args.keras_file):
+        raise ValueError(f"`--keras-file` must be an existing .keras file. "
+                         f"Received: --keras-file={args.keras_file!r}")
 
 
 def _cmd_export(args):
@@ -23,11 +45,12 @@ def _cmd_export(args):
     from zoo.export.verification import verify
 
     check_folder_name(args.name, "name")  # before any model is loaded or built
+    _check_export_args(args)
     if args.keras_file:  # a file saved by zoo carries the preprocessing its weights expect
         model = load_model(args.keras_file)
     else:
         model = create_model(args.name, **_parse_sets(args.set))
-    opts = _parse_sets(args.opt)
+    opts = _parse_sets(args.opt)  # checked by _check_export_args
     path = export_model(model, args.name, task=args.task, export_dir=args.export_dir,
                         version=args.version, **opts)
     print(path)

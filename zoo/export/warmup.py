@@ -61,6 +61,8 @@ def sample_inputs(sigdoc, seed=0) -> Dict[str, np.ndarray]:
                 arr = rng.uniform(s.get("low", 0.0), s.get("high", 1.0), size=shape)
             else:
                 arr = rng.integers(s.get("low", 1), s.get("high", 10), size=shape)
+            if s.get("symmetric"):  # a graph's adjacency: the graph refuses an asymmetric one
+                arr = (arr + np.swapaxes(arr, -1, -2)) / 2
             feeds[f"{key}::{t['name']}"] = np.asarray(arr).astype(t["dtype"])
         for t in sig["inputs"]:
             if (t.get("sample") or {}).get("lengths"):

@@ -14,7 +14,8 @@ from typing import Any, Callable, Dict, List, Tuple
 
 from zoo.core.registry import create_model, get_spec, parse_overrides
 
-__all__ = ["RecipeRole", "builder_fn", "export_note", "validation_note"]
+__all__ = ["check_classes", "check_agrees_with_data", "DATA_FIXED", "RecipeRole", "builder_fn",
+           "export_note", "validation_note"]
 
 
 def builder_fn(name, overrides=None, **candidates) -> Callable[[], Any]:
@@ -30,8 +31,51 @@ def builder_fn(name, overrides=None, **candidates) -> Callable[[], Any]:
     params = inspect.signature(get_spec(name).builder).parameters
     takes_any = any(p.kind == p.VAR_KEYWORD for p in params.values())
     kwargs = {k: v for k, v in candidates.items() if v is not None and (takes_any or k in params)}
-    kwargs.update(parse_overrides(overrides) if isinstance(overrides, list) else (overrides or {}))
+    overrides = parse_overrides(overrides) if isinstance(overrides, list) else (overrides or {})
+    kwargs.update(check_agrees_with_data(overrides, kwargs))
     return lambda: create_model(name, **kwargs)
+
+
+# builder arguments whose value the data fixes (its classes, shapes, vocabulary, window): a
+# `--set` of another value would build a model the data does not fit
+DATA_FIXED = ("classes", "input_shape", "image_shape", "channels", "num_features", "window",
+              "horizon", "num_drivers", "vocabulary_size", "target_vocabulary_size", "max_length")
+
+
+def check_agrees_with_data(overrides, fixed):
+    """`overrides` (`--set`), or a ValueError naming the first of `DATA_FIXED` that it sets to
+    another value than the data fixes (`fixed`), before the model is built or trained.
+
+    Example:
+        >>> check_agrees_with_data({"classes": 3}, {"classes": 10})
+        Traceback (most recent call last):
+        ...
+        ValueError: `--set classes=3` disagrees with the data, which fixes classes=10. Received: classes=3
+    """
+    def same(a, b):
+        if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+            return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+        return a == b
+
+    for key, value in overrides.items():
+        if key in DATA_FIXED and fixed.get(key) is not None and not same(value, fixed[key]):
+            raise ValueError(f"`--set {key}={value!r}` disagrees with the data, which fixes "
+                             f"{key}={fixed[key]!r}. Received: {key}={value!r}")
+    return overrides
+
+
+def check_classes(num_classes, dataset):
+    """`num_classes`, or a ValueError before training: a classifier needs integer class labels
+    (None: the data's targets are real values, a regression problem) of at least 2 classes
+    (with one, every prediction is right and the accuracy says nothing)."""
+    if num_classes is None:
+        raise ValueError(f"`--dataset` must have class labels for a classifier; {dataset!r} has "
+                         f"real-valued targets (a regression problem: train a *_regressor model). "
+                         f"Received: dataset={dataset!r}")
+    if not isinstance(num_classes, int) or num_classes < 2:
+        raise ValueError(f"`--dataset` must have at least 2 classes for a classifier; {dataset!r} "
+                         f"has {num_classes}. Received: dataset={dataset!r}")
+    return num_classes
 
 
 def export_note(summary) -> str:

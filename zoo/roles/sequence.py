@@ -24,13 +24,17 @@ import tensorflow as tf
 from zoo import data as zdata
 from zoo.core.registry import parse_overrides
 from zoo.data.text import digits_tokens_source, text_source
+from zoo.roles.recipe import check_agrees_with_data
 from zoo.roles.serving import (
     Endpoint,
     TensorDoc,
+    checked_ids,
+    checked_lengths,
     named_function,
     probabilities_fn,
     probability_outputs,
     single_output,
+    token_vocabulary,
 )
 from zoo.roles.task import Task, builder_fn
 from zoo.tasks.image_classification import limit_eval
@@ -82,7 +86,7 @@ class SequenceTask(Task):
         explicit = {}
         if "vocabulary_size" in fixed:  # None is meaningful here: feature vectors, no embedding
             explicit["vocabulary_size"] = fixed.pop("vocabulary_size")
-        explicit.update(parse_overrides(getattr(args, "set", None)))
+        explicit.update(check_agrees_with_data(parse_overrides(getattr(args, "set", None)), explicit))
         return builder_fn(spec.name, explicit, **fixed)
 
     def endpoints(self, model, **opts):
@@ -108,11 +112,13 @@ def sequence_endpoints(model, opts, *, regression):
     if len(model.inputs) > 2:
         raise ValueError("A sequence task takes models with one sequence input and optionally a "
                          f"mask or lengths input. Received: {len(model.inputs)} inputs")
+    vocabulary = token_vocabulary(model) if is_tokens else None
     if is_tokens:
         seq_doc = TensorDoc("tokens", "int32", [None, seq_len],
-                            f"token ids, padded with {pad} after `lengths`",
+                            f"token ids, padded with {pad} after `lengths`"
+                            + (f" (0 <= id < {vocabulary})" if vocabulary else ""),
                             {"shape": [2, seq_len or 7], "low": 1,
-                             "high": int(opts.get("sample_vocab", 10))})
+                             "high": min(int(opts.get("sample_vocab", 10)), vocabulary or 10**9)})
     else:
         feat = first.shape[-1]
         seq_doc = TensorDoc("features", "float32", [None, seq_len, feat],
@@ -123,6 +129,9 @@ def sequence_endpoints(model, opts, *, regression):
     out_shape = list(model.outputs[0].shape[1:])
 
     def run(seq, lengths):
+        if is_tokens:
+            seq = checked_ids(seq, "tokens", vocabulary)
+        lengths = checked_lengths(lengths, tf.shape(seq)[1])
         x = tf.cast(seq, first.dtype)
         valid = tf.sequence_mask(lengths, tf.shape(x)[1])
         if extra is not None:

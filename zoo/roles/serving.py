@@ -26,6 +26,8 @@ __all__ = [
     "GenericServing",
     "ExportModule",
     "PREPROCESSING_MODES",
+    "EXPORT_OPTIONS",
+    "check_export_options",
     "TensorDoc",
     "Endpoint",
     "resolve_callable",
@@ -40,9 +42,29 @@ __all__ = [
     "model_core",
     "named_function",
     "probability_outputs",
+    "token_vocabulary",
+    "checked_ids",
+    "checked_lengths",
+    "checked_adjacency",
+    "finite_outputs",
 ]
 
 PREPROCESSING_MODES = ("none", "unit", "symmetric", "caffe", "torch", "tf")
+# the options an export takes (`zoo export --opt KEY=VALUE`, `export_model(**opts)`); a task reads
+# those that apply to it
+EXPORT_OPTIONS = ("preprocessing", "image_size", "resize_method", "top_k", "output_activation",
+                  "pad_value", "translate_fn", "max_length", "beam_size", "alpha", "output_range",
+                  "sample_vocab", "allow_non_finite")
+
+
+def check_export_options(options):
+    """`options`, or a ValueError naming the first one that is not in `EXPORT_OPTIONS` (a
+    misspelt `topk=3` would otherwise be ignored)."""
+    for key, value in options.items():
+        if key not in EXPORT_OPTIONS:
+            raise ValueError(f"`{key}` is not an export option; allowed: {', '.join(EXPORT_OPTIONS)}. "
+                             f"Received: {key}={value!r}")
+    return options
 
 
 @dataclasses.dataclass
@@ -250,6 +272,91 @@ def probability_outputs(to_probs, classes, k, with_top_k):
     return fn, docs
 
 
+def token_vocabulary(model, index=0) -> Optional[int]:
+    """The vocabulary size of the embeddings that read model input `index` (a Keras
+    `Embedding`'s `input_dim`, zoo's `TokenEmbedding`'s `vocab_size`; the smallest if several),
+    or None when no embedding reads it directly."""
+    tensor = model.inputs[index]
+    sizes = []
+    for layer in model.layers:
+        size = getattr(layer, "input_dim", None) or getattr(layer, "vocab_size", None)
+        if isinstance(size, int) and any(
+                any(x is tensor for x in node.input_tensors) for node in layer._inbound_nodes):
+            sizes.append(size)
+    return min(sizes) if sizes else None
+
+
+def _after(x, checks):
+    import tensorflow as tf
+
+    with tf.control_dependencies(checks):
+        return tf.identity(x)
+
+
+def checked_ids(ids, name, vocabulary=None):
+    """`ids` behind an in-graph check that every token id is in `[0, vocabulary)` (`[0, inf)`
+    when None): an embedding would wrap a negative id round to the end of its table, and TF
+    Serving answers `InvalidArgument` naming the input instead."""
+    import tensorflow as tf
+
+    ids = tf.convert_to_tensor(ids)
+    ok = tf.reduce_all(ids >= 0)
+    allowed = "0 <= id" if vocabulary is None else f"0 <= id < {vocabulary}"
+    if vocabulary is not None:
+        ok = tf.logical_and(ok, tf.reduce_all(ids < vocabulary))
+    return _after(ids, [tf.debugging.Assert(ok, [
+        f"input '{name}' must hold token ids {allowed}; received ids from",
+        tf.reduce_min(ids), "to", tf.reduce_max(ids)])])
+
+
+def checked_lengths(lengths, steps, name="lengths"):
+    """`lengths` behind an in-graph check that each is in `[1, steps]` (`steps`: the request's
+    sequence length): 0 or a negative length masks every step (NaN or uniform outputs)."""
+    import tensorflow as tf
+
+    lengths = tf.convert_to_tensor(lengths)
+    ok = tf.logical_and(tf.reduce_all(lengths >= 1),
+                        tf.reduce_all(lengths <= tf.cast(steps, lengths.dtype)))
+    return _after(lengths, [tf.debugging.Assert(ok, [
+        f"input '{name}' must hold lengths with 1 <= length <= the steps of the request, which "
+        f"are", steps, "; received lengths from", tf.reduce_min(lengths), "to",
+        tf.reduce_max(lengths)])])
+
+
+def checked_adjacency(adjacency, name="adjacency"):
+    """`adjacency` behind an in-graph check that it is a graph's: no negative weight, symmetric
+    (to 1e-5 of its largest weight), as `D^-1/2 (A + I) D^-1/2` needs."""
+    import tensorflow as tf
+
+    a = tf.convert_to_tensor(adjacency)
+    scale = tf.maximum(tf.reduce_max(tf.abs(a)), tf.ones([], a.dtype))
+    asymmetry = tf.reduce_max(tf.abs(a - tf.linalg.matrix_transpose(a)))
+    return _after(a, [
+        tf.debugging.Assert(tf.reduce_all(a >= 0), [
+            f"input '{name}' must hold non-negative edge weights; received a smallest weight of",
+            tf.reduce_min(a)]),
+        tf.debugging.Assert(asymmetry <= 1e-5 * scale, [
+            f"input '{name}' must be symmetric (an undirected graph); received A - A^T up to",
+            asymmetry])])
+
+
+def finite_outputs(outputs, names=None):
+    """The float tensors of `outputs` (a dict) behind an in-graph check that they hold no NaN
+    or infinite value: a request of finite but extreme inputs (a feature of 3e38) is refused
+    with `InvalidArgument` naming the output instead of answered with NaN probabilities."""
+    import tensorflow as tf
+
+    out = {}
+    for key, value in outputs.items():
+        value = tf.convert_to_tensor(value)
+        if value.dtype.is_floating and (names is None or key in names):
+            value = tf.debugging.check_numerics(
+                value, f"output '{key}' would hold NaN or infinite values: the request's inputs "
+                       f"are outside the range this model computes finitely")
+        out[key] = value
+    return out
+
+
 class ServingRole:
     """What an export of a model of this task kind serves: its named signatures (`endpoints`),
     the model exported (`export_model`) and the options (`export_options`: the preprocessing the
@@ -350,7 +457,7 @@ class ExportModule:
 
     def __init__(self, serving: ServingRole, model, spec=None, **options):
         self.serving, self.model, self.spec = serving, model, spec
-        self.options = dict(serving.export_options(spec, model), **options)
+        self.options = dict(serving.export_options(spec, model), **check_export_options(options))
 
     def endpoints(self, **extra) -> List[Endpoint]:
         """The role's named signatures of the model, with the options (and `extra`)."""

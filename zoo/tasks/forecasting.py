@@ -163,6 +163,11 @@ class Forecasting(Task):
                              f"Received: target={args.target!r}, drivers={args.drivers!r}")
         if getattr(args, "csv", None) is not None and not args.target:
             raise ValueError(f"`--csv` needs `--target COLUMN`. Received: csv={args.csv!r}")
+        for flag, least in (("window", 2), ("horizon", 1)):
+            value = getattr(args, flag, None)
+            if value is not None and value < least:
+                raise ValueError(f"`--{flag}` must be an integer >= {least} (steps). "
+                                 f"Received: --{flag}={value}")
         return cls(lr_decay_steps=args.lr_decay_steps)
 
     def series_of(self, args):
@@ -175,8 +180,9 @@ class Forecasting(Task):
                                       relation=getattr(args, "relation", "fixed"))
 
     def make_source(self, spec, args):
-        window = args.window or int(spec.defaults.get("window") or 10)
-        data = fdata.prepare(self.series_of(args), window=window, horizon=args.horizon or 1,
+        window = args.window if args.window is not None else int(spec.defaults.get("window") or 10)
+        horizon = args.horizon if args.horizon is not None else 1
+        data = fdata.prepare(self.series_of(args), window=window, horizon=horizon,
                              val_fraction=args.val_fraction, test_fraction=args.test_fraction)
         src = forecasting_source(data)
         return src, self.fixed_by(src.info)

@@ -29,6 +29,7 @@ import tensorflow as tf
 
 from zoo import data as zdata
 from zoo.core.moved import RenamedAttribute, renamed_arguments
+from zoo.roles.recipe import check_classes
 from zoo.roles.serving import (
     Endpoint,
     TensorDoc,
@@ -129,6 +130,7 @@ class ImageClassification(Task):
             src.preprocess = zdata.image_preprocessor(size, args.channels, augment)
         shape = (size, size, args.channels)
         src.info["input_shape"] = shape
+        check_classes(src.info.get("num_classes"), args.dataset)
         return src, dict(include_top=True, weights=None, input_shape=shape,
                          classes=src.info["num_classes"], classifier_activation="softmax")
 

@@ -30,7 +30,8 @@ import numpy as np
 import tensorflow as tf
 
 from zoo.data.graphs import PLANETOID_NAMES, Graph, graph_source, karate_club, load_planetoid
-from zoo.roles.serving import Endpoint, TensorDoc, probabilities_fn
+from zoo.roles.recipe import check_classes
+from zoo.roles.serving import Endpoint, TensorDoc, checked_adjacency, probabilities_fn
 from zoo.roles.task import Task, classification_forward, export_note, f32, logits_flag
 
 __all__ = ["NodeClassification", "masked_accuracy", "TASK"]
@@ -116,6 +117,7 @@ class NodeClassification(Task):
 
     def make_source(self, spec, args):
         graph = self.load_graph()
+        check_classes(graph.num_classes, self.dataset)
         return graph_source(graph), dict(num_features=graph.num_features,
                                          classes=graph.num_classes)
 
@@ -148,7 +150,7 @@ class NodeClassification(Task):
 
         def classify(node_features, adjacency):
             x = tf.cast(node_features, "float32")[None]
-            a = tf.cast(adjacency, "float32")[None]
+            a = tf.cast(checked_adjacency(adjacency), "float32")[None]
             return {"probabilities": to_probs(f32(model([x, a], training=False)))[0]}
 
         return [Endpoint(
@@ -157,9 +159,11 @@ class NodeClassification(Task):
                        "one graph's node features, a row per node",
                        {"shape": [sample_nodes, features], "low": 0.0, "high": 1.0}),
              TensorDoc("adjacency", "float32", [nodes, nodes],
-                       "its raw adjacency (symmetric, weighted or 0/1, no self-loops); "
+                       "its raw adjacency (symmetric, non-negative weights or 0/1, no self-loops; "
+                       "others refused); "
                        "D^-1/2 (A + I) D^-1/2 inside the graph",
-                       {"shape": [sample_nodes, sample_nodes], "low": 0.0, "high": 1.0})],
+                       {"shape": [sample_nodes, sample_nodes], "low": 0.0, "high": 1.0,
+                        "symmetric": True})],
             [TensorDoc("probabilities", "float32", [nodes, classes],
                        "class probabilities per node")],
             "Classify every node of one graph.")]

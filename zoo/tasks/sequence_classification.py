@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from zoo.roles.recipe import check_classes
 from zoo.roles.sequence import SequenceTask
 from zoo.roles.task import classification_forward, logits_flag
 
@@ -39,6 +40,11 @@ class SequenceClassification(SequenceTask):
         loss_sum = tf.reduce_sum(per)
         return loss_sum, {"loss_sum": loss_sum, "accuracy_sum": tf.reduce_sum(correct),
                           "count": tf.cast(tf.shape(per)[0], tf.float32)}
+
+    def make_source(self, spec, args):
+        src, fixed = super().make_source(spec, args)
+        check_classes(src.info.get("num_classes"), args.dataset or self.default_dataset)
+        return src, fixed
 
     def tuning_task(self, training):
         return type(self)(label_smoothing=float(training.get("label_smoothing", 0.0) or 0.0))

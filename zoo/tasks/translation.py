@@ -25,7 +25,15 @@ import tensorflow as tf
 
 from zoo import data as zdata
 from zoo.data.text import subword_source
-from zoo.roles.serving import Endpoint, TensorDoc, probabilities_fn, resolve_callable, single_output
+from zoo.roles.serving import (
+    Endpoint,
+    TensorDoc,
+    checked_ids,
+    probabilities_fn,
+    resolve_callable,
+    single_output,
+    token_vocabulary,
+)
 from zoo.roles.task import Task, export_note, f32, smoothed_cross_entropy
 from zoo.tasks.image_classification import limit_eval
 
@@ -56,11 +64,13 @@ def exact_match(pred, labels):
     return float(np.mean(np.all((pred == labels) | ~mask, axis=1)))
 
 
-def translate_function(model, translate_fn, max_length, beam, alpha):
+def translate_function(model, translate_fn, max_length, beam, alpha, vocabulary=None):
     """The `translate` signature's function: `source_ids -> token_ids (, scores)` by
-    `translate_fn(model, source_ids, max_length, beam, alpha)`."""
+    `translate_fn(model, source_ids, max_length, beam, alpha)`; source ids outside
+    `[0, vocabulary)` refused (`checked_ids`)."""
 
     def translate(source_ids):
+        source_ids = checked_ids(source_ids, "source_ids", vocabulary)
         res = translate_fn(model, tf.cast(source_ids, "int32"), max_length, beam, alpha)
         if isinstance(res, dict):  # zoo.models.transformer_decoding returns target_ids and scores
             return {("token_ids" if k == "target_ids" else k): tf.convert_to_tensor(v)
@@ -142,6 +152,12 @@ class Translation(Task):
 
     @classmethod
     def from_args(cls, args):
+        for flag, least in (("decode_examples", 0), ("max_length", 1), ("vocab", 1),
+                            ("num_train", 1), ("target_vocab", 1)):
+            value = getattr(args, flag, None)
+            if value is not None and value < least:
+                raise ValueError(f"`--{flag.replace('_', '-')}` must be an integer >= {least}. "
+                                 f"Received: --{flag.replace('_', '-')}={value}")
         return cls(label_smoothing=args.label_smoothing, max_length=args.max_length)
 
     def make_source(self, spec, args):
@@ -206,7 +222,11 @@ class Translation(Task):
         beam_size = int(opts.get("beam_size", 4))
         alpha = float(opts.get("alpha", 0.6))
 
+        vocabularies = [token_vocabulary(model, i) for i in (0, 1)]
+
         def forward(source_ids, target_ids):
+            source_ids = checked_ids(source_ids, "source_ids", vocabularies[0])
+            target_ids = checked_ids(target_ids, "target_ids", vocabularies[1])
             y = model([tf.cast(source_ids, model.inputs[0].dtype),
                        tf.cast(target_ids, model.inputs[1].dtype)], training=False)
             return {"probabilities": to_probs(single_output(y))}
@@ -225,13 +245,14 @@ class Translation(Task):
                      [TensorDoc("probabilities", "float32", [None, None, vocab],
                                 "next-token probabilities")],
                      "Next-token probabilities for every target position (teacher forcing)."),
-            Endpoint("translate", translate_function(model, translate_fn, max_length, beam_size, alpha),
+            Endpoint("translate", translate_function(model, translate_fn, max_length, beam_size, alpha,
+                                                     vocabularies[0]),
                      [ids("source_ids", "source token ids")], outs_tr,
                      f"Decode a translation (beam_size={beam_size}, alpha={alpha}, "
                      f"max_length={max_length})."),
         ]
         if beam_size > 1:
-            greedy = translate_function(model, translate_fn, max_length, 1, alpha)
+            greedy = translate_function(model, translate_fn, max_length, 1, alpha, vocabularies[0])
             eps.append(Endpoint("translate_greedy", greedy,
                                 [ids("source_ids", "source token ids")], outs_tr,
                                 f"Greedy decoding (max_length={max_length})."))

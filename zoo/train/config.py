@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from typing import Optional
 
 from zoo.core.saving import check_writable_folder
@@ -110,6 +111,8 @@ class TrainConfig:
               "None or an integer >= 1")
         check(self.base_batch_size is None or self.base_batch_size >= 1, "base_batch_size",
               "None or an integer >= 1")
+        check(self.lr_scaling == "none" or self.base_batch_size is not None, "base_batch_size",
+              f"given with lr_scaling={self.lr_scaling!r} (the batch the learning rate is for)")
         check(isinstance(self.cpu_devices, int) and self.cpu_devices >= 0, "cpu_devices",
               "an integer >= 0")
         check(isinstance(self.seed, int) and self.seed >= 0, "seed", "an integer >= 0")
@@ -118,6 +121,7 @@ class TrainConfig:
             check_writable_folder(self.run_dir, "run_dir")
         if self.export:
             check_writable_folder(self.export_dir, "export_dir")
+            check_writable_folder(os.path.join(self.export_dir, self.name), "export_dir/name")
         self.check_optimizer()
         return self
 

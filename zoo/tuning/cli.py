@@ -7,7 +7,7 @@ import sys
 from zoo.core.registry import parse_overrides, resolve_spec
 from zoo.core.spaces import TUNERS, format_space, grid_trials, restricted_space
 from zoo.train.config import CLUSTERS
-from zoo.tuning.settings import SearchSettings
+from zoo.tuning.settings import SearchSettings, check_restrict
 from zoo.tuning.transport import TOKEN_ENV, Refused, check_security, role_from_env
 
 __all__ = ["add_cli"]
@@ -48,26 +48,29 @@ def _join_cluster(args):
 
 
 def _cmd_tune(args):
+    spec = resolve_spec(args.name)  # a bad name or `module:attr`: one line, before any work
+    restrict = _parse_restrict(args.set)
     if args.show_space:  # the space alone: no TensorFlow, no keras-tuner
-        spec = resolve_spec(args.name)
         print(f"{spec.name}: {'declared' if spec.search_space else 'default (training only)'} search space")
         space = spec.search_space
         if space is None:  # the task's default (imports the task: TensorFlow)
             from zoo.tasks import space_of
             space = space_of(spec)
-        for line in format_space(restricted_space(space, _parse_restrict(args.set))):
+        check_restrict(space, restrict)
+        for line in format_space(restricted_space(space, restrict)):
             print("  " + line)
-        print(f"  grid: {len(grid_trials(space, _parse_restrict(args.set)))} trials")
+        print(f"  grid: {len(grid_trials(space, restrict))} trials")
         return 0
     if args.cluster != "none":  # the chief's and workers' roles from the scheduler
         _join_cluster(args)
     security = check_security(oracle_address=args.oracle_address, tls_cert=args.tls_cert,
                               tls_key=args.tls_key, tls_ca=args.tls_ca, token_file=args.token_file,
                               role=role_from_env())
+    settings = settings_of(args, security).validate()  # every flag, before any folder is made
     try:
         from zoo.tuning.search import run_search
 
-        res = run_search(args.name, settings_of(args, security))
+        res = run_search(args.name, settings)
     except Refused as e:  # a worker the chief refused: one line, no traceback
         print(f"zoo: error: {e}", file=sys.stderr)
         return 1

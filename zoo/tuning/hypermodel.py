@@ -15,6 +15,7 @@ from zoo.core.registry import get_spec
 from zoo.core.spaces import restricted_space, split_overrides
 from zoo.tasks import default_search_space, space_of, task_for  # noqa: F401 (their old home)
 from zoo.train.trainer import NonFiniteLossError
+from zoo.tuning.settings import check_restrict
 from zoo.tuning.trial import (
     compile_for_trial,
     recipe_data,
@@ -41,7 +42,8 @@ class ZooHyperModel(kt.HyperModel):
         self.spec = spec
         self.small = base_overrides is None
         self.base = dict(spec.test_overrides if base_overrides is None else base_overrides)
-        self.space = restricted_space(space_of(spec), restrict)
+        space = space_of(spec)
+        self.space = restricted_space(space, check_restrict(space, restrict))
         self.epochs = epochs
         self.recipes = not (data_fn or train_fn or spec.tuning_data or spec.tuning_train)
         self.data_fn = data_fn or spec.tuning_data or tuning_data

@@ -100,7 +100,7 @@ def make_tuner(model, settings=None, **keywords):
             `steps_per_epoch`, `eval_examples`, `batch_size`). The old call
             `make_tuner(model, tuner, **keywords)` warns and still works for one release.
     """
-    st = settings_from("make_tuner", settings, keywords)
+    st = settings_from("make_tuner", settings, keywords).validate()
     tuner, max_trials, objective, seed = st.tuner, st.max_trials, st.objective, st.seed
     spec = resolve_spec(model)
     if tuner not in TUNERS:

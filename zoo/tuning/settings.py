@@ -14,7 +14,7 @@ from typing import Any, Callable, Dict, Optional
 
 from zoo.core.moved import warn_renamed
 
-__all__ = ["SearchSettings", "settings_from"]
+__all__ = ["SearchSettings", "settings_from", "check_restrict"]
 
 
 @dataclasses.dataclass
@@ -68,6 +68,67 @@ class SearchSettings:
     security: Any = None
     max_consecutive_failed_trials: Optional[int] = None
     verbose: int = 0
+
+    def validate(self):
+        """`self`, or a ValueError naming the first bad setting, before any work (no folder made).
+
+        Example:
+            >>> SearchSettings(epochs=0).validate()
+            Traceback (most recent call last):
+            ...
+            ValueError: `epochs` must be an integer >= 1. Received: epochs=0
+        """
+        from zoo.core.saving import check_writable_folder
+        from zoo.core.spaces import TUNERS
+
+        def check(ok, arg, allowed):
+            if not ok:
+                raise ValueError(f"`{arg}` must be {allowed}. Received: {arg}={getattr(self, arg)!r}")
+
+        def integer(v, least, optional=False):
+            return (optional and v is None) or (
+                isinstance(v, int) and not isinstance(v, bool) and v >= least)
+
+        check(self.tuner in TUNERS, "tuner", f"one of {TUNERS}")
+        check(integer(self.max_trials, 1), "max_trials", "an integer >= 1")
+        check(integer(self.epochs, 1), "epochs", "an integer >= 1")
+        check(integer(self.max_epochs, 1), "max_epochs", "an integer >= 1 (hyperband's largest budget)")
+        check(integer(self.steps_per_epoch, 1, True), "steps_per_epoch", "None or an integer >= 1")
+        check(integer(self.eval_examples, 1), "eval_examples", "an integer >= 1")
+        check(integer(self.batch_size, 1, True), "batch_size", "None or an integer >= 1")
+        check(integer(self.num_workers, 1), "num_workers", "an integer >= 1")
+        check(integer(self.seed, 0), "seed", "an integer >= 0")
+        check(self.time_limit is None or (isinstance(self.time_limit, (int, float))
+                                          and 0 < self.time_limit < float("inf")),
+              "time_limit", "None or a finite number of seconds > 0")
+        check_writable_folder(self.directory, "directory")
+        if self.export:
+            check_writable_folder(self.export_dir, "export_dir")
+        return self
+
+
+def check_restrict(space, restrict):
+    """`restrict` (`zoo tune --set NAME=VALUE`), or a ValueError naming a hyperparameter the
+    space does not define (a misspelt name would otherwise be ignored) or an empty list of
+    choices."""
+    from zoo.core.spaces import describe_space
+
+    if not restrict:
+        return restrict
+    if not isinstance(restrict, dict):
+        raise ValueError(f"`restrict` must be a dict of name -> value or list. "
+                         f"Received: restrict={restrict!r}")
+    names = sorted({d["name"] for d in describe_space(space)})
+    for name, value in restrict.items():
+        if name not in names:
+            raise ValueError(f"`--set {name}=...` names no hyperparameter of the search space; "
+                             f"allowed: {names}. Received: {name}={value!r}")
+        scalar = (int, float, str, bool)
+        if not (isinstance(value, scalar) or (isinstance(value, list) and value and all(
+                isinstance(v, scalar) for v in value))):
+            raise ValueError(f"`--set {name}` takes a value (int, float, str, bool) or a non-empty "
+                             f"list of them. Received: {name}={value!r}")
+    return restrict
 
 
 def settings_from(fn_name: str, settings=None, keywords=None) -> SearchSettings:

@@ -134,11 +134,64 @@ def check_security(*, oracle_address=None, tls_cert=None, tls_key=None, tls_ca=N
     if role == "chief" and (tls_cert is None) != (tls_key is None):
         raise ValueError("`tls_cert` and `tls_key` go together on the chief. Received: "
                          f"tls_cert={tls_cert!r}, tls_key={tls_key!r}")
+    if role == "chief" and tls_cert is not None:
+        _check_key_pair(tls_cert, tls_key)
     address = oracle_address if oracle_address is not None else LOOPBACK
     if not address.strip() or any(c.isspace() for c in address):
         raise ValueError(f"`oracle_address` must be a host name or IP address. "
                          f"Received: oracle_address={oracle_address!r}")
+    if "KERASTUNER_ORACLE_IP" in environ:  # a distributed search: its port, free on the chief
+        port = _oracle_port(environ)
+        if role == "chief":
+            _check_free(address, port)
     return Security(address=address, tls_cert=tls_cert, tls_key=tls_key, tls_ca=tls_ca, token=token)
+
+
+def _check_key_pair(tls_cert, tls_key):
+    """ValueError unless `tls_key` is the private key of `tls_cert` (checked by loading them as
+    a server would, before any work)."""
+    import ssl
+
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(tls_cert, tls_key)
+    except (ssl.SSLError, OSError) as e:
+        why = "the key is not the certificate's" if "MISMATCH" in str(e).upper() else str(e)
+        raise ValueError(f"`tls_key` must be the private key of `tls_cert` (unencrypted PEM); {why}. "
+                         f"Received: tls_cert={tls_cert!r}, tls_key={tls_key!r}") from None
+
+
+def _oracle_port(environ) -> int:
+    """`KERASTUNER_ORACLE_PORT` as an integer in 1..65535, else a ValueError naming it."""
+    raw = environ.get("KERASTUNER_ORACLE_PORT")
+    try:
+        port = int(raw)
+    except (TypeError, ValueError):
+        port = None
+    if port is None or not 1 <= port <= 65535:
+        raise ValueError("`KERASTUNER_ORACLE_PORT` must be a port number from 1 to 65535 (a "
+                         f"distributed search). Received: KERASTUNER_ORACLE_PORT={raw!r}")
+    return port
+
+
+def _check_free(address, port):
+    """ValueError unless the chief can listen on `address:port` (a free port of this machine)."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(address.strip("[]"), port, type=socket.SOCK_STREAM)
+    except socket.gaierror as e:
+        raise ValueError(f"`oracle_address` must be a host name or IP address of this machine; "
+                         f"{e.strerror}. Received: oracle_address={address!r}") from None
+    family, kind, proto, _, where = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a closed chief's TIME_WAIT is free
+        try:
+            probe.bind(where)
+        except OSError as e:
+            raise ValueError(f"The tuner's chief cannot listen on {_host_port(address, port)} "
+                             f"({e.strerror}): `KERASTUNER_ORACLE_PORT` must be a free port and "
+                             f"`oracle_address` an address of this machine. Received: "
+                             f"KERASTUNER_ORACLE_PORT={port}, oracle_address={address!r}") from None
 
 
 def role_from_env(environ=None) -> Optional[str]:
