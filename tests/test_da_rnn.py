@@ -471,8 +471,7 @@ def test_da_rnn_beats_both_baselines_where_the_level_leaves_the_training_range(k
     """A random walk with drift, and a series whose level steps up (`level_series`: the
     target's change a nonlinear function of the random-walk drivers' changes): DA-RNN as
     `zoo train` builds it (residual, window-relative) is below the last value and the linear
-    autoregression; the paper's model (standardised levels in, level out) is not (measured
-    before the fix: far above both, its forecast stuck inside the training range)."""
+    autoregression (by 5% at least; measured here: 1.50 against 2.60 and 2.82 on the drift)."""
     r = _fit_level(kind, residual=True, window_relative=True)
     if kind == "drift":
         assert r["test_min"] > r["train_max"], r  # the test range leaves the training range
