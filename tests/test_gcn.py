@@ -254,6 +254,89 @@ def test_zoo_train_on_planetoid_files(tmp_path):
     assert summary["test_nodes"] == 5 and summary["labelled_nodes"] == 4
     assert set(summary["node_accuracy"]) == {"train", "val", "test"}
     assert summary["final_test"]["accuracy"] == pytest.approx(summary["node_accuracy"]["test"])
+    # per-epoch figures on the validation nodes; the test nodes scored once, at the end
+    epochs = [h for h in summary_history(tmp_path / "run") if h.get("kind") == "epoch"]
+    assert epochs and all(h["split"] == "validation" for h in epochs)
+    assert not any(k.startswith("test_") for h in epochs for k in h)
+    assert summary["final_validation"]["accuracy"] == pytest.approx(
+        summary["node_accuracy"]["val"])
+    # the baselines are results beside the model's
+    assert set(summary["baselines"]) == {"label_propagation", "logistic_regression"}
+    for accs in summary["baselines"].values():
+        assert set(accs) == {"train", "val", "test"} and 0 <= accs["test"] <= 1
+    from zoo.tasks import task_for
+    line = task_for("gcn").report(summary)
+    assert "label propagation" in line and "feature-only logistic regression" in line
+
+
+def summary_history(run_dir):
+    import json
+
+    with open(os.path.join(run_dir, "history.json")) as fh:
+        return json.load(fh).get("history", [])
+
+
+def test_node_baselines_on_a_two_community_graph():
+    """Label propagation follows the graph, the logistic regression the features: each is right
+    where its own input carries the class."""
+    from zoo.data.graphs import Graph
+    from zoo.tasks.node_classification import node_baselines
+
+    n = 20
+    labels = np.repeat([0, 1], n // 2).astype("int32")
+    a = np.zeros((n, n), "float32")
+    for c in (0, 1):  # two cliques joined by one edge
+        idx = np.arange(c * 10, c * 10 + 10)
+        a[np.ix_(idx, idx)] = 1
+    np.fill_diagonal(a, 0)
+    a[9, 10] = a[10, 9] = 1
+    train = np.zeros(n, bool)
+    train[[0, 19]] = True
+    noise = np.random.default_rng(0).standard_normal((n, 4)).astype("float32")
+    g = Graph("two", noise, a, labels, train, np.zeros(n, bool), ~train).check()
+    base = node_baselines(g)
+    assert base["label_propagation"]["test"] == 1.0
+    feats = np.eye(2, dtype="float32")[labels]
+    g2 = Graph("two", feats, np.zeros((n, n), "float32"), labels, train, np.zeros(n, bool),
+               ~train).check()
+    assert node_baselines(g2)["logistic_regression"]["test"] == 1.0
+
+
+def test_planetoid_pickles_refuse_foreign_globals(tmp_path, capsys):
+    """A crafted `ind.*.graph` whose unpickling would call `os.system` is refused with one line
+    naming the file and the global, and its payload does not run."""
+    _write_planetoid(str(tmp_path), "evil", np.random.default_rng(3))
+    marker = tmp_path / "ran"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    with open(tmp_path / "ind.evil.graph", "wb") as fh:
+        pickle.dump({0: [1], "x": Payload()}, fh, protocol=2)
+    with pytest.raises(ValueError) as err:
+        load_planetoid(str(tmp_path), "evil")
+    msg = str(err.value)
+    assert "\n" not in msg and "ind.evil.graph" in msg and "refused global" in msg, msg
+    assert ("posix.system" in msg or "os.system" in msg or "nt.system" in msg), msg
+    assert not marker.exists()
+    # the same through the CLI: one line, exit 2, nothing run
+    from zoo import cli
+
+    capsys.readouterr()
+    code = cli.main(["train", "gcn", "--planetoid", str(tmp_path), "--dataset", "evil",
+                     "--epochs", "1", "--quiet", "--no-export", "--run-dir", str(tmp_path / "r")])
+    err_lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and not marker.exists()
+    assert len(err_lines) == 1 and "refused global" in err_lines[0], err_lines
+
+
+def test_planetoid_sparse_adjacency_matches_the_dense_one(tmp_path):
+    _write_planetoid(str(tmp_path), "tiny", np.random.default_rng(4))
+    dense = load_planetoid(str(tmp_path), "tiny")
+    sparse = load_planetoid(str(tmp_path), "tiny", sparse=True)
+    assert hasattr(sparse.adjacency, "tocsr")
+    np.testing.assert_array_equal(sparse.adjacency.toarray(), dense.adjacency)
 
 
 @pytest.mark.slow

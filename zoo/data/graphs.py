@@ -15,7 +15,10 @@ labels and the mask of the nodes the loss (training) or the metrics (evaluation)
   files of Kipf's repository (github.com/tkipf/gcn, data/; Cora, Citeseer, Pubmed from Yang et
   al. 2016), read as Kipf's `load_data` reads them: 20 labelled nodes per class (`y`), the next
   500 for validation, the 1000 of `test.index` for testing, features row-normalised. The files
-  are Python pickles: load only files you trust.
+  are Python pickles, read by an unpickler that builds only what Kipf's files hold (NumPy
+  arrays, SciPy sparse matrices, `collections.defaultdict`, builtin containers): a pickle naming
+  anything else (`os.system`, ...) is refused before it runs. `sparse=True` keeps the adjacency
+  a `scipy.sparse.csr_matrix` (Pubmed's dense one is 1.6 GB).
 
 Example:
     >>> from zoo.data.graphs import karate_club
@@ -49,7 +52,7 @@ class Graph:
 
     name: str
     features: np.ndarray  # [N, F] float32
-    adjacency: np.ndarray  # [N, N] float32, raw (no self-loops)
+    adjacency: Any  # [N, N] float32, raw (no self-loops); dense, or scipy.sparse (sparse=True)
     labels: np.ndarray  # [N] int32
     train_mask: np.ndarray  # [N] bool
     val_mask: np.ndarray
@@ -107,10 +110,41 @@ def karate_club() -> Graph:
 # ------------------------------------------------------------------------------------ Planetoid
 
 
+# the globals Kipf's files name (Python 2 pickles: numpy arrays, scipy.sparse CSR matrices, a
+# defaultdict of lists); every other global is refused, so a crafted file cannot run code
+_PICKLE_ALLOWED = {
+    ("numpy", "ndarray"), ("numpy", "dtype"),
+    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+    ("collections", "defaultdict"), ("collections", "OrderedDict"),
+} | {(mod, kind) for mod in ("builtins", "__builtin__")
+     for kind in ("list", "dict", "set", "frozenset", "tuple", "int", "float", "str", "bytes",
+                  "long", "unicode")
+     } | {(mod, f"{kind}_matrix") for kind in ("csr", "csc", "coo", "lil", "dok")
+          for mod in ("scipy.sparse", f"scipy.sparse.{kind}", f"scipy.sparse._{kind}")}
+
+
+class _PlanetoidUnpickler(pickle.Unpickler):
+    """An unpickler that builds only the types of `_PICKLE_ALLOWED`."""
+
+    def find_class(self, module, name):
+        if (module, name) not in _PICKLE_ALLOWED:
+            raise pickle.UnpicklingError(
+                f"refused global {module}.{name} (a Planetoid file holds only NumPy arrays, "
+                "SciPy sparse matrices, defaultdict and builtin containers)")
+        if module.startswith("numpy.core."):  # NumPy 2 moved it; skip the deprecation warning
+            module = "numpy._core." + module[len("numpy.core."):]
+            if not hasattr(np, "_core"):
+                module = "numpy.core." + module[len("numpy._core."):]
+        if module.startswith("scipy.sparse"):
+            module = "scipy.sparse"  # the private modules moved between SciPy versions
+        return super().find_class(module, name)
+
+
 def _read_pickle(path):
     with open(path, "rb") as f:
         try:
-            return pickle.load(f, encoding="latin1")  # written by Python 2
+            return _PlanetoidUnpickler(f, encoding="latin1").load()  # written by Python 2
         except Exception as e:
             raise ValueError(f"{path} is not a readable Planetoid pickle: "
                              f"{type(e).__name__}: {e}") from e
@@ -127,7 +161,7 @@ def _dense(name, value, path) -> np.ndarray:
 
 
 def load_planetoid(directory: str, name: str, normalize_features: bool = True,
-                   num_val: int = 500) -> Graph:
+                   num_val: int = 500, sparse: bool = False) -> Graph:
     """A Planetoid dataset (Cora, Citeseer, Pubmed) from Kipf's `ind.<name>.*` files.
 
     Args:
@@ -137,6 +171,8 @@ def load_planetoid(directory: str, name: str, normalize_features: bool = True,
         normalize_features: divide each feature row by its sum (Kipf's `preprocess_features`).
         num_val: validation nodes after the labelled ones (500 in the paper; at most the rest
             of `allx`).
+        sparse: keep the adjacency a `scipy.sparse.csr_matrix` (for large graphs: Pubmed's dense
+            adjacency is 1.6 GB); the trainer's `graph_source` needs it dense.
 
     Returns:
         A `Graph`: labelled nodes `0..len(y)-1`, validation the next `num_val`, test the nodes of
@@ -158,7 +194,7 @@ def load_planetoid(directory: str, name: str, normalize_features: bool = True,
     _check_planetoid(name, m, test_index)
     features, onehot = _planetoid_nodes(m, test_index)
     n = features.shape[0]
-    adjacency = _adjacency(name, raw["graph"], n)
+    adjacency = _adjacency(name, raw["graph"], n, sparse)
     if normalize_features:
         sums = features.sum(1, keepdims=True)
         features = np.where(sums > 0, features / np.where(sums > 0, sums, 1.0), 0.0)
@@ -242,16 +278,24 @@ def _planetoid_nodes(m, test_index):
     return features, onehot
 
 
-def _adjacency(name, graph, n):
-    """The symmetric 0/1 adjacency `[n, n]` (no self-loops) of the adjacency lists `graph`."""
+def _adjacency(name, graph, n, sparse=False):
+    """The symmetric 0/1 adjacency `[n, n]` (no self-loops) of the adjacency lists `graph`
+    (a `scipy.sparse.csr_matrix` with `sparse`)."""
+    edges = [(int(src), int(dst)) for src, dsts in graph.items() for dst in dsts]
+    for src, dst in edges:
+        if not (0 <= src < n and 0 <= dst < n):
+            raise ValueError(f"ind.{name}.graph: edge ({src}, {dst}) names a node outside "
+                             f"0..{n - 1}")
+    e = np.array([(s, d) for s, d in edges if s != d], np.int64).reshape(-1, 2)
+    if sparse:
+        import scipy.sparse as sp
+
+        rows, cols = np.concatenate([e[:, 0], e[:, 1]]), np.concatenate([e[:, 1], e[:, 0]])
+        adjacency = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(n, n))
+        adjacency.data[:] = 1.0  # duplicates summed: back to 0/1
+        return adjacency
     adjacency = np.zeros((n, n), np.float32)
-    for src, dsts in graph.items():
-        for dst in dsts:
-            if not (0 <= int(src) < n and 0 <= int(dst) < n):
-                raise ValueError(f"ind.{name}.graph: edge ({src}, {dst}) names a node outside "
-                                 f"0..{n - 1}")
-            adjacency[int(src), int(dst)] = adjacency[int(dst), int(src)] = 1.0
-    np.fill_diagonal(adjacency, 0.0)
+    adjacency[e[:, 0], e[:, 1]] = adjacency[e[:, 1], e[:, 0]] = 1.0
     return adjacency
 
 
@@ -259,17 +303,21 @@ def _adjacency(name, graph, n):
 
 
 def graph_source(graph: Graph, train_on: str = "train", evaluate_on: str = "test",
-                 info: Optional[Dict[str, Any]] = None) -> DataSource:
+                 info: Optional[Dict[str, Any]] = None, validate_on: Optional[str] = "val"
+                 ) -> DataSource:
     """The `DataSource` of a transductive run on `graph`: one example (the whole graph), whose
     inputs are `(features, adjacency)` and targets `(labels, mask)`; the training split's mask
-    (`train_on`: the labelled nodes) for the loss, `evaluate_on`'s for the held-out metrics."""
+    (`train_on`: the labelled nodes) for the loss, `evaluate_on`'s for the held-out metrics, and
+    `validate_on`'s (when the graph has such nodes) for the trainer's per-epoch figures."""
     masks = {"train": graph.train_mask, "val": graph.val_mask, "test": graph.test_mask}
-    for arg, split in (("train_on", train_on), ("evaluate_on", evaluate_on)):
+    for arg, split in (("train_on", train_on), ("evaluate_on", evaluate_on),
+                       ("validate_on", validate_on or "val")):
         if split not in masks:
             raise ValueError(f"`{arg}` must be one of {tuple(masks)}. Received: {arg}={split!r}")
     if not masks[evaluate_on].any():
         raise ValueError(f"Graph {graph.name!r} has no {evaluate_on} nodes to evaluate on")
-    inputs = (graph.features.astype(np.float32), graph.adjacency.astype(np.float32))
+    adjacency = graph.adjacency.toarray() if hasattr(graph.adjacency, "toarray") else graph.adjacency
+    inputs = (graph.features.astype(np.float32), np.asarray(adjacency, np.float32))
 
     def example(split):
         return tf.data.Dataset.from_tensors(
@@ -281,9 +329,11 @@ def graph_source(graph: Graph, train_on: str = "train", evaluate_on: str = "test
                 labelled_nodes=int(masks[train_on].sum()),
                 evaluated_nodes=int(masks[evaluate_on].sum()), evaluate_on=evaluate_on)
     meta.update(info or {})
+    validate = validate_on is not None and validate_on != evaluate_on and masks[validate_on].any()
     return DataSource(name=graph.name, train=lambda ctx=None: example(train_on),
-                            test=lambda: example(evaluate_on), num_train=1, num_test=1,
-                            info=meta, cache=True)
+                      test=lambda: example(evaluate_on), num_train=1, num_test=1,
+                      validation=(lambda: example(validate_on)) if validate else None,
+                      num_validation=1 if validate else None, info=meta, cache=True)
 
 
 def karate_source(**kwargs) -> DataSource:

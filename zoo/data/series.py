@@ -126,6 +126,51 @@ def _switching_target(smooth, e, span=5):
     return y
 
 
+def level_series(kind="drift", length=1000, num_drivers=4, noise=0.1, seed=0):
+    """A generated series whose level leaves its training range, with a known answer. The driving
+    series are random walks, `x_k,t = x_k,t-1 + u_k,t` (`u` standard normal; like the stocks of an
+    index, they too leave their training range), and the target's *change* is a nonlinear
+    function of the first two drivers' changes, `g_t = u_1,t + 2 (u_2,t^2 - 1)`:
+
+    * `kind="drift"`: a random walk with drift, `y_t = y_{t-1} + 1 + g_t + noise`;
+    * `kind="shifts"`: `y_t = L_t + g_t + noise` with a level `L_t` that steps up by 4 to 8
+      every 100 to 200 rows.
+
+    The best forecast of `y_T` from the window is `y_{T-1}` plus a nonlinear function of the
+    drivers' last changes (`1 + g_T`; for shifts `g_T - g_{T-1}`, but at a step), which neither
+    the last value nor a linear autoregression (which can follow `u_1` but not `u_2^2`) reaches.
+
+    Example:
+        >>> s = level_series("drift", length=300)
+        >>> s.drivers.shape, float(s.target[-1]) > float(s.target[:200].max())
+        ((300, 4), True)
+    """
+    if kind not in ("drift", "shifts"):
+        raise ValueError(f"`kind` must be 'drift' or 'shifts'. Received: kind={kind!r}")
+    if not isinstance(num_drivers, int) or num_drivers < 2:
+        raise ValueError("`num_drivers` must be an integer of at least 2. "
+                         f"Received: num_drivers={num_drivers!r}")
+    rng = np.random.default_rng(seed)
+    u = rng.standard_normal((length, num_drivers))
+    x = np.cumsum(u, axis=0)
+    g = u[:, 0] + 2.0 * (u[:, 1] ** 2 - 1.0)
+    e = rng.standard_normal(length) * noise
+    if kind == "drift":
+        y = np.cumsum(1.0 + g + e)
+    else:
+        steps = np.zeros(length)
+        t = int(rng.integers(100, 200))
+        while t < length:
+            steps[t] = rng.uniform(4.0, 8.0)
+            t += int(rng.integers(100, 200))
+        y = np.cumsum(steps) + g + e
+    names = [f"x{k}" for k in range(num_drivers)]
+    return Series(f"level_{kind}", x.astype("float32"), y.astype("float32"), names, "y", [0, 1])
+
+
+__all__ += ["level_series"]
+
+
 def read_csv(path, target, drivers=None):
     """A CSV file with a header row as `Series`: column `target`, and `drivers` (names; default
     every other column). Raises ValueError naming a missing or repeated column, a row with more
@@ -189,11 +234,17 @@ def split_rows(rows, val_fraction=PAPER_FRACTION, test_fraction=PAPER_FRACTION):
 
 
 def standardization(series: Series, train_rows: int) -> Dict[str, object]:
-    """Means and standard deviations of the training rows only (a constant series gets 1)."""
+    """Means and standard deviations of the training rows only, and those of their one-step
+    changes (`driver_change_std`, `target_change_std`); a constant series gets 1."""
     d, y = series.drivers[:train_rows].astype("float64"), series.target[:train_rows].astype("float64")
     dstd, ystd = d.std(0), float(y.std())
+    # the one-step changes' (for a forecast relative to the last values: DA-RNN's `residual`)
+    dcs = np.diff(d, axis=0).std(0) if len(d) > 1 else np.zeros(d.shape[1])
+    ycs = float(np.diff(y).std()) if len(y) > 1 else 0.0
     return {"driver_mean": d.mean(0).tolist(), "driver_std": np.where(dstd > 0, dstd, 1.0).tolist(),
-            "target_mean": float(y.mean()), "target_std": ystd if ystd > 0 else 1.0}
+            "target_mean": float(y.mean()), "target_std": ystd if ystd > 0 else 1.0,
+            "driver_change_std": np.where(dcs > 0, dcs, 1.0).tolist(),
+            "target_change_std": ycs if ycs > 0 else 1.0}
 
 
 def windows(drivers, target, window, horizon=1, first=None, last=None):

@@ -14,6 +14,15 @@ split (`driver_mean`, `driver_std`, `target_mean`, `target_std`; the forecasting
 them) is part of the model (`zoo.layers.Standardize`), so a saved or exported model carries it.
 `attention_model(model)` gives the same model with the attention weights as extra outputs.
 
+Two additions to the paper, off by default here and on in `zoo train da_rnn` (the forecasting
+task; docs/da_rnn.md gives the measurement that decided them): `residual=True` forecasts the
+change from the last observed target, `y_T = y_{T-1} + c * f(...)` (eq. 22's output is `f`; `c`
+= `target_change_std`, the standard deviation of the target's one-step changes on the training
+rows), and the decoder reads the target's history relative to `y_{T-1}` (`(y_t - y_{T-1}) / c`),
+so a level outside the training range does not saturate it; `window_relative=True` gives the
+encoder every driving series relative to its value at the window's last step, in units of its
+own one-step changes (`driver_change_std`). Both attention stages (eq. 8-16) are unchanged.
+
 Two registered variants: `da_rnn` (m = p = 64) and `da_rnn_128` (m = p = 128), at the paper's
 window T = 10 and its NASDAQ 100 setting of 81 driving series.
 
@@ -33,13 +42,67 @@ from zoo.core import weights as _weights
 from zoo.core.registry import register_model
 from zoo.layers.da_rnn import InputAttentionEncoder, Standardize, TemporalAttentionDecoder
 
-__all__ = ["da_rnn", "da_rnn_128", "attention_model", "da_rnn_param_count"]
+__all__ = ["da_rnn", "da_rnn_128", "attention_model", "da_rnn_param_count", "RelativeToLast",
+           "ResidualToLast"]
 
 PAPER = ("Qin, Song, Chen, Cheng, Jiang, Cottrell 2017, A Dual-Stage Attention-Based Recurrent "
          "Neural Network for Time Series Prediction (IJCAI 2017, arXiv:1704.02971)")
 
 # the paper's NASDAQ 100 setting: 81 driving stocks, window T = 10
 PAPER_DRIVERS, PAPER_WINDOW = 81, 10
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class RelativeToLast(keras.layers.Layer):
+    """`(x - x[:, -1]) / std` along the time axis (axis 1): each series relative to its value at
+    the window's last step, scaled (a float or one per entry of the last axis).
+
+    Example:
+        >>> import numpy as np
+        >>> RelativeToLast(2.0)(np.array([[1.0, 3.0, 5.0]], "float32")).numpy().tolist()
+        [[-2.0, -1.0, 0.0]]
+    """
+
+    def __init__(self, std=1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.std = [float(v) for v in std] if isinstance(std, (list, tuple)) else float(std)
+
+    def call(self, inputs):
+        std = keras.ops.convert_to_tensor(self.std, inputs.dtype)
+        return (inputs - inputs[:, -1:]) / std
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "std": self.std}
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class ResidualToLast(keras.layers.Layer):
+    """`[change, history] -> history[:, -1] + std * change`: a forecast relative to the last
+    observed target (`std`: the target's training standard deviation, the loss's unit).
+
+    Example:
+        >>> import numpy as np
+        >>> ResidualToLast(2.0)([np.array([[0.5]], "float32"),
+        ...                      np.array([[7.0, 9.0]], "float32")]).numpy().tolist()
+        [[10.0]]
+    """
+
+    def __init__(self, std=1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.std = float(std[0] if isinstance(std, (list, tuple)) else std)
+
+    def call(self, inputs):
+        change, history = inputs
+        return history[:, -1:] + keras.ops.convert_to_tensor(self.std, change.dtype) * change
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+    def get_config(self):
+        return {**super().get_config(), "std": self.std}
 
 
 def _check_int(name, value, low):
@@ -104,7 +167,9 @@ _CARD = dict(family="da_rnn", task="forecasting", paper=PAPER, search_space=sear
 )
 def da_rnn(num_drivers=PAPER_DRIVERS, window=PAPER_WINDOW, encoder_units=64, decoder_units=64,
            horizon=1, input_attention=True, temporal_attention=True, driver_mean=0.0,
-           driver_std=1.0, target_mean=0.0, target_std=1.0, weights=None, name="da_rnn"):
+           driver_std=1.0, target_mean=0.0, target_std=1.0, residual=False,
+           window_relative=False, driver_change_std=None, target_change_std=None, weights=None,
+           name="da_rnn"):
     """DA-RNN forecaster: input attention encoder, temporal attention decoder, linear output.
 
     Args:
@@ -120,6 +185,13 @@ def da_rnn(num_drivers=PAPER_DRIVERS, window=PAPER_WINDOW, encoder_units=64, dec
             fitted on the training split; inputs are standardised inside the model.
         target_mean, target_std: the target's; the history is standardised and the forecast
             returned in the target's own units.
+        residual: forecast the change from the last observed target `y_{T-1}` (in units of
+            `target_change_std`) and add it back; the decoder reads the history relative to
+            `y_{T-1}` (not in the paper; see the module docstring).
+        window_relative: give the encoder the driving series relative to their values at the
+            window's last step, in units of `driver_change_std` (not in the paper).
+        driver_change_std, target_change_std: standard deviations of the one-step changes on
+            the training rows (a float or one per series; default: `driver_std`, `target_std`).
         weights: None or the path to a weights file.
         name: model name.
 
@@ -144,25 +216,39 @@ def da_rnn(num_drivers=PAPER_DRIVERS, window=PAPER_WINDOW, encoder_units=64, dec
     _check_int("decoder_units", decoder_units, 1)
     _check_int("horizon", horizon, 1)
     for flag, value in (("input_attention", input_attention),
-                        ("temporal_attention", temporal_attention)):
+                        ("temporal_attention", temporal_attention), ("residual", residual),
+                        ("window_relative", window_relative)):
         if not isinstance(value, bool):
             raise ValueError(f"`{flag}` must be True or False. Received: {flag}={value!r}")
     _check_stats("driver_mean", driver_mean, num_drivers, False)
     _check_stats("driver_std", driver_std, num_drivers, True)
     _check_stats("target_mean", target_mean, 1, False)
     _check_stats("target_std", target_std, 1, True)
+    driver_change_std = driver_std if driver_change_std is None else driver_change_std
+    target_change_std = target_std if target_change_std is None else target_change_std
+    _check_stats("driver_change_std", driver_change_std, num_drivers, True)
+    _check_stats("target_change_std", target_change_std, 1, True)
     _weights.validate_weights_arg(name, weights, include_top=True)
 
     drivers = keras.Input((window, num_drivers), name="drivers")
     history = keras.Input((window - 1,), name="history")
-    x = Standardize(driver_mean, driver_std, name="drivers_standardize")(drivers)
-    y = Standardize(target_mean, target_std, name="history_standardize")(history)
+    if window_relative:
+        x = RelativeToLast(driver_change_std, name="drivers_relative")(drivers)
+    else:
+        x = Standardize(driver_mean, driver_std, name="drivers_standardize")(drivers)
+    if residual:
+        y = RelativeToLast(target_change_std, name="history_relative")(history)
+    else:
+        y = Standardize(target_mean, target_std, name="history_standardize")(history)
     states, _alphas = InputAttentionEncoder(encoder_units, input_attention=input_attention,
                                             name="input_attention_encoder")(x)
     forecast, _betas = TemporalAttentionDecoder(decoder_units, horizon=horizon,
                                                 temporal_attention=temporal_attention,
                                                 name="temporal_attention_decoder")([states, y])
-    forecast = Standardize(target_mean, target_std, invert=True, name="forecast")(forecast)
+    if residual:
+        forecast = ResidualToLast(target_change_std, name="forecast")([forecast, history])
+    else:
+        forecast = Standardize(target_mean, target_std, invert=True, name="forecast")(forecast)
     model = keras.Model([drivers, history], forecast, name=name)
     if weights is not None:
         _weights.load_weights(model, weights, model_name=name)

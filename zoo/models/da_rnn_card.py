@@ -6,7 +6,14 @@ Read by `zoo list` and `zoo info` without building anything; written by `python 
 
 MODULE = 'zoo.models.da_rnn'
 
-EXPORTS = ['da_rnn', 'da_rnn_128', 'attention_model', 'da_rnn_param_count']
+EXPORTS = [
+    'da_rnn',
+    'da_rnn_128',
+    'attention_model',
+    'da_rnn_param_count',
+    'RelativeToLast',
+    'ResidualToLast',
+]
 
 CARDS = {
     'da_rnn': {
@@ -35,6 +42,10 @@ CARDS = {
             'driver_std': 1.0,
             'target_mean': 0.0,
             'target_std': 1.0,
+            'residual': False,
+            'window_relative': False,
+            'driver_change_std': None,
+            'target_change_std': None,
             'weights': None,
             'name': 'da_rnn',
         },

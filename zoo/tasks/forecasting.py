@@ -14,7 +14,11 @@ target's own history (DA-RNN, Qin et al. 2017).
   units. Adam at 0.001 divided by 10 every 10,000 steps (`--lr-decay-steps`), batch 128: the
   paper's. After training, the test split's metrics and those of two baselines on the same
   windows (the last value; a linear autoregression fitted on the training windows) are added to
-  the run's summary.
+  the run's summary (`test`: all three; `baselines`: the two) and shown on the final line.
+* The model forecasts relative to the last observed values (`--residual`, `--window-relative`,
+  both on by default; `--no-residual --no-window-relative` trains the paper's model): on real
+  series whose level moves (an index, a temperature) the paper's model, reading standardised
+  levels, misses the level of the test split (docs/da_rnn.md has the measurement).
 * Serving: `serving_default` takes `drivers` float32 `[N, T, n]` and `history` float32
   `[N, T-1]` in raw units and returns `forecast` `[N, horizon]`; `attention` also returns the
   input attention `[N, T, n]` and the temporal attention `[N, T]` of the forecast.
@@ -29,6 +33,7 @@ Example:
 
 from __future__ import annotations
 
+import argparse
 from typing import Any, Dict
 
 import numpy as np
@@ -37,7 +42,7 @@ import tensorflow as tf
 from zoo.data import series as fdata
 from zoo.data.series import forecasting_source
 from zoo.layers.da_rnn import Standardize
-from zoo.models.da_rnn import attention_model
+from zoo.models.da_rnn import ResidualToLast, attention_model
 from zoo.roles.serving import Endpoint, TensorDoc, named_function
 from zoo.roles.task import Task, export_note, f32
 from zoo.tasks.image_classification import limit_eval
@@ -53,7 +58,7 @@ def target_scale(model) -> float:
     """The target's training standard deviation a forecasting model carries (its inverse
     `Standardize` output layer), else 1: the loss is the squared error in standardised units."""
     for layer in reversed(model.layers):
-        if isinstance(layer, Standardize) and layer.invert:
+        if (isinstance(layer, Standardize) and layer.invert) or isinstance(layer, ResidualToLast):
             return float(layer.std if not isinstance(layer.std, list) else layer.std[0])
     return 1.0
 
@@ -65,6 +70,8 @@ class Forecasting(Task):
         lr_decay_steps: the learning rate is divided by `lr_decay_rate` every this many steps
             (0: constant).
         lr_decay_rate: the factor (0.1 in the paper).
+        residual, window_relative: the builder's (DA-RNN's forecast relative to the last
+            observed values; see `zoo.models.da_rnn`).
     """
 
     name = "forecasting"
@@ -72,7 +79,8 @@ class Forecasting(Task):
     objective = ("val_loss", "min")
     flag_defaults = dict(epochs=10, batch_size=128, learning_rate=1e-3, optimizer="adam")
 
-    def __init__(self, lr_decay_steps=10_000, lr_decay_rate=0.1):
+    def __init__(self, lr_decay_steps=10_000, lr_decay_rate=0.1, residual=True,
+                 window_relative=True):
         if not isinstance(lr_decay_steps, int) or lr_decay_steps < 0:
             raise ValueError("`lr_decay_steps` must be a non-negative integer. "
                              f"Received: lr_decay_steps={lr_decay_steps!r}")
@@ -81,6 +89,7 @@ class Forecasting(Task):
                              f"Received: lr_decay_rate={lr_decay_rate!r}")
         self.lr_decay_steps = lr_decay_steps
         self.lr_decay_rate = lr_decay_rate
+        self.residual, self.window_relative = bool(residual), bool(window_relative)
 
     # ------------------------------------------------------------------------- training
     def build_optimizers(self, model, make_optimizer):
@@ -155,6 +164,12 @@ class Forecasting(Task):
                             "attention shows; docs/da_rnn.md)")
         g.add_argument("--lr-decay-steps", type=int, default=10_000,
                        help="divide the learning rate by 10 every this many steps (0: never)")
+        g.add_argument("--residual", action=argparse.BooleanOptionalAction, default=True,
+                       help="forecast the change from the last observed target (default: on; "
+                            "--no-residual: the paper's output)")
+        g.add_argument("--window-relative", action=argparse.BooleanOptionalAction, default=True,
+                       help="driving series relative to their last value in the window "
+                            "(default: on; --no-window-relative: standardised levels, the paper's)")
 
     @classmethod
     def from_args(cls, args):
@@ -168,7 +183,9 @@ class Forecasting(Task):
             if value is not None and value < least:
                 raise ValueError(f"`--{flag}` must be an integer >= {least} (steps). "
                                  f"Received: --{flag}={value}")
-        return cls(lr_decay_steps=args.lr_decay_steps)
+        return cls(lr_decay_steps=args.lr_decay_steps,
+                   residual=getattr(args, "residual", True),
+                   window_relative=getattr(args, "window_relative", True))
 
     def series_of(self, args):
         """The `Series` the recipe's flags name (a CSV file, else the synthetic default)."""
@@ -187,22 +204,29 @@ class Forecasting(Task):
         src = forecasting_source(data)
         return src, self.fixed_by(src.info)
 
-    @staticmethod
-    def fixed_by(info):
-        """The builder arguments the data fixes: sizes and the training rows' standardisation."""
+    def fixed_by(self, info):
+        """The builder arguments the data fixes: sizes and the training rows' standardisation;
+        and the task's forecast relative to the last values."""
         return dict(num_drivers=info["num_drivers"], window=info["window"],
-                    horizon=info["horizon"], **info["stats"])
+                    horizon=info["horizon"], residual=self.residual,
+                    window_relative=self.window_relative, **info["stats"])
 
     def after_training(self, trainer, args, source):
         """The test split's metrics, beside the last value's and a linear autoregression's."""
         data = source.info["windows"]
-        trainer.summary["test"] = evaluate_windows(trainer.model, data)
+        test = evaluate_windows(trainer.model, data)
+        trainer.summary["test"] = test
+        trainer.summary["baselines"] = {k: v for k, v in test.items() if k != "model"}
 
     def report(self, summary):
-        test = summary.get("test", {})
-        row = " ".join(f"{k} rmse {v['rmse']:.4g}" for k, v in test.items())
-        return (f"{summary['name']} on {summary['dataset']}: test {row}"
-                f"{export_note(summary)}")
+        test = dict(summary.get("test", {}))
+        model = test.pop("model", None)
+        head = (f"test rmse {model['rmse']:.4g} (mae {model['mae']:.4g}, mape "
+                f"{model['mape']:.3g}%)" if model else "test")
+        names = {"last_value": "last value", "linear_ar": "linear AR"}
+        base = "; ".join(f"{names.get(k, k)} rmse {v['rmse']:.4g}" for k, v in test.items())
+        return (f"{summary['name']} on {summary['dataset']}: {head}"
+                f"{f' (baselines: {base})' if base else ''}{export_note(summary)}")
 
     # -------------------------------------------------------------------------- serving
     def endpoints(self, model, **opts):
@@ -257,7 +281,8 @@ class Forecasting(Task):
         return src, over
 
     def tuning_task(self, training):
-        return type(self)(lr_decay_steps=self.lr_decay_steps, lr_decay_rate=self.lr_decay_rate)
+        return type(self)(lr_decay_steps=self.lr_decay_steps, lr_decay_rate=self.lr_decay_rate,
+                          residual=self.residual, window_relative=self.window_relative)
 
     def trial_defaults(self) -> Dict[str, Any]:
         return {"learning_rate": 1e-3, "optimizer": "adam", "beta_1": 0.9}
@@ -278,13 +303,14 @@ TASK = Forecasting
 
 
 def compare_forecasters(data: "fdata.Windows", *, units=16, epochs=30, learning_rate=1e-2,
-                        batch_size=64, seed=0, builder=None, patience=None):
+                        batch_size=64, seed=0, builder=None, patience=None, **model_kwargs):
     """The paper's comparison on `data`'s test windows: DA-RNN (`builder`, default `da_rnn`, at
     m = p = `units`), the same model without its attention stages (a plain LSTM
     encoder-decoder of the same sizes), a linear autoregression on the same window and the last
     value; both networks trained the same way (Adam, mean squared error, `model.fit`). With
     `patience`, each network keeps the weights of its epoch of lowest validation loss, and stops
     after `patience` epochs without a lower one (the test split plays no part in the choice).
+    Other keyword arguments go to the builder of both networks (e.g. `residual=True`).
 
     Returns:
         `{"metrics": {name: {"rmse", "mae", "mape"}}, "attention": (share, uniform) or None,
@@ -302,7 +328,8 @@ def compare_forecasters(data: "fdata.Windows", *, units=16, epochs=30, learning_
     models, metrics, kept = {}, {}, {}
     for name, attention in (("da_rnn", True), ("lstm_encoder_decoder", False)):
         keras.utils.set_random_seed(seed)
-        model = builder(**sizes, input_attention=attention, temporal_attention=attention)
+        model = builder(**sizes, input_attention=attention, temporal_attention=attention,
+                        **model_kwargs)
         model.compile(keras.optimizers.Adam(learning_rate), "mse")
         early = {} if patience is None else dict(
             validation_data=(list(data.val[:2]), data.val[2]),
