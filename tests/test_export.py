@@ -223,6 +223,10 @@ def test_arguments_are_checked(tmp_path):
         ex.export_model(model, "m", task="image_classification", export_dir=d, outputs="nope")
     with pytest.raises(ValueError, match="name"):
         ex.export_model(model, "a/b", export_dir=d)
+    for version in (-1, 2 ** 63, True, "1"):  # TF Serving reads an int64 version
+        with pytest.raises(ValueError, match="version"):
+            ex.export_model(model, "m", task="image_classification", export_dir=d, version=version)
+    assert not os.path.exists(os.path.join(d, "m"))
     ex.export_model(model, "m", task="image_classification", export_dir=d, version=3)
     with pytest.raises(ValueError, match="already exists"):
         ex.export_model(model, "m", task="image_classification", export_dir=d, version=3)
