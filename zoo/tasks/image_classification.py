@@ -40,6 +40,7 @@ from zoo.roles.serving import (
     single_output,
 )
 from zoo.roles.task import Task, classification_forward, export_note, logits_flag, validation_note
+from zoo.roles.transfer import add_transfer_arguments
 
 __all__ = ["ImageClassification", "image_endpoints", "with_bn_momentum", "TASK"]
 
@@ -106,6 +107,7 @@ class ImageClassification(Task):
                                  "default: 0.9 for digits (a few hundred steps: with Keras' 0.99 "
                                  "the statistics used at evaluation lag the weights), else the "
                                  "builder's own")
+        add_transfer_arguments(parser)
 
     @classmethod
     def from_args(cls, args):

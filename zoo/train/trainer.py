@@ -100,6 +100,7 @@ class Trainer:
         self._strategy = strategy
         self.model = None
         self.history: List[Dict[str, Any]] = []
+        self.start_note: Optional[str] = None  # the log's "from scratch", e.g. when fine-tuning
 
     # -- set-up
     def _setup(self):
@@ -350,7 +351,8 @@ class Trainer:
     def _announce(self, start, resumed):
         cfg = self.config
         if self.is_chief and cfg.progress:
-            where = f"resuming at step {start} from {resumed}" if resumed else "from scratch"
+            where = f"resuming at step {start} from {resumed}" if resumed else (
+                self.start_note or "from scratch")
             print(f"[zoo.train] {cfg.name}: {self.replicas} replica(s) "
                   f"({type(self.strategy).__name__}), global batch {cfg.batch_size}, "
                   f"{self.total_steps} steps, precision {cfg.precision}, "
