@@ -30,6 +30,7 @@ from zoo import data as zdata
 from zoo.core.registry import check_folder_name
 from zoo.core.weights import save_model, set_preprocessing
 from zoo.export import export_model
+from zoo.roles.class_names import set_class_names, source_class_names
 from zoo.roles.task import Task
 from zoo.train.config import TrainConfig
 from zoo.train.optimizers import make_optimizer
@@ -461,6 +462,10 @@ class Trainer:
         # the preprocessing the weights were trained with travels with them (into the export)
         served = set_preprocessing(self.task.export_model(self.model),
                                    self.task.trained_preprocessing(self.source))
+        names = source_class_names(self.source)  # served as `classes` (zoo.roles.class_names)
+        if names:
+            summary["class_names"] = names
+            set_class_names(served, names)
         if self.is_chief:
             self._write_outputs(summary, served)
         return summary
