@@ -13,6 +13,7 @@ def _signatures(path):
         return json.load(f)
 
 
+@pytest.mark.slow
 def test_an_image_folder_run_serves_its_folder_names(tmp_path):
     import tensorflow as tf
 

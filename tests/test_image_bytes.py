@@ -16,6 +16,7 @@ def _pil(image, fmt):
     return buf.getvalue()
 
 
+@pytest.mark.slow
 def test_image_bytes_signature_decodes_each_format_and_size_and_refuses_other_strings(tmp_path):
     import keras
     import tensorflow as tf

@@ -3,6 +3,8 @@ where the server sees the export folder, so docs/serving.md's docker command wor
 
 import re
 
+import pytest
+
 
 def test_zoo_export_model_base_path_writes_the_servers_paths(tmp_path, capsys):
     from zoo import cli
@@ -65,6 +67,7 @@ def _png(seed, h, w):
     return png_bytes(np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8))
 
 
+@pytest.mark.slow
 def test_rest_and_grpc_requests_of_the_docs_run_through_image_text_and_forecast_exports(tmp_path):
     import base64
 
