@@ -226,3 +226,38 @@ def test_weights_file_and_registered_names_load_the_backbone_and_name_the_new_he
     assert rc == 2
     assert "`freeze_epochs` must be an integer in [0, epochs=2]. Received: freeze_epochs=3" in (
         capsys.readouterr().err)
+
+
+@pytest.mark.slow
+def test_fine_tune_resumes_both_phases_and_keeps_the_transfer_record(tmp_path):
+    """Re-running a finished fine-tuning resumes: each phase restores its last checkpoint and no
+    step is trained again (Python API, a tiny dense model)."""
+    import keras
+
+    from zoo.data import array_source
+    from zoo.tasks.feature_classification import FeatureClassification
+    from zoo.train import TrainConfig, Trainer
+    from zoo.train.finetune import fine_tune
+
+    def net(classes):
+        return lambda: keras.Sequential([keras.Input((4,)), keras.layers.Dense(8),
+                                         keras.layers.Dense(classes, activation="softmax")])
+
+    x = np.random.default_rng(0).random((32, 4)).astype("float32")
+    cfg = dict(epochs=2, batch_size=8, progress=False, export_dir=str(tmp_path / "saved"))
+    Trainer(FeatureClassification(), array_source("a", x, np.arange(32) % 10), net(10),
+            TrainConfig(name="ten", run_dir=str(tmp_path / "ten"), **cfg)).fit()
+
+    def run():
+        return fine_tune(FeatureClassification(), array_source("b", x, np.arange(32) % 3), net(3),
+                         TrainConfig(name="three", run_dir=str(tmp_path / "three"), export=False,
+                                     **{k: v for k, v in cfg.items() if k != "export_dir"}),
+                         weights=str(tmp_path / "ten"), freeze_epochs=1)
+
+    first = run()
+    weights = [np.asarray(w) for w in first.model.weights]
+    again = run()
+    assert [p["steps"] for p in again.phases] == [4, 4]
+    assert again.summary["resumed_from_step"] == 4 and again.summary["transfer"]["loaded"]
+    for a, b in zip(weights, again.model.weights):
+        np.testing.assert_array_equal(a, np.asarray(b))
