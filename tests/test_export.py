@@ -77,7 +77,7 @@ def test_image_export_layout_signatures_and_preprocessing(tmp_path):
     assert sorted(os.listdir(d / "tiny")) == ["1", "2"]
     assert (d / "tiny" / "1" / "saved_model.pb").exists() and (d / "tiny" / "1" / "variables").is_dir()
     doc = json.loads((d / "tiny" / "1" / "assets.extra" / "signatures.json").read_text())
-    assert set(doc["signatures"]) == {"serving_default", "classify_float"}
+    assert set(doc["signatures"]) == {"serving_default", "classify_float", "image_bytes"}
     assert doc["signatures"]["serving_default"]["inputs"][0]["dtype"] == "uint8"
     assert "resized to 16x16" in doc["signatures"]["serving_default"]["inputs"][0]["doc"]
     config = (d / "models.config").read_text()
@@ -156,7 +156,7 @@ def test_every_task_verified_without_zoo(tmp_path):
     assert not reports[-1]["ok"]
     assert any("differs from the Keras model" in p for p in reports[-1]["problems"])
     img_r, seq_r, reg_r, gen_r, tr_r, gen_generic = reports[:6]
-    assert set(img_r["signatures"]) == {"serving_default", "classify_float"}
+    assert set(img_r["signatures"]) == {"serving_default", "classify_float", "image_bytes"}
     assert img_r["signatures"]["serving_default"]["outputs"]["probabilities"] == ["float32", [None, 7]]
     assert set(seq_r["signatures"]["serving_default"]["inputs"]) == {"tokens", "lengths"}
     assert set(reg_r["signatures"]["serving_default"]["inputs"]) == {"features", "lengths"}
@@ -171,7 +171,10 @@ def test_every_task_verified_without_zoo(tmp_path):
     # TFLite (extra): the image classifier and the generator convert and agree; the generator's
     # `generate_from_seed` draws its latents with a stateless random op, which TFLite's builtins
     # lack: it converts only with SELECT_TF_OPS (reported, not a failure of the verification)
-    assert set(img_r["tflite"].values()) == {"converted"}, img_r["tflite"]
+    tflite = dict(img_r["tflite"])
+    # TFLite's builtins cannot decode images (tf.io.decode_image): image_bytes is for TF Serving
+    assert tflite.pop("image_bytes").startswith("failed: builtins only")
+    assert set(tflite.values()) == {"converted"}, img_r["tflite"]
     assert gen_r["tflite"]["serving_default"] == "converted", gen_r["tflite"]
     assert "SELECT_TF_OPS" in gen_r["tflite"]["generate_from_seed"], gen_r["tflite"]
     for r in (img_r, gen_r):
@@ -272,16 +275,20 @@ def test_export_writes_warm_up_requests_and_batching_parameters_that_verify_runs
     path = ex.export_model(model, "tiny", task="image_classification",
                            export_dir=str(tmp_path / "sm"), preprocessing="unit")
     requests = read_warmup_requests(path)
-    assert sorted(sig for sig, _ in requests) == ["classify_float", "serving_default"]
+    assert sorted(sig for sig, _ in requests) == ["classify_float", "image_bytes", "serving_default"]
     doc = json.load(open(os.path.join(path, "assets.extra", "signatures.json")))
     for sig, inputs in requests:  # each request carries every input of its signature
         assert sorted(inputs) == sorted(t["name"] for t in doc["signatures"][sig]["inputs"])
+        if sig == "image_bytes":  # PNG files of two sizes
+            assert [bytes(b)[:4] for b in inputs["image_bytes"]] == [b"\x89PNG"] * 2
+            continue
         assert inputs["images"].dtype == (np.uint8 if sig == "serving_default" else np.float32)
     text = open(os.path.join(path, BATCHING_FILE)).read()
     assert "max_batch_size { value: 32 }" in text
     report = ex.verify(path, keras_model=model)
     assert report["ok"], report["problems"]
-    assert sorted(report["warmup"]["signatures"]) == ["classify_float", "serving_default"]
+    assert sorted(report["warmup"]["signatures"]) == ["classify_float", "image_bytes",
+                                                      "serving_default"]
     assert report["warmup"]["failed"] == []
     # a warm-up file that no longer matches the signatures is a problem verify reports
     os.remove(os.path.join(path, "assets.extra", "tf_serving_warmup_requests"))

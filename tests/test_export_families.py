@@ -53,7 +53,8 @@ _TRANSLATE = {"inputs": {"source_ids": "int32"}, "outputs": {"token_ids": "int32
 # the named signatures every export of a task must carry: {signature: {inputs: dtypes, outputs: dtypes}}
 _DISCRIMINATE = {"inputs": {"images": "uint8"}, "outputs": {"probabilities": "float32"}}
 EXPECTED_BY_TASK = {
-    "image_classification": {"serving_default": _IMAGE, "classify_float": _IMAGE_F},
+    "image_classification": {"serving_default": _IMAGE, "classify_float": _IMAGE_F,
+                             "image_bytes": dict(_IMAGE, inputs={"image_bytes": "string"})},
     "feature_classification": {"serving_default": dict(_IMAGE, inputs={"features": "float32"})},
     "sequence_classification": {"serving_default": _TOKENS},
     "sequence_regression": {"serving_default": {
@@ -68,7 +69,8 @@ EXPECTED_BY_TASK = {
         "generate_from_seed": {"inputs": {"seed": "int64", "count": "int32"},
                                "outputs": {"images": "uint8"}}},
     "image_discrimination": {"serving_default": _DISCRIMINATE,
-                             "classify_float": dict(_DISCRIMINATE, inputs={"images": "float32"})},
+                             "classify_float": dict(_DISCRIMINATE, inputs={"images": "float32"}),
+                             "image_bytes": dict(_DISCRIMINATE, inputs={"image_bytes": "string"})},
     "node_classification": {"serving_default": {
         "inputs": {"node_features": "float32", "adjacency": "float32"},
         "outputs": {"probabilities": "float32"}}},
@@ -283,8 +285,10 @@ def _reference_cases(name, model, signatures, rng):
         probs = _as_probabilities(model, model(pre(resized), training=False))
         k = signatures["serving_default"].structured_outputs.get("top_k_values")
         want = _with_top_k(probs, k.shape[-1]) if k is not None else {"probabilities": probs}
+        encoded = np.array([tf.io.encode_png(img).numpy() for img in x], dtype=object)  # lossless
         cases += [("serving_default", {"images": x}, want),
-                  ("classify_float", {"images": x.astype("float32")}, want)]
+                  ("classify_float", {"images": x.astype("float32")}, want),
+                  ("image_bytes", {"image_bytes": encoded}, want)]
     elif task == "feature_classification":
         x = rng.standard_normal((3,) + tuple(model.inputs[0].shape[1:])).astype("float32")
         k = signatures["serving_default"].structured_outputs["top_k_values"].shape[-1]

@@ -192,7 +192,8 @@ def test_serving_roles_and_export_module():
     assert guess_export_task(plain) == "generic"
     module = ExportModule(ImageClassification(), classifier, top_k=2, preprocessing="unit")
     assert module.options == {"top_k": 2, "preprocessing": "unit"}
-    assert [ep.name for ep in module.endpoints()] == ["serving_default", "classify_float"]
+    assert [ep.name for ep in module.endpoints()] == ["serving_default", "classify_float",
+                                                      "image_bytes"]
     generic = ExportModule(GenericServing(), plain)
     (ep,) = generic.endpoints()
     assert [t.name for t in ep.inputs] == ["x"] and generic.options == {}

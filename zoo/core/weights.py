@@ -357,7 +357,7 @@ def _plan_legacy(model, path: str, by_name: bool):
     return assignments
 
 
-def _keras_v3_layout(path: str) -> List[Tuple[str, List[Tuple[int, ...]]]]:
+def keras_v3_layout(path: str) -> List[Tuple[str, List[Tuple[int, ...]]]]:
     """`[(group_path, [shapes of its vars])]` in file order, for mismatch reports."""
     import h5py
 
@@ -369,6 +369,9 @@ def _keras_v3_layout(path: str) -> List[Tuple[str, List[Tuple[int, ...]]]]:
                 out.append((name[: -len("/vars")], shapes))
         f.visititems(visit)
     return out
+
+
+_keras_v3_layout = keras_v3_layout
 
 
 def _snake(name: str) -> str:
@@ -383,7 +386,7 @@ def _snake(name: str) -> str:
     return to_snake_case(name)
 
 
-def _file_entries_of_layers(model) -> Optional[List[Tuple[str, object]]]:
+def file_entries_of_layers(model) -> Optional[List[Tuple[str, object]]]:
     """`[(file_key, layer)]` as Keras 3 names a Functional/Sequential model's layers in a file.
 
     Keras saves `model.layers` in order under `layers/<snake_case(class)>[_<n>]` (see
@@ -403,6 +406,9 @@ def _file_entries_of_layers(model) -> Optional[List[Tuple[str, object]]]:
             used[key] = 0
         out.append((f"layers/{key}", layer))
     return out
+
+
+_file_entries_of_layers = file_entries_of_layers
 
 
 def _check_keras_v3_by_layer(model, path: str) -> bool:

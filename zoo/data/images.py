@@ -147,7 +147,8 @@ def digits_source(image_size=32, channels=3, augment="crop", value_range=(-1.0, 
     pre = image_preprocessor(image_size, channels, augment, value_range=value_range)
     return array_source(
         "digits", x_tr, y_tr, x_te, y_te, preprocess=pre, validation=val,
-        info={"num_classes": 10, "input_shape": (image_size, image_size, channels)},
+        info={"num_classes": 10, "input_shape": (image_size, image_size, channels),
+              "class_names": [str(i) for i in range(10)]},
     )
 
 
@@ -156,7 +157,8 @@ def digits_rows_source(seed=0, validation_fraction=0.15):
     `digits_source`."""
     x_tr, y_tr, x_te, y_te, val = _digits_arrays(seed, validation_fraction, lambda a: a / 255.0)
     return array_source("digits_rows", x_tr, y_tr, x_te, y_te, validation=val,
-                        info={"num_classes": 10, "input_shape": (8, 8)})
+                        info={"num_classes": 10, "input_shape": (8, 8),
+                              "class_names": [str(i) for i in range(10)]})
 
 
 # ------------------------------------------------------------------------------ image folders

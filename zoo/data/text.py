@@ -31,7 +31,8 @@ def digits_tokens_source(seed=0):
 
     return array_source("digits_tokens", tok(x_tr), y_tr, tok(x_te), y_te,
                         validation=(tok(x_va), y_va),
-                        info={"num_classes": 10, "vocab_size": 18, "input_shape": (64,)})
+                        info={"num_classes": 10, "vocab_size": 18, "input_shape": (64,),
+                              "class_names": [str(i) for i in range(10)]})
 
 
 def text_source(name, vocab_size, max_length, data_dir=None):

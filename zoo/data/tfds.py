@@ -135,6 +135,8 @@ def _info(builder, name):
         label = features["label"] if "label" in features else None
         if label is not None and hasattr(label, "num_classes"):
             info["num_classes"] = int(label.num_classes)
+            if getattr(label, "names", None):  # the label names, served as `classes`
+                info["class_names"] = [str(n) for n in label.names]
         if "image" in features:
             info["image_shape"] = tuple(features["image"].shape)
     except Exception:  # features are unknown for mocked or partial datasets

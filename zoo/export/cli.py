@@ -41,7 +41,7 @@ def _cmd_export(args):
     import zoo.layers  # noqa: F401  (registers zoo's layers for loading a .keras file)
     from zoo.core.registry import check_folder_name, create_model
     from zoo.core.weights import load_model
-    from zoo.export.archive import export_model
+    from zoo.export.archive import export_model, write_model_config
     from zoo.export.verification import verify
 
     check_folder_name(args.name, "name")  # before any model is loaded or built
@@ -53,6 +53,8 @@ def _cmd_export(args):
     opts = _parse_sets(args.opt)  # checked by _check_export_args
     path = export_model(model, args.name, task=args.task, export_dir=args.export_dir,
                         version=args.version, **opts)
+    if args.model_base_path:  # models.config for where the server sees the folder
+        write_model_config(args.export_dir, base_path=args.model_base_path)
     print(path)
     if args.verify:
         report = verify(path, keras_model=model, tflite=args.tflite, onnx=args.onnx)
@@ -115,6 +117,10 @@ def add_cli(subparsers):
                         f"{', '.join(RENAMED_TASKS)} warn and give the new ones)")
     p.add_argument("--export-dir", default="saved_models")
     p.add_argument("--version", type=int, default=None)
+    p.add_argument("--model-base-path", default=None, metavar="PATH",
+                   help="the export folder as the server sees it (e.g. /models in the "
+                        "tensorflow/serving container): models.config's base paths; default: "
+                        "this machine's absolute path")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="builder override (JSON value)")
     p.add_argument("--opt", action="append", metavar="KEY=VALUE",
                    help="export option, e.g. preprocessing=torch, top_k=3, beam_size=4")

@@ -77,7 +77,8 @@ for job in jobs:
         if len(feed) != len(names):
             continue
         for n, v in fn(**feed).items():
-            outputs[key + "::" + n] = v.numpy()
+            v = v.numpy()  # strings (class names) as unicode: np.load refuses object arrays
+            outputs[key + "::" + n] = v.astype(str) if v.dtype.kind in "OS" else v
     # TF Serving's warm-up requests (assets.extra/tf_serving_warmup_requests): each one run
     warm_file = os.path.join(path, "assets.extra", "tf_serving_warmup_requests")
     if os.path.exists(warm_file):

@@ -22,6 +22,8 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 
+from zoo.roles.image_bytes import encoded_samples
+
 __all__ = ["WARMUP_FILE", "BATCHING_FILE", "BATCHING_PARAMETERS", "sample_inputs",
            "write_warmup_requests", "read_warmup_requests", "write_batching_parameters"]
 
@@ -55,6 +57,10 @@ def sample_inputs(sigdoc, seed=0) -> Dict[str, np.ndarray]:
                 batch = shape[0]
             if len(shape) > 1:
                 steps = shape[1]
+            if s.get("encoded"):  # encoded images (zoo.roles.image_bytes): PNG strings
+                feeds[f"{key}::{t['name']}"] = encoded_samples(s["sizes"], s.get("channels", 3), seed)
+                batch = len(s["sizes"])
+                continue
             if s.get("normal") or ("float" in t["dtype"] and "low" not in s):
                 arr = rng.standard_normal(shape)
             elif "float" in t["dtype"]:

@@ -151,7 +151,8 @@ def sequence_endpoints(model, opts, *, regression):
         k = min(int(opts.get("top_k", 5)), classes or 1)
         with_top_k = bool(classes and classes > 1 and len(out_shape) == 1)
         outputs, outs = probability_outputs(
-            probabilities_fn(model, opts.get("output_activation", "auto")), classes, k, with_top_k)
+            probabilities_fn(model, opts.get("output_activation", "auto")), classes, k, with_top_k,
+            opts.get("class_names"))
         outs[0].shape = [None] + out_shape
 
         def fn(**kw):

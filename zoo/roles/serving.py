@@ -20,6 +20,7 @@ import importlib
 from typing import Any, Callable, Dict, List, Optional
 
 from zoo.core.conventions import output_is_probability
+from zoo.roles.class_names import check_class_names, class_name_outputs, class_names_of
 
 __all__ = [
     "ServingRole",
@@ -54,7 +55,7 @@ PREPROCESSING_MODES = ("none", "unit", "symmetric", "caffe", "torch", "tf")
 # those that apply to it
 EXPORT_OPTIONS = ("preprocessing", "image_size", "resize_method", "top_k", "output_activation",
                   "pad_value", "translate_fn", "max_length", "beam_size", "alpha", "output_range",
-                  "sample_vocab", "allow_non_finite")
+                  "sample_vocab", "allow_non_finite", "class_names")
 
 
 def check_export_options(options):
@@ -253,15 +254,20 @@ def named_function(fn, names):
     return scope["f"]
 
 
-def probability_outputs(to_probs, classes, k, with_top_k):
-    """`(fn, docs)`: `fn(y)` gives `probabilities` (+ `top_k_values`, `top_k_indices`) of a
-    model output `y`; `docs` the matching output `TensorDoc`s."""
+def probability_outputs(to_probs, classes, k, with_top_k, class_names=None):
+    """`(fn, docs)`: `fn(y)` gives `probabilities` (+ `top_k_values`, `top_k_indices`, and with
+    `class_names` `classes`: their names, `zoo.roles.class_names`) of a model output `y`; `docs`
+    the matching output `TensorDoc`s."""
+    names = check_class_names(class_names, classes) if with_top_k else None
+    to_names, names_doc = class_name_outputs(names) if names else (None, "")
 
     def fn(y):
         probs = to_probs(single_output(y))
         out = {"probabilities": probs}
         if with_top_k:
             out.update(top_k(probs, k)[0])
+        if to_names is not None:
+            out.update(to_names(out["top_k_indices"]))
         return out
 
     docs = [TensorDoc("probabilities", "float32", [None, classes], "class probabilities")]
@@ -269,6 +275,8 @@ def probability_outputs(to_probs, classes, k, with_top_k):
         docs += [TensorDoc("top_k_values", "float32", [None, k],
                            f"the {k} largest probabilities, sorted"),
                  TensorDoc("top_k_indices", "int32", [None, k], "their class indices")]
+    if names:
+        docs.append(TensorDoc("classes", "string", [None, k], names_doc))
     return fn, docs
 
 
@@ -394,6 +402,9 @@ class ServingRole:
             pre = spec.extra.get("preprocessing", self.pipeline_preprocessing)
         if pre is not None:
             opts["preprocessing"] = pre
+        names = class_names_of(model) if model is not None else None
+        if names:  # the names a run trained with: `classes` outputs, signatures.json
+            opts["class_names"] = names
         return opts
 
     def endpoints(self, model, **opts) -> List[Any]:

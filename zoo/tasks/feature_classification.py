@@ -65,7 +65,8 @@ class FeatureClassification(ImageClassification):
         classes = int(model.outputs[0].shape[-1])
         k = min(int(opts.get("top_k", 5)), classes)
         pre = preprocess_fn(opts.get("preprocessing", "none"))
-        outputs, outs = probability_outputs(to_probs, classes, k, classes > 1)
+        outputs, outs = probability_outputs(to_probs, classes, k, classes > 1,
+                                            opts.get("class_names"))
 
         def classify(features):
             return outputs(model(pre(tf.cast(features, "float32")), training=False))

@@ -29,6 +29,7 @@ import tensorflow as tf
 
 from zoo import data as zdata
 from zoo.core.moved import RenamedAttribute, renamed_arguments
+from zoo.roles.image_bytes import IMAGE_FORMATS, decode_images
 from zoo.roles.recipe import check_classes
 from zoo.roles.serving import (
     Endpoint,
@@ -41,6 +42,7 @@ from zoo.roles.serving import (
     single_output,
 )
 from zoo.roles.task import Task, classification_forward, export_note, logits_flag, validation_note
+from zoo.roles.transfer import add_transfer_arguments
 
 __all__ = ["ImageClassification", "image_endpoints", "with_bn_momentum", "TASK"]
 
@@ -107,6 +109,7 @@ class ImageClassification(Task):
                                  "default: 0.9 for digits (a few hundred steps: with Keras' 0.99 "
                                  "the statistics used at evaluation lag the weights), else the "
                                  "builder's own")
+        add_transfer_arguments(parser)
 
     @classmethod
     def from_args(cls, args):
@@ -209,6 +212,27 @@ def with_bn_momentum(model_fn, momentum):
     return build
 
 
+def image_bytes_endpoints(classify, size, channels, method, pre_doc, outs, verb):
+    """The `image_bytes` signature (a batch of encoded images, `zoo.roles.image_bytes`) of a
+    model of a fixed input `size`; none for a model of any size."""
+    if size is None:
+        return []
+    h, w = size
+
+    def from_bytes(image_bytes):
+        return classify(decode_images(image_bytes, size, channels, method))
+
+    return [Endpoint(
+        "image_bytes", from_bytes,
+        [TensorDoc("image_bytes", "string", [None],
+                   f"encoded images ({', '.join(IMAGE_FORMATS)}; REST: {{\"b64\": ...}}), each "
+                   f"of its own size, decoded to {channels} channel(s) and resized to {h}x{w} "
+                   f"({method}) on its own, then {pre_doc}",
+                   {"encoded": True, "sizes": [[h + 5, w + 3], [max(h - 3, 1), w + 7]],
+                    "channels": channels})],
+        outs, f"{verb} a batch of encoded images (JPEG, PNG, GIF, BMP) of any sizes.")]
+
+
 def image_endpoints(model, opts, *, with_top_k, verb="Classify",
                     what="class probabilities"):
     """`serving_default` (uint8) and `classify_float` (float32) signatures of an image model:
@@ -226,7 +250,8 @@ def image_endpoints(model, opts, *, with_top_k, verb="Classify",
     k = min(int(opts.get("top_k", 5)), classes)
     method = opts.get("resize_method", "bilinear")
     core = model_core(model, opts, [None] + (list(size) if size else [h, w]) + [c])
-    outputs, outs = probability_outputs(to_probs, classes, k, with_top_k and classes > 1)
+    outputs, outs = probability_outputs(to_probs, classes, k, with_top_k and classes > 1,
+                                        opts.get("class_names"))
     outs[0].doc = what
 
     def classify(images):
@@ -253,7 +278,7 @@ def image_endpoints(model, opts, *, with_top_k, verb="Classify",
                             f"then {pre_doc}", dict(sample, low=0.0, high=255.0))],
                  outs, f"{verb} float32 images of any size (same as serving_default, float "
                        "pixels)."),
-    ]
+    ] + image_bytes_endpoints(classify, size, c, method, pre_doc, outs, verb)
 
 
 TASK = ImageClassification

@@ -36,6 +36,7 @@ import numpy as np
 import tensorflow as tf
 
 from zoo.data.graphs import PLANETOID_NAMES, Graph, graph_source, karate_club, load_planetoid
+from zoo.roles.class_names import check_class_names, class_name_outputs
 from zoo.roles.recipe import check_classes
 from zoo.roles.serving import Endpoint, TensorDoc, checked_adjacency, probabilities_fn
 from zoo.roles.task import Task, classification_forward, export_note, f32, logits_flag
@@ -205,10 +206,16 @@ class NodeClassification(Task):
         classes = int(model.outputs[0].shape[-1])
         sample_nodes = nodes or 5
 
+        names = check_class_names(opts.get("class_names"), classes)
+        to_names, names_doc = class_name_outputs(names) if names else (None, "")
+
         def classify(node_features, adjacency):
             x = tf.cast(node_features, "float32")[None]
             a = tf.cast(checked_adjacency(adjacency), "float32")[None]
-            return {"probabilities": to_probs(f32(model([x, a], training=False)))[0]}
+            out = {"probabilities": to_probs(f32(model([x, a], training=False)))[0]}
+            if to_names is not None:  # each node's most probable class, by name
+                out.update(to_names(tf.argmax(out["probabilities"], -1, output_type=tf.int32)))
+            return out
 
         return [Endpoint(
             "serving_default", classify,
@@ -222,7 +229,9 @@ class NodeClassification(Task):
                        {"shape": [sample_nodes, sample_nodes], "low": 0.0, "high": 1.0,
                         "symmetric": True})],
             [TensorDoc("probabilities", "float32", [nodes, classes],
-                       "class probabilities per node")],
+                       "class probabilities per node")]
+            + ([TensorDoc("classes", "string", [nodes], names_doc.replace(
+                "top_k_indices, best first", "each node's most probable class"))] if names else []),
             "Classify every node of one graph.")]
 
     # ---------------------------------------------------------------------------- search

@@ -25,6 +25,7 @@ from zoo.core.registry import get_spec
 from zoo.tasks import task_class
 from zoo.train.backend import check_backend
 from zoo.train.config import CLUSTERS, LR_SCALINGS, OPTIMIZERS, PRECISIONS, SCHEDULES, STRATEGIES, TrainConfig
+from zoo.train.finetune import fine_tune
 from zoo.train.optimizers import optimizer_takes
 from zoo.train.trainer import Trainer
 
@@ -174,7 +175,13 @@ def train_task(name, args):
     task = task_class(spec.task).from_args(args)
     source, fixed = task.make_source(spec, args)
     model_fn = task.model_fn(spec, args, source, fixed)
-    trainer = run_recipe(args, task, source, model_fn, callbacks=task.epoch_callbacks(args))
+    if getattr(args, "weights", None) is not None:  # fine-tuning (zoo.train.finetune)
+        trainer = fine_tune(
+            task, source, model_fn, config_from_args(args, name), weights=args.weights,
+            freeze_epochs=args.freeze_epochs, fine_tune_lr=args.fine_tune_lr, model_name=name,
+            builder_kwargs=fixed, callbacks=task.epoch_callbacks(args))
+    else:
+        trainer = run_recipe(args, task, source, model_fn, callbacks=task.epoch_callbacks(args))
     task.after_training(trainer, args, source)
     trainer.task_report = task.report(trainer.summary)
     return trainer

@@ -32,6 +32,7 @@ from zoo.core.locks import FolderLock, real_folder
 from zoo.core.registry import check_folder_name
 from zoo.core.weights import save_model, set_preprocessing
 from zoo.export import export_model
+from zoo.roles.class_names import set_class_names, source_class_names
 from zoo.roles.task import Task
 from zoo.train.backend import check_backend
 from zoo.train.config import TrainConfig
@@ -106,6 +107,7 @@ class Trainer:
         self.model = None
         self.history: List[Dict[str, Any]] = []
         self._lock: Optional[FolderLock] = None
+        self.start_note: Optional[str] = None  # the log's "from scratch", e.g. when fine-tuning
 
     # -- set-up
     def _setup(self):
@@ -377,7 +379,8 @@ class Trainer:
     def _announce(self, start, resumed):
         cfg = self.config
         if self.is_chief and cfg.progress:
-            where = f"resuming at step {start} from {resumed}" if resumed else "from scratch"
+            where = f"resuming at step {start} from {resumed}" if resumed else (
+                self.start_note or "from scratch")
             print(f"[zoo.train] {cfg.name}: {self.replicas} replica(s) "
                   f"({type(self.strategy).__name__}), global batch {cfg.batch_size}, "
                   f"{self.total_steps} steps, precision {cfg.precision}, "
@@ -486,6 +489,10 @@ class Trainer:
         # the preprocessing the weights were trained with travels with them (into the export)
         served = set_preprocessing(self.task.export_model(self.model),
                                    self.task.trained_preprocessing(self.source))
+        names = source_class_names(self.source)  # served as `classes` (zoo.roles.class_names)
+        if names:
+            summary["class_names"] = names
+            set_class_names(served, names)
         if self.is_chief:
             self._write_outputs(summary, served)
         return summary
