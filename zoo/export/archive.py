@@ -129,6 +129,13 @@ def _fsync_tree(root):
                 pass
 
 
+def _check_version(version):
+    if version is not None and (not isinstance(version, int) or isinstance(version, bool)
+                                or not 0 <= version <= 2 ** 63 - 1):  # TF Serving reads an int64
+        raise ValueError("`version` must be None or an integer from 0 to 2**63-1 (TF Serving's int64 "
+                         f"version). Received: version={version!r}")
+
+
 def export_model(model, name, task=None, export_dir="saved_models", version=None, *,
                  outputs=None, inference_model=None, write_config=True, verbose=False,
                  **opts) -> str:
@@ -167,10 +174,7 @@ def export_model(model, name, task=None, export_dir="saved_models", version=None
 
     check_folder_name(name, "name")
     export_dir = real_folder(check_writable_folder(export_dir, "export_dir"))
-    if version is not None and (not isinstance(version, int) or isinstance(version, bool)
-                                or not 0 <= version <= 2 ** 63 - 1):  # TF Serving reads an int64
-        raise ValueError("`version` must be None or an integer from 0 to 2**63-1 (TF Serving's int64 "
-                         f"version). Received: version={version!r}")
+    _check_version(version)
     if keras.backend.backend() != "tensorflow":
         raise ValueError(
             "zoo.export writes TensorFlow SavedModels and needs KERAS_BACKEND=tensorflow. "

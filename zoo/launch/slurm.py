@@ -23,6 +23,8 @@ def _check(value, arg, cond, allowed):
         raise ValueError(f"`{arg}` must be {allowed}. Received: {arg}={value!r}")
 
 
+# one function on purpose: the script reads top to bottom as the file it writes (docs/recipes.md
+# shows that file), each #SBATCH line beside the argument it comes from
 def slurm_script(name, argv=(), *, nodes=1, tasks_per_node=1, gpus_per_node=0, cpus_per_task=None,
                  port=8888, time=None, partition=None, search=False, command="zoo",
                  job_name=None):
