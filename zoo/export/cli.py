@@ -6,7 +6,6 @@ import json
 
 from zoo.core.registry import parse_overrides
 from zoo.core.task_kinds import RENAMED_TASKS
-from zoo.roles.serving import check_export_options
 from zoo.tasks import EXPORT_TASKS
 
 __all__ = ["add_cli"]
@@ -25,6 +24,7 @@ def _check_export_args(args):
     import os
 
     from zoo.core.saving import check_writable_folder
+    from zoo.roles.serving import check_export_options  # imports Keras: only when a command runs
 
     check_export_options(_parse_sets(args.opt))
     if args.version is not None and not 0 <= args.version <= MAX_VERSION:
