@@ -66,17 +66,17 @@ def run_on_jax(script, timeout=600):
 # ----------------------------------------------------------------------------- the fast loop
 # `pytest -m fast` is a developer's loop of a few minutes: every test that is not marked `slow`
 # and took at most FAST_SECONDS (setup, call and teardown) in the run recorded in
-# tests/durations.txt; a test not recorded there yet counts as fast until a full run records it.
-# A full run (`pytest -q`, what CI runs: no -m, -k or paths) that passes rewrites
-# tests/durations.txt; `--durations-file PATH` writes any run's durations to PATH.
+# tests/durations.txt; a test not recorded there yet counts as fast until a run records it.
+# `pytest -q --durations-file tests/durations.txt` (a full run, as CI's) rewrites that record;
+# README.md quotes its first line (tests/test_readme.py checks the quote).
 DURATIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "durations.txt")
 FAST_SECONDS = 1.0
 
 
 def pytest_addoption(parser):
     parser.addoption("--durations-file", default=None, metavar="PATH",
-                     help="write every test's seconds (setup + call + teardown) to PATH; a full "
-                          "run that passes writes tests/durations.txt")
+                     help="write every test's seconds (setup + call + teardown) to PATH, "
+                          "slowest first (tests/durations.txt: the record `-m fast` reads)")
 
 
 def _node_id(nodeid):
@@ -113,17 +113,13 @@ def pytest_sessionstart(session):
     import time
 
     _START.append(time.time())
+    if hasattr(session.config, "workerinput") or not session.config.getoption("numprocesses", None):
+        import keras  # noqa: F401  (once per testing process, not in its first test's seconds)
 
 
 def pytest_runtest_logreport(report):
     nodeid = _node_id(report.nodeid)
     _SECONDS[nodeid] = _SECONDS.get(nodeid, 0.0) + report.duration
-
-
-def _full_run(config):
-    selections = ("markexpr", "keyword", "lf", "deselect", "ignore", "ignore_glob")
-    return not any(getattr(config.option, name, None) for name in selections) and \
-        [os.path.normpath(a) for a in config.args] == ["tests"]
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -134,19 +130,19 @@ def pytest_sessionfinish(session, exitstatus):
     if hasattr(session.config, "workerinput"):  # an xdist worker: the controller writes
         return
     path = session.config.getoption("--durations-file")
-    if path is None and exitstatus == 0 and _full_run(session.config):
-        path = DURATIONS
     if path is None or not _SECONDS:
         return
     workers = session.config.getoption("numprocesses", None) or 0
     rows = sorted(_SECONDS.items(), key=lambda kv: (-kv[1], kv[0]))
     with open(path, "w") as f:
-        f.write(f"# seconds per test (setup + call + teardown), slowest first: {len(rows)} tests, "
-                f"{time.time() - _START[0]:.0f} s wall, -n {workers}, "
+        args = " ".join(a for a in session.config.invocation_params.args
+                        if not a.startswith("--durations-file") and a != path)
+        f.write(f"# {len(rows)} tests, {time.time() - _START[0]:.0f} s wall, -n {workers}, "
                 f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, "
-                f"{platform.machine()} {os.cpu_count()} cores, exit status {int(exitstatus)}\n")
-        f.write("# written by tests/conftest.py (a full `pytest -q` that passes, or "
-                "--durations-file); `pytest -m fast` selects the tests not marked slow that took "
-                f"at most {FAST_SECONDS:g} s here\n")
+                f"{platform.machine()} {os.cpu_count()} cores, exit status {int(exitstatus)}: "
+                f"pytest {args}\n")
+        f.write("# seconds per test (setup + call + teardown), slowest first\n")
+        f.write("# written by `pytest --durations-file PATH` (tests/conftest.py); `pytest -m fast` "
+                f"selects the tests not marked slow that took at most {FAST_SECONDS:g} s here\n")
         for nodeid, seconds in rows:
             f.write(f"{seconds:8.2f} {nodeid}\n")

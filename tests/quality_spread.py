@@ -27,15 +27,22 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
-JOBS = {  # job: `zoo train` arguments (the tests' and the README's commands)
-    "main": ["googlenet_bn", "--epochs", "5", "--lr", "3e-3"],
-    "digits": ["googlenet_bn", "--epochs", "12", "--lr", "1e-2"],
-    "adding": ["peephole_lstm_regressor", "--dataset", "adding", "--steps", "100",
-               "--num-train", "10000", "--epochs", "12", "--lr", "1e-2"],
-    "reversal": ["transformer_base", "--set", "num_layers=2", "--set", "d_model=64", "--set",
-                 "d_ff=128", "--set", "num_heads=4", "--set", "dropout=0", "--num-train", "10000",
-                 "--epochs", "6", "--lr", "1e-2", "--warmup-steps", "100"],
-}
+JOBS = ("main", "digits", "adding", "reversal", "dcgan")
+
+
+def command(job):
+    """`zoo train` arguments of a job: the README's main job, or a quality test's command."""
+    sys.path.insert(0, HERE)
+    if job == "main":
+        import test_readme
+
+        return test_readme._commands("Set-up")[0][1:]
+    import test_recipes
+
+    return list({"digits": test_recipes.DIGITS, "adding": test_recipes.ADDING,
+                 "reversal": test_recipes.REVERSAL}[job])
+
+
 VARIANTS = {
     "default": {},
     "avx2": {"ONEDNN_MAX_CPU_ISA": "AVX2"},
@@ -62,7 +69,7 @@ def one_run(job, variant, seed):
             return test_dcgan_recipe.train_and_judge(os.path.join(tmp, "run"), seed=seed)
         from zoo.train import recipe
 
-        name, *argv = JOBS[job]
+        name, *argv = command(job)
         argv += ["--seed", str(seed), "--run-dir", os.path.join(tmp, "run"), "--no-export",
                  "--quiet"]
         if variant == "xla":
@@ -94,7 +101,7 @@ def spawn(job, variant, seed, out):
 def main(argv):
     out = argv[argv.index("--out") + 1] if "--out" in argv else "quality_spread.jsonl"
     if argv and argv[0] == "--all":
-        for job in ("dcgan", *JOBS):
+        for job in JOBS:
             for variant in VARIANTS:
                 if job == "dcgan" and variant == "xla":
                     continue

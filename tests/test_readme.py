@@ -156,3 +156,14 @@ def test_readme_results_are_the_quality_tests_commands_figures_and_floors():
     dcgan_line = _readme().split("\nDCGAN on the digits", 1)[1].split("\n\n", 1)[0]
     assert f"**{dcgan.PUBLISHED:.3f}**" in dcgan_line, dcgan_line
     assert f"at least {dcgan.FLOOR:.3f}" in dcgan_line.replace("\n", " "), dcgan_line
+
+
+def test_readme_quotes_the_recorded_durations():
+    """tests/durations.txt (the last recorded run, `pytest --durations-file`) is what the README
+    quotes where it states the suite's time."""
+    with open(os.path.join(ROOT, "tests", "durations.txt")) as f:
+        header = f.readline()
+        recorded = [line.split(None, 1)[1].strip() for line in f if not line.startswith("#")]
+    run = re.match(r"# (\d+ tests, \d+ s wall, -n \d+, [\d-]+ [\d:]+ UTC)", header).group(1)
+    assert f"`{run}`" in _readme().replace("\n", " "), run
+    assert len(recorded) == int(run.split()[0]) and len(set(recorded)) == len(recorded)
