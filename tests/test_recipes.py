@@ -37,7 +37,7 @@ ADDING_PUBLISHED, ADDING_SPREAD = 0.00027, 0.0002
 REVERSAL = ["transformer_base", "--set", "num_layers=2", "--set", "d_model=64", "--set",
             "d_ff=128", "--set", "num_heads=4", "--set", "dropout=0", "--num-train", "10000",
             "--epochs", "6", "--lr", "1e-2", "--warmup-steps", "100"]
-# greedy exact match: 0.999 seed 0, SEED1_REVERSAL seed 1, 0.998 with the AVX2 kernels, 0.995 earlier
+# greedy exact match: 0.999 seed 0, 0.997 seed 1, 0.998 with the AVX2 kernels, 0.995 earlier
 REVERSAL_PUBLISHED, REVERSAL_SPREAD = 0.999, 0.004
 
 
