@@ -61,3 +61,88 @@ def run_on_jax(script, timeout=600):
 
     out = jax_process(script, timeout=timeout)
     return json.loads([l for l in out.splitlines() if l.startswith("RESULT ")][-1][7:])
+
+
+# ----------------------------------------------------------------------------- the fast loop
+# `pytest -m fast` is a developer's loop of a few minutes: every test that is not marked `slow`
+# and took at most FAST_SECONDS (setup, call and teardown) in the run recorded in
+# tests/durations.txt; a test not recorded there yet counts as fast until a run records it.
+# `pytest -q --durations-file tests/durations.txt` (a full run, as CI's) rewrites that record;
+# README.md quotes its first line (tests/test_readme.py checks the quote).
+DURATIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "durations.txt")
+FAST_SECONDS = 1.0
+
+
+def pytest_addoption(parser):
+    parser.addoption("--durations-file", default=None, metavar="PATH",
+                     help="write every test's seconds (setup + call + teardown) to PATH, "
+                          "slowest first (tests/durations.txt: the record `-m fast` reads)")
+
+
+def _node_id(nodeid):
+    """The node id without xdist's `@group` suffix (`--dist loadgroup`)."""
+    return nodeid.split("@", 1)[0]
+
+
+def recorded_durations(path=DURATIONS):
+    """{node id: seconds} of the run recorded in `path` (tests/durations.txt)."""
+    if not os.path.exists(path):
+        return {}
+    out = {}
+    with open(path) as f:
+        for line in f:
+            if line.strip() and not line.startswith("#"):
+                seconds, nodeid = line.split(None, 1)
+                out[nodeid.strip()] = float(seconds)
+    return out
+
+
+def pytest_collection_modifyitems(config, items):
+    recorded = recorded_durations()
+    for item in items:
+        if item.get_closest_marker("slow") is None and \
+                recorded.get(_node_id(item.nodeid), 0.0) <= FAST_SECONDS:
+            item.add_marker(pytest.mark.fast)
+
+
+_SECONDS = {}
+_START = []
+
+
+def pytest_sessionstart(session):
+    import time
+
+    _START.append(time.time())
+    if hasattr(session.config, "workerinput") or not session.config.getoption("numprocesses", None):
+        import keras  # noqa: F401  (once per testing process, not in its first test's seconds)
+
+
+def pytest_runtest_logreport(report):
+    nodeid = _node_id(report.nodeid)
+    _SECONDS[nodeid] = _SECONDS.get(nodeid, 0.0) + report.duration
+
+
+def pytest_sessionfinish(session, exitstatus):
+    import datetime
+    import platform
+    import time
+
+    if hasattr(session.config, "workerinput"):  # an xdist worker: the controller writes
+        return
+    path = session.config.getoption("--durations-file")
+    if path is None or not _SECONDS:
+        return
+    workers = session.config.getoption("numprocesses", None) or 0
+    rows = sorted(_SECONDS.items(), key=lambda kv: (-kv[1], kv[0]))
+    with open(path, "w") as f:
+        args = " ".join(a for a in session.config.invocation_params.args
+                        if not a.startswith("--durations-file") and a != path)
+        f.write(f"# {len(rows)} tests, {time.time() - _START[0]:.0f} s wall, -n {workers}, "
+                f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, "
+                f"{platform.machine()} {os.cpu_count()} cores, exit status {int(exitstatus)}: "
+                f"pytest {args}\n")
+        f.write("# seconds per test (setup + call + teardown), slowest first\n")
+        f.write("# written by `pytest --durations-file PATH` (tests/conftest.py); `pytest -m fast` "
+                f"selects the tests not marked slow that took at most {FAST_SECONDS:g} s here\n")
+        for nodeid, seconds in rows:
+            f.write(f"{seconds:8.2f} {nodeid}\n")

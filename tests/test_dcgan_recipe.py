@@ -14,14 +14,18 @@ to the training digits than 0.9 of the held-out real digits' distance (not copie
 
 The flags are docs/dcgan.md's (issue 5's with a mixture spread of 0.5), chosen with validation
 judges (the same judge at seeds 7 and 8), never with this test's judge (seed 0), which only
-reports. Measured: the judge is confident on 0.000 of noise, 0.002 of blends and 0.986 of
-held-out digits; 0.823 of the samples are confident, every class, 1.8% near-duplicates, median
-distance to training 6.10 (held-out digits: 6.08). Training `--seed 1` gives 0.783: the 0.80
-target is met on seed 0 with little margin and missed on seed 1. A run is deterministic on one
-machine, but another CPU's kernels round differently: on a later 2-core AMD EPYC machine the same
-commit and seed gave 0.726 (judge unchanged: 0.000 / 0.002 / 0.986; 2.8% near-duplicates, median
-distance to training 6.40), so the test asserts `FLOOR` 0.70, below every figure measured for
-these settings, and docs/dcgan.md reports them all.
+reports. A run is deterministic on one machine, but the GAN's outcome follows the rounding of
+the CPU's kernels: on a 2-core AMD EPYC with AVX-512, seed 0 gives 0.726 with oneDNN's default
+(AVX-512) kernels and 0.824 with `ONEDNN_MAX_CPU_ISA=AVX2`, close to the 0.823 an earlier
+machine gave. So the test trains in a fresh process with oneDNN held to its AVX2 kernels
+(`KERNELS`, tests/quality_spread.py), which x86-64 CPUs have run since 2013-2015, and the figure
+repeats across CPUs. Measured with those kernels (`python tests/quality_spread.py dcgan
+avx2 SEED`): seed 0 0.824 (judge 0.000 / 0.002 / 0.986 on noise, blends, held-out digits; every
+class; 2.8% near-duplicates; median distance to training 7.33, held-out digits 6.08), seed 1
+0.818 but with no confident 8 (the every-class check fails on that seed); the earlier machine:
+seed 0 0.823, seed 1 0.783. `PUBLISHED` is seed 0's figure, and `FLOOR` is it minus the spread
+measured over seeds and CPUs (0.783 to 0.824: 0.041): the target of issue 5 (0.80) is met on
+seed 0, and docs/dcgan.md reports every run.
 """
 
 import os
@@ -37,8 +41,11 @@ RECIPE_FLAGS = [
     "--discriminator-set", "base_filters=32", "--discriminator-set", "kernel_size=4",
     "--label-smoothing", 0.1, "--ema-decay", 0.999, "--diff-augment", "translation",
 ]
-TARGET = 0.8  # issue 5's, reached on seed 0 (0.823), not on seed 1 (0.783) nor on another CPU (0.726)
-FLOOR = 0.70  # asserted: below every measured run of the chosen settings
+KERNELS = "avx2"  # tests/quality_spread.py's variant: ONEDNN_MAX_CPU_ISA=AVX2
+TARGET = 0.8  # issue 5's: met on seed 0, not on the earlier machine's seed 1 (0.783)
+PUBLISHED = 0.824  # README.md and docs/dcgan.md: seed 0 with KERNELS (tests/test_readme.py checks)
+SPREAD = 0.041  # over seeds and CPUs: 0.783 (seed 1, earlier machine) to 0.824
+FLOOR = round(PUBLISHED - SPREAD, 3)  # 0.783, asserted
 
 
 def _nearest(a, b, exclude_self=False):
@@ -59,19 +66,19 @@ def _real_digits(size, channels):
     return upsample(x_tr, size, channels), upsample(x_te, size, channels), y_tr, y_te
 
 
-@pytest.mark.slow
-def test_dcgan_recipe_digits_samples_are_recognisable_and_diverse(tmp_path):
+def train_and_judge(run_dir, seed=0):
+    """Train the recipe with `--seed seed` into `run_dir` and judge 1,000 samples; returns the
+    figures the test asserts (tests/quality_spread.py measures their spread with it)."""
     from _digits_judge import Judge
     from zoo.train import recipe
 
     name, *flags = [str(a) for a in RECIPE_FLAGS]
     args = recipe.build_parser(name).parse_args(flags + [
-        "--run-dir", str(tmp_path / "run"), "--no-export", "--quiet"])
+        "--seed", str(seed), "--run-dir", str(run_dir), "--no-export", "--quiet"])
     trainer = recipe.train_task(name, args)
-    assert len(os.listdir(tmp_path / "run" / "samples")) == EPOCHS  # one grid per epoch
+    grids = len(os.listdir(os.path.join(str(run_dir), "samples")))
     z = np.random.default_rng(1).uniform(-1, 1, (1000, 100)).astype("float32")
     images = np.asarray(trainer.model.sampler(z, training=False))
-    assert images.shape == (1000, SIZE, SIZE, CHANNELS)
 
     train, held_out, y_train, y_held_out = _real_digits(SIZE, CHANNELS)
     judge = Judge(train, y_train, seed=0)
@@ -82,21 +89,38 @@ def test_dcgan_recipe_digits_samples_are_recognisable_and_diverse(tmp_path):
     train, held_out = (x[..., 0].reshape(len(x), -1) for x in (train, held_out))
     flat = images[..., 0].reshape(len(images), -1)
     to_other = _nearest(flat, flat, exclude_self=True)
-    near_duplicates = float(np.mean(to_other < 1.0))
-    to_train = float(np.median(_nearest(flat, train)))
-    real_to_train = float(np.median(_nearest(held_out, train)))
-    print(f"judge confident on {rates}; samples: confident {confident.mean():.3f}, per class "
-          f"{classes.tolist()}, near-duplicates {near_duplicates:.3f}, median distance to the "
-          f"nearest other sample {np.median(to_other):.2f}, median distance to the nearest "
-          f"training digit {to_train:.2f} (held-out real digits: {real_to_train:.2f})")
+    return {"grids": grids, "shape": list(images.shape),
+            "judge": {k: float(v) for k, v in rates.items()},
+            "confident": float(confident.mean()), "classes": classes.tolist(),
+            "near_duplicates": float(np.mean(to_other < 1.0)),
+            "to_other": float(np.median(to_other)),
+            "to_train": float(np.median(_nearest(flat, train))),
+            "real_to_train": float(np.median(_nearest(held_out, train)))}
+
+
+@pytest.mark.slow
+def test_dcgan_recipe_digits_samples_are_recognisable_and_diverse():
+    # in a fresh process with oneDNN held to its AVX2 kernels, which x86-64 CPUs have run since
+    # 2013-2015: the figure then repeats across CPUs (see the module's docstring)
+    import quality_spread
+
+    r = quality_spread.run_fresh("dcgan", KERNELS, seed=0)
+    assert "error" not in r, r["error"]
+    assert r["grids"] == EPOCHS  # one grid per epoch
+    assert r["shape"] == [1000, SIZE, SIZE, CHANNELS]
+    rates, classes = r["judge"], np.array(r["classes"])
+    print(f"judge confident on {rates}; samples: confident {r['confident']:.3f}, per class "
+          f"{r['classes']}, near-duplicates {r['near_duplicates']:.3f}, median distance to the "
+          f"nearest other sample {r['to_other']:.2f}, median distance to the nearest "
+          f"training digit {r['to_train']:.2f} (held-out real digits: {r['real_to_train']:.2f})")
     # the judge can fail: it rejects what is not a digit and accepts real digits it never saw
     assert rates["noise"] < 0.1, rates
     assert rates["blends"] < 0.1, rates
     assert rates["real"] >= 0.97, rates
-    assert confident.mean() >= FLOOR, (confident.mean(), TARGET, classes.tolist())
-    assert (classes > 0).all(), classes.tolist()
+    assert r["confident"] >= FLOOR, (r["confident"], TARGET, r["classes"])
+    assert (classes > 0).all(), r["classes"]
     # A distance of 1 is a sixth of the real digits' typical nearest-neighbour distance (about 6);
     # generators whose mixture components collapsed had 58-100% of their samples that close.
-    assert near_duplicates <= 0.05, near_duplicates
+    assert r["near_duplicates"] <= 0.05, r["near_duplicates"]
     # not copies: no closer to the training digits than held-out real digits are (docs/dcgan.md)
-    assert to_train >= 0.9 * real_to_train, (to_train, real_to_train)
+    assert r["to_train"] >= 0.9 * r["real_to_train"], (r["to_train"], r["real_to_train"])

@@ -106,3 +106,17 @@ def test_architecture_page_shows_every_folder_at_its_rank():
         assert rows.get(shown) == rank, (
             f"docs/architecture.md shows {shown} at rank {rows.get(shown)}; RANKS says {rank}")
     assert len(rows) == len(arch.RANKS) - ("zoo.__main__" in arch.RANKS)
+
+
+def test_googlenet_page_states_the_builders_smallest_input_with_auxiliary_heads():
+    """docs/googlenet_gated.md's `aux_logits=True` option names the smallest input the builder
+    takes (it said 65x65 while the code refused anything under 79x79)."""
+    import re
+
+    import zoo
+
+    with open(os.path.join(ROOT, "docs", "googlenet_gated.md")) as f:
+        option = f.read().split("- `aux_logits=True`", 1)[1].split("\n- `", 1)[0]
+    n = int(re.search(r"at least (\d+)x\1", option.replace("\n", " ")).group(1))
+    with pytest.raises(ValueError, match=f"at least {n}x{n} for googlenet"):
+        zoo.create_model("googlenet", aux_logits=True, input_shape=(n - 1, n - 1, 3))

@@ -21,6 +21,25 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))
 import _recipe_models as stand_ins  # noqa: E402
 from zoo.train import recipe  # noqa: E402
 
+# The quality jobs: the commands README.md's results table shows (tests/test_readme.py checks
+# that it shows exactly these, with PUBLISHED as its figure and the floor as its target). PUBLISHED
+# is seed 0 on a 2-core AMD EPYC with AVX-512 and oneDNN's default kernels; SPREAD is the range
+# `python tests/quality_spread.py JOB VARIANT SEED` measured over training seeds 0 and 1 and CPU
+# kernels (oneDNN's AVX-512 and AVX2 kernels, and an earlier machine's run), rounded up. Each test
+# asserts PUBLISHED - SPREAD (PUBLISHED + SPREAD for an error).
+DIGITS = ["googlenet_bn", "--epochs", "12", "--lr", "1e-2"]
+# test accuracy: 0.9806 seed 0 (AVX-512 and AVX2 kernels alike), 0.9806 seed 1, 0.9778 earlier
+DIGITS_PUBLISHED, DIGITS_SPREAD = 0.981, 0.004
+ADDING = ["peephole_lstm_regressor", "--dataset", "adding", "--steps", "100", "--num-train",
+          "10000", "--epochs", "12", "--lr", "1e-2"]
+# test MSE: 0.00027 seed 0, 0.00028 seed 1, 0.00042 with the AVX2 kernels
+ADDING_PUBLISHED, ADDING_SPREAD = 0.00027, 0.0002
+REVERSAL = ["transformer_base", "--set", "num_layers=2", "--set", "d_model=64", "--set",
+            "d_ff=128", "--set", "num_heads=4", "--set", "dropout=0", "--num-train", "10000",
+            "--epochs", "6", "--lr", "1e-2", "--warmup-steps", "100"]
+# greedy exact match: 0.999 seed 0, 0.997 seed 1, 0.998 with the AVX2 kernels, 0.995 earlier
+REVERSAL_PUBLISHED, REVERSAL_SPREAD = 0.999, 0.004
+
 
 def _common(tmp_path):
     return ["--run-dir", tmp_path / "run", "--no-export", "--quiet"]
@@ -59,9 +78,10 @@ def _mse(model, source, split="test"):
 
 @pytest.mark.slow
 def test_image_recipe_digits_reaches_97_percent(tmp_path):
-    """GoogLeNet (BN) on the digits upsampled to 32x32x3: >= 97% on the test split (the held-out
-    20%, 360 images); the learning rate was chosen on the validation split (216 images)."""
-    trainer = _train("googlenet_bn", ["--epochs", 12, "--lr", 1e-2, *_common(tmp_path)])
+    """GoogLeNet (BN) on the digits upsampled to 32x32x3: test accuracy (the held-out 20%, 360
+    images) at least the published figure less its spread; the learning rate was chosen on the
+    validation split (216 images)."""
+    trainer = _train(DIGITS[0], [*DIGITS[1:], *_common(tmp_path)])
     summary = trainer.summary
     assert summary["params"] == 7_020_392 - 1_025_000 + 10_250  # the card's, 10 classes
     # the figure settings are chosen on: the validation split's, as the benchmark reads it
@@ -70,20 +90,21 @@ def test_image_recipe_digits_reaches_97_percent(tmp_path):
     assert val == pytest.approx(summary["final_validation"]["accuracy"], abs=1e-6)
     accuracy = _accuracy(trainer.model, trainer.source)  # test, recomputed from the predictions
     assert accuracy == pytest.approx(summary["final_test"]["accuracy"], abs=1e-6)
-    assert trainer.source.num_test == 360 and accuracy >= 0.97, summary
+    assert trainer.source.num_test == 360, trainer.source.num_test
+    assert accuracy >= DIGITS_PUBLISHED - DIGITS_SPREAD, (accuracy, summary)
 
 
 @pytest.mark.slow
 def test_peephole_recipe_adding_problem_mse_below_001(tmp_path):
     """The registered peephole LSTM regressor (64 units) on the adding problem, 100 steps: test
-    MSE < 0.01 (2,000 sequences); the learning rate was chosen on 2,000 validation sequences.
+    MSE below the published 0.00027 plus its measured spread (2,000 sequences; a constant guess
+    gives 0.167); the learning rate was chosen on 2,000 validation sequences.
 
-    12 epochs, not the recipe's 20 (test MSE 9.8e-5, docs/recipe_settings.md), to keep the suite
-    short: the validation MSE stays on the adding problem's plateau (0.166) for 6 epochs, then
-    falls to 0.0039 at epoch 7 and 0.00028 at epoch 12 (measured), 36 times below the target."""
-    trainer = _train("peephole_lstm_regressor", [
-        "--dataset", "adding", "--steps", 100, "--num-train", 10_000, "--epochs", 12, "--lr", 1e-2,
-        *_common(tmp_path)])
+    12 epochs, not the recipe's 20 (test MSE 9.8e-5 on an earlier machine,
+    docs/recipe_settings.md), to keep the suite short: the validation MSE stays on the adding
+    problem's plateau (0.166) for 6 epochs, then falls to 0.0039 at epoch 7 and 0.00028 at epoch
+    12 (measured on an earlier machine)."""
+    trainer = _train(ADDING[0], [*ADDING[1:], *_common(tmp_path)])
     summary = trainer.summary
     u, f = 64, 2  # gates 4u(f + u) + 4u, peepholes 3u (Gers et al. 2002), linear head u + 1
     assert summary["params"] == 4 * u * (f + u) + 4 * u + 3 * u + u + 1
@@ -91,19 +112,17 @@ def test_peephole_recipe_adding_problem_mse_below_001(tmp_path):
     assert n_val == 2_000 and val == pytest.approx(summary["final_validation"]["mse"], rel=1e-4)
     mse, n_test = _mse(trainer.model, trainer.source)  # test, recomputed here
     assert mse == pytest.approx(summary["final_test"]["mse"], rel=1e-4)
-    assert n_test == 2_000 and mse < 0.01, summary
+    assert n_test == 2_000, n_test
+    assert mse < ADDING_PUBLISHED + ADDING_SPREAD, (mse, summary)
 
 
 @pytest.mark.slow
 def test_transformer_recipe_reversal_greedy_exact_match(tmp_path):
     """`transformer_base` with a small config (2+2 layers, d_model 64) on sequence reversal:
-    >= 95% greedy exact match on 1,000 test sequences; the learning rate was chosen on the
-    greedy exact match of 1,000 validation sequences (in neither training nor test)."""
-    trainer = _train("transformer_base", [
-        "--set", "num_layers=2", "--set", "d_model=64", "--set", "d_ff=128",
-        "--set", "num_heads=4", "--set", "dropout=0", "--num-train", 10_000,
-        "--epochs", 6, "--lr", 1e-2, "--warmup-steps", 100,
-        "--decode-examples", 1000, *_common(tmp_path)])
+    greedy exact match on 1,000 test sequences at least the published figure less its spread;
+    the learning rate was chosen on the greedy exact match of 1,000 validation sequences (in
+    neither training nor test)."""
+    trainer = _train(REVERSAL[0], [*REVERSAL[1:], *_common(tmp_path)])  # decodes 1,000 (default)
     summary = trainer.summary
 
     def greedy_exact(split):
@@ -123,7 +142,7 @@ def test_transformer_recipe_reversal_greedy_exact_match(tmp_path):
                                                   abs=0.005)
     exact, n_test = greedy_exact(trainer.source.test)  # the test split, which only reports
     assert n_test == 1000 and exact == pytest.approx(summary["greedy_exact_match"], abs=0.005)
-    assert exact >= 0.95, summary
+    assert exact >= REVERSAL_PUBLISHED - REVERSAL_SPREAD, (exact, summary)
 
 
 def test_image_recipe_on_tfds_cifar10_mock_exports(tmp_path):
@@ -261,25 +280,6 @@ def test_docs_list_every_flag_of_every_recipe():
         assert listed - expected == set(), (name, sorted(listed - expected))
 
 
-@pytest.mark.slow
-def test_transformer_recipe_exports_greedy_and_beam_translation(tmp_path):
-    """`zoo train transformer_base` ends with a SavedModel whose translate signatures decode."""
-    import tensorflow as tf
-
-    summary = recipe.run(
-        "transformer_base",
-        ["--set", "num_layers=1", "--set", "d_model=16", "--set", "d_ff=32",
-         "--set", "num_heads=2", "--epochs", "1", "--steps-per-epoch", "2",
-         "--decode-examples", "10", "--quiet", "--run-dir", str(tmp_path / "run"),
-         "--export-dir", str(tmp_path / "saved")])
-    assert summary["export_path"] == str(tmp_path / "saved" / "transformer_base" / "1")
-    loaded = tf.saved_model.load(summary["export_path"])
-    source = tf.constant([[3, 4, 5, 0]], tf.int32)
-    for signature in ("translate", "translate_greedy"):
-        out = loaded.signatures[signature](source_ids=source)
-        assert out["token_ids"].shape == (1, 20), (signature, out["token_ids"].shape)
-
-
 def test_peephole_classifier_recipe_takes_feature_sequences(tmp_path):
     """digits_rows (8 steps of 8 features) builds the classifier without an embedding."""
     trainer = _train("peephole_lstm_classifier",
@@ -332,6 +332,13 @@ def test_recipe_script_runs_end_to_end(script, tmp_path):
     export = tmp_path / "saved" / model / "1"
     assert os.path.exists(export / "saved_model.pb"), proc.stdout[-2000:]
     assert str(export) in proc.stdout, proc.stdout[-2000:]  # the script says where it exported
+    if script == "transformer":  # `zoo train transformer_base` exports decoding signatures
+        import tensorflow as tf
+
+        loaded = tf.saved_model.load(str(export))
+        for signature in ("translate", "translate_greedy"):
+            out = loaded.signatures[signature](source_ids=tf.constant([[3, 4, 5, 0]], tf.int32))
+            assert out["token_ids"].shape[0] == 1 and out["token_ids"].shape[1] > 1, signature
     if script == "search":
         assert (tmp_path / "tune" / "highway_net_grid" / "trials.md").exists()
     else:
