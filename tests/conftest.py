@@ -67,7 +67,8 @@ def run_on_jax(script, timeout=600):
 # `pytest -m fast` is a developer's loop of a few minutes: every test that is not marked `slow`
 # and took at most FAST_SECONDS (setup, call and teardown) in the run recorded in
 # tests/durations.txt; a test not recorded there yet counts as fast until a run records it.
-# `pytest -q --durations-file tests/durations.txt` (a full run, as CI's) rewrites that record;
+# `pytest -q --durations-file tests/durations.txt` (a full run, as CI's) rewrites that record, as
+# does ZOO_DURATIONS_FILE=PATH (for `bash .ci/run`, whose pytest command is the README's);
 # README.md quotes its first line (tests/test_readme.py checks the quote).
 DURATIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "durations.txt")
 FAST_SECONDS = 1.0
@@ -129,7 +130,8 @@ def pytest_sessionfinish(session, exitstatus):
 
     if hasattr(session.config, "workerinput"):  # an xdist worker: the controller writes
         return
-    path = session.config.getoption("--durations-file")
+    # ZOO_DURATIONS_FILE: the same record from a run whose command is fixed (CI's `bash .ci/run`)
+    path = session.config.getoption("--durations-file") or os.environ.get("ZOO_DURATIONS_FILE")
     if path is None or not _SECONDS:
         return
     workers = session.config.getoption("numprocesses", None) or 0
