@@ -106,23 +106,68 @@ def run_keras_file_round_trip(model, input_data, *, atol=1e-5, path=None):
     return loaded
 
 
-def run_training_step(model, input_data, *, what="training step"):
-    """One gradient step of `model` on the sum of its outputs' means (in float32): the loss and
-    every gradient that reaches a weight are finite, and at least one does; returns the loss."""
+# Weights that a training step leaves without a gradient by design, by weight path (a fnmatch
+# pattern) -> why. Every other trainable weight of every builder must get a non-zero gradient;
+# besides these, the biases that `_biases_before_batch_norm` finds are exempt.
+NO_GRADIENT = {}
+
+
+def _only_into_batch_norm(layer):
+    """Whether every path from `layer`'s output meets a BatchNormalization, through `Add`s only."""
+    import keras
+
+    nodes = getattr(layer, "_outbound_nodes", [])
+    return bool(nodes) and all(
+        isinstance(n.operation, keras.layers.BatchNormalization)
+        or (isinstance(n.operation, keras.layers.Add) and _only_into_batch_norm(n.operation))
+        for n in nodes)
+
+
+def _biases_before_batch_norm(model):
+    """Paths of the biases of layers whose output reaches only BatchNormalizations (directly or
+    through additions): in training BN subtracts the batch mean per channel, so such a bias
+    (keras.applications' ResNets put one on every convolution, v1 before a BN, v2 before the
+    addition that the next block normalises) has a zero gradient, up to rounding (exactly zero in
+    bfloat16)."""
+    return {layer.bias.path for layer in model._flatten_layers(include_self=False)
+            if getattr(layer, "bias", None) is not None and _only_into_batch_norm(layer)}
+
+
+def _projection(outputs, seed=0):
+    """Fixed random weights, one array per output: the loss `sum(w * output)` reaches every
+    output element (a mean of a softmax is constant: its gradient is zero)."""
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal(np.shape(t)).astype("float32") for t in outputs]
+
+
+def run_training_step(model, input_data, *, what="training step", exempt=None):
+    """One gradient step of `model` on a fixed random projection of its outputs (in float32):
+    the loss and every gradient are finite, and every trainable weight gets a non-zero gradient
+    (but those matching `NO_GRADIENT` or `exempt`, fnmatch patterns of weight paths); returns the
+    loss."""
+    import fnmatch
+
     import tensorflow as tf
 
+    exempt = {**NO_GRADIENT, **(exempt or {}),
+              **{p: "bias before batch norm" for p in _biases_before_batch_norm(model)}}
     with tf.GradientTape() as tape:
-        outputs = model(input_data, training=True)
-        loss = tf.add_n([tf.reduce_mean(tf.cast(t, "float32")) for t in tf.nest.flatten(outputs)])
-    grads = [g for g in tape.gradient(loss, model.trainable_variables) if g is not None]
+        outputs = tf.nest.flatten(model(input_data, training=True))
+        weights = _projection(outputs)
+        loss = tf.add_n([tf.reduce_sum(tf.cast(t, "float32") * w) / float(max(w.size, 1))
+                         for t, w in zip(outputs, weights)])
+    grads = tape.gradient(loss, model.trainable_variables)
     for t in _flat(outputs):
         assert np.all(np.isfinite(t)), f"{what}: non-finite output"
     assert np.isfinite(float(loss)), f"{what}: non-finite loss"
-    if model.trainable_variables:
-        assert grads, f"{what}: no gradient reached any weight"
-    for g in grads:
-        assert np.all(np.isfinite(tf.convert_to_tensor(g).numpy().astype("float32"))), \
-            f"{what}: non-finite gradient"
+    missing = []
+    for v, g in zip(model.trainable_variables, grads):
+        g = None if g is None else tf.convert_to_tensor(g).numpy().astype("float32")
+        if g is not None:
+            assert np.all(np.isfinite(g)), f"{what}: non-finite gradient of {v.path}"
+        if (g is None or not np.any(g)) and not any(fnmatch.fnmatch(v.path, p) for p in exempt):
+            missing.append(v.path)
+    assert not missing, f"{what}: no gradient reached {len(missing)} weights: {missing[:8]}"
     return float(loss)
 
 

@@ -24,11 +24,15 @@ def _build(name):
 
 
 def test_registry_is_filled():
-    families = {get_spec(n).family for n in ALL}
-    assert len(ALL) >= 1
+    """Every registered model is `zoo.<name>`, defined in its family's module `zoo.models.<family>`,
+    and every family has one."""
+    from zoo.core import registry
+
+    assert len(ALL) >= 30
     for n in ALL:
         assert getattr(zoo, n) is get_spec(n).builder, f"zoo.{n} is not exported"
-    assert families <= set(zoo.core.registry.FAMILIES)
+        assert registry.module_of(n) == f"zoo.models.{get_spec(n).family}", n
+    assert set(registry.families()) == {get_spec(n).family for n in ALL}
 
 
 @pytest.mark.parametrize("name", ALL)

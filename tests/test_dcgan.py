@@ -375,11 +375,84 @@ print("RESULT " + json.dumps({
     "iterations": [int(np.asarray(o.iterations.value.read_value()))
                    for o in (gan.d_optimizer, gan.g_optimizer)],
 }))
+
+# One replica against two, the same global batch. Each global batch of 8 is 4 images twice and the
+# latents are the same fixed 4 rows on each replica (row index mod 4), so that the batch-norm
+# statistics of a replica's half equal those of the whole batch: the two runs must then end with
+# the same weights. SGD (not Adam, whose step hardly depends on the gradient's scale), so that a
+# loss divided twice (or never) by the number of replicas shows as updates half (or twice) as big.
+from zoo.roles import gan_training
+from zoo.tasks.image_generation import ImageGeneration
+
+
+def fixed_latents(batch, latent_dim, distribution="uniform"):
+    rows = tf.range(batch) % 4
+    return tf.sin(0.7 * tf.cast(rows[:, None] * latent_dim + tf.range(latent_dim)[None], tf.float32))
+
+
+gan_training.latent_batch = fixed_latents
+halves = np.tanh(np.random.default_rng(1).standard_normal((2, 4, 16, 16, 1))).astype("float32")
+x = np.concatenate([np.concatenate([h, h]) for h in halves])  # two global batches of 8
+
+
+def nets():
+    keras.utils.set_random_seed(0)
+    return (zoo.dcgan_generator(latent_dim=8, image_shape=(16, 16, 1), base_filters=4),
+            zoo.dcgan_discriminator(image_shape=(16, 16, 1), base_filters=4))
+
+
+def sgd():
+    return keras.optimizers.SGD(0.5)
+
+
+def fit_run(strategy):
+    with strategy.scope():
+        gan = DCGAN(*nets())
+        gan.compile(d_optimizer=sgd(), g_optimizer=sgd())
+    hist = gan.fit(tf.data.Dataset.from_tensor_slices(x).batch(8), epochs=1, verbose=0)
+    return [np.array(w) for w in gan.weights], {k: float(v[-1]) for k, v in hist.history.items()}
+
+
+def trainer_run(strategy):
+    # the trainer's step (zoo.train.trainer._make_train_function): the denominator is the sum of
+    # the replicas' counts, the image-generation task's train_step runs on each replica
+    task = ImageGeneration()
+    with strategy.scope():
+        pair = gan_training.GANPair(*nets())
+        opts = {"d_optimizer": sgd(), "g_optimizer": sgd()}
+        opts["d_optimizer"].build(pair.discriminator.trainable_variables)
+        opts["g_optimizer"].build(pair.generator.trainable_variables)
+    data = strategy.experimental_distribute_dataset(tf.data.Dataset.from_tensor_slices(x).batch(8))
+
+    @tf.function
+    def step(batch):
+        denom = strategy.reduce("SUM", strategy.run(task.denominator, args=(batch,)), axis=None)
+        stats = strategy.run(lambda b, n: task.train_step(pair, opts, b, n, strategy.num_replicas_in_sync),
+                             args=(batch, denom))
+        return {k: strategy.reduce("SUM", v, axis=None) for k, v in stats.items()}
+
+    sums = [step(batch) for batch in data]
+    return [np.array(w) for w in pair.weights], {k: float(v) for k, v in sums[-1].items()}
+
+
+start = [np.array(w) for w in DCGAN(*nets()).weights]
+runs = {}
+for kind, run in (("fit", fit_run), ("trainer", trainer_run)):
+    one = run(tf.distribute.OneDeviceStrategy("/cpu:0"))
+    two = run(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))
+    runs[kind] = {
+        "moved": max(float(np.abs(a - b).max()) for a, b in zip(one[0], start)),
+        "weights_diff": max(float(np.abs(a - b).max()) for a, b in zip(one[0], two[0])),
+        "logs_one": one[1], "logs_two": two[1],
+    }
+print("EQUAL " + json.dumps(runs))
 """
 
 
 @pytest.mark.slow
 def test_trains_under_mirrored_strategy():
+    """A real MirroredStrategy over two logical CPUs: the GAN trains with mirrored weights, and
+    (by `DCGAN.fit` and by the trainer's step) two replicas give the weights and logs of one."""
     env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="2")
     proc = subprocess.run([sys.executable, "-c", MIRRORED_SCRIPT], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=600)
@@ -394,6 +467,14 @@ def test_trains_under_mirrored_strategy():
     assert 0.5 < result["logs"]["d_loss"] < 2.5
     assert result["all_changed"] and result["finite"]
     assert result["iterations"] == [4, 4]
+    # one replica against two, by DCGAN.fit and by the trainer's step: the same weights and logs
+    line = [l for l in proc.stdout.splitlines() if l.startswith("EQUAL ")][-1]
+    for kind, run in json.loads(line[len("EQUAL "):]).items():
+        assert run["moved"] > 1e-2, (kind, run)  # two SGD steps moved the weights
+        assert run["weights_diff"] < 1e-4 * run["moved"], (kind, run)  # seen: 2e-6 against 1
+        assert sorted(run["logs_one"]) == sorted(run["logs_two"]), kind
+        for k, v in run["logs_one"].items():
+            assert abs(v - run["logs_two"][k]) <= 1e-5 * max(1.0, abs(v)), (kind, k, run)
 
 
 # ---------------------------------------------------------------- monitors and sampling

@@ -202,10 +202,11 @@ def test_gated_resnet_gate_biases():
 
 
 def test_layers_round_trip():
-    x = np.random.default_rng(5).standard_normal((3, 6)).astype("float32")
+    x, y = np.random.default_rng(5).standard_normal((2, 3, 6)).astype("float32")
     run_layer_test(HighwayDense, dict(units=6, activation="tanh", variant="shortcut_only",
                                       gate_bias=-4.0), x, (3, 6))
-    gs = run_layer_test(GatedSkip, dict(variant="exclusive", kernel_regularizer="l2"), [x, x],
+    # two different inputs: with [x, x] the exclusive gate mixes x with itself and gets no gradient
+    gs = run_layer_test(GatedSkip, dict(variant="exclusive", kernel_regularizer="l2"), [x, y],
                         (3, 6))
     cfg = gs.get_config()
     assert (cfg["variant"], cfg["gate_bias"]) == ("exclusive", None)

@@ -1,10 +1,14 @@
 """GoogLeNet's ceil-mode pooling, the PyTorch-free torch reader and torchvision weights (issue 17).
 
-The comparison with torchvision itself (which needs PyTorch) is benchmarks/googlenet_torchvision.py;
-its figures are in docs/googlenet_gated.md.
+The converter is checked against a state dict written by real torchvision and torchvision's own
+outputs, committed under tests/data/googlenet_torchvision/ (made once by
+tools/make_torchvision_googlenet_fixture.py; no PyTorch needed here). The comparison at full size
+(which needs PyTorch) is benchmarks/googlenet_torchvision.py; its figures are in
+docs/googlenet_gated.md.
 """
 
 import hashlib
+import lzma
 import math
 import os
 import pickle
@@ -117,28 +121,48 @@ def _randomise(model, seed=0):
                  else rng.normal(0, 0.05, shape))
 
 
-def test_torchvision_file_loads_and_matches(tmp_path):
-    src = g.googlenet_torchvision(classes=10, input_shape=(65, 65, 3), aux_logits=True,
-                                  classifier_activation=None)
-    _randomise(src)
+TV_DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "googlenet_torchvision")
+
+
+def _real_torchvision_file(tmp_path):
+    """The state dict that torch.save wrote for torchvision's GoogLeNet (10 classes, auxiliary
+    heads; tools/make_torchvision_googlenet_fixture.py), decompressed, and torchvision's outputs."""
     path = tmp_path / "googlenet_tv.pth"
-    write_state_dict(path, _torchvision_state(src))
-    model = g.googlenet_torchvision(classes=10, input_shape=(65, 65, 3), aux_logits=True,
+    with lzma.open(os.path.join(TV_DATA, "state_dict.pth.xz")) as f:
+        path.write_bytes(f.read())
+    with np.load(os.path.join(TV_DATA, "outputs.npz")) as z:
+        return path, {k: z[k] for k in z.files}
+
+
+def test_torchvision_file_loads_and_matches(tmp_path):
+    """A file written by real torchvision (not by our writer with our name table) loads through
+    the converter, and the model gives torchvision's own outputs, auxiliary heads included."""
+    path, ref = _real_torchvision_file(tmp_path)
+    assert ref["torch_version"].item() and ref["torchvision_version"].item()  # recorded
+    side = ref["image"].shape[1]
+    model = g.googlenet_torchvision(classes=10, input_shape=(side, side, 3), aux_logits=True,
                                     classifier_activation=None, weights=str(path))
-    for a, b in zip(src.weights, model.weights):
-        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
-    x = np.random.default_rng(2).random((2, 65, 65, 3)).astype("float32")
-    for a, b in zip(src(x, training=False), model(x, training=False)):
-        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=0, atol=0)
     assert zw.preprocessing_of(model) == "tf"
+    x = ref["image"].astype("float32") / np.float32(127.5) - np.float32(1.0)
+    got = dict(zip(model.output_names, model(x, training=False)))
+    assert sorted(got) == ["aux1_predictions", "aux2_predictions", "predictions"], sorted(got)
+    for ours, theirs in (("predictions", "logits"), ("aux1_predictions", "aux1"),
+                         ("aux2_predictions", "aux2")):
+        want = ref[theirs]
+        assert np.abs(want).max() > 0.5 and want.std() > 0.1, theirs  # not a trivial output
+        np.testing.assert_allclose(np.asarray(got[ours]), want, rtol=0,
+                                   atol=1e-4 * np.abs(want).max(), err_msg=ours)
     # Without the top, the same file loads (the classifier entries are simply not used).
-    g.googlenet_torchvision(include_top=False, input_shape=(65, 65, 3), weights=str(path))
+    g.googlenet_torchvision(include_top=False, input_shape=(side, side, 3), weights=str(path))
     # A state dict of another layout is refused before any layer changes.
-    state = _torchvision_state(src)
+    state = read_state_dict(path)
     del state["inception3a.branch1.conv.weight"]
     write_state_dict(tmp_path / "bad.pth", state)
+    before = [np.asarray(w) for w in model.weights]
     with pytest.raises(zw.WeightsMismatchError, match="inception3a.branch1"):
-        g.googlenet_torchvision(classes=10, input_shape=(65, 65, 3), weights=str(tmp_path / "bad.pth"))
+        gt.load_torchvision_weights(model, str(tmp_path / "bad.pth"))
+    for a, b in zip(before, model.weights):
+        np.testing.assert_array_equal(a, np.asarray(b))
 
 
 def test_imagenet_uses_hash_prefix_and_caches_conversion(tmp_path, monkeypatch):

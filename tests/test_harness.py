@@ -21,6 +21,8 @@ def _dense_like(**overrides):
 
         def build(self, shape):
             self.w = self.add_weight(shape=(shape[-1], self.units))
+            if overrides.get("unused_weight"):
+                self.unused = self.add_weight(shape=(self.units,), name="unused")
 
         def call(self, x):
             y = keras.ops.matmul(x, self.w)
@@ -48,3 +50,21 @@ def test_a_config_that_forgets_an_argument_fails():
 def test_a_layer_that_leaves_its_compute_dtype_fails():
     with pytest.raises(AssertionError, match="mixed_bfloat16: an output is float32"):
         run_layer_test(_dense_like(float32_output=True), {"units": 4}, X, (2, 4))
+
+
+def test_a_weight_that_no_gradient_reaches_fails():
+    # the other weight gets its gradient; one trainable weight left out is enough to fail
+    with pytest.raises(AssertionError, match=r"no gradient reached 1 weights: \['.*unused'\]"):
+        run_layer_test(_dense_like(unused_weight=True), {"units": 4}, X, (2, 4))
+
+
+def test_a_softmax_output_still_gives_every_weight_a_gradient():
+    """The loss projects the outputs on fixed random weights: a mean of softmax outputs would be
+    constant (zero gradient), this is not."""
+    import keras
+
+    from harness import run_training_step
+
+    inp = keras.Input((3,))
+    model = keras.Model(inp, keras.layers.Dense(4, activation="softmax")(inp))
+    run_training_step(model, X)

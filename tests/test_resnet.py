@@ -149,13 +149,16 @@ def test_classes_mismatch_names_predictions_and_loads_nothing(tmp_path, layout):
             zoo.resnet50(weights=path, input_shape=(32, 32, 3), classes=5)
 
 
-@pytest.mark.parametrize("name,paper_macs", [
-    ("resnet50", 3.8e9), ("resnet101", 7.6e9), ("resnet152", 11.3e9),
+@pytest.mark.parametrize("name,paper_macs,docs_macs", [
+    ("resnet50", 3.8e9, 3.86e9), ("resnet101", 7.6e9, 7.57e9), ("resnet152", 11.3e9, 11.28e9),
 ])
-def test_model_card_macs_match_paper_table_1(name, paper_macs):
+def test_model_card_macs_match_paper_table_1(name, paper_macs, docs_macs):
+    """The card's multiply-adds are docs/image.md's figures (to their digits) and within 1.6% of
+    the paper's two-digit ones (ResNet-50: +1.5%, 101: -0.4%, 152: -0.2%)."""
     card = zoo.model_card(name)
     assert card["input_shape"] == (224, 224, 3)
-    assert abs(card["macs"] - paper_macs) / paper_macs < 0.10, card["macs"]
+    assert abs(card["macs"] - paper_macs) / paper_macs < 0.016, card["macs"]
+    assert abs(card["macs"] - docs_macs) <= 0.005e9, card["macs"]
     assert card["params"] == _peer_params(name)
     assert set(card["weights"]["imagenet"]) == {"include_top", "no_top"}
 

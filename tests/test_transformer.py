@@ -42,13 +42,14 @@ def _count_by_hand(vocab, n, d, d_ff):
     "name, paper_millions", [("transformer_base", 65), ("transformer_big", 213)]
 )
 def test_parameter_counts_match_table_3(name, paper_millions):
-    """37000 shared tokens, one embedding for source, target and pre-softmax: within 4% of Table 3."""
+    """37000 shared tokens, one embedding for source, target and pre-softmax: within 3% of Table 3,
+    as README.md and docs/transformer.md say (base: 63.08M, -2.95%; big: 214.25M, +0.58%)."""
     model = zoo.create_model(name, vocabulary_size=37000)
     spec = zoo.get_spec(name)
     d, d_ff, n = spec.defaults["d_model"], spec.defaults["d_ff"], spec.defaults["num_layers"]
     params = model.count_params()
     assert params == _count_by_hand(37000, n, d, d_ff)
-    assert abs(params / (paper_millions * 1e6) - 1) < 0.04, params
+    assert abs(params / (paper_millions * 1e6) - 1) < 0.03, params
     # one embedding matrix only
     assert sum(1 for w in model.weights if "embeddings" in w.path) == 1
 

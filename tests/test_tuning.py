@@ -177,3 +177,26 @@ def test_zoo_tune_flags_build_search_settings():
     st = settings_of(args)
     assert isinstance(st, tuning.SearchSettings)
     assert (st.tuner, st.steps_per_epoch, st.restrict, st.export) == ("grid", 4, {"depth": 5}, False)
+
+
+def test_bayesian_search_runs_its_trials_and_reports_the_best(tmp_path):
+    """A tiny Bayesian search (keras-tuner's Gaussian-process oracle): 2 random initial points,
+    then one point it proposes; every trial runs once, and the best is the best completed row."""
+    import keras_tuner as kt
+
+    res = tuning.run_search(S.small_spec(), tuning.SearchSettings(
+        tuner="bayesian", max_trials=3, seed=0, directory=str(tmp_path / "tune"), export=False,
+        log=lambda *_: None, steps_per_epoch=2, eval_examples=32))
+    oracle = res["tuner"].oracle
+    assert isinstance(oracle, kt.oracles.BayesianOptimizationOracle)
+    assert oracle.num_initial_points == 2
+    rows = res["rows"]
+    assert len(rows) == 3 and [r["status"] for r in rows] == ["COMPLETED"] * 3, rows
+    points = {(r["units"], round(r["learning_rate"], 12)) for r in rows}
+    assert len(points) == 3  # no point tried twice
+    assert all(1e-3 <= r["learning_rate"] <= 1e-1 and r["units"] in (4, 8, 16) for r in rows)
+    best = min(rows, key=lambda r: r["score"])  # the objective is val_loss (min) here
+    assert res["best_hyperparameters"] == {"learning_rate": best["learning_rate"],
+                                           "units": best["units"]}
+    starts = [r["trial_id"] for r in _runs(res["tuner"].project_dir) if r["event"] == "start"]
+    assert len(starts) == len(set(starts)) == 3
