@@ -75,12 +75,21 @@ def test_time_column_needs_csv():
         type(task_for("da_rnn")).from_args(args)
 
 
-def test_export_options_check_the_names():
-    from zoo.tasks.forecasting import _checked_names
+def test_export_options_name_the_attention_outputs():
+    """A bare builder's model serves `driver_names` only when given them, one per driver."""
+    import zoo
+    from zoo.tasks import task_for
 
-    assert _checked_names({"target_name": "y", "driver_names": ["a", "b"]}, 2) == ("y", ["a", "b"])
+    model = zoo.da_rnn(num_drivers=2, window=3, encoder_units=2, decoder_units=2)
+    task, x, h = task_for("da_rnn"), np.zeros((2, 3, 2), "float32"), np.zeros((2, 2), "float32")
+    bare = {ep.name: ep for ep in task.endpoints(model)}["attention"]
+    assert "driver_names" not in bare.fn(drivers=x, history=h)
+    named = {ep.name: ep for ep in task.endpoints(model, target_name="y", driver_names=["a", "b"])}
+    att = named["attention"]
+    assert att.fn(drivers=x, history=h)["driver_names"].numpy().tolist() == [[b"a", b"b"]] * 2
+    assert "(y)" in att.outputs[0].doc and "(a, b)" in att.inputs[0].doc
     with pytest.raises(ValueError, match="driver_names"):
-        _checked_names({"driver_names": ["a"]}, 2)
+        task.endpoints(model, driver_names=["a"])
 
 
 def test_zoo_train_on_dated_rows_records_and_serves_the_names(tmp_path):

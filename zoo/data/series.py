@@ -266,12 +266,26 @@ def read_csv(path, target, drivers=None, time_column=None):
     if twice:
         raise ValueError(f"The CSV file's header names a column more than once: {twice}. "
                          f"Received: csv={path!r}")
-    if target not in header:
-        raise ValueError(f"`target` must be a column of {path}: one of {header}. "
-                         f"Received: target={target!r}")
     body = rows[1:]
     while body and not body[-1]:  # blank lines at the end
         body.pop()
+    drivers, time_column = _columns(path, header, body, target, drivers, time_column)
+    cols = [header.index(c) for c in [*drivers, target]]
+    data = _numbers(path, header, body, cols)
+    times = None
+    if time_column is not None:
+        t = header.index(time_column)
+        order = _time_order(body, header, t, path)
+        data, times = data[order], [body[r][t].strip() for r in order]
+    return Series(str(path), data[:, :-1].astype("float32"), data[:, -1].astype("float32"),
+                  list(drivers), target, time_column=time_column, times=times)
+
+
+def _columns(path, header, body, target, drivers, time_column):
+    """`(drivers, time_column)` of `read_csv`, checked against the header."""
+    if target not in header:
+        raise ValueError(f"`target` must be a column of {path}: one of {header}. "
+                         f"Received: target={target!r}")
     if time_column is None:
         time_column = _detect_time_column(header, body, target, drivers)
     elif time_column not in header or time_column == target or time_column in (drivers or ()):
@@ -286,7 +300,12 @@ def read_csv(path, target, drivers=None, time_column=None):
     if target in drivers or not drivers:
         raise ValueError("`drivers` must be at least one column other than the target. "
                          f"Received: drivers={list(drivers)!r}, target={target!r}")
-    cols = [header.index(c) for c in [*drivers, target]]
+    return list(drivers), time_column
+
+
+def _numbers(path, header, body, cols):
+    """The cells of columns `cols` (indices) as float64 (rows, len(cols)), refusing a row of
+    another length than the header and a cell that is not a finite number."""
     data = np.empty((len(body), len(cols)), "float64")
     for r, row in enumerate(body):
         if len(row) != len(header):
@@ -302,13 +321,7 @@ def read_csv(path, target, drivers=None, time_column=None):
                 raise ValueError(f"The CSV file must hold numbers in every used column: row "
                                  f"{r + 2}, column {header[c]!r} holds {cell!r}. Received: "
                                  f"csv={path!r}")
-    times = None
-    if time_column is not None:
-        t = header.index(time_column)
-        order = _time_order(body, header, t, path)
-        data, times = data[order], [body[r][t].strip() for r in order]
-    return Series(str(path), data[:, :-1].astype("float32"), data[:, -1].astype("float32"),
-                  list(drivers), target, time_column=time_column, times=times)
+    return data
 
 
 def split_rows(rows, val_fraction=PAPER_FRACTION, test_fraction=PAPER_FRACTION):

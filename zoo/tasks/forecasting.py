@@ -25,6 +25,7 @@ target's own history (DA-RNN, Qin et al. 2017).
 * Serving: `serving_default` takes `drivers` float32 `[N, T, n]` and `history` float32
   `[N, T-1]` in raw units and returns `forecast` `[N, horizon]`; `attention` also returns the
   input attention `[N, T, n]` and the temporal attention `[N, T]` of the forecast, and
+  where the names are known (a trained model, or the `driver_names` export option)
   `driver_names` `[N, n]` (string): the driving series of the input attention's last axis, in
   order. A trained model's export records `target_name` and `driver_names` in the options of its
   `signatures.json` and in the outputs' docs.
@@ -297,13 +298,15 @@ class Forecasting(Task):
         if {"input_attention_encoder", "temporal_attention_decoder"} <= names:
             att = attention_model(model)
 
-            table = tf.constant(drivers or [f"driver_{k}" for k in range(n)], tf.string)
+            table = tf.constant(drivers or [""], tf.string)
 
             def attend(drivers, history):
                 y, alpha, beta = att([drivers, history], training=False)
-                names = tf.tile(table[None], [tf.shape(alpha)[0], 1])
-                return {"forecast": f32(y), "input_attention": f32(alpha),
-                        "temporal_attention": f32(beta), "driver_names": names}
+                out = {"forecast": f32(y), "input_attention": f32(alpha),
+                       "temporal_attention": f32(beta)}
+                if opts.get("driver_names") is not None:  # as `classes`: where the names are known
+                    out["driver_names"] = tf.tile(table[None], [tf.shape(alpha)[0], 1])
+                return out
 
             eps.append(Endpoint(
                 "attention", named_function(attend, ["drivers", "history"]), ins,
@@ -311,10 +314,10 @@ class Forecasting(Task):
                                      "weight of each driving series at each step (rows sum to 1; "
                                      f"last axis in the order of driver_names{shown})"),
                  TensorDoc("temporal_attention", "float32", [None, t],
-                           "weight of each encoder step in the forecast's context"),
-                 TensorDoc("driver_names", "string", [None, n],
-                           "the driving series of input_attention's last axis, in order (the "
-                           "same row for every window; driver_0... when the names are unknown)")],
+                           "weight of each encoder step in the forecast's context")]
+                + ([TensorDoc("driver_names", "string", [None, n],
+                              "the driving series of input_attention's last axis, in order (the "
+                              "same row for every window)")] if drivers else []),
                 "The forecast and the attention weights of both stages."))
         return eps
 
