@@ -92,6 +92,7 @@ def test_export_options_name_the_attention_outputs():
         task.endpoints(model, driver_names=["a"])
 
 
+@pytest.mark.slow
 def test_zoo_train_on_dated_rows_records_and_serves_the_names(tmp_path):
     """`zoo train da_rnn --csv F --target y` on shuffled dated rows, without `--drivers`: the
     rows are sorted, the date is no driver, the summary and the export name the series, and
