@@ -6,7 +6,8 @@ and the `DataSource`s of windows (TensorFlow).
   relation; the others are white noise, like the noise series the DA-RNN paper adds to the
   NASDAQ 100 stocks in its robustness test (Qin et al. 2017, section 4.4, Figure 4).
 * `read_csv`: any CSV file with a header; one target column and driving columns (default: all
-  the others), with an error naming the problem (missing column, non-numeric value, too few rows).
+  the others), with an error naming the problem (missing column, non-numeric value, too few rows);
+  a time column (named, or a first column of ISO dates) orders the rows and is no driver.
 * `split_series` / `windows`: chronological train / validation / test splits of the rows (the
   paper's NASDAQ 100 split is 35,100 / 2,730 / 2,730 of 40,560 rows) and sliding windows whose
   forecast values lie in each split; `standardization` is fitted on the training rows only.
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import datetime
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -31,7 +33,7 @@ import numpy as np
 __all__ = ["Series", "Windows", "PAPER_SPLIT", "PAPER_FRACTION", "synthetic_series", "read_csv", "split_rows",
            "standardization", "windows", "prepare", "last_value_forecast", "linear_ar_fit",
            "linear_ar_forecast", "forecast_metrics", "attention_share", "forecasting_source",
-           "synthetic_series_source", "csv_series_source"]
+           "synthetic_series_source", "csv_series_source", "parse_time"]
 
 # the paper's NASDAQ 100 split (rows): train, validation, test
 PAPER_SPLIT = (35_100, 2_730, 2_730)
@@ -40,8 +42,9 @@ PAPER_FRACTION = PAPER_SPLIT[1] / sum(PAPER_SPLIT)  # of the rows, validation an
 
 @dataclasses.dataclass
 class Series:
-    """Aligned series: `drivers` (rows, n), `target` (rows,), their names, and for synthetic
-    data the indices of the driving series that really drive the target."""
+    """Aligned series: `drivers` (rows, n), `target` (rows,), their names, for synthetic
+    data the indices of the driving series that really drive the target, and for a CSV file
+    with a time column its name and its cells (`times`, in the rows' order)."""
 
     name: str
     drivers: np.ndarray
@@ -49,6 +52,17 @@ class Series:
     driver_names: List[str]
     target_name: str
     true_drivers: Optional[List[int]] = None
+    time_column: Optional[str] = None
+    times: Optional[List[str]] = None
+
+    def names(self) -> Dict[str, object]:
+        """What a run's summary records of the series: `target`, `drivers` (in the models'
+        input order) and, with a time column, `time_column` and `time_range` (first, last)."""
+        out: Dict[str, object] = {"target": self.target_name, "drivers": list(self.driver_names)}
+        if self.time_column is not None and self.times:
+            out["time_column"] = self.time_column
+            out["time_range"] = {"first": self.times[0], "last": self.times[-1]}
+        return out
 
 
 @dataclasses.dataclass
@@ -171,11 +185,75 @@ def level_series(kind="drift", length=1000, num_drivers=4, noise=0.1, seed=0):
 __all__ += ["level_series"]
 
 
-def read_csv(path, target, drivers=None):
+def parse_time(cell):
+    """A time cell as a sortable key: an ISO date or date-time (`2024-01-01`,
+    `2024-01-01T00:00`, `2024-01-01 00:00:00+01:00`; those with a zone compare in UTC) or a
+    number (e.g. seconds); None when it is neither.
+
+    Example:
+        >>> parse_time("2024-01-02") > parse_time("2024-01-01T23:59")
+        True
+    """
+    cell = cell.strip()
+    try:
+        return ("number", float(cell)) if np.isfinite(float(cell)) else None
+    except ValueError:
+        pass
+    try:
+        t = datetime.datetime.fromisoformat(cell)
+    except ValueError:
+        return None
+    if t.tzinfo is not None:
+        return ("zoned", t.astimezone(datetime.timezone.utc).replace(tzinfo=None))
+    return ("local", t)
+
+
+def _time_order(body, header, column, path):
+    """The row order by time column `column` (index), refusing a cell that does not parse, one
+    of another kind (a number among dates, a zone among local times) and a repeated time."""
+    keys, first = [], {}
+    for r, row in enumerate(body):
+        cell = row[column].strip() if column < len(row) else ""
+        key = parse_time(cell)
+        if key is None or (keys and key[0] != keys[0][0]):
+            want = "an ISO date or date-time, or a number" if key is None else \
+                f"a time of the kind of row 2's ({keys[0][0]})"
+            raise ValueError(f"The CSV file's time column {header[column]!r} must hold {want} in "
+                             f"every row: row {r + 2} holds {cell!r}. Received: csv={path!r}")
+        if key in first:
+            raise ValueError(f"The CSV file's time column {header[column]!r} holds {cell!r} twice: "
+                             f"rows {first[key] + 2} and {r + 2}. Received: csv={path!r}")
+        first[key] = r
+        keys.append(key)
+    return sorted(range(len(body)), key=lambda r: keys[r][1])
+
+
+def _detect_time_column(header, body, target, drivers):
+    """The first column, when it is neither the target nor a named driver and its first cell is
+    not a number but an ISO date or date-time; else None."""
+    if not body or header[0] == target or (drivers is not None and header[0] in drivers):
+        return None
+    key = parse_time(body[0][0]) if body[0] else None
+    return header[0] if key is not None and key[0] != "number" else None
+
+
+def read_csv(path, target, drivers=None, time_column=None):
     """A CSV file with a header row as `Series`: column `target`, and `drivers` (names; default
-    every other column). Raises ValueError naming a missing or repeated column, a row with more
-    or fewer cells than the header (its number), a non-numeric or empty value (its row and
-    column) or a file without data rows."""
+    every other column but the time column). The time column (`time_column`, else a first
+    column of ISO dates or date-times) orders the rows and gives `Series.times`.
+
+    Raises ValueError naming a missing or repeated column, a row with more or fewer cells than
+    the header (its number), a non-numeric or empty value (its row and column), a time that does
+    not parse or is repeated (its rows), or a file without data rows.
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> f = pathlib.Path(tempfile.mkdtemp()) / "s.csv"
+        >>> _ = f.write_text("date,a,y\\n2024-01-02,1,2\\n2024-01-01,3,4\\n")
+        >>> s = read_csv(f, "y")
+        >>> s.driver_names, s.times, s.target.tolist()
+        (['a'], ['2024-01-01', '2024-01-02'], [4.0, 2.0])
+    """
     try:
         with open(path, newline="") as f:
             rows = list(csv.reader(f))
@@ -188,11 +266,33 @@ def read_csv(path, target, drivers=None):
     if twice:
         raise ValueError(f"The CSV file's header names a column more than once: {twice}. "
                          f"Received: csv={path!r}")
+    body = rows[1:]
+    while body and not body[-1]:  # blank lines at the end
+        body.pop()
+    drivers, time_column = _columns(path, header, body, target, drivers, time_column)
+    cols = [header.index(c) for c in [*drivers, target]]
+    data = _numbers(path, header, body, cols)
+    times = None
+    if time_column is not None:
+        t = header.index(time_column)
+        order = _time_order(body, header, t, path)
+        data, times = data[order], [body[r][t].strip() for r in order]
+    return Series(str(path), data[:, :-1].astype("float32"), data[:, -1].astype("float32"),
+                  list(drivers), target, time_column=time_column, times=times)
+
+
+def _columns(path, header, body, target, drivers, time_column):
+    """`(drivers, time_column)` of `read_csv`, checked against the header."""
     if target not in header:
         raise ValueError(f"`target` must be a column of {path}: one of {header}. "
                          f"Received: target={target!r}")
+    if time_column is None:
+        time_column = _detect_time_column(header, body, target, drivers)
+    elif time_column not in header or time_column == target or time_column in (drivers or ()):
+        raise ValueError(f"`time_column` must be a column of {path} other than the target and the "
+                         f"drivers: one of {header}. Received: time_column={time_column!r}")
     if drivers is None:
-        drivers = [h for h in header if h != target]
+        drivers = [h for h in header if h not in (target, time_column)]
     missing = [d for d in drivers if d not in header]
     if missing:
         raise ValueError(f"`drivers` must be columns of {path}: of {header}. "
@@ -200,10 +300,12 @@ def read_csv(path, target, drivers=None):
     if target in drivers or not drivers:
         raise ValueError("`drivers` must be at least one column other than the target. "
                          f"Received: drivers={list(drivers)!r}, target={target!r}")
-    cols = [header.index(c) for c in [*drivers, target]]
-    body = rows[1:]
-    while body and not body[-1]:  # blank lines at the end
-        body.pop()
+    return list(drivers), time_column
+
+
+def _numbers(path, header, body, cols):
+    """The cells of columns `cols` (indices) as float64 (rows, len(cols)), refusing a row of
+    another length than the header and a cell that is not a finite number."""
     data = np.empty((len(body), len(cols)), "float64")
     for r, row in enumerate(body):
         if len(row) != len(header):
@@ -219,8 +321,7 @@ def read_csv(path, target, drivers=None):
                 raise ValueError(f"The CSV file must hold numbers in every used column: row "
                                  f"{r + 2}, column {header[c]!r} holds {cell!r}. Received: "
                                  f"csv={path!r}")
-    return Series(str(path), data[:, :-1].astype("float32"), data[:, -1].astype("float32"),
-                  list(drivers), target)
+    return data
 
 
 def split_rows(rows, val_fraction=PAPER_FRACTION, test_fraction=PAPER_FRACTION):
@@ -338,6 +439,7 @@ def forecasting_source(data: Windows):
 
     info = {"num_drivers": int(data.train[0].shape[-1]), "window": data.window,
             "horizon": data.horizon, "stats": data.stats, "windows": data,
+            "series_names": data.series.names(),
             "input_shape": {"drivers": tuple(data.train[0].shape[1:]),
                             "history": tuple(data.train[1].shape[1:])}}
     (xt, ht, yt), (xv, hv, yv), (xs, hs, ys) = data.train, data.val, data.test
@@ -353,7 +455,7 @@ def synthetic_series_source(window=10, horizon=1, val_fraction=None, test_fracti
 
 
 def csv_series_source(path, target, drivers=None, window=10, horizon=1, val_fraction=None,
-                      test_fraction=None):
+                      test_fraction=None, time_column=None):
     """`forecasting_source` of the CSV file `path` (`read_csv`) cut into windows (`prepare`)."""
-    return forecasting_source(prepare(read_csv(path, target, drivers), window, horizon,
-                                      val_fraction, test_fraction))
+    return forecasting_source(prepare(read_csv(path, target, drivers, time_column), window,
+                                      horizon, val_fraction, test_fraction))

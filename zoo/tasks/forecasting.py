@@ -4,24 +4,31 @@ target's own history (DA-RNN, Qin et al. 2017).
 * Data (`zoo train NAME`): the embedded synthetic default with known drivers
   (`zoo.data.series.synthetic_series`: `--series-length`, `--num-drivers`,
   `--num-true-drivers`, `--relation`), or any CSV file (`--csv FILE --target COLUMN [--drivers A,B,...]`, e.g.
-  the paper's `nasdaq100_padding.csv` with `--target NDX`). Sliding windows of `--window` steps,
-  chronological train / validation / test splits (`--val-fraction`, `--test-fraction`; the
-  paper's proportions by default: 35,100 / 2,730 / 2,730 rows of NASDAQ 100), standardisation
-  fitted on the training rows only and passed to the builder, so that the model (and its
-  export) takes raw values and returns raw values.
+  the paper's `nasdaq100_padding.csv` with `--target NDX`). A time column (`--time-column COL`,
+  or a first column of ISO dates such as `2024-01-01T00:00`) orders the rows and is no driver.
+  Sliding windows of `--window` steps, chronological train / validation / test splits
+  (`--val-fraction`, `--test-fraction`; the paper's proportions by default: 35,100 / 2,730 /
+  2,730 rows of NASDAQ 100), standardisation fitted on the training rows only and passed to
+  the builder, so that the model (and its export) takes raw values and returns raw values.
 * Training: mean squared error in standardised units (the raw error over the target's training
   standard deviation, which the model carries); metrics RMSE, MAE and MAPE (%) in the data's own
   units. Adam at 0.001 divided by 10 every 10,000 steps (`--lr-decay-steps`), batch 128: the
   paper's. After training, the test split's metrics and those of two baselines on the same
   windows (the last value; a linear autoregression fitted on the training windows) are added to
-  the run's summary (`test`: all three; `baselines`: the two) and shown on the final line.
+  the run's summary (`test`: all three; `baselines`: the two) and shown on the final line; the
+  summary also records the `target`, the `drivers` in the models' input order and, with a time
+  column, `time_column` and `time_range` (first, last).
 * The model forecasts relative to the last observed values (`--residual`, `--window-relative`,
   both on by default; `--no-residual --no-window-relative` trains the paper's model): on real
   series whose level moves (an index, a temperature) the paper's model, reading standardised
   levels, misses the level of the test split (docs/da_rnn.md has the measurement).
 * Serving: `serving_default` takes `drivers` float32 `[N, T, n]` and `history` float32
   `[N, T-1]` in raw units and returns `forecast` `[N, horizon]`; `attention` also returns the
-  input attention `[N, T, n]` and the temporal attention `[N, T]` of the forecast.
+  input attention `[N, T, n]` and the temporal attention `[N, T]` of the forecast, and
+  where the names are known (a trained model, or the `driver_names` export option)
+  `driver_names` `[N, n]` (string): the driving series of the input attention's last axis, in
+  order. A trained model's export records `target_name` and `driver_names` in the options of its
+  `signatures.json` and in the outputs' docs.
 * Search: trials train on the synthetic default, windowed at the longest window of the space;
   each trial reads the last T steps of every window (its own window size).
 
@@ -48,10 +55,25 @@ from zoo.roles.task import Task, export_note, f32
 from zoo.tasks.image_classification import limit_eval
 
 __all__ = ["Forecasting", "TASK", "forecasting_source", "target_scale", "evaluate_windows",
-           "compare_forecasters", "SEARCH_WINDOW"]
+           "compare_forecasters", "SEARCH_WINDOW", "set_series_names", "series_names_of"]
 
 # trials of a search train on windows this long and read their own last T steps
 SEARCH_WINDOW = 25
+# the attribute of a model that holds the names of the series it was trained on
+SERIES_NAMES_ATTR = "_zoo_series_names"
+
+
+def set_series_names(model, target_name, driver_names):
+    """Record on `model` the names of its target and its driving series (input order), which
+    its export serves (`target_name`, `driver_names` export options); returns `model`."""
+    object.__setattr__(model, SERIES_NAMES_ATTR, {"target_name": str(target_name),
+                                                  "driver_names": [str(d) for d in driver_names]})
+    return model
+
+
+def series_names_of(model) -> Dict[str, Any]:
+    """`{"target_name", "driver_names"}` recorded on `model` by `set_series_names`, or `{}`."""
+    return dict(getattr(model, SERIES_NAMES_ATTR, None) or {})
 
 
 def target_scale(model) -> float:
@@ -147,6 +169,9 @@ class Forecasting(Task):
         g.add_argument("--target", default=None, help="CSV: the column to forecast")
         g.add_argument("--drivers", default=None,
                        help="CSV: driving columns, comma-separated (default: every other column)")
+        g.add_argument("--time-column", default=None,
+                       help="CSV: the column of times (ISO dates or numbers) that orders the rows "
+                            "and is no driver (default: a first column of ISO dates, if any)")
         g.add_argument("--window", type=int, default=None,
                        help="steps T per window (default: the model's, 10)")
         g.add_argument("--horizon", type=int, default=None, help="values forecast (default 1)")
@@ -173,9 +198,11 @@ class Forecasting(Task):
 
     @classmethod
     def from_args(cls, args):
-        if getattr(args, "csv", None) is None and (args.target or args.drivers):
-            raise ValueError("`--target` and `--drivers` need `--csv`. "
-                             f"Received: target={args.target!r}, drivers={args.drivers!r}")
+        time_column = getattr(args, "time_column", None)
+        if getattr(args, "csv", None) is None and (args.target or args.drivers or time_column):
+            raise ValueError("`--target`, `--drivers` and `--time-column` need `--csv`. "
+                             f"Received: target={args.target!r}, drivers={args.drivers!r}, "
+                             f"time_column={time_column!r}")
         if getattr(args, "csv", None) is not None and not args.target:
             raise ValueError(f"`--csv` needs `--target COLUMN`. Received: csv={args.csv!r}")
         for flag, least in (("window", 2), ("horizon", 1)):
@@ -191,7 +218,7 @@ class Forecasting(Task):
         """The `Series` the recipe's flags name (a CSV file, else the synthetic default)."""
         if args.csv is not None:
             drivers = [d.strip() for d in args.drivers.split(",")] if args.drivers else None
-            return fdata.read_csv(args.csv, args.target, drivers)
+            return fdata.read_csv(args.csv, args.target, drivers, getattr(args, "time_column", None))
         return fdata.synthetic_series(length=args.series_length, num_drivers=args.num_drivers,
                                       num_true=args.num_true_drivers, seed=args.seed,
                                       relation=getattr(args, "relation", "fixed"))
@@ -204,6 +231,18 @@ class Forecasting(Task):
         src = forecasting_source(data)
         return src, self.fixed_by(src.info)
 
+    def model_fn(self, spec, args, source, fixed):
+        """The builder's model with the names of the series recorded on it (its export serves
+        them)."""
+        build = super().model_fn(spec, args, source, fixed)
+        names = (getattr(source, "info", None) or {}).get("series_names")
+
+        def fn():
+            model = build()
+            return set_series_names(model, names["target"], names["drivers"]) if names else model
+
+        return fn
+
     def fixed_by(self, info):
         """The builder arguments the data fixes: sizes and the training rows' standardisation;
         and the task's forecast relative to the last values."""
@@ -215,8 +254,8 @@ class Forecasting(Task):
         """The test split's metrics, beside the last value's and a linear autoregression's."""
         data = source.info["windows"]
         test = evaluate_windows(trainer.model, data)
-        trainer.summary["test"] = test
-        trainer.summary["baselines"] = {k: v for k, v in test.items() if k != "model"}
+        trainer.update_summary(test=test, baselines={k: v for k, v in test.items() if k != "model"},
+                               **source.info.get("series_names", {}))
 
     def report(self, summary):
         test = dict(summary.get("test", {}))
@@ -229,17 +268,26 @@ class Forecasting(Task):
                 f"{f' (baselines: {base})' if base else ''}{export_note(summary)}")
 
     # -------------------------------------------------------------------------- serving
+    def export_options(self, spec=None, model=None) -> Dict[str, Any]:
+        """The role's options and the series' names recorded on a trained `model`."""
+        opts = super().export_options(spec, model)
+        opts.update(series_names_of(model) if model is not None else {})
+        return opts
+
     def endpoints(self, model, **opts):
         t, n = model.inputs[0].shape[1], model.inputs[0].shape[2]
         horizon = model.outputs[0].shape[-1]
+        target, drivers = _checked_names(opts, n)
+        shown = f" ({', '.join(drivers)})" if drivers else ""
         ins = [TensorDoc("drivers", "float32", [None, t, n],
-                         "driving series over the window, in their own units",
+                         f"driving series over the window{shown}, in their own units",
                          {"shape": [2, t, n], "normal": True}),
                TensorDoc("history", "float32", [None, t - 1],
-                         "the target's values before the forecast step, in its own units",
-                         {"shape": [2, t - 1], "normal": True})]
+                         f"the target's{f' ({target})' if target else ''} values before the "
+                         "forecast step, in its own units", {"shape": [2, t - 1], "normal": True})]
         forecast = TensorDoc("forecast", "float32", [None, horizon],
-                             "the next value(s) of the target, in its own units")
+                             f"the next value(s) of the target{f' ({target})' if target else ''}, "
+                             "in its own units")
 
         def serve(drivers, history):
             return {"forecast": f32(model([drivers, history], training=False))}
@@ -250,17 +298,26 @@ class Forecasting(Task):
         if {"input_attention_encoder", "temporal_attention_decoder"} <= names:
             att = attention_model(model)
 
+            table = tf.constant(drivers or [""], tf.string)
+
             def attend(drivers, history):
                 y, alpha, beta = att([drivers, history], training=False)
-                return {"forecast": f32(y), "input_attention": f32(alpha),
-                        "temporal_attention": f32(beta)}
+                out = {"forecast": f32(y), "input_attention": f32(alpha),
+                       "temporal_attention": f32(beta)}
+                if opts.get("driver_names") is not None:  # as `classes`: where the names are known
+                    out["driver_names"] = tf.tile(table[None], [tf.shape(alpha)[0], 1])
+                return out
 
             eps.append(Endpoint(
                 "attention", named_function(attend, ["drivers", "history"]), ins,
                 [forecast, TensorDoc("input_attention", "float32", [None, t, n],
-                                     "weight of each driving series at each step (rows sum to 1)"),
+                                     "weight of each driving series at each step (rows sum to 1; "
+                                     f"last axis in the order of driver_names{shown})"),
                  TensorDoc("temporal_attention", "float32", [None, t],
-                           "weight of each encoder step in the forecast's context")],
+                           "weight of each encoder step in the forecast's context")]
+                + ([TensorDoc("driver_names", "string", [None, n],
+                              "the driving series of input_attention's last axis, in order (the "
+                              "same row for every window)")] if drivers else []),
                 "The forecast and the attention weights of both stages."))
         return eps
 
@@ -286,6 +343,19 @@ class Forecasting(Task):
 
     def trial_defaults(self) -> Dict[str, Any]:
         return {"learning_rate": 1e-3, "optimizer": "adam", "beta_1": 0.9}
+
+
+def _checked_names(opts, n):
+    """The `target_name` and `driver_names` export options (None when absent), the drivers one
+    per driving series."""
+    target, drivers = opts.get("target_name"), opts.get("driver_names")
+    if drivers is not None and (isinstance(drivers, str) or len(drivers) != n
+                                or not all(isinstance(d, str) for d in drivers)):
+        raise ValueError(f"`driver_names` must be a list of {n} strings, one per driving series. "
+                         f"Received: driver_names={drivers!r}")
+    if target is not None and not isinstance(target, str):
+        raise ValueError(f"`target_name` must be a string. Received: target_name={target!r}")
+    return target, (list(drivers) if drivers is not None else None)
 
 
 def evaluate_windows(model, data: "fdata.Windows", batch_size=512) -> Dict[str, Dict[str, float]]:
