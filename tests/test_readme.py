@@ -1,5 +1,6 @@
 """CI runs exactly the test command README.md shows, after exactly its install command."""
 
+import json
 import os
 import re
 
@@ -83,6 +84,19 @@ def test_readme_main_job_at_one_epoch_prints_its_line_exports_and_verifies(tmp_p
     verify = [c for c in _commands("Three examples") if c[0] == "verify"]
     assert verify == [["verify", "saved_models/googlenet_bn"]]
     _zoo(verify[0], tmp_path)
+    # "run it again and it resumes" (issue 30): the same command in the same working folder, whose
+    # run folder is the default relative runs/googlenet_bn, resumes at the first run's last step
+    # (before the fix it said "from scratch" and overwrote the checkpoints); nothing is left to train
+    run = tmp_path / "runs" / "googlenet_bn"
+    with open(run / "summary.json") as f:
+        steps = json.load(f)["steps"]
+    again = _zoo(train, tmp_path)
+    assert f"; resuming at step {steps} from {run / 'checkpoints' / f'ckpt-{steps}'}" in again, \
+        again[-2000:]
+    with open(run / "summary.json") as f:
+        summary = json.load(f)
+    assert summary["resumed_from_step"] == steps and summary["steps"] == steps
+    assert summary["export_path"] == str(tmp_path / "saved_models" / "googlenet_bn" / "2")
 
 
 def _trials(path):

@@ -439,28 +439,3 @@ def test_epochs_are_judged_on_validation_and_the_target_reported_on_test(tmp_pat
     assert [h["split"] for h in trainer.history if h["kind"] == "epoch"] == ["test"]
     assert "test_mse" in trainer.history[-1]
 
-
-@pytest.mark.slow
-def test_the_readme_main_job_run_again_in_its_default_folder_resumes(tmp_path):
-    """Issue 30: the README's main job (`zoo train googlenet_bn --epochs 12 --lr 1e-2`, here 2
-    steps an epoch) run twice in a scratch working folder, in the default relative run folder
-    `runs/googlenet_bn`: the second run resumes at the first one's last step (before the fix it
-    said "from scratch" and overwrote the checkpoints)."""
-    def zoo_train(*flags):
-        proc = subprocess.run(
-            [sys.executable, "-m", "zoo.cli", "train", "googlenet_bn", "--lr", "1e-2",
-             "--steps-per-epoch", "2", *flags], cwd=tmp_path, env=_env(), text=True,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=TIMEOUT)
-        assert proc.returncode == 0, proc.stdout[-3000:]
-        return proc.stdout
-
-    run = tmp_path / "runs" / "googlenet_bn"
-    assert "; from scratch" in zoo_train("--epochs", "1", "--no-export")
-    out = zoo_train("--epochs", "2")
-    assert f"; resuming at step 2 from {run / 'checkpoints' / 'ckpt-2'}" in out, out[-3000:]
-    with open(run / "summary.json") as f:
-        summary = json.load(f)
-    assert summary["resumed_from_step"] == 2 and summary["steps"] == 4
-    assert summary["export_path"] == str(tmp_path / "saved_models" / "googlenet_bn" / "1")
-    with open(run / "history.json") as f:
-        assert [h["epoch"] for h in json.load(f)["history"] if h["kind"] == "epoch"] == [1, 2]

@@ -26,7 +26,7 @@ try:
 except ImportError:  # pragma: no cover -- Windows
     fcntl = None
 
-__all__ = ["LOCK_NAME", "FolderBusyError", "FolderLock", "pid_alive", "real_folder"]
+__all__ = ["LOCK_NAME", "FolderBusyError", "FolderLock", "pid_alive", "real_folder", "shown_path"]
 
 LOCK_NAME = ".zoo.lock"
 
@@ -46,6 +46,23 @@ def real_folder(path) -> str:
         True
     """
     return os.path.realpath(os.path.abspath(os.path.expanduser(os.fspath(path))))
+
+
+def shown_path(path) -> str:
+    """`path` as a report line shows it: relative to the working folder when it lies inside it
+    (`saved_models/x/1`, as the user named it), else absolute.
+
+    Example:
+        >>> import os
+        >>> shown_path(real_folder("saved_models/x/1"))
+        'saved_models/x/1'
+        >>> shown_path("/") == "/"
+        True
+    """
+    here = os.path.realpath(os.getcwd())
+    path = os.path.realpath(os.path.abspath(os.fspath(path)))
+    inside = os.path.commonpath([here, path]) == here and path != here
+    return os.path.relpath(path, here) if inside else path
 
 
 def pid_alive(pid: int) -> bool:

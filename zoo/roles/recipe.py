@@ -80,8 +80,10 @@ def check_classes(num_classes, dataset):
 
 def export_note(summary) -> str:
     """", exported to PATH" for a report line, or ", not exported" after `--no-export`."""
+    from zoo.core.locks import shown_path
+
     path = summary.get("export_path")
-    return f", exported to {path}" if path else ", not exported"
+    return f", exported to {shown_path(path)}" if path else ", not exported"
 
 
 def validation_note(summary, metric=None) -> str:

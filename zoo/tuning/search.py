@@ -13,7 +13,7 @@ from typing import Any, Dict
 
 import keras_tuner as kt
 
-from zoo.core.locks import real_folder
+from zoo.core.locks import real_folder, shown_path
 from zoo.core.registry import check_folder_name, resolve_spec
 from zoo.core.spaces import TUNERS, describe_space, grid_trials
 from zoo.core.weights import set_preprocessing
@@ -292,7 +292,7 @@ def run_search(model, settings=None, **keywords) -> Dict[str, Any]:
         result["best_hyperparameters"] = {k: v for k, v in hp.values.items() if not k.startswith(INTERNAL)}
         if st.export:
             result["export_path"] = _export_best(t, st.export_dir)
-            st.log(f"best model exported to {result['export_path']}")
+            st.log(f"best model exported to {shown_path(result['export_path'])}")
     st.log(f"trials table: {result['table_md']}")
     return result
 
