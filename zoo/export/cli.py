@@ -39,6 +39,7 @@ def _check_export_args(args):
 
 def _cmd_export(args):
     import zoo.layers  # noqa: F401  (registers zoo's layers for loading a .keras file)
+    from zoo.core.locks import shown_path
     from zoo.core.registry import check_folder_name, create_model
     from zoo.core.weights import load_model
     from zoo.export.archive import export_model, write_model_config
@@ -55,7 +56,7 @@ def _cmd_export(args):
                         version=args.version, **opts)
     if args.model_base_path:  # models.config for where the server sees the folder
         write_model_config(args.export_dir, base_path=args.model_base_path)
-    print(path)
+    print(shown_path(path))  # as the user named it (relative inside the working folder)
     if args.verify:
         report = verify(path, keras_model=model, tflite=args.tflite, onnx=args.onnx)
         _print_report(report)
