@@ -74,6 +74,21 @@ def run_on_jax(script, timeout=600):
     return json.loads([l for l in out.splitlines() if l.startswith("RESULT ")][-1][7:])
 
 
+def finish_process(proc, timeout, what="process"):
+    """The standard output of `proc` (a `subprocess.Popen` with text output) once it ends, after
+    asserting that it succeeded; killed and failed with its last output after `timeout` seconds."""
+    import subprocess
+
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate()
+        pytest.fail(f"{what} timed out:\n{out[-3000:]}")
+    assert proc.returncode == 0, out[-3000:]
+    return out
+
+
 # ----------------------------------------------------------------------------- the fast loop
 # `pytest -m fast` is a developer's loop of a few minutes: every test that is not marked `slow`
 # and took at most FAST_SECONDS (setup, call and teardown) in the run recorded in

@@ -29,6 +29,8 @@ import time
 import numpy as np
 import pytest
 
+from conftest import finish_process
+
 pytestmark = pytest.mark.xdist_group("test_cluster")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -70,14 +72,7 @@ def _start(words, env=None, cwd=None):
 
 
 def _finish(proc, timeout=TIMEOUT):
-    try:
-        out, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, _ = proc.communicate()
-        pytest.fail(f"timed out:\n{out[-3000:]}")
-    assert proc.returncode == 0, out[-3000:]
-    return out
+    return finish_process(proc, timeout)
 
 
 def _checkpoint(run_dir):

@@ -16,6 +16,8 @@ import time
 import numpy as np
 import pytest
 
+from conftest import finish_process
+
 # One xdist worker runs this whole module, so its module-scoped fixtures are built once.
 pytestmark = pytest.mark.xdist_group("test_train")
 
@@ -44,14 +46,7 @@ def _job(run_dir, out, *args, env=None, wait=True):
 
 
 def _finish(proc):
-    try:
-        out, _ = proc.communicate(timeout=TIMEOUT)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, _ = proc.communicate()
-        pytest.fail(f"training job timed out:\n{out[-3000:]}")
-    assert proc.returncode == 0, out[-3000:]
-    return out
+    return finish_process(proc, TIMEOUT, "training job")
 
 
 def _weights(path):
