@@ -261,3 +261,15 @@ def test_fine_tune_resumes_both_phases_and_keeps_the_transfer_record(tmp_path):
     assert again.summary["resumed_from_step"] == 4 and again.summary["transfer"]["loaded"]
     for a, b in zip(weights, again.model.weights):
         np.testing.assert_array_equal(a, np.asarray(b))
+
+
+def test_zoo_train_refuses_missing_weights_before_making_the_run_folder(tmp_path, monkeypatch, capsys):
+    """`--weights` naming no file and no registered name: one line, exit 2, and no `runs/`
+    (the check once came after the trainer had made the run folder and its lock)."""
+    from zoo.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "resnet50", "--weights", "missing.weights.h5", "--epochs", "1"]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("zoo: error:")]
+    assert len(err) == 1 and "weights='missing.weights.h5'" in err[0], err
+    assert os.listdir(tmp_path) == []

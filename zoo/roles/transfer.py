@@ -38,7 +38,7 @@ from zoo.core.saving import (
 )
 from zoo.core.weights import file_entries_of_layers, keras_v3_layout, registered_weights
 
-__all__ = ["Transfer", "transfer_weights", "source_file", "head_layers", "set_phase",
+__all__ = ["Transfer", "transfer_weights", "check_weights_source", "source_file", "head_layers", "set_phase",
            "add_transfer_arguments", "check_transfer_arguments", "PHASES"]
 
 # the two phases of fine-tuning: the new head on a frozen backbone, then every layer (batch
@@ -148,6 +148,24 @@ def _from_weights_file(model, path):
     return loaded, initialised
 
 
+def check_weights_source(weights, model_name: Optional[str] = None) -> Optional[str]:
+    """The file `weights` names (`source_file`), or None for a name registered for `model_name`;
+    a ValueError naming `weights` for anything else. Reads nothing: `fine_tune` calls it before
+    any run folder, data or model is made."""
+    if weights is None or not isinstance(weights, (str, os.PathLike)):
+        raise ValueError("`weights` must be a registered name, a .keras or .weights.h5 file or a "
+                         f"run folder. Received: weights={weights!r}")
+    names = registered_weights(model_name) if model_name else {}
+    if os.fspath(weights) in names and not os.path.exists(os.fspath(weights)):
+        return None
+    if not os.path.exists(os.fspath(weights)):
+        raise ValueError(
+            "`weights` must be a registered name "
+            f"({sorted(names) or 'none registered for this model'}), an existing .keras or "
+            f".weights.h5 file or a run folder. Received: weights={weights!r}")
+    return source_file(weights)
+
+
 def transfer_weights(model, weights, *, model_name: Optional[str] = None,
                      builder_kwargs: Optional[Dict[str, Any]] = None) -> Transfer:
     """Load the layers of `weights` that fit into `model`; the others keep their initial values.
@@ -167,11 +185,9 @@ def transfer_weights(model, weights, *, model_name: Optional[str] = None,
     Raises:
         ValueError: `weights` is none of those, or no layer fits.
     """
-    if weights is None or not isinstance(weights, (str, os.PathLike)):
-        raise ValueError("`weights` must be a registered name, a .keras or .weights.h5 file or a "
-                         f"run folder. Received: weights={weights!r}")
-    names = registered_weights(model_name) if model_name else {}
-    if os.fspath(weights) in names and not os.path.exists(os.fspath(weights)):
+    path = check_weights_source(weights, model_name)
+    if path is None:  # a registered name
+        names = registered_weights(model_name)
         top = "no_top" not in names[os.fspath(weights)]
         kwargs = {k: v for k, v in (builder_kwargs or {}).items() if k == "input_shape"}
         source_model = create_model(model_name, include_top=top, weights=weights, **kwargs)
@@ -179,12 +195,6 @@ def transfer_weights(model, weights, *, model_name: Optional[str] = None,
         set_preprocessing(model, preprocessing_of(source_model))
         source = f"{weights!r} ({model_name}, {'with' if top else 'without'} its classifier)"
     else:
-        if not os.path.exists(os.fspath(weights)):
-            raise ValueError(
-                "`weights` must be a registered name "
-                f"({sorted(names) or 'none registered for this model'}), an existing .keras or "
-                f".weights.h5 file or a run folder. Received: weights={weights!r}")
-        path = source_file(weights)
         source = path
         if path.endswith(".keras"):
             source_model = load_model(path)

@@ -38,7 +38,13 @@ import dataclasses
 import os
 from typing import Any, Callable, Dict, List, Optional
 
-from zoo.roles.transfer import check_transfer_arguments, head_layers, set_phase, transfer_weights
+from zoo.roles.transfer import (
+    check_transfer_arguments,
+    check_weights_source,
+    head_layers,
+    set_phase,
+    transfer_weights,
+)
 from zoo.train.config import TrainConfig
 from zoo.train.trainer import Trainer
 
@@ -67,6 +73,7 @@ def fine_tune(task, source, model_fn: Callable, config: TrainConfig, *, weights,
     """
     config.validate()
     check_transfer_arguments(freeze_epochs, fine_tune_lr, config.epochs)
+    check_weights_source(weights, model_name)  # before any run folder or model is made
     lr = fine_tune_lr if fine_tune_lr is not None else config.learning_rate / 10
     run_dir = config.run_dir or os.path.join("runs", config.name)
     plan = [(phase, epochs) for phase, epochs in
