@@ -418,6 +418,7 @@ def test_launch_files_for_a_search_and_refused_flags(tmp_path, capsys):
     assert "#SBATCH --gpus-per-node=1" in text and "mkdir -p /shared/tune" in text
     for argv, words in [
         (["launch", "slurm", "highway_net", "--epochs", "two"], "--epochs: invalid int value"),
+        (["launch", "slurm", "highway_net", "--epochs", "-1"], "`epochs` must be an integer >= 1"),
         (["launch", "slurm", "highway_net", "--cluster", "tpu"], "sets --cluster"),
         (["launch", "slurm", "highway_net", "--nodes", "0"], "`nodes` must be an integer >= 1"),
         (["launch", "slurm", "highway_net", "--search"], "at least 2 tasks"),

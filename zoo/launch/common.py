@@ -51,7 +51,11 @@ def task_command(verb, name, argv, cluster, port=None, command="zoo"):
         raise ValueError("`zoo launch` sets --cluster and --cluster-port itself. Received: "
                          f"flags={argv!r}")
     extra = ["--cluster", cluster] + (["--cluster-port", str(port)] if port else [])
-    _checked(_parser(verb, name), [name, *argv, *extra] if verb == "tune" else [*argv, *extra])
+    args = _checked(_parser(verb, name), [name, *argv, *extra] if verb == "tune" else [*argv, *extra])
+    if verb == "train":  # the values `zoo train` itself checks before any work (--epochs -1, ...)
+        from zoo.train.recipe import config_from_args
+
+        config_from_args(args, name).validate()
     return [*shlex.split(command), verb, name, *argv, *extra]
 
 
