@@ -55,6 +55,28 @@ def _lines(path, argument):
     return out
 
 
+def _column_index(rows, columns, header, argument, shown):
+    """`({column: position}, data rows)`: positions from the header row (a missing column named
+    with the columns found), or the columns themselves without one."""
+    index = {}
+    if not header:
+        for col in columns:
+            if not isinstance(col, int) or isinstance(col, bool) or col < 0:
+                raise ValueError("Without a header row, `columns` must be 0-based column positions. "
+                                 f"Received: columns={list(columns)!r}")
+            index[col] = col
+        return index, rows
+    if not rows:
+        raise ValueError(f"`{argument}` has no header row. Received: {argument}={shown!r}")
+    names = [c.strip() for c in rows[0][1]]
+    for col in columns:
+        if col not in names:
+            raise ValueError(f"`{argument}` has no column {col!r}; its columns are "
+                             f"{', '.join(repr(n) for n in names)}. Received: {argument}={shown!r}")
+        index[col] = names.index(col)
+    return index, rows[1:]
+
+
 def read_table(path, columns: Sequence[Union[str, int]], delimiter: Optional[str] = None, *,
                header: bool = True, argument: str = "csv") -> Dict[Union[str, int], List[str]]:
     """The cells of `columns` in every row of a UTF-8 delimited file, as strings.
@@ -90,24 +112,7 @@ def read_table(path, columns: Sequence[Union[str, int]], delimiter: Optional[str
     except csv.Error as e:
         raise ValueError(f"`{argument}` could not be read as a {'TSV' if delimiter == chr(9) else 'CSV'} "
                          f"file at line {reader.line_num} ({e}). Received: {argument}={shown!r}") from None
-    if header:
-        if not rows:
-            raise ValueError(f"`{argument}` has no header row. Received: {argument}={shown!r}")
-        names = [c.strip() for c in rows[0][1]]
-        rows = rows[1:]
-        index = {}
-        for col in columns:
-            if col not in names:
-                raise ValueError(f"`{argument}` has no column {col!r}; its columns are "
-                                 f"{', '.join(repr(n) for n in names)}. Received: {argument}={shown!r}")
-            index[col] = names.index(col)
-    else:
-        index = {}
-        for col in columns:
-            if not isinstance(col, int) or isinstance(col, bool) or col < 0:
-                raise ValueError("Without a header row, `columns` must be 0-based column positions. "
-                                 f"Received: columns={list(columns)!r}")
-            index[col] = col
+    index, rows = _column_index(rows, columns, header, argument, shown)
     if not rows:
         raise ValueError(f"`{argument}` has a header row but no data rows. Received: {argument}={shown!r}")
     need = max(index.values()) + 1

@@ -15,6 +15,7 @@ import dataclasses
 import json
 import os
 import shutil
+import tempfile
 import time
 import uuid
 from typing import Any, Dict, List
@@ -298,12 +299,27 @@ def _write_archive(model, endpoints, path, verbose=False, allow_non_finite=False
 
     archive = keras.export.ExportArchive()
     archive.track(model)
+    extras = tf.Module()  # the endpoints' resources (a tokenizer) and assets (its model file)
+    extras.resources = [r for ep in endpoints for r in ep.resources]
+    for r in extras.resources:
+        archive.track(r)
     for ep in endpoints:
         fn = named_function(guarded(ep, allow_non_finite), [t.name for t in ep.inputs])
         tfn = tf.function(fn, input_signature=[t.spec() for t in ep.inputs], autograph=True)
         tfn.get_concrete_function()
         archive.add_endpoint(ep.name, tfn)
-    archive.write_out(path, verbose=verbose)
+    assets = {k: v for ep in endpoints for k, v in ep.assets.items()}
+    with tempfile.TemporaryDirectory(prefix="zoo-assets-") as folder:
+        extras.assets = []
+        for file_name, data in sorted(assets.items()):
+            with open(os.path.join(folder, file_name), "wb") as f:
+                f.write(data)
+            extras.assets.append(tf.saved_model.Asset(os.path.join(folder, file_name)))
+        if extras.resources:
+            archive.track(extras)
+        if extras.assets:  # saved under the archive's root, so the files land in assets/
+            archive._tf_trackable.zoo_assets = extras.assets
+        archive.write_out(path, verbose=verbose)
 
 
 def _write_docs(path, name, task, version, endpoints, opts, outputs):

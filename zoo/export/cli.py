@@ -48,7 +48,7 @@ def _cmd_export(args):
     check_folder_name(args.name, "name")  # before any model is loaded or built
     _check_export_args(args)
     if args.keras_file:  # a file saved by zoo carries the preprocessing its weights expect
-        model = load_model(args.keras_file)
+        model = _with_run_folder(load_model(args.keras_file), args.keras_file)
     else:
         model = create_model(args.name, **_parse_sets(args.set))
     opts = _parse_sets(args.opt)  # checked by _check_export_args
@@ -62,6 +62,27 @@ def _cmd_export(args):
         _print_report(report)
         return 0 if report["ok"] else 1
     return 0
+
+
+def _with_run_folder(model, keras_file):
+    """`model` with what its run folder (the `.keras` file's folder) records beside it: the
+    tokenizer of a text model (`tokenizer.model`, `tokenizer.json`) and the class names
+    (`summary.json`), so that its export answers raw text with class names."""
+    import os
+
+    from zoo.data.text import load_text_settings, set_tokenizer
+    from zoo.roles.class_names import class_names_of, set_class_names
+
+    folder = os.path.dirname(os.path.abspath(keras_file))
+    set_tokenizer(model, *load_text_settings(folder))
+    summary = os.path.join(folder, "summary.json")
+    if class_names_of(model) is None and os.path.isfile(summary):
+        try:
+            with open(summary) as f:
+                set_class_names(model, json.load(f).get("class_names"))
+        except (OSError, ValueError):
+            pass  # a damaged summary: the export serves class indices as names
+    return model
 
 
 def _print_report(report):

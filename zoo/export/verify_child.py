@@ -38,6 +38,11 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.python.tools import saved_model_cli
 
+try:  # registers the TF Text ops (SentencepieceOp, ...) that text exports use and TF Serving links
+    import tensorflow_text  # noqa: F401
+except ImportError:  # not installed: an export using those ops fails to load, and says so
+    pass
+
 with open(jobs_file) as f:
     jobs = json.load(f)
 for job in jobs:

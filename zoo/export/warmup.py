@@ -29,6 +29,9 @@ __all__ = ["WARMUP_FILE", "BATCHING_FILE", "BATCHING_PARAMETERS", "sample_inputs
 
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 BATCHING_FILE = os.path.join("assets.extra", "batching_parameters.txt")
+# the sample of a string input without documented texts (`sample["texts"]`): a short text and an
+# empty one (the text signatures answer an empty text, docs/text.md)
+SAMPLE_TEXTS = ("a short sample text", "")
 
 # TF Serving's batching guide's starting point for CPU serving: batches of up to 32 requests,
 # waiting at most 2 ms for a batch to fill, one batching thread per core
@@ -39,8 +42,9 @@ BATCHING_PARAMETERS = {"max_batch_size": 32, "batch_timeout_micros": 2000,
 
 def sample_inputs(sigdoc, seed=0) -> Dict[str, np.ndarray]:
     """Sample inputs of every signature of an export's `signatures.json`, keyed
-    `"<signature>::<input>"`: each input's documented `sample` (range, shape, lengths), else a
-    batch of 2 with 7 for every free size."""
+    `"<signature>::<input>"`: each input's documented `sample` (range, shape, lengths, texts), else a
+    batch of 2 with 7 for every free size; a string input gets its `sample["texts"]` (else
+    `SAMPLE_TEXTS`) repeated to its shape, as a NumPy unicode array."""
     rng = np.random.default_rng(seed)
     feeds = {}
     for key, sig in sigdoc["signatures"].items():
@@ -60,6 +64,10 @@ def sample_inputs(sigdoc, seed=0) -> Dict[str, np.ndarray]:
             if s.get("encoded"):  # encoded images (zoo.roles.image_bytes): PNG strings
                 feeds[f"{key}::{t['name']}"] = encoded_samples(s["sizes"], s.get("channels", 3), seed)
                 batch = len(s["sizes"])
+                continue
+            if t["dtype"] == "string":  # raw text (zoo.roles.text_serving): the documented texts
+                texts = list(s.get("texts") or SAMPLE_TEXTS)
+                feeds[f"{key}::{t['name']}"] = np.resize(np.array(texts, dtype=str), shape)
                 continue
             if s.get("normal") or ("float" in t["dtype"] and "low" not in s):
                 arr = rng.standard_normal(shape)

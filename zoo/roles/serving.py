@@ -45,6 +45,7 @@ __all__ = [
     "probability_outputs",
     "token_vocabulary",
     "checked_ids",
+    "TEXT_OPTIONS",
     "checked_lengths",
     "checked_adjacency",
     "finite_outputs",
@@ -55,7 +56,11 @@ PREPROCESSING_MODES = ("none", "unit", "symmetric", "caffe", "torch", "tf")
 # those that apply to it
 EXPORT_OPTIONS = ("preprocessing", "image_size", "resize_method", "top_k", "output_activation",
                   "pad_value", "translate_fn", "max_length", "beam_size", "alpha", "output_range",
-                  "sample_vocab", "allow_non_finite", "class_names", "target_name", "driver_names")
+                  "sample_vocab", "allow_non_finite", "class_names", "target_name", "driver_names",
+                  "tokenizer")
+# `tokenizer`: a `zoo.data.subword.SubwordTokenizer` or its `tokenizer.model` file, for a text
+# classifier whose token ids it makes (`zoo.roles.text_serving`; a trained run records its own)
+TEXT_OPTIONS = ("tokenizer",)
 
 
 def check_export_options(options):
@@ -89,6 +94,9 @@ class Endpoint:
     """A named signature: a Python function of named tensors returning a dict of named tensors.
 
     The same function is traced into the SavedModel and run eagerly as the reference in `verify`.
+    `resources`: TensorFlow trackables `fn` uses besides the model (a tokenizer's op resource),
+    tracked by the export; `assets`: `{file name: bytes}` the export carries in its `assets/`
+    (`tf.saved_model.Asset`, e.g. `tokenizer.model`).
     """
 
     name: str
@@ -96,6 +104,8 @@ class Endpoint:
     inputs: List[TensorDoc]
     outputs: List[TensorDoc]
     doc: str
+    resources: List[Any] = dataclasses.field(default_factory=list)
+    assets: Dict[str, bytes] = dataclasses.field(default_factory=dict)
 
 
 def resolve_callable(value):
@@ -440,7 +450,10 @@ class GenericServing(ServingRole):
             shape = [None] + list(t.shape[1:])
             dt = str(t.dtype)
             sample = {"shape": [2] + [7 if d is None else d for d in shape[1:]]}
-            sample.update({"low": 1, "high": 10} if "int" in dt else {"normal": True})
+            if dt == "string":  # raw text (a TextVectorization inside): sample texts
+                sample["texts"] = ["a short sample text", "another one"]
+            else:
+                sample.update({"low": 1, "high": 10} if "int" in dt else {"normal": True})
             ins.append(TensorDoc(n, dt, shape, "model input", sample))
         outs = [TensorDoc(n, str(t.dtype), [None] + list(t.shape[1:]), "model output")
                 for n, t in zip(out_names, model.outputs)]

@@ -1,0 +1,130 @@
+"""Text classification from a user's CSV (issue 27): bad files refused in one line before any
+training, and end to end on a generated language (`tests/_text_language.py`): `zoo train --csv`,
+export, and the exported `serving_default` answering held-out raw strings with class names in a
+process without zoo."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from _text_language import sentences, write_csv
+from zoo import cli
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _train(cwd, capsys, *argv):
+    here = os.getcwd()
+    os.chdir(cwd)
+    try:
+        capsys.readouterr()
+        rc = cli.main(["train", *[str(a) for a in argv]])
+    finally:
+        os.chdir(here)
+    captured = capsys.readouterr()
+    lines = [line for line in captured.err.splitlines() if line.strip() and "Warning" not in line]
+    return rc, lines, captured.out
+
+
+@pytest.mark.parametrize("content, flags, words", [
+    (b"", [], ["empty file"]),
+    (b"sentence,kind\nred cat,chaud\nblue dog,froid\n", ["--text-column", "body"],
+     ["no column 'body'", "'sentence', 'kind'"]),
+    (b"sentence,kind\nred cat,chaud\nbl\xffe dog,froid\n", [], ["UTF-8", "line 3"]),
+    (b"sentence,kind\nred cat,chaud\nred dog,chaud\n", [], ["one class only", "'chaud'"]),
+    (b"sentence,kind\n,chaud\n  ,froid\n", [], ["no non-empty text"]),
+    (b"sentence,kind\n" + b"red cat,chaud\nblue dog,froid\n" * 4, ["--vocab-size", "9"],
+     ["vocab_size=9 is too small"]),
+    (b"sentence,kind\nred cat,chaud\n", ["--dataset", "imdb_reviews"], ["not both"]),
+], ids=["empty", "missing-column", "not-utf8", "one-class", "all-empty", "vocab-too-small",
+        "csv-and-dataset"])
+def test_bad_text_files_are_refused_in_one_line_before_training(tmp_path, capsys, content, flags,
+                                                                 words):
+    (tmp_path / "t.csv").write_bytes(content)
+    argv = ["transformer_classifier", "--csv", "t.csv", "--text-column", "sentence",
+            "--label-column", "kind", *flags]
+    if "--text-column" in flags:
+        argv = ["transformer_classifier", "--csv", "t.csv", "--label-column", "kind", *flags]
+    rc, lines, _ = _train(tmp_path, capsys, *argv)
+    assert rc == 2 and len(lines) == 1 and lines[0].startswith("zoo: error: "), (rc, lines)
+    for w in words:
+        assert w in lines[0], (w, lines[0])
+    assert sorted(os.listdir(tmp_path)) == ["t.csv"]  # no run folder: refused before training
+    rc, lines, _ = _train(tmp_path, capsys, "lstm_classifier", "--text-column", "x")
+    assert rc == 2 and "needs `--csv FILE`" in lines[0]
+
+
+def test_empty_texts_are_skipped_and_counted_and_splits_are_stratified(tmp_path):
+    from zoo.core.registry import get_spec
+    from zoo.tasks import task_class
+    from zoo.train.recipe import build_parser
+
+    rows = sentences(60, 1) + [("", "chaud"), ("   ", "froid")]
+    write_csv(tmp_path / "t.csv", rows)
+    args = build_parser("gru_classifier").parse_args(
+        ["--csv", str(tmp_path / "t.csv"), "--text-column", "sentence", "--label-column", "kind",
+         "--vocab-size", "40", "--max-length", "12", "--run-dir", str(tmp_path / "run")])
+    task = task_class("sequence_classification").from_args(args)
+    src, fixed = task.make_source(get_spec("gru_classifier"), args)
+    assert src.info["skipped_empty"] == 2 and src.info["class_names"] == ["chaud", "froid", "neutre"]
+    assert (src.num_train, src.num_validation, src.num_test) == (48, 6, 6)
+    assert fixed["vocabulary_size"] == src.info["tokenizer"].vocab_size <= 40
+    assert sorted(os.listdir(tmp_path / "run")) == ["tokenizer.json", "tokenizer.model"]
+    # a resumed run reads the saved tokenizer back instead of learning one
+    again, _ = task.make_source(get_spec("gru_classifier"), args)
+    assert again.info["tokenizer"].model_proto == src.info["tokenizer"].model_proto
+
+
+CHILD = r"""
+import importlib.abc, json, sys
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "zoo" or name.startswith("zoo."):
+            raise ModuleNotFoundError("zoo blocked")
+sys.meta_path.insert(0, Block())
+import tensorflow as tf
+import tensorflow_text  # noqa: F401  (the TF Text ops TF Serving links)
+path, texts = sys.argv[1], json.load(open(sys.argv[2]))
+out = tf.saved_model.load(path).signatures["serving_default"](text=tf.constant(texts))
+print(json.dumps({k: v.numpy().tolist() for k, v in out.items()
+                  if k in ("classes", "class_ids")}, default=lambda b: b.decode()))
+"""
+
+
+@pytest.mark.slow
+def test_csv_to_export_answers_held_out_raw_strings_with_class_names(tmp_path, capsys):
+    rows = sentences(700, 0)
+    train, held = rows[:600], rows[600:]
+    assert not {t for t, _ in held} & {t for t, _ in train}
+    write_csv(tmp_path / "train.csv", train)
+    rc, lines, out = _train(
+        tmp_path, capsys, "transformer_classifier", "--csv", "train.csv", "--text-column", "sentence",
+        "--label-column", "kind", "--vocab-size", "48", "--max-length", "16", "--epochs", "3",
+        "--steps-per-epoch", "30", "--batch-size", "32", "--learning-rate", "3e-3",
+        "--export-dir", "sm", "--set", "num_layers=1", "--set", "d_model=32", "--set", "d_ff=64",
+        "--set", "num_heads=2")
+    assert rc == 0, lines
+    assert "3 classes (chaud, froid, neutre)" in out and "tokenizer" in out
+    version = tmp_path / "sm" / "transformer_classifier" / "1"
+    assert (version / "assets" / "tokenizer.model").read_bytes() == \
+        (tmp_path / "runs" / "transformer_classifier" / "tokenizer.model").read_bytes()
+    doc = json.loads((version / "assets.extra" / "signatures.json").read_text())
+    assert [t["name"] for t in doc["signatures"]["serving_default"]["inputs"]] == ["text"]
+    assert "serving_token_ids" in doc["signatures"]
+    (tmp_path / "texts.json").write_text(json.dumps([t for t, _ in held] + ["", "bleu"]))
+    (tmp_path / "child.py").write_text(CHILD)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    r = subprocess.run([sys.executable, "-I", str(tmp_path / "child.py"), str(version),
+                        str(tmp_path / "texts.json")], capture_output=True, text=True, env=env,
+                       cwd=tmp_path, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    got = json.loads(r.stdout.strip().splitlines()[-1])
+    accuracy = sum(g == k for g, (_, k) in zip(got["classes"], held)) / len(held)
+    assert accuracy >= 0.9, accuracy  # chance: 1/3
+    assert got["classes"][-2] in ("chaud", "froid", "neutre")  # an empty text is answered
+    names = ["chaud", "froid", "neutre"]
+    assert [names[i] for i in got["class_ids"]] == got["classes"]
