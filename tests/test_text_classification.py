@@ -128,3 +128,52 @@ def test_csv_to_export_answers_held_out_raw_strings_with_class_names(tmp_path, c
     assert got["classes"][-2] in ("chaud", "froid", "neutre")  # an empty text is answered
     names = ["chaud", "froid", "neutre"]
     assert [names[i] for i in got["class_ids"]] == got["classes"]
+
+
+@pytest.mark.slow
+def test_every_recurrent_classifier_trains_from_a_csv_and_its_run_exports_text(tmp_path, capsys):
+    write_csv(tmp_path / "t.csv", sentences(60, 2))
+    for name in ("simple_rnn_classifier", "gru_classifier", "lstm_classifier",
+                 "peephole_lstm_classifier"):
+        rc, lines, _ = _train(
+            tmp_path, capsys, name, "--csv", "t.csv", "--text-column", "sentence", "--label-column",
+            "kind", "--vocab-size", "40", "--max-length", "10", "--epochs", "1", "--steps-per-epoch",
+            "1", "--batch-size", "8", "--quiet", "--no-export", "--set", "embedding_dim=8",
+            "--set", "units=[8]")
+        assert rc == 0, (name, lines)
+        assert (tmp_path / "runs" / name / "tokenizer.model").is_file(), name
+    # a reloaded run: `zoo export --keras-file` finds the tokenizer and class names beside it
+    here = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        assert cli.main(["export", "gru_classifier", "--keras-file", "runs/gru_classifier/model.keras",
+                         "--export-dir", "sm"]) == 0
+    finally:
+        os.chdir(here)
+    version = tmp_path / "sm" / "gru_classifier" / "1"
+    doc = json.loads((version / "assets.extra" / "signatures.json").read_text())
+    assert doc["signatures"]["serving_default"]["inputs"][0]["dtype"] == "string"
+    assert doc["options"]["class_names"] == ["chaud", "froid", "neutre"]
+    assert (version / "assets" / "tokenizer.model").is_file()
+
+
+@pytest.mark.slow
+def test_a_users_string_input_model_exports_and_verifies(tmp_path):
+    import keras
+
+    from zoo.export import export_model, verify_many
+
+    inp = keras.Input(shape=(), dtype="string", name="review")
+    vectorize = keras.layers.TextVectorization(max_tokens=20, output_sequence_length=5)
+    vectorize.adapt(["good film", "bad film", "very good"])
+    x = keras.layers.GlobalAveragePooling1D()(keras.layers.Embedding(20, 4)(vectorize(inp)))
+    model = keras.Model(inp, keras.layers.Dense(2, activation="softmax")(x))
+    paths = [export_model(model, "mine", task=task, export_dir=str(tmp_path / "sm"))
+             for task in ("text_classification", "generic")]
+    reports = verify_many([(p, model) for p in paths])  # one process without zoo for both
+    for report in reports:
+        assert report["ok"], (report["task"], report["problems"])
+        inputs = report["signatures"]["serving_default"]["inputs"]
+        assert [d for d, _ in inputs.values()] == ["string"], inputs
+    outputs = reports[0]["signatures"]["serving_default"]["outputs"]
+    assert {"classes", "class_ids", "probabilities"} <= set(outputs)
