@@ -114,7 +114,8 @@ def main(argv=None):
         for seed in range(args.seeds):
             runs.append(run_seed(texts, labels, seed, args, folder))
             print(json.dumps(runs[-1]), flush=True)
-    rows = [("zoo " + args.model + " (summary.json)", "zoo"), ("the same, served from raw strings", "zoo_served"),
+    rows = [("zoo " + args.model + " (summary.json)", "zoo"),
+            ("the same, served from raw strings", "zoo_served"),
             ("bag-of-words logistic regression", "bow_logreg"), ("majority class", "majority")]
     lines = [f"SMS Spam Collection, {len(texts)} messages, 80/20 stratified split per seed; "
              f"test accuracy over {len(runs)} seed(s)", "", "| method | mean | std | runs |",
