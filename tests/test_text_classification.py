@@ -177,3 +177,25 @@ def test_a_users_string_input_model_exports_and_verifies(tmp_path):
         assert [d for d, _ in inputs.values()] == ["string"], inputs
     outputs = reports[0]["signatures"]["serving_default"]["outputs"]
     assert {"classes", "class_ids", "probabilities"} <= set(outputs)
+
+
+def test_tfds_text_goes_through_the_same_tokenizer(monkeypatch):
+    import numpy as np
+    import tensorflow as tf
+
+    from zoo.data import text as ztext
+    from zoo.data.source import array_source
+
+    rows = sentences(40, 3) + [("", "chaud")]
+    texts = np.array([t for t, _ in rows])
+    labels = np.array([sorted({k for _, k in rows}).index(k) for _, k in rows], "int64")
+    monkeypatch.setattr(ztext, "tfds_source", lambda name, data_dir=None: array_source(
+        name, texts, labels, info={"num_classes": 3}))
+    src = ztext.text_source("fake_reviews", 40, 8)
+    tokenizer = src.info["tokenizer"]
+    assert src.info["vocab_size"] == tokenizer.vocab_size <= 40 and src.info["input_shape"] == (8,)
+    ids, label = src.preprocess((tf.constant(rows[0][0]), tf.constant(labels[0])), False)
+    assert ids.shape == (8,) and ids.dtype == tf.int32 and int(label) == labels[0]
+    assert ids.numpy().tolist() == tokenizer.encode([rows[0][0]], 8).numpy()[0].tolist()
+    empty, _ = src.preprocess((tf.constant(""), tf.constant(labels[-1])), False)
+    assert empty.numpy().tolist() == [3] + [0] * 7  # one unknown piece, as the exports read it
