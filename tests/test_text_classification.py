@@ -39,8 +39,9 @@ def _train(cwd, capsys, *argv):
     (b"sentence,kind\n" + b"red cat,chaud\nblue dog,froid\n" * 4, ["--vocab-size", "9"],
      ["vocab_size=9 is too small"]),
     (b"sentence,kind\nred cat,chaud\n", ["--dataset", "imdb_reviews"], ["not both"]),
+    (b"sentence,kind\nred cat,chaud\nblue dog, \n", [], ["data row 2", "empty label"]),
 ], ids=["empty", "missing-column", "not-utf8", "one-class", "all-empty", "vocab-too-small",
-        "csv-and-dataset"])
+        "csv-and-dataset", "empty-label"])
 def test_bad_text_files_are_refused_in_one_line_before_training(tmp_path, capsys, content, flags,
                                                                  words):
     (tmp_path / "t.csv").write_bytes(content)
@@ -102,8 +103,8 @@ def test_csv_to_export_answers_held_out_raw_strings_with_class_names(tmp_path, c
     write_csv(tmp_path / "train.csv", train)
     rc, lines, out = _train(
         tmp_path, capsys, "transformer_classifier", "--csv", "train.csv", "--text-column", "sentence",
-        "--label-column", "kind", "--vocab-size", "48", "--max-length", "16", "--epochs", "3",
-        "--steps-per-epoch", "30", "--batch-size", "32", "--learning-rate", "3e-3",
+        "--label-column", "kind", "--vocab-size", "48", "--max-length", "16", "--epochs", "2",
+        "--steps-per-epoch", "25", "--batch-size", "32", "--learning-rate", "3e-3",
         "--export-dir", "sm", "--set", "num_layers=1", "--set", "d_model=32", "--set", "d_ff=64",
         "--set", "num_heads=2")
     assert rc == 0, lines
@@ -124,6 +125,7 @@ def test_csv_to_export_answers_held_out_raw_strings_with_class_names(tmp_path, c
     assert r.returncode == 0, r.stderr[-2000:]
     got = json.loads(r.stdout.strip().splitlines()[-1])
     accuracy = sum(g == k for g, (_, k) in zip(got["classes"], held)) / len(held)
+    print("held-out accuracy of the served model", accuracy)
     assert accuracy >= 0.9, accuracy  # chance: 1/3
     assert got["classes"][-2] in ("chaud", "froid", "neutre")  # an empty text is answered
     names = ["chaud", "froid", "neutre"]
@@ -138,8 +140,8 @@ def test_every_recurrent_classifier_trains_from_a_csv_and_its_run_exports_text(t
         rc, lines, _ = _train(
             tmp_path, capsys, name, "--csv", "t.csv", "--text-column", "sentence", "--label-column",
             "kind", "--vocab-size", "40", "--max-length", "10", "--epochs", "1", "--steps-per-epoch",
-            "1", "--batch-size", "8", "--quiet", "--no-export", "--set", "embedding_dim=8",
-            "--set", "units=[8]")
+            "1", "--batch-size", "8", "--quiet", "--set", "embedding_dim=8", "--set", "units=[8]",
+            *([] if name == "gru_classifier" else ["--no-export"]))  # gru: saves model.keras
         assert rc == 0, (name, lines)
         assert (tmp_path / "runs" / name / "tokenizer.model").is_file(), name
     # a reloaded run: `zoo export --keras-file` finds the tokenizer and class names beside it
@@ -147,10 +149,10 @@ def test_every_recurrent_classifier_trains_from_a_csv_and_its_run_exports_text(t
     os.chdir(tmp_path)
     try:
         assert cli.main(["export", "gru_classifier", "--keras-file", "runs/gru_classifier/model.keras",
-                         "--export-dir", "sm"]) == 0
+                         "--export-dir", "other"]) == 0
     finally:
         os.chdir(here)
-    version = tmp_path / "sm" / "gru_classifier" / "1"
+    version = tmp_path / "other" / "gru_classifier" / "1"
     doc = json.loads((version / "assets.extra" / "signatures.json").read_text())
     assert doc["signatures"]["serving_default"]["inputs"][0]["dtype"] == "string"
     assert doc["options"]["class_names"] == ["chaud", "froid", "neutre"]

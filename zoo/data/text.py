@@ -135,6 +135,10 @@ def _read_split(path, text_column, label_column, argument):
     table = read_table(path, [text_column, label_column], argument=argument)
     texts, labels = table[text_column], [lab.strip() for lab in table[label_column]]
     keep = [i for i, t in enumerate(texts) if t.strip()]
+    unlabelled = [i for i in keep if not labels[i]]
+    if unlabelled:
+        raise ValueError(f"`{argument}` data row {unlabelled[0] + 1} has a text but an empty label in "
+                         f"column {label_column!r}. Received: {argument}={str(path)!r}")
     if not keep:
         raise ValueError(f"`{argument}` holds no non-empty text in column {text_column!r}. "
                          f"Received: {argument}={str(path)!r}")

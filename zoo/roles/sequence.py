@@ -4,8 +4,8 @@ signature over variable-length sequences.
 
 * Data (`zoo train NAME`): the embedded adding problem (regression), the digits as 8 rows of 8
   features (`digits_rows`), the digits as 64 grey-level tokens (`digits_tokens`), or a TFDS text
-  dataset (`imdb_reviews`, ...) tokenised with a `TextVectorization` vocabulary learned from its
-  training split.
+  dataset (`imdb_reviews`, ...) tokenised with a SentencePiece tokenizer learned from its
+  training split (`zoo.data.text.text_source`; classifiers also read a user's CSV file).
 * Serving: `serving_default` takes `tokens` int32 `[N, T]` (or `features` float32 `[N, T, F]`) and
   `lengths` int32 `[N]`; steps after `lengths` are masked (or padded with `pad_value`).
 

@@ -1,9 +1,13 @@
 """Text classification: the Transformer encoder classifier over token ids.
 
 * Training: as `zoo.tasks.sequence_classification` (cross-entropy, accuracy).
-* Data (`zoo train NAME`): the digits as 64 grey-level tokens (embedded, the default) or a TFDS
-  text dataset (`imdb_reviews`, ...) with a learned vocabulary (`zoo.roles.sequence`).
-* Serving: `tokens` and `lengths` -> `probabilities` (+ top-k), `zoo.roles.sequence`.
+* Data (`zoo train NAME`): the digits as 64 grey-level tokens (embedded, the default), a user's
+  CSV / TSV file (`--csv FILE --text-column COL --label-column COL`) or a TFDS text dataset
+  (`imdb_reviews`, ...), both tokenised by a SentencePiece tokenizer learned from the training
+  split (`zoo.tasks.sequence_classification`, docs/text.md).
+* Serving: `tokens` and `lengths` -> `probabilities` (+ top-k), `zoo.roles.sequence`; a model
+  trained on text takes raw strings (`text` -> `classes`, `class_ids`, `probabilities`, top-k)
+  with the token-id signature as `serving_token_ids` (`zoo.roles.text_serving`).
 
 Example:
     >>> from zoo.tasks import task_for
