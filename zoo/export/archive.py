@@ -163,7 +163,9 @@ def export_model(model, name, task=None, export_dir="saved_models", version=None
             size), `resize_method`, `top_k` (default 5), `output_activation` (`"auto"`,
             `"identity"`, `"softmax"`, `"sigmoid"`), `pad_value` (sequences), `translate_fn`,
             `max_length`, `beam_size`, `alpha` (translation), `output_range` (generation, default
-            (-1, 1)), `sample_vocab` (largest token id + 1 in `verify`'s samples).
+            (-1, 1)), `sample_vocab` (largest token id + 1 in `verify`'s samples), `tokenizer`
+            (a text classifier of token ids: its `zoo.data.subword.SubwordTokenizer` or
+            `tokenizer.model` file, for a model that does not record one; docs/text.md).
 
     Returns:
         The path of the version folder.
@@ -317,9 +319,15 @@ def _write_archive(model, endpoints, path, verbose=False, allow_non_finite=False
             extras.assets.append(tf.saved_model.Asset(os.path.join(folder, file_name)))
         if extras.resources:
             archive.track(extras)
-        if extras.assets:  # saved under the archive's root, so the files land in assets/
-            archive._tf_trackable.zoo_assets = extras.assets
+        root = getattr(archive, "_tf_trackable", None)  # what Keras' archive saves
+        if extras.assets and root is not None:  # under the saved root: the files land in assets/
+            root.zoo_assets = extras.assets
         archive.write_out(path, verbose=verbose)
+    if assets and root is None:  # a Keras without that root: the files copied, not registered
+        os.makedirs(os.path.join(path, "assets"), exist_ok=True)
+        for file_name, data in assets.items():
+            with open(os.path.join(path, "assets", file_name), "wb") as f:
+                f.write(data)
 
 
 def _write_docs(path, name, task, version, endpoints, opts, outputs):
