@@ -55,7 +55,8 @@ PREPROCESSING_MODES = ("none", "unit", "symmetric", "caffe", "torch", "tf")
 # those that apply to it
 EXPORT_OPTIONS = ("preprocessing", "image_size", "resize_method", "top_k", "output_activation",
                   "pad_value", "translate_fn", "max_length", "beam_size", "alpha", "output_range",
-                  "sample_vocab", "allow_non_finite", "class_names", "target_name", "driver_names")
+                  "sample_vocab", "allow_non_finite", "class_names", "target_name", "driver_names",
+                  "tokenizer")
 
 
 def check_export_options(options):
