@@ -33,10 +33,11 @@ from zoo.data.source import DataSource
 from zoo.data.subword import TOKENIZER_FILE, SubwordTokenizer
 
 __all__ = ["read_pairs", "split_pairs", "pairs_source", "tokenized_pairs", "attach_tokenizer",
-           "track_tokenizer", "tokenizer_of", "TOKENIZER_ATTR"]
+           "track_tokenizer", "tokenizer_of", "tokenizer_file_of", "TOKENIZER_ATTR"]
 
 # the attribute of a model that holds the SubwordTokenizer it was trained with (exports read it)
 TOKENIZER_ATTR = "_zoo_tokenizer"
+TOKENIZER_FILE_ATTR = "_zoo_tokenizer_file"
 
 Pairs = List[Tuple[str, str]]
 
@@ -207,6 +208,12 @@ def tokenizer_of(model) -> Optional[SubwordTokenizer]:
     path = source_file_of(model)
     side = os.path.join(os.path.dirname(path), TOKENIZER_FILE) if path else None
     if side and os.path.isfile(side):
-        return attach_tokenizer(model, SubwordTokenizer.load(side))
+        object.__setattr__(model, TOKENIZER_FILE_ATTR, side)
+        return getattr(attach_tokenizer(model, SubwordTokenizer.load(side)), TOKENIZER_ATTR)
     return None
+
+
+def tokenizer_file_of(model) -> Optional[str]:
+    """The file `tokenizer_of(model)` read the model's tokenizer from, or None."""
+    return getattr(model, TOKENIZER_FILE_ATTR, None)
 

@@ -31,7 +31,14 @@ import numpy as np
 import tensorflow as tf
 
 from zoo import data as zdata
-from zoo.data.pairs import attach_tokenizer, pairs_source, read_pairs, tokenizer_of, track_tokenizer
+from zoo.data.pairs import (
+    attach_tokenizer,
+    pairs_source,
+    read_pairs,
+    tokenizer_file_of,
+    tokenizer_of,
+    track_tokenizer,
+)
 from zoo.data.subword import TOKENIZER_FILE, SubwordTokenizer
 from zoo.data.text import subword_source
 from zoo.roles.serving import (
@@ -303,7 +310,7 @@ class Translation(Task):
         if self.tokenizer_path is not None:
             opts["tokenizer"] = self.tokenizer_path
         elif model is not None and tokenizer_of(model) is not None:
-            opts["tokenizer"] = tokenizer_of(model)
+            opts["tokenizer"] = tokenizer_file_of(model) or tokenizer_of(model)
         return opts
 
     def endpoints(self, model, **opts):
