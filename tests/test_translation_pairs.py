@@ -4,6 +4,7 @@ the rows refused before any training, and, end to end, a generated language whos
 strings in a process where zoo cannot be imported."""
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -123,6 +124,7 @@ def test_number_words_to_digits_from_a_tsv_exported_translate_answers_strings(tm
                                     "translate_greedy_token_ids", "translate_token_ids"]
     exact = sum(got == want for got, (_, want) in zip(served["translate"], test)) / len(test)
     greedy = sum(got == want for got, (_, want) in zip(served["translate_greedy"], test)) / len(test)
+    print("EXACT", exact, greedy)
     assert exact >= NUMBERS_TARGET and greedy >= NUMBERS_TARGET, (exact, greedy, served)
 
     # a reloaded run: the model file finds its tokenizer beside it; `zoo verify`'s process
@@ -131,3 +133,21 @@ def test_number_words_to_digits_from_a_tsv_exported_translate_answers_strings(tm
     assert tokenizer_of(model).model_proto == (export / "assets" / "tokenizer.model").read_bytes()
     report = verify(str(export), keras_model=model)
     assert report["ok"], report["problems"]
+
+
+def test_corpus_bleu_of_the_benchmark_against_hand_counts():
+    """benchmarks/translation_real.py's BLEU (used where sacrebleu is not installed): clipped
+    n-gram precisions 5/6, 3/5, 2/4, 1/3 and no brevity penalty give 100 * (1/12) ** (1/4)."""
+    import importlib.util
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    spec = importlib.util.spec_from_file_location(
+        "translation_real", os.path.join(root, "benchmarks", "translation_real.py"))
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.corpus_bleu(["the cat sat on the mat"], ["the cat sat on a mat"]) == (
+        pytest.approx(100 * (1 / 12) ** 0.25))
+    assert bench.corpus_bleu(["Je suis là ."], ["Je suis là ."]) == pytest.approx(100.0)
+    assert bench.corpus_bleu(["a b"], ["a b c d e"]) == 0.0  # no 3-gram: 0
+    short = bench.corpus_bleu(["a b c d"], ["a b c d e f"])  # the brevity penalty exp(1 - 6/4)
+    assert short == pytest.approx(100 * math.exp(1 - 6 / 4))

@@ -113,6 +113,15 @@ def text_function(tokenizer, translate_ids, source_length):
     return translate
 
 
+def _text_endpoint(name, doc, tokenizer, outs_tr, max_length, translate_ids):
+    """The signature `name`: `text` (strings) in, `translation` (strings) and `outs_tr` out."""
+    text = TensorDoc("text", "string", [None], "source sentences (UTF-8)",
+                     {"texts": _sample_texts(tokenizer)})
+    outs = [TensorDoc("translation", "string", [None], "the translations (UTF-8)")] + outs_tr
+    return Endpoint(name, text_function(tokenizer, translate_ids, max_length), [text], outs,
+                    doc + " Strings in and out (SentencePiece tokenizer, assets/tokenizer.model).")
+
+
 def _tokenizer(value):
     """`(tokenizer, its file or None)` of the `tokenizer` export option (a `SubwordTokenizer`,
     or the path of its file), or `(None, None)`."""
@@ -368,14 +377,8 @@ class Translation(Task):
                                 outs_tr, doc))
         if tokenizer is not None:  # strings in, strings out, beside the token-id signatures
             _attach(model, tokenizer, tokenizer_file, vocabularies)
-            text = TensorDoc("text", "string", [None], "source sentences (UTF-8)",
-                             {"texts": _sample_texts(tokenizer)})
-            outs = [TensorDoc("translation", "string", [None], "the translations (UTF-8)")] + outs_tr
-            for name, beam, doc in decoders:
-                fn = translate_function(model, translate_fn, max_length, beam, alpha)
-                eps.append(Endpoint(name, text_function(tokenizer, fn, max_length), [text], outs,
-                                    doc + " Strings in and out (SentencePiece tokenizer, "
-                                          "assets/tokenizer.model)."))
+            eps += [_text_endpoint(name, doc, tokenizer, outs_tr, max_length, translate_function(
+                model, translate_fn, max_length, beam, alpha)) for name, beam, doc in decoders]
         return eps
 
     # ---------------------------------------------------------------------------- search
