@@ -151,7 +151,8 @@ def pairs_source(name, pairs: Pairs, max_length=20, vocab_size=8192, *, validati
         validation, test: pairs of those splits (both or neither).
         tokenizer: a `SubwordTokenizer` to use instead of learning one (a resumed run's).
 
-    `info` holds `vocab_size` (the tokenizer's), `max_len`, `target_len` and `tokenizer`.
+    `info` holds `vocab_size` (the tokenizer's), `max_len`, `target_len`, `tokenizer` and
+    `long_train_pairs` (training pairs with a side longer than `max_length` tokens, cut).
     """
     if (validation is None) != (test is None):
         raise ValueError("Give both validation and test pairs, or neither (then the pairs are "
@@ -164,6 +165,9 @@ def pairs_source(name, pairs: Pairs, max_length=20, vocab_size=8192, *, validati
         tokenizer = SubwordTokenizer.learn([s for s, _ in train] + [t for _, t in train],
                                            vocab_size)
 
+    lengths = [tokenizer.tokenize([p[c] for p in train]).row_lengths().numpy() for c in (0, 1)]
+    long = int(np.sum((lengths[0] > max_length) | (lengths[1] > max_length)))
+
     def over(split):
         return lambda *_: tf.data.Dataset.from_tensor_slices((_strings(split, 0), _strings(split, 1)))
 
@@ -172,7 +176,8 @@ def pairs_source(name, pairs: Pairs, max_length=20, vocab_size=8192, *, validati
         num_train=len(train), num_test=len(test), num_validation=len(validation),
         preprocess=tokenized_pairs(tokenizer, max_length), cache=True,
         info={"vocab_size": tokenizer.vocab_size, "max_len": int(max_length),
-              "target_len": int(max_length) + 1, "tokenizer": tokenizer})
+              "target_len": int(max_length) + 1, "tokenizer": tokenizer,
+              "long_train_pairs": long})
 
 
 def attach_tokenizer(model, tokenizer: Optional[SubwordTokenizer]):

@@ -281,8 +281,13 @@ class Translation(Task):
         resumed = os.path.isfile(saved) and os.path.isdir(ckpts) and bool(os.listdir(ckpts))
         tokenizer = SubwordTokenizer.load(saved) if resumed else None
         name = os.path.splitext(os.path.basename(args.pairs))[0]
-        return pairs_source(name, pairs, args.max_length, args.vocab_size, validation=val,
-                            test=test, seed=args.seed, tokenizer=tokenizer)
+        src = pairs_source(name, pairs, args.max_length, args.vocab_size, validation=val,
+                           test=test, seed=args.seed, tokenizer=tokenizer)
+        long = src.info["long_train_pairs"]
+        if long:  # cut sequences cannot be translated whole: say so, with the flag to raise
+            print(f"[zoo.train] {long} of {src.num_train} training pairs have a side longer than "
+                  f"--max-length={args.max_length} tokens and are cut.", flush=True)
+        return src
 
     def after_training(self, trainer, args, source):
         """Greedy exact match on `--decode-examples` test examples (`greedy_exact_match`, the
