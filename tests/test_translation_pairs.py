@@ -68,8 +68,9 @@ def test_read_pairs_skips_and_counts_empty_rows_and_the_header(tmp_path):
     assert read_pairs(path) == ([("one", "1"), ("four", "4")], 3)
 
 
-# the generated language: held-out exact match of the exported `translate` (beam) on raw
-# strings; 0.93 to 0.97 measured (seed 0, this machine), the target leaves room for kernels
+# the generated language: held-out exact match of the exported `translate` (beam) and
+# `translate_greedy` on raw strings: 0.94 and 0.94 measured (seed 0, 8 epochs; 0.91 after 6), the
+# target leaves room for other kernels
 NUMBERS_TARGET = 0.85
 
 
@@ -86,7 +87,7 @@ def test_number_words_to_digits_from_a_tsv_exported_translate_answers_strings(tm
 
     lines = ["source\ttarget"] + [f"{number_words(n)}\t{n}" for n in range(1000)]
     pairs_file = _write(tmp_path / "numbers.tsv", "\n".join(lines) + "\n")
-    code = main(["train", "transformer_base", "--pairs", pairs_file, "--vocab-size", "48",
+    code = main(["train", "transformer_base", "--pairs", pairs_file, "--vocab-size", "96",
                  "--max-length", "8", "--set", "num_layers=1", "--set", "d_model=64", "--set",
                  "d_ff=128", "--set", "num_heads=4", "--set", "dropout=0", "--epochs", "8",
                  "--batch-size", "32", "--lr", "5e-3", "--warmup-steps", "50", "--seed", "0",
@@ -124,7 +125,6 @@ def test_number_words_to_digits_from_a_tsv_exported_translate_answers_strings(tm
                                     "translate_greedy_token_ids", "translate_token_ids"]
     exact = sum(got == want for got, (_, want) in zip(served["translate"], test)) / len(test)
     greedy = sum(got == want for got, (_, want) in zip(served["translate_greedy"], test)) / len(test)
-    print("EXACT", exact, greedy)
     assert exact >= NUMBERS_TARGET and greedy >= NUMBERS_TARGET, (exact, greedy, served)
 
     # a reloaded run: the model file finds its tokenizer beside it; `zoo verify`'s process

@@ -95,8 +95,8 @@ def split_pairs(pairs: Sequence, seed=0, validation_fraction=0.1, test_fraction=
     splits get their fraction, at least one pair each (the rest trains, at least one)."""
     pairs = list(pairs)
     if len(pairs) < 3:
-        raise ValueError("A file of pairs must hold at least 3 pairs to split into train, "
-                         f"validation and test. Received: {len(pairs)} pairs")
+        raise ValueError("`pairs` must hold at least 3 pairs to split into training, validation "
+                         f"and test pairs. Received: {len(pairs)} pairs")
     order = np.random.default_rng(seed).permutation(len(pairs))
     n_val = max(1, int(round(len(pairs) * validation_fraction)))
     n_test = max(1, int(round(len(pairs) * test_fraction)))
