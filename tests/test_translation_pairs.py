@@ -38,7 +38,7 @@ def _train(tmp_path, pairs_file, *extra):
     return main(["train", "transformer_base", "--pairs", pairs_file, "--run-dir",
                  str(tmp_path / "run"), "--no-export", "--quiet", "--epochs", "1",
                  "--steps-per-epoch", "1", "--set", "num_layers=1", "--set", "d_model=8",
-                 "--set", "d_ff=8", "--set", "num_heads=1", *extra])
+                 "--set", "d_ff=8", "--set", "num_heads=1", "--decode-examples", "0", *extra])
 
 
 @pytest.mark.parametrize("content, extra, message", [
@@ -49,7 +49,8 @@ def _train(tmp_path, pairs_file, *extra):
     ("".join(f"{number_words(n)}\t{n}\n" for n in range(50)).encode(), ("--vocab-size", "12"),
      "vocab_size=12 is too small"),
     (b"one\t1\n", ("--validation-pairs", "x.tsv"), "go together"),
-])
+], ids=["empty", "no tab", "not utf-8", "only empty rows", "vocabulary too small",
+        "validation without test"])
 def test_bad_pairs_file_is_one_line_and_exit_2_before_training(tmp_path, capsys, content,
                                                                extra, message):
     """An empty file, a row without a tab or not UTF-8 (named), only empty rows, a vocabulary
@@ -151,3 +152,18 @@ def test_corpus_bleu_of_the_benchmark_against_hand_counts():
     assert bench.corpus_bleu(["a b"], ["a b c d e"]) == 0.0  # no 3-gram: 0
     short = bench.corpus_bleu(["a b c d"], ["a b c d e f"])  # the brevity penalty exp(1 - 6/4)
     assert short == pytest.approx(100 * math.exp(1 - 6 / 4))
+
+
+@pytest.mark.slow
+def test_a_resumed_run_keeps_its_tokenizer(tmp_path):
+    """The run folder keeps `tokenizer.model`; a resumed run (checkpoints there) reads it back
+    rather than learning another one, even from a file that changed meanwhile."""
+    first = _write(tmp_path / "a.tsv", "".join(f"{number_words(n)}\t{n}\n" for n in range(60)))
+    assert _train(tmp_path, first, "--vocab-size", "40") == 0
+    saved = (tmp_path / "run" / "tokenizer.model").read_bytes()
+    other = _write(tmp_path / "b.tsv", "".join(f"{number_words(n)}\t{n}\n"
+                                               for n in range(500, 560)))
+    assert _train(tmp_path, other, "--vocab-size", "40", "--epochs", "2") == 0
+    assert (tmp_path / "run" / "tokenizer.model").read_bytes() == saved
+    with open(tmp_path / "run" / "summary.json") as f:
+        assert json.load(f)["resumed_from_step"] == 1
