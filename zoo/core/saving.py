@@ -43,9 +43,12 @@ __all__ = [
     "read_sidecar",
     "save_model",
     "set_preprocessing",
+    "source_file_of",
 ]
 
 PREPROCESSING_ATTR = "zoo_preprocessing"
+# the file `load_model` read a model from (what travels beside it, a run's tokenizer, is found by it)
+SOURCE_FILE_ATTR = "zoo_source_file"
 SIDECAR_SUFFIX = ".zoo.json"
 
 
@@ -200,4 +203,10 @@ def load_model(path: str, **kwargs):
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as e:
         raise ValueError(f"The model file {path} is damaged ({type(e).__name__}: "
                          f"{str(e)[:200]}). Nothing was loaded.") from None
+    object.__setattr__(model, SOURCE_FILE_ATTR, os.path.abspath(path))
     return set_preprocessing(model, read_sidecar(path).get("preprocessing"))
+
+
+def source_file_of(model) -> Optional[str]:
+    """The file `load_model` read `model` from (absolute), or None."""
+    return getattr(model, SOURCE_FILE_ATTR, None)

@@ -18,7 +18,6 @@ import numpy as np
 import tensorflow as tf
 
 from zoo.data.images import digits_split
-from zoo.data.problems import BOS, EOS
 from zoo.data.source import array_source
 from zoo.data.subword import TOKENIZER_FILE, UNK, SubwordTokenizer
 from zoo.data.text_files import read_table
@@ -224,41 +223,17 @@ def text_file_source(path, text_column="text", label_column="label", *, validati
 
 
 def subword_source(name, max_length, target_vocab, data_dir=None):
-    """A TFDS translation dataset tokenised with subword encoders learned from its train split."""
-    import tensorflow_datasets as tfds
+    """A TFDS translation dataset tokenised by one SentencePiece vocabulary of `target_vocab`
+    pieces learned from (up to 50,000 pairs of) its train split: the tokenisation of a file of
+    pairs (`zoo.data.pairs`), in-graph; `info["tokenizer"]` holds the `SubwordTokenizer`."""
+    from zoo.data.pairs import tokenized_pairs
+    from zoo.data.subword import SubwordTokenizer
 
     src = tfds_source(name, data_dir=data_dir)
     corpus = list(src.train(None).take(50_000).as_numpy_iterator())
-    build = tfds.deprecated.text.SubwordTextEncoder.build_from_corpus
-    enc_src = build((s for s, _ in corpus), target_vocab_size=target_vocab)
-    enc_tgt = build((t for _, t in corpus), target_vocab_size=target_vocab)
-    src.preprocess = _subword_preprocessor(enc_src, enc_tgt, max_length)
-    vocab = max(enc_src.vocab_size, enc_tgt.vocab_size) + EOS
-    src.info.update(vocab_size=vocab, max_len=max_length, target_len=max_length + 1,
-                    encoders=(enc_src, enc_tgt))
+    tokenizer = SubwordTokenizer.learn([s for s, _ in corpus] + [t for _, t in corpus],
+                                       target_vocab)
+    src.preprocess = tokenized_pairs(tokenizer, max_length)
+    src.info.update(vocab_size=tokenizer.vocab_size, max_len=max_length,
+                    target_len=max_length + 1, tokenizer=tokenizer)
     return src
-
-
-def _subword_preprocessor(enc_src, enc_tgt, max_length):
-    """`fn((source text, target text), training) -> ((source, decoder input), labels)`."""
-    shift = EOS  # subword ids start at 1; ours at 3 (0 pad, 1 begin, 2 end)
-
-    def encode(s, t):
-        s_ids = [i + shift for i in enc_src.encode(s.numpy().decode())][:max_length]
-        t_ids = [i + shift for i in enc_tgt.encode(t.numpy().decode())][:max_length]
-        s_arr = np.zeros(max_length, "int32")
-        s_arr[: len(s_ids)] = s_ids
-        dec_in = np.zeros(max_length + 1, "int32")
-        labels = np.zeros(max_length + 1, "int32")
-        dec_in[0], dec_in[1: len(t_ids) + 1] = BOS, t_ids
-        labels[: len(t_ids)], labels[len(t_ids)] = t_ids, EOS
-        return s_arr, dec_in, labels
-
-    def preprocess(ex, training):
-        s, d, lab = tf.py_function(encode, ex, (tf.int32, tf.int32, tf.int32))
-        s.set_shape([max_length])
-        d.set_shape([max_length + 1])
-        lab.set_shape([max_length + 1])
-        return (s, d), lab
-
-    return preprocess

@@ -36,6 +36,11 @@ except ImportError:
 assert zoo_blocked, "zoo importable in the verification process"
 import numpy as np
 import tensorflow as tf
+
+try:  # the TF Text ops (SentencepieceOp, ...) that TF Serving links; exports of text use them
+    import tensorflow_text  # noqa: F401
+except ImportError:
+    pass
 from tensorflow.python.tools import saved_model_cli
 
 try:  # registers the TF Text ops (SentencepieceOp, ...) that text exports use and TF Serving links

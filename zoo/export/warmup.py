@@ -61,6 +61,10 @@ def sample_inputs(sigdoc, seed=0) -> Dict[str, np.ndarray]:
                 batch = shape[0]
             if len(shape) > 1:
                 steps = shape[1]
+            if s.get("texts"):  # strings (translation's `text`): UTF-8 bytes
+                feeds[f"{key}::{t['name']}"] = np.array([x.encode() for x in s["texts"]], dtype=bytes)
+                batch = len(s["texts"])
+                continue
             if s.get("encoded"):  # encoded images (zoo.roles.image_bytes): PNG strings
                 feeds[f"{key}::{t['name']}"] = encoded_samples(s["sizes"], s.get("channels", 3), seed)
                 batch = len(s["sizes"])
