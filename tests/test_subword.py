@@ -65,3 +65,13 @@ def test_tokenizer_runs_inside_a_saved_model(tmp_path):
     tf.saved_model.save(Module(), str(tmp_path / "m"))
     loaded = tf.saved_model.load(str(tmp_path / "m"))
     assert loaded.round_trip(tf.constant(["thirty one"])).numpy().tolist() == [b"thirty one"]
+
+
+def test_in_graph_copy_tokenizes_inside_a_dataset_map_as_the_eager_one():
+    tok = SubwordTokenizer.learn(TEXTS, vocab_size=40)
+    texts = ["seven two", "thirty one"]
+    ds = tf.data.Dataset.from_tensor_slices(texts).map(
+        lambda t: tok.in_graph().encode(tf.reshape(t, [1]), 6)[0]).batch(2)
+    (ids,) = list(ds)
+    assert np.array_equal(ids.numpy(), tok.encode(texts, 6).numpy())
+    assert tok.in_graph().tf_text_tokenizer is not tok.tf_text_tokenizer

@@ -21,7 +21,6 @@ Example:
 
 from __future__ import annotations
 
-import copy
 import os
 import tempfile
 from typing import List, Optional, Sequence, Tuple
@@ -114,7 +113,7 @@ def tokenized_pairs(tokenizer: SubwordTokenizer, max_length: int):
         # the SentencePiece resource made in the pipeline's own function: one made eagerly is not
         # found by a distributed pipeline's iterator (NotFoundError: SentencepieceOp ... does not
         # exist)
-        tok = _in_graph_copy(tokenizer)
+        tok = tokenizer.in_graph()
         s, t = ex
         src = tok.encode(tf.reshape(s, [1]), max_length)[0]
         dec_in = tok.encode(tf.reshape(t, [1]), max_length + 1, add_bos=True)[0]
@@ -122,15 +121,6 @@ def tokenized_pairs(tokenizer: SubwordTokenizer, max_length: int):
         return (src, dec_in), labels
 
     return preprocess
-
-
-def _in_graph_copy(tokenizer: SubwordTokenizer) -> SubwordTokenizer:
-    """`tokenizer` with its TF Text op made anew in the function being traced."""
-    import tensorflow_text as tf_text
-
-    tok = copy.copy(tokenizer)
-    tok._tokenizer = tf_text.SentencepieceTokenizer(model=tokenizer.model_proto, out_type=tf.int32)
-    return tok
 
 
 def _strings(pairs, column):
@@ -195,7 +185,7 @@ def track_tokenizer(model, tokenizer: SubwordTokenizer, path=None):
     written to a temporary folder); returns `model`."""
     if path is None or os.path.basename(os.fspath(path)) != TOKENIZER_FILE:
         path = tokenizer.save(tempfile.mkdtemp(prefix="zoo-tokenizer-"))
-    sentencepiece = tokenizer._tokenizer  # tensorflow_text.SentencepieceTokenizer, a tf.Module
+    sentencepiece = tokenizer.tf_text_tokenizer  # tensorflow_text.SentencepieceTokenizer, a tf.Module
     sentencepiece._model_resource._track_trackable(  # the resource the archive collects
         tf.saved_model.Asset(os.fspath(path)), name="tokenizer_model", overwrite=True)
     model._zoo_sentencepiece = sentencepiece  # tracked: the archive walks the model to it

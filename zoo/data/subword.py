@@ -84,6 +84,24 @@ class SubwordTokenizer:
             max_sentence_length=1 << 16)
         return cls(out.getvalue())
 
+    @property
+    def tf_text_tokenizer(self):
+        """The `tensorflow_text.SentencepieceTokenizer` (a `tf.Module`): what an export tracks so
+        that its model resource is saved with the graph."""
+        return self._tokenizer
+
+    def in_graph(self):
+        """A copy whose TF Text op is made anew where this is called. Use it inside a function
+        traced elsewhere (a `tf.data` map function under a distribution strategy), where the op
+        made eagerly by `__init__` does not exist (`NotFoundError: SentencepieceOp ...`)."""
+        import copy
+
+        import tensorflow_text as tf_text
+
+        tok = copy.copy(self)
+        tok._tokenizer = tf_text.SentencepieceTokenizer(model=self.model_proto, out_type=tf.int32)
+        return tok
+
     # ------------------------------------------------------------------------- running
     def tokenize(self, texts):
         """`texts` (string tensor, [batch]) -> ragged int32 ids, [batch, None]."""

@@ -99,7 +99,7 @@ def text_source(name, vocab_size, max_length, data_dir=None, tokenizer=None):
         tokenizer = SubwordTokenizer.learn(texts.as_numpy_iterator(), vocab_size)
 
     def preprocess(ex, training):
-        ids = tokenizer.encode(tf.reshape(ex[0], [1]), max_length)[0]
+        ids = tokenizer.in_graph().encode(tf.reshape(ex[0], [1]), max_length)[0]
         return tf.where(tf.reduce_any(ids > 0), ids, _unknown(max_length)), tf.cast(ex[1], tf.int32)
 
     src.preprocess = preprocess

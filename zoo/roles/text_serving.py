@@ -114,7 +114,7 @@ def text_endpoints(model, token_endpoint, tokenizer, opts):
     token_endpoint.doc += " (token ids of the tokenizer in assets/tokenizer.model)"
     text = Endpoint("serving_default", fn, [_text_doc()], docs,
                     f"Classify raw texts (SentencePiece tokenizer in the graph, {steps} pieces at most).",
-                    resources=[tokenizer._tokenizer],  # the TF Text op's model resource
+                    resources=[tokenizer.tf_text_tokenizer],  # the TF Text op's model resource
                     assets={TOKENIZER_FILE: tokenizer.model_proto})
     return [text, token_endpoint]
 
