@@ -179,3 +179,18 @@ def test_pipeline_throughput_benchmark_writes_its_columns(tmp_path):
     ratio = float(row["pipeline_eps"]) / float(row["step_eps"])
     assert float(row["ratio"]) == pytest.approx(ratio, rel=1e-3)
     assert row["ok"] == str(ratio >= 2.0)
+
+
+def test_evaluation_pipelines_are_built_once_per_split_and_source(tmp_path, monkeypatch):
+    from zoo import data
+
+    trainer = _regression(tmp_path, 1, checkpoint_every="end")
+    trainer.fit()
+    built = []
+    original = data.evaluation_pipeline
+    monkeypatch.setattr(data, "evaluation_pipeline", lambda *a, **k: built.append(a) or original(*a, **k))
+    first = trainer.evaluate("test")
+    assert trainer.evaluate("test") == first and built == []  # built during fit, kept
+    x = np.ones((8, 3), "float32")
+    trainer.source = data.array_source("ones", x, x.sum(1, keepdims=True), x, 0 * x[:, :1])
+    assert trainer.evaluate("test") != first and len(built) == 1  # another source: rebuilt

@@ -345,10 +345,10 @@ class Trainer:
         """Metrics on the held-out `split` ("test" or "validation"; every example, on this
         worker), or {} when the source has no such split."""
         cache = self.__dict__.setdefault("_eval_data", {})
-        if split not in cache:  # built once: a small split's tensors are converted once
-            cache[split] = zdata.evaluation_pipeline(
-                self.source, self.config.eval_batch_size or self.config.batch_size, split)
-        ds = cache[split]
+        if cache.get(split, (None,))[0] is not self.source:  # built once per split and source
+            cache[split] = (self.source, zdata.evaluation_pipeline(
+                self.source, self.config.eval_batch_size or self.config.batch_size, split))
+        ds = cache[split][1]
         if ds is None:
             return {}
         if not hasattr(self, "_eval_fn"):
