@@ -12,8 +12,10 @@ as `zoo train NAME` sets it up with the recipe's defaults (data, batch size, aug
   iterator of the same dataset, after `--warmup` steps, over `--steps` steps;
 * `ratio`: `pipeline_eps / step_eps`; the goal is 2 or more (`ok`).
 
+`--runs` repeats each task's measurement (one row each, `run`), the tasks taking turns.
+
     python benchmarks/pipeline_throughput.py
-    python benchmarks/pipeline_throughput.py --tasks node_classification forecasting --tiny
+    python benchmarks/pipeline_throughput.py --tasks node_classification forecasting --tiny --runs 1
 
 Writes `benchmarks/results/pipeline_throughput.csv` (`--out`).
 """
@@ -33,7 +35,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
                        "pipeline_throughput.csv")
-COLUMNS = ["task", "model", "params", "pipeline", "batch_size", "pipeline_eps", "step_eps",
+COLUMNS = ["task", "model", "params", "pipeline", "batch_size", "run", "pipeline_eps", "step_eps",
            "ratio", "ok", "load1"]
 # what each task's default pipeline reads (the recipe's embedded data)
 PIPELINES = {
@@ -115,24 +117,28 @@ def main(argv=None):
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--batches", type=int, default=50)
     p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--runs", type=int, default=3)
     p.add_argument("--tiny", action="store_true",
                    help="batch 2, the test's setting (with --tasks: the given ones, else "
                         f"{' and '.join(TINY_TASKS)})")
     p.add_argument("--out", default=RESULTS)
     a = p.parse_args(argv)
-    if a.warmup < 1 or a.batches < 1 or a.steps < 1:
-        p.error("--warmup, --batches and --steps must be at least 1")
+    if a.warmup < 1 or a.batches < 1 or a.steps < 1 or a.runs < 1:
+        p.error("--warmup, --batches, --steps and --runs must be at least 1")
     tasks = a.tasks if (a.tasks != list(PIPELINES) or not a.tiny) else TINY_TASKS
     rows = []
-    for task, (name, params) in sorted(smallest_models(tasks).items()):
-        with tempfile.TemporaryDirectory() as tmp:
-            pipeline_eps, step_eps, batch = measure(name, a, os.path.join(tmp, "run"))
-        ratio = pipeline_eps / step_eps
-        rows.append({"task": task, "model": name, "params": params, "pipeline": PIPELINES[task],
-                     "batch_size": batch, "pipeline_eps": pipeline_eps, "step_eps": step_eps,
-                     "ratio": ratio, "ok": ratio >= 2.0, "load1": os.getloadavg()[0]})
-        print(f"{task} ({name}, batch {batch}): pipeline {pipeline_eps:.1f} examples/s, step "
-              f"{step_eps:.1f} examples/s, ratio {ratio:.1f}", flush=True)
+    models = sorted(smallest_models(tasks).items())
+    for run in range(1, a.runs + 1):
+        for task, (name, params) in models:
+            with tempfile.TemporaryDirectory() as tmp:
+                pipeline_eps, step_eps, batch = measure(name, a, os.path.join(tmp, "run"))
+            ratio = pipeline_eps / step_eps
+            rows.append({"task": task, "model": name, "params": params,
+                         "pipeline": PIPELINES[task], "batch_size": batch, "run": run,
+                         "pipeline_eps": pipeline_eps, "step_eps": step_eps, "ratio": ratio,
+                         "ok": ratio >= 2.0, "load1": os.getloadavg()[0]})
+            print(f"{task} ({name}, batch {batch}) run {run}: pipeline {pipeline_eps:.1f} "
+                  f"examples/s, step {step_eps:.1f} examples/s, ratio {ratio:.1f}", flush=True)
     os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
     with open(a.out, "w", newline="") as f:
         w = csv.DictWriter(f, COLUMNS)

@@ -158,9 +158,10 @@ def test_epoch_overhead_benchmark_writes_its_columns(tmp_path):
     assert list(rows[0]) == bench.COLUMNS
     assert sorted(r["setting"] for r in rows) == ["auto", "every epoch"]
     for r in rows:
-        wall, cpu, fit, work = (float(r[k]) for k in ("wall_s", "cpu_s", "fit_s", "epoch_work_s"))
+        wall, cpu, fit, work, end = (float(r[k]) for k in (
+            "wall_s", "cpu_s", "fit_s", "epoch_work_s", "end_work_s"))
         assert float(r["wall_per_cpu"]) == pytest.approx(wall / cpu, rel=1e-3)
-        assert 0 < work < fit < wall
+        assert 0 < work and 0 < end and work + end < fit < wall
         assert float(r["epoch_work_share"]) == pytest.approx(work / fit, rel=1e-3)
     every = next(r for r in rows if r["setting"] == "every epoch")
     auto = next(r for r in rows if r["setting"] == "auto")
@@ -171,8 +172,8 @@ def test_epoch_overhead_benchmark_writes_its_columns(tmp_path):
 @pytest.mark.slow
 def test_pipeline_throughput_benchmark_writes_its_columns(tmp_path):
     bench = _bench("pipeline_throughput")
-    bench.main(["--tasks", "node_classification", "--tiny", "--warmup", "1", "--batches", "3",
-                "--steps", "2", "--out", str(tmp_path / "pt.csv")])
+    bench.main(["--tasks", "node_classification", "--tiny", "--runs", "1", "--warmup", "1",
+                "--batches", "3", "--steps", "2", "--out", str(tmp_path / "pt.csv")])
     (row,) = _csv(tmp_path / "pt.csv")
     assert list(row) == bench.COLUMNS
     assert (row["task"], row["model"], row["batch_size"]) == ("node_classification", "gcn", "1")

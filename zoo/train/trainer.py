@@ -450,7 +450,8 @@ class Trainer:
         if loop.bar:
             loop.bar.update(in_epoch + 1, values=list(epoch_metrics.items()), finalize=False)
         end_of_epoch, final = step % self.steps_per_epoch == 0, step == self.total_steps
-        if step % cfg.log_every == 0 or end_of_epoch or final:
+        # a record every log_every steps, and at the ends of epochs that long (not every step)
+        if step % cfg.log_every == 0 or final or (end_of_epoch and self.steps_per_epoch >= cfg.log_every):
             self._log_window(loop, epoch, metrics, end_of_epoch)
         if end_of_epoch:
             self._end_epoch(loop, epoch, epoch_metrics, final)
