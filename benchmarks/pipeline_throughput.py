@@ -6,8 +6,9 @@ as `zoo train NAME` sets it up with the recipe's defaults (data, batch size, aug
 `zoo.train.recipe.build_parser`, the task's `make_source` and `model_fn`), and the trainer
 (`zoo.train.Trainer`) builds its distributed training dataset. Then, in the same process:
 
-* `pipeline_eps`: examples per second of iterating that dataset alone (no model), after
-  `--warmup` batches, over `--batches` batches;
+* `pipeline_eps`: examples per second of that dataset alone, read as the trainer reads it (a
+  compiled function taking the next batch of the distributed iterator, called once a step)
+  without the model, after `--warmup` batches, over `--batches` batches;
 * `step_eps`: examples per second of the trainer's compiled training step reading a fresh
   iterator of the same dataset, after `--warmup` steps, over `--steps` steps;
 * `ratio`: `pipeline_eps / step_eps`; the goal is 2 or more (`ok`).
@@ -69,6 +70,7 @@ def smallest_models(tasks):
 def measure(name, a, tmp):
     """`(pipeline_eps, step_eps, batch)` of `zoo train name`'s defaults."""
     import keras
+    import tensorflow as tf
 
     from zoo.core.registry import get_spec
     from zoo.tasks import task_class
@@ -88,14 +90,21 @@ def measure(name, a, tmp):
     cfg.steps_per_epoch = cfg.steps_per_epoch or 10 ** 6  # an endless stream
     trainer = Trainer(task, source, model_fn, cfg)
     trainer._setup()
+    strategy = trainer.strategy
+
+    @tf.function
+    def next_batch(iterator):  # the trainer's step without the model
+        first = tf.nest.flatten(next(iterator))[0]
+        return tf.shape(strategy.experimental_local_results(first)[0])[0]
+
     try:
         batch = cfg.batch_size
         it = iter(trainer._dataset(0))
         for _ in range(a.warmup):
-            next(it)
+            int(next_batch(it))
         t = time.perf_counter()
         for _ in range(a.batches):
-            next(it)
+            int(next_batch(it))
         pipeline_eps = a.batches * batch / (time.perf_counter() - t)
         train_function = trainer._make_train_function()
         it = iter(trainer._dataset(0))
