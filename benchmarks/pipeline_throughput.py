@@ -42,11 +42,11 @@ COLUMNS = ["task", "model", "params", "pipeline", "batch_size", "run", "pipeline
 PIPELINES = {
     "image_classification": "digits upsampled to 32x32 RGB, random-crop augmentation",
     "feature_classification": "digits flattened to 64 features",
-    "text_classification": "embedded texts, tokens",
-    "translation": "embedded sentence pairs, tokens",
-    "forecasting": "series windows (NASDAQ-style synthetic driving series)",
-    "sequence_classification": "sequences (the task's embedded problem)",
-    "sequence_regression": "sequences (the adding problem)",
+    "text_classification": "the digits as 64 grey-level tokens",
+    "translation": "sequence reversal (token pairs)",
+    "forecasting": "windows of the synthetic driving series",
+    "sequence_classification": "the digits as 8 rows of 8 features",
+    "sequence_regression": "the adding problem",
     "node_classification": "one whole graph (karate club)",
 }
 TINY_TASKS = ["node_classification", "sequence_regression"]
