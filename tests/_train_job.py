@@ -114,6 +114,7 @@ def main():
     cfg = train.TrainConfig(
         name="job", epochs=3, steps_per_epoch=20, batch_size=32, learning_rate=3e-3,
         run_dir=a.run_dir, checkpoint_every=a.checkpoint_every, log_every=5,
+        eval_every="epoch",  # every epoch end, so that --kill-at evaluate@40 finds one
         jit_compile=a.jit_compile, export=bool(a.export_dir), export_dir=a.export_dir or "",
         progress=False, seed=1)
     callbacks = [lambda t, s, m: time.sleep(a.sleep)] if a.sleep else []

@@ -99,6 +99,11 @@ def train_pipeline(
     pipelines = input_context.num_input_pipelines if input_context else 1
     index = input_context.input_pipeline_id if input_context else 0
     replicas_here = (input_context.num_replicas_in_sync // pipelines) if input_context else 1
+    if source.num_train == 1 and source.cache and source.preprocess is None and pipelines == 1:
+        # one example (a whole graph): every batch is the same, so it is built once and repeated
+        # (shuffling and batching it again copied the graph at every step)
+        ds = source.train(input_context).repeat(per_replica_batch)
+        return ds.batch(per_replica_batch, drop_remainder=True).cache().repeat()
     ds = _shuffled_stream(source, input_context, seed, shuffle_buffer)
     seeded = source.preprocess is not None and takes_seed(source.preprocess)
     if seeded:  # the position in the stream (before sharding) seeds the example's augmentation

@@ -5,9 +5,10 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-from typing import Optional
+from typing import Optional, Union
 
 from zoo.core.saving import check_writable_folder
+from zoo.train.schedule import parse_every
 
 __all__ = ["TrainConfig", "STRATEGIES", "CLUSTERS", "PRECISIONS", "OPTIMIZERS", "SCHEDULES", "LR_SCALINGS"]
 
@@ -40,7 +41,13 @@ class TrainConfig:
         jit_compile: `auto` (XLA on GPU/TPU, off on CPU where it compiles slower than it runs
             for small models), `on` or `off`.
         run_dir: checkpoints, TensorBoard logs, history, curve and summary (`runs/<name>`).
-        checkpoint_every: steps between checkpoints (and each epoch end); 0: epoch ends only.
+        checkpoint_every: when to checkpoint (`zoo.train.schedule`): `"auto"` (every 30 s or
+            more, at most 2% of the time), steps (an int or `"500steps"`; 0: epoch ends),
+            seconds (`"90s"`, `"10min"`), `"epoch"` / `"Nepochs"` or `"end"`; the last step
+            is always checkpointed.
+        eval_every: when to evaluate at an epoch end, in the same terms: `"auto"` (after the
+            first two epochs, then so that evaluating costs at most 5% of the run); the last
+            epoch is always evaluated. `eval_every_epoch=False` evaluates only at the end.
         export / export_dir: export at the end to `<export_dir>/<name>/<version>/`.
         cpu_devices: split the CPU into this many logical devices (to try `mirrored` on CPU).
         cluster / cluster_port / tpu: the cluster of a multi-worker or TPU run, read by
@@ -68,7 +75,7 @@ class TrainConfig:
     precision: str = "float32"
     jit_compile: str = "auto"
     run_dir: Optional[str] = None
-    checkpoint_every: int = 200
+    checkpoint_every: Union[int, str] = "auto"
     keep_checkpoints: int = 3
     log_every: int = 20
     seed: int = 0
@@ -80,6 +87,7 @@ class TrainConfig:
     cluster_port: int = 8888
     tpu: Optional[str] = None
     eval_every_epoch: bool = True
+    eval_every: Union[int, str] = "auto"
 
     def validate(self):
         def check(cond, arg, allowed):
@@ -100,7 +108,8 @@ class TrainConfig:
               "an integer >= 1")
         check(self.steps_per_epoch is None or self.steps_per_epoch >= 1, "steps_per_epoch",
               "None or an integer >= 1")
-        check(self.checkpoint_every >= 0, "checkpoint_every", "an integer >= 0")
+        parse_every(self.checkpoint_every, "checkpoint_every")
+        parse_every(self.eval_every, "eval_every")
         check(isinstance(self.log_every, int) and self.log_every >= 1, "log_every",
               "an integer >= 1")
         check(isinstance(self.keep_checkpoints, int) and self.keep_checkpoints >= 1,

@@ -108,8 +108,13 @@ def _add_run_arguments(g, d):
     g.add_argument("--jit-compile", choices=("auto", "on", "off"), default=d["jit_compile"],
                    help="XLA: auto = on with a GPU/TPU")
     g.add_argument("--run-dir", default=d["run_dir"], help="default: runs/<name>")
-    g.add_argument("--checkpoint-every", type=int, default=d["checkpoint_every"],
-                   help="steps between checkpoints (also at each epoch end; 0: epoch ends only)")
+    g.add_argument("--checkpoint-every", default=d["checkpoint_every"], metavar="WHEN",
+                   help="auto (every 30 s or more, at most 2 percent of the time), N steps, '90s', "
+                        "'10min', 'epoch' (0), 'Nepochs' or 'end'; the last step always")
+    g.add_argument("--eval-every", default=d["eval_every"], metavar="WHEN",
+                   help="evaluate at epoch ends: auto (the first two epochs, then at most 5 percent "
+                        "of the time), N steps, '90s', 'epoch', 'Nepochs' or 'end'; the last "
+                        "epoch always")
     g.add_argument("--log-every", type=int, default=d["log_every"],
                    help="steps between TensorBoard / history entries")
     g.add_argument("--seed", type=int, default=d["seed"],

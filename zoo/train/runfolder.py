@@ -16,9 +16,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
-__all__ = ["IDENTITY_FILE", "run_identity", "check_run_identity", "write_run_identity"]
+__all__ = ["IDENTITY_FILE", "run_identity", "check_run_identity", "write_run_identity",
+           "checkpoint_candidates"]
 
 IDENTITY_FILE = "run.json"
 # compared on a re-run, in this order (the message names the first ones that differ)
@@ -83,3 +84,31 @@ def write_run_identity(run_dir: str, identity: Dict[str, Any]) -> None:
     with open(tmp, "w") as f:
         json.dump(identity, f, indent=2)
     os.replace(tmp, path)
+
+
+def checkpoint_candidates(ckpt_dir) -> List[str]:
+    """The checkpoints of a run folder, newest first: those the `checkpoint` state file lists,
+    and any other complete-looking `ckpt-N` (an `.index` file) in case the state file itself
+    is damaged or was not updated before a kill."""
+    import tensorflow as tf
+
+    found = {}
+    # absolute first: TensorFlow joins a relative folder onto the paths it reads, and joining it
+    # again here found nothing, so every re-run in runs/<name> started from scratch (issue 30)
+    ckpt_dir = os.path.abspath(ckpt_dir)
+    try:
+        state = tf.train.get_checkpoint_state(ckpt_dir)
+    except Exception:  # noqa: BLE001 -- a damaged state file: fall back to the folder listing
+        state = None
+    paths = list(state.all_model_checkpoint_paths) if state else []
+    if state and state.model_checkpoint_path:
+        paths.append(state.model_checkpoint_path)
+    if os.path.isdir(ckpt_dir):
+        paths += [os.path.join(ckpt_dir, f[: -len(".index")]) for f in os.listdir(ckpt_dir)
+                  if f.startswith("ckpt-") and f.endswith(".index")]
+    for p in paths:
+        p = p if os.path.isabs(p) else os.path.join(ckpt_dir, p)
+        tail = os.path.basename(p).rsplit("-", 1)[-1]
+        if tail.isdigit() and os.path.exists(p + ".index"):
+            found[os.path.normpath(p)] = int(tail)
+    return sorted(found, key=found.get, reverse=True)

@@ -6,10 +6,14 @@ distributed dataset, in a `tf.function`, with the per-replica step itself compil
 does not (`MultiWorkerMirroredStrategy`, keras-team/keras#20585) and keeps XLA on under a strategy.
 What one step computes is the task's (`zoo.tasks`); see the package docstring of `zoo.train`.
 
-Splits: after each epoch the trainer evaluates on the source's validation split when it has one
+Splits: at epoch ends the trainer evaluates on the source's validation split when it has one
 (else on its test split, `source.test`), and at the end it reports the test split's metrics
 (`summary["final_test"]`) beside the last validation metrics (`summary["final_validation"]`).
 Settings are chosen on the validation figures; the test split only reports.
+
+Checkpoints and evaluations follow `checkpoint_every` and `eval_every` (`zoo.train.schedule`):
+by default on a time budget, so that a run of many short epochs does not spend its time saving
+and evaluating; the last step is always checkpointed and the last epoch evaluated.
 """
 
 from __future__ import annotations
@@ -36,8 +40,17 @@ from zoo.roles.class_names import set_class_names, source_class_names
 from zoo.roles.task import Task
 from zoo.train.backend import check_backend
 from zoo.train.config import TrainConfig
+from zoo.train.curve import plot_history
 from zoo.train.optimizers import make_optimizer
-from zoo.train.runfolder import check_run_identity, run_identity, write_run_identity
+from zoo.train.runfolder import check_run_identity, checkpoint_candidates, run_identity, write_run_identity
+from zoo.train.schedule import (
+    AUTO_CHECKPOINT_SECONDS,
+    CHECKPOINT_SHARE,
+    EVAL_SHARE,
+    LOCKSTEP_STEPS,
+    EpochEndSchedule,
+    Schedule,
+)
 from zoo.train.strategy import is_chief, make_strategy, num_workers, worker_index
 
 __all__ = ["Trainer", "NonFiniteLossError", "WorkerLostError", "checkpoint_candidates"]
@@ -331,8 +344,11 @@ class Trainer:
     def evaluate(self, split: str = "test"):
         """Metrics on the held-out `split` ("test" or "validation"; every example, on this
         worker), or {} when the source has no such split."""
-        ds = zdata.evaluation_pipeline(self.source, self.config.eval_batch_size or self.config.batch_size,
-                                 split)
+        cache = self.__dict__.setdefault("_eval_data", {})
+        if cache.get(split, (None,))[0] is not self.source:  # built once per split and source
+            cache[split] = (self.source, zdata.evaluation_pipeline(
+                self.source, self.config.eval_batch_size or self.config.batch_size, split))
+        ds = cache[split][1]
         if ds is None:
             return {}
         if not hasattr(self, "_eval_fn"):
@@ -372,9 +388,21 @@ class Trainer:
         # per-epoch figures: validation (test only without one)
         loop = _Loop(start=start, step=start, last_good=resumed, writer=writer,
                      split=self.epoch_split)
+        self._make_schedules(start)
         while loop.step < self.total_steps:
             self._fit_step(loop, train_function, iterator)
         return self._finish(loop)
+
+    def _make_schedules(self, start):
+        """When to checkpoint and evaluate (`zoo.train.schedule`); in lockstep on several workers."""
+        cfg, lockstep = self.config, self.num_workers > 1
+        self._checkpoints = Schedule(
+            cfg.checkpoint_every, self.steps_per_epoch, start, share=CHECKPOINT_SHARE,
+            floor_s=AUTO_CHECKPOINT_SECONDS, lockstep=lockstep, lockstep_steps=LOCKSTEP_STEPS,
+            arg="checkpoint_every")
+        self._evaluations = EpochEndSchedule(
+            cfg.eval_every if cfg.eval_every_epoch else "end", self.steps_per_epoch, start,
+            share=EVAL_SHARE, lockstep=lockstep, arg="eval_every")
 
     def _announce(self, start, resumed):
         cfg = self.config
@@ -421,14 +449,17 @@ class Trainer:
         epoch_metrics = self.task.summarize(loop.epoch_sums)
         if loop.bar:
             loop.bar.update(in_epoch + 1, values=list(epoch_metrics.items()), finalize=False)
-        end_of_epoch = (step % self.steps_per_epoch == 0)
-        if step % cfg.log_every == 0 or end_of_epoch or step == self.total_steps:
+        end_of_epoch, final = step % self.steps_per_epoch == 0, step == self.total_steps
+        # a record every log_every steps, and at the ends of epochs that long (not every step)
+        if step % cfg.log_every == 0 or final or (end_of_epoch and self.steps_per_epoch >= cfg.log_every):
             self._log_window(loop, epoch, metrics, end_of_epoch)
         if end_of_epoch:
-            self._end_epoch(loop, epoch, epoch_metrics)
-        if end_of_epoch or (cfg.checkpoint_every and step % cfg.checkpoint_every == 0):
+            self._end_epoch(loop, epoch, epoch_metrics, final)
+        if self._checkpoints.due(step, end_of_epoch, final):
+            started = self._checkpoints.clock()
             loop.last_good = self._save()
-        loop.writer.flush()
+            loop.writer.flush()  # TensorBoard's events with each checkpoint (else every 2 min)
+            self._checkpoints.done(step, started)
 
     def _check_finite(self, metrics, step, epoch, last_good):
         bad = [k for k, v in metrics.items() if not math.isfinite(v)]
@@ -455,12 +486,18 @@ class Trainer:
         self.history.append({"step": step, "epoch": epoch + 1, "kind": "train",
                              "learning_rate": lr, "examples_per_second": eps, **metrics})
 
-    def _end_epoch(self, loop, epoch, epoch_metrics):
-        """Finish the progress bar, evaluate on the epoch split, record, call the callbacks."""
+    def _end_epoch(self, loop, epoch, epoch_metrics, final=False):
+        """Finish the progress bar, evaluate on the epoch split when due, record, call the
+        callbacks."""
         cfg, split, prefix = self.config, loop.split, loop.prefix
         if loop.bar:
             loop.bar.update(self.steps_per_epoch, values=list(epoch_metrics.items()), finalize=True)
-        loop.eval_logs = eval_logs = self.evaluate(split) if cfg.eval_every_epoch else {}
+        eval_logs = {}
+        if cfg.eval_every_epoch and self._evaluations.due(loop.step, True, final):
+            started = self._evaluations.clock()
+            eval_logs = self.evaluate(split)
+            self._evaluations.done(loop.step, started)
+        loop.eval_logs = eval_logs
         if eval_logs:
             with loop.writer.as_default(step=loop.step):
                 for k, v in eval_logs.items():
@@ -532,59 +569,8 @@ class Trainer:
                   f"{os.path.join(self.run_dir, 'summary.json')}", flush=True)
 
     def _plot(self):
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        train = [h for h in self.history if h["kind"] == "train"]
-        epochs = [h for h in self.history if h["kind"] == "epoch"]
-        if not train:
-            return None
-        keys = [k for k in train[-1] if k not in ("step", "epoch", "kind", "learning_rate",
-                                                  "examples_per_second")]
-        fig, axes = plt.subplots(1, len(keys), figsize=(4.5 * len(keys), 3.5), squeeze=False)
-        for ax, k in zip(axes[0], keys):
-            ax.plot([h["step"] for h in train], [h[k] for h in train], label=f"train {k}")
-            for prefix, label in (("validation", "validation"), ("test", "test")):
-                ev = [(h["step"], h[f"{prefix}_{k}"]) for h in epochs if f"{prefix}_{k}" in h]
-                if ev:
-                    ax.plot(*zip(*ev), "o-", label=f"{label} {k}")
-            ax.set_xlabel("step")
-            ax.set_title(k)
-            ax.legend()
-        fig.suptitle(self.config.name)
-        fig.tight_layout()
-        path = os.path.join(self.run_dir, "training_curve.png")
-        fig.savefig(path, dpi=80)
-        plt.close(fig)
-        return path
-
-
-def checkpoint_candidates(ckpt_dir) -> List[str]:
-    """The checkpoints of a run folder, newest first: those the `checkpoint` state file lists,
-    and any other complete-looking `ckpt-N` (an `.index` file) in case the state file itself
-    is damaged or was not updated before a kill."""
-    found = {}
-    # absolute first: TensorFlow joins a relative folder onto the paths it reads, and joining it
-    # again here found nothing, so every re-run in runs/<name> started from scratch (issue 30)
-    ckpt_dir = os.path.abspath(ckpt_dir)
-    try:
-        state = tf.train.get_checkpoint_state(ckpt_dir)
-    except Exception:  # noqa: BLE001 -- a damaged state file: fall back to the folder listing
-        state = None
-    paths = list(state.all_model_checkpoint_paths) if state else []
-    if state and state.model_checkpoint_path:
-        paths.append(state.model_checkpoint_path)
-    if os.path.isdir(ckpt_dir):
-        paths += [os.path.join(ckpt_dir, f[: -len(".index")]) for f in os.listdir(ckpt_dir)
-                  if f.startswith("ckpt-") and f.endswith(".index")]
-    for p in paths:
-        p = p if os.path.isabs(p) else os.path.join(ckpt_dir, p)
-        tail = os.path.basename(p).rsplit("-", 1)[-1]
-        if tail.isdigit() and os.path.exists(p + ".index"):
-            found[os.path.normpath(p)] = int(tail)
-    return sorted(found, key=found.get, reverse=True)
+        return plot_history(self.history, self.config.name,
+                            os.path.join(self.run_dir, "training_curve.png"))
 
 
 def _first_line(e) -> str:

@@ -133,7 +133,8 @@ def train_with_recipe_trainer(spec, model, source, training, *, epochs=1, initia
         learning_rate=float(training.get("learning_rate", defaults["learning_rate"])),
         schedule="cosine" if warmup else "constant", warmup_steps=warmup,
         **trial_optimizer(training, defaults),
-        run_dir=run_dir, checkpoint_every=0, keep_checkpoints=1, progress=False, export=False,
+        run_dir=run_dir, checkpoint_every=0, eval_every="epoch", keep_checkpoints=1, progress=False,
+        export=False,
         jit_compile="off")
     history = keras.callbacks.History()
     history.set_model(model)
