@@ -1,0 +1,86 @@
+"""`zoo bench --full-size` (issue 31): the rows' columns and FLOP arithmetic on a model that is tiny
+at its full size (highway_net, 85 K multiply-adds; the GCN on the karate club), the peak's
+matrix multiply, the default batches; never timings."""
+
+import csv
+
+import pytest
+
+from zoo.bench.peak import PASSES, cpu_has_bfloat16, matmul_peak, model_flops, precision_dtype
+
+
+def test_model_flops_arithmetic_and_errors():
+    assert model_flops(macs=1e9, batch=8, mode="train", step_s=2.0) == 3 * 2 * 1e9 * 8 / 2.0
+    assert model_flops(macs=1e9, batch=8, mode="infer", step_s=2.0) == 2 * 1e9 * 8 / 2.0
+    with pytest.raises(ValueError, match="`mode` must be one of"):
+        model_flops(1, 1, "serve", 1.0)
+    with pytest.raises(ValueError, match="`step_s` must be positive"):
+        model_flops(1, 1, "train", 0.0)
+    assert [precision_dtype(p) for p in ("float32", "mixed_bfloat16", "mixed_float16")] == [
+        "float32", "bfloat16", "float16"]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_the_peak_of_a_tiny_matmul_is_positive(dtype):
+    if dtype == "bfloat16" and not cpu_has_bfloat16():
+        pytest.skip("this CPU has no native bfloat16 (no avx512_bf16 / amx_bf16 flag)")
+    best, median, worst = matmul_peak(dtype, n=64, repeats=3)
+    assert best >= median >= worst > 0
+    with pytest.raises(ValueError, match="`n` and `repeats`"):
+        matmul_peak(dtype, n=0)
+
+
+def test_full_size_batches_and_shapes():
+    import zoo
+    from zoo.bench.measure import full_size_batch, full_size_shapes
+
+    assert [full_size_batch(m) for m in (3.86e9, 1.58e9, 21.6e9, 13e6)] == [8, 16, 8, 256]
+    assert full_size_batch(3.86e9, work=2e12, low=32) == 256
+    gcn = zoo.create_model("gcn")  # unknown node count: the card's 34 karate-club nodes
+    assert full_size_shapes("gcn", gcn) == ([(34, 34), (34, 34)], zoo.model_card("gcn")["macs"],
+                                            "card")
+    shapes, macs, source = full_size_shapes("gcn", gcn, length=10)
+    assert shapes == [(10, 34), (10, 10)] and source == "counted" and 0 < macs < 40392
+
+
+def test_full_size_rows_columns_and_arithmetic(tmp_path):
+    import zoo
+    from zoo.bench import run_here
+    from zoo.bench.report import COLUMNS, markdown_table, write_results
+
+    rows, kind = run_here(["highway_net"], full_size=True, batch=4, rounds=3, warmup=1,
+                          peers=False, peak_n=64)
+    assert kind == "cpu" and [r["mode"] for r in rows] == ["train", "infer"]  # no A/A twin
+    macs = zoo.model_card("highway_net")["macs"]
+    for r in rows:
+        assert (r["implementation"], r["batch"], r["input"], r["rounds"]) == ("zoo", 4, "784", 3)
+        assert (r["macs"], r["macs_source"]) == (macs, "card") and not r.get("note")
+        step = r["step_ms"] / 1e3
+        assert r["model_gflops"] == pytest.approx(PASSES[r["mode"]] * 2 * macs * 4 / step / 1e9)
+        assert r["throughput_min"] <= r["throughput"] <= r["throughput_max"]
+        assert r["peak_gflops"] >= r["peak_gflops_min"] > 0 and r["peak_dtype"] == "float32"
+        assert r["peak_f32_gflops"] == r["peak_gflops"]
+        assert (r["peak_bf16_gflops"] is not None) == cpu_has_bfloat16()
+        assert r["peak_fraction"] == pytest.approx(r["model_gflops"] / r["peak_gflops"])
+        assert r["peak_fraction_min"] <= r["peak_fraction"] <= r["peak_fraction_max"]
+        assert r["peak_fraction_max"] == pytest.approx(
+            r["peak_fraction"] * r["throughput_max"] / r["throughput"])
+        assert r["load"] is not None and r["load_after"] is not None
+    csv_path, md_path = write_results(rows, str(tmp_path), kind, full_size=True)
+    assert csv_path.endswith("bench-cpu-full.csv")
+    with open(csv_path, newline="") as f:
+        reader = csv.DictReader(f)
+        assert tuple(reader.fieldnames) == COLUMNS and len(list(reader)) == 2
+    md = markdown_table([{c: str(v) for c, v in r.items()} for r in rows])
+    assert "| GFLOP/s | of peak [min, max] | peak GFLOP/s |" in md
+    assert "matmul 64x64, best of 3" in md
+
+
+def test_a_data_sheet_peak_is_taken_as_given():
+    from zoo.bench import machine_peak
+
+    peak = machine_peak("mixed_bfloat16", peaks={"float32": 67e3, "bfloat16": 989e3})
+    assert (peak["peak_gflops"], peak["peak_dtype"], peak["peak_source"]) == (
+        989e3, "bfloat16", "data sheet")
+    with pytest.raises(ValueError, match="no float16 peak"):
+        machine_peak("mixed_float16", peaks={"float32": 1.0})
