@@ -49,7 +49,7 @@ def machine_peak(precision, peaks=None, n=4096):
             dtype if dtype != "float32" else "bfloat16", n)
     best, _, worst = found[dtype]
     return {"peak_gflops": best / 1e9, "peak_gflops_min": worst / 1e9, "peak_dtype": dtype,
-            "peak_source": f"matmul {n}x{n}, best of 3",
+            "peak_source": f"matmul {n}x{n}, best of 3 before the model",
             "peak_f32_gflops": found["float32"][0] / 1e9,
             "peak_bf16_gflops": found["bfloat16"][0] / 1e9 if "bfloat16" in found else None}
 
@@ -89,7 +89,7 @@ def _one_setting(name, setting, kwargs, peaks, peak_n):
             if progress is not None:
                 progress(f"{name}: peak {peak['peak_gflops']:.0f} GFLOP/s {peak['peak_dtype']}"
                          f" ({peak['peak_source']})")
-        found = bench_model(name, peak=peak, **kwargs)
+        found = bench_model(name, peak=peak, peak_n=peak_n, **kwargs)
     except Exception as e:  # one model failing a setting is a row, not the end
         note = f"failed: {type(e).__name__}: {str(e).strip().splitlines()[0][:200]}"
         if progress is not None:

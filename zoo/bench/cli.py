@@ -122,7 +122,7 @@ def add_cli(subparsers):
                         "machine's matmul peak, measured before it; into bench-<kind>-full.csv")
     p.add_argument("--batch", "--batch-size", dest="batch", type=int, nargs="+", default=None,
                    metavar="N", help="batch size(s), each in turn (default 2; with --full-size "
-                                     "the largest power of two in [8, 256] whose forward pass "
+                                     "the largest power of two in [4, 256] whose forward pass "
                                      "is at most 32 G multiply-adds)")
     p.add_argument("--size", type=int, default=None,
                    help="image side in pixels (default: the registry's test size of each model, "

@@ -34,7 +34,7 @@ from zoo.core.registry import create_model, get_spec
 __all__ = ["median_ci", "synthetic_batch", "builder_arguments", "bench_model", "mixed_policy",
            "full_size_batch", "full_size_shapes", "prepared_model", "ZOO", "TWIN"]
 
-ZOO, TWIN = "zoo", "zoo (A/A twin)"
+ZOO, TWIN, PEAK = "zoo", "zoo (A/A twin)", "matmul peak"
 BOOTSTRAP = 2000
 MIN_TIMING = 0.02  # seconds: a timing repeats a fast step until it lasts about this long
 FULL_SIZE_WORK = 32e9  # multiply-adds of a full-size batch's forward pass, at most (see below)
@@ -76,14 +76,14 @@ def builder_arguments(name, size=None, full_size=False):
     return kwargs
 
 
-def full_size_batch(macs, work=FULL_SIZE_WORK, low=8, high=256):
+def full_size_batch(macs, work=FULL_SIZE_WORK, low=4, high=256):
     """The default batch of a full-size model of `macs` multiply-adds per example: the largest
     power of two whose forward pass is at most `work` multiply-adds, within [`low`, `high`]
     (8 for ResNet-50 at 224, 256 for an LSTM classifier).
 
     Example:
         >>> full_size_batch(3.86e9), full_size_batch(13e6), full_size_batch(21.6e9)
-        (8, 256, 8)
+        (8, 256, 4)
     """
     batch = low
     while batch * 2 <= high and batch * 2 * macs <= work:
@@ -198,7 +198,7 @@ def _timed_steps(fn, steps):
 
 def bench_model(name, *, batch=2, size=None, length=16, steps=1, rounds=10, warmup=2,
                 precision="float32", jit=False, modes=("train", "infer"), peers=True, seed=0,
-                progress=None, full_size=False, twin=None, peak=None):
+                progress=None, full_size=False, twin=None, peak=None, peak_n=4096):
     """Rows (dicts) for one registered model at one precision and `jit_compile` setting: one per
     implementation (zoo, its A/A twin, the peer) and mode. `precision` is `float32` or a Keras
     mixed policy name. Timings are seconds per step; see the module docstring for the method.
@@ -206,7 +206,9 @@ def bench_model(name, *, batch=2, size=None, length=16, steps=1, rounds=10, warm
     `full_size`: the registered configuration at its default input size (`full_size_shapes`;
     `length` None: the card's lengths), `batch` None for `full_size_batch`, no A/A twin unless
     `twin`; its rows add the multiply-adds, the model's FLOP/s (`zoo.bench.peak.model_flops`) and,
-    given `peak` (`{"gflops": ..., ...}`, the machine's peak for `precision`), its fraction."""
+    given `peak` (`zoo.bench.machine_peak`'s dict), its fraction of the peak: where the peak is
+    measured, a `peak_n` matrix multiply (`zoo.bench.peak.matmul_call`) is timed in every round
+    beside the steps, and the fraction is the median over rounds of the paired ratio."""
     import keras
 
     kwargs = builder_arguments(name, size, full_size)
@@ -229,13 +231,21 @@ def bench_model(name, *, batch=2, size=None, length=16, steps=1, rounds=10, warm
         }
         names = list(impls)
         calls = {(n, mode): fns[mode](impls[n]) for n in names for mode in modes}
+        peak_flops = None
+        if full_size and peak and peak.get("peak_source") != "data sheet":
+            from zoo.bench.peak import matmul_call
+
+            matmul, peak_flops = matmul_call(peak["peak_dtype"], peak_n)
+            calls.update({(PEAK, mode): matmul for mode in modes})
+            names.append(PEAK)
         times = {key: [] for key in calls}
         rng = np.random.default_rng(seed)
         repeats = {mode: steps for mode in modes}
         for r in range(warmup + rounds):
             for mode in modes:
                 for i in rng.permutation(len(names)):
-                    t = _timed_steps(calls[(names[i], mode)], repeats[mode])
+                    t = _timed_steps(calls[(names[i], mode)],
+                                     1 if names[i] == PEAK else repeats[mode])
                     if r >= warmup:
                         times[(names[i], mode)].append(t)
                     elif r == warmup - 1 and names[i] == ZOO:  # fast steps: more per timing
@@ -244,6 +254,7 @@ def bench_model(name, *, batch=2, size=None, length=16, steps=1, rounds=10, warm
                 progress(f"{name} {precision} jit {'on' if jit else 'off'} batch {batch}: round "
                          f"{r + 1}/{warmup + rounds}{' (warm-up)' if r < warmup else ''}")
         params = {n: int(m.count_params()) for n, m in impls.items()}
+        names = [n for n in names if n != PEAK]
     finally:
         keras.config.set_dtype_policy(previous)
         impls = calls = fns = None  # the models and the closures over them, before collecting
@@ -254,26 +265,38 @@ def bench_model(name, *, batch=2, size=None, length=16, steps=1, rounds=10, warm
                  tokens=tokens, rounds=rounds, seed=seed)
     if full_size:
         for row in rows:
-            _add_flops(row, times[(row["implementation"], row["mode"])], macs, macs_source, peak)
+            _add_flops(row, times[(row["implementation"], row["mode"])], macs, macs_source, peak,
+                       times.get((PEAK, row["mode"])), peak_flops)
     return rows
 
 
-def _add_flops(row, times, macs, macs_source, peak):
+def _add_flops(row, times, macs, macs_source, peak, peak_times=None, peak_flops=None):
     """A full-size row's spread (the throughput of the slowest and fastest timing), multiply-adds
-    and FLOP/s, and its fraction of `peak` (of the same spread: the model's median over the
-    peak's best, and its slowest and fastest over the same)."""
+    and FLOP/s, and its fraction of `peak`: with `peak_times` (the matmul's, a round each) the
+    median over rounds of the paired ratio, in [min, max] over rounds; else over `peak`'s figure
+    (a data sheet's), at the median, slowest and fastest timing."""
     from zoo.bench.peak import model_flops
 
-    batch, units = row["batch"], row["throughput"] * row["step_ms"] / 1e3
+    batch, mode, units = row["batch"], row["mode"], row["throughput"] * row["step_ms"] / 1e3
     row.update(throughput_min=units / max(times), throughput_max=units / min(times),
                macs=macs, macs_source=macs_source,
-               model_gflops=model_flops(macs, batch, row["mode"], row["step_ms"] / 1e3) / 1e9)
-    if peak:
-        row.update({k: v for k, v in peak.items() if k.startswith("peak")})
-        best = peak["peak_gflops"]
-        row["peak_fraction"] = row["model_gflops"] / best
-        row["peak_fraction_min"] = model_flops(macs, batch, row["mode"], max(times)) / 1e9 / best
-        row["peak_fraction_max"] = model_flops(macs, batch, row["mode"], min(times)) / 1e9 / best
+               model_gflops=model_flops(macs, batch, mode, row["step_ms"] / 1e3) / 1e9)
+    if not peak:
+        return
+    row.update({k: v for k, v in peak.items() if k.startswith("peak")})
+    if peak_times:
+        gflops = [peak_flops / t / 1e9 for t in peak_times]
+        fractions = [model_flops(macs, batch, mode, t) / 1e9 / g for t, g in zip(times, gflops)]
+        row.update(peak_gflops=statistics.median(gflops), peak_gflops_min=min(gflops),
+                   peak_fraction=statistics.median(fractions), peak_fraction_min=min(fractions),
+                   peak_fraction_max=max(fractions),
+                   peak_source=peak["peak_source"].replace("best of 3 before the model",
+                                                           "in every round"))
+        return
+    best = peak["peak_gflops"]
+    row["peak_fraction"] = row["model_gflops"] / best
+    row["peak_fraction_min"] = model_flops(macs, batch, mode, max(times)) / 1e9 / best
+    row["peak_fraction_max"] = model_flops(macs, batch, mode, min(times)) / 1e9 / best
 
 
 def _rows(name, times, names, modes, params, repeats, *, batch, described, tokens, rounds, seed):

@@ -2,8 +2,10 @@
 model's FLOP/s from its multiply-adds.
 
 The peak is measured in the process that times the model, with the same framework, backend and
-thread settings, moments before it (`matmul_peak`): on a shared machine the two see the same
-load, so a model's fraction of the peak means something even where absolute figures do not.
+thread settings, in the same rounds (`matmul_call`, timed beside the model's steps in each
+round's random order): on a shared machine the two see the same load moments apart, so a
+model's fraction of the peak, the median over rounds of the paired ratio, means something even
+where absolute figures do not.
 A model's FLOP/s counts the forward multiply-adds of its card (`zoo.core.macs`) as 2 FLOPs
 each, and a training step as 3 forward passes (forward, and the backward pass's two products
 per layer: gradients of the inputs and of the weights).
@@ -20,8 +22,8 @@ from __future__ import annotations
 
 import time
 
-__all__ = ["FLOPS_PER_MAC", "PASSES", "model_flops", "matmul_peak", "cpu_has_bfloat16",
-           "precision_dtype"]
+__all__ = ["FLOPS_PER_MAC", "PASSES", "model_flops", "matmul_call", "matmul_peak",
+           "cpu_has_bfloat16", "precision_dtype"]
 
 FLOPS_PER_MAC = 2
 PASSES = {"train": 3, "infer": 1}  # forward passes' worth of multiply-adds per step
@@ -57,31 +59,41 @@ def precision_dtype(policy):
     return "float32"
 
 
-def matmul_peak(dtype="float32", n=4096, repeats=3):
-    """FLOP/s of an `n` x `n` by `n` x `n` matrix multiply (`keras.ops.matmul`, this process's
-    backend and threads) in `dtype`: `(best, median, worst)` over `repeats` timings after one
-    untimed call. Example: `matmul_peak("float32", n=64)[0] > 0`."""
+def matmul_call(dtype="float32", n=4096):
+    """`(call, flops)`: a function running one `n` x `n` by `n` x `n` matrix multiply
+    (`keras.ops.matmul`, this process's backend and threads) in `dtype` and waiting for it, and
+    the FLOPs it does (2 n^3)."""
     import keras
     import numpy as np
 
-    if n < 1 or repeats < 1:
-        raise ValueError(f"`n` and `repeats` must be at least 1. Received: n={n}, "
-                         f"repeats={repeats}")
+    if n < 1:
+        raise ValueError(f"`n` must be at least 1. Received: n={n}")
     ops = keras.ops
     rng = np.random.default_rng(0)
     a = ops.cast(ops.convert_to_tensor(rng.uniform(-1, 1, (n, n)).astype("float32")), dtype)
     b = ops.cast(ops.convert_to_tensor(rng.uniform(-1, 1, (n, n)).astype("float32")), dtype)
 
-    def once():
+    def call():
         c = ops.matmul(a, b)
         # one element back to the host: waits for the product on backends that dispatch ahead
         return float(ops.convert_to_numpy(ops.cast(c[0, 0], "float32")))
 
-    once()
+    return call, 2.0 * n ** 3
+
+
+def matmul_peak(dtype="float32", n=4096, repeats=3):
+    """FLOP/s of an `n` x `n` by `n` x `n` matrix multiply (`matmul_call`) in `dtype`:
+    `(best, median, worst)` over `repeats` timings after one untimed call.
+    Example: `matmul_peak("float32", n=64)[0] > 0`."""
+    if n < 1 or repeats < 1:
+        raise ValueError(f"`n` and `repeats` must be at least 1. Received: n={n}, "
+                         f"repeats={repeats}")
+    call, flops = matmul_call(dtype, n)
+    call()
     times = []
     for _ in range(repeats):
         t = time.perf_counter()
-        once()
+        call()
         times.append(time.perf_counter() - t)
-    flops = sorted(2.0 * n ** 3 / t for t in times)
-    return flops[-1], flops[len(flops) // 2], flops[0]
+    found = sorted(flops / t for t in times)
+    return found[-1], found[len(found) // 2], found[0]
