@@ -79,7 +79,7 @@ def test_the_fraction_of_the_peak_is_the_median_of_paired_ratios():
     # 3 rounds: the model's step 1, 2, 4 s; the 1 GFLOP matmul's 1, 1, 2 s (1, 1, 0.5 GFLOP/s)
     row = {"batch": 2, "mode": "infer", "throughput": 1.0, "step_ms": 2000.0}
     peak = {"peak_gflops": 9.0, "peak_dtype": "float32",
-            "peak_source": "matmul 1000x1000, best of 3 before the model"}
+            "peak_source": "matmul 1000x1000, one before the model"}
     _add_flops(row, [1.0, 2.0, 4.0], 1e9, "card", peak, [1.0, 1.0, 2.0], 1e9)
     # the model: 2 x 1e9 x 2 / t = 4, 2, 1 GFLOP/s; over the round's peak: 4, 2, 2
     assert row["model_gflops"] == pytest.approx(2.0)
@@ -102,3 +102,14 @@ def test_a_data_sheet_peak_is_taken_as_given():
         989e3, "bfloat16", "data sheet")
     with pytest.raises(ValueError, match="no float16 peak"):
         machine_peak("mixed_float16", peaks={"float32": 1.0})
+
+
+def test_the_profile_sums_op_kernels_by_type():
+    from zoo.bench.profile import op_times
+
+    times, wall = op_times("highway_net", mode="infer", batch=4, steps=1)
+    assert wall > 0 and times and all(v >= 0 for v in times.values())
+    assert any("MatMul" in kind for kind in times)  # the dense layers' kernels, by op type
+    assert not any("::" in kind or "/" in kind for kind in times)
+    with pytest.raises(ValueError, match="`mode` must be"):
+        op_times("highway_net", mode="serve")

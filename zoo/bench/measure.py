@@ -290,7 +290,7 @@ def _add_flops(row, times, macs, macs_source, peak, peak_times=None, peak_flops=
         row.update(peak_gflops=statistics.median(gflops), peak_gflops_min=min(gflops),
                    peak_fraction=statistics.median(fractions), peak_fraction_min=min(fractions),
                    peak_fraction_max=max(fractions),
-                   peak_source=peak["peak_source"].replace("best of 3 before the model",
+                   peak_source=peak["peak_source"].replace("one before the model",
                                                            "in every round"))
         return
     best = peak["peak_gflops"]
