@@ -113,3 +113,14 @@ def test_the_profile_sums_op_kernels_by_type():
     assert not any("::" in kind or "/" in kind for kind in times)
     with pytest.raises(ValueError, match="`mode` must be"):
         op_times("highway_net", mode="serve")
+
+
+def test_paired_settings_time_every_setting_in_every_round():
+    from zoo.bench.pair import paired_settings
+
+    settings = (("float32", False), ("mixed_bfloat16", False))
+    times = paired_settings("highway_net", mode="infer", batch=2, rounds=2, settings=settings)
+    assert list(times) == list(settings)
+    assert all(len(t) == 2 and min(t) > 0 for t in times.values())
+    with pytest.raises(ValueError, match="`mode` must be"):
+        paired_settings("highway_net", mode="serve")
