@@ -22,12 +22,21 @@ GPUs below, or `--peak-tflops`). MLPerf's reference for ResNet-50: 7,010 img/s p
 
 `--smoke` runs every measurement at tiny sizes (32x32, batch 2, 2 steps): the CPU check that the
 script works (tests/test_gpu_script.py), not a measurement.
+
+`--full-size` instead runs `zoo bench --full-size`'s rows on the JAX backend (XLA, every model in a
+process of its own, TensorFlow blocked there too): every registered model (or `--models`) at its
+registered configuration and default input size, training and inference, against its peer, in
+float32 and mixed bfloat16, with the same columns as benchmarks/results/bench-cpu-full.csv, the
+peak being the card's data sheet (MFU = `peak_fraction`); the batch is the largest power of two
+in [32, 256] whose forward pass is at most 2 T multiply-adds (ResNet-50: 256), or `--batch-size`:
+
+    python benchmarks/gpu_jax.py --full-size                      # bench-<gpu>-full.csv and .md
+    python benchmarks/gpu_jax.py --full-size --models 'resnet*' transformer_base --batch-size 64
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.abc
 import json
 import os
 import platform
@@ -44,13 +53,6 @@ PEAKS = {
 }
 
 
-class _BlockTensorFlow(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name == "tensorflow" or name.startswith("tensorflow."):
-            raise ModuleNotFoundError("TensorFlow is blocked in this benchmark", name=name)
-        return None
-
-
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--steps", type=int, default=30, help="timed steps per measurement")
@@ -65,7 +67,29 @@ def parse_args(argv=None):
     p.add_argument("--only", default="resnet50,transformer,lstm")
     p.add_argument("--smoke", action="store_true", help="tiny sizes: a CPU check of the script")
     p.add_argument("--out", default=None, help="write <out>.md and <out>.json")
+    p.add_argument("--full-size", action="store_true",
+                   help="zoo bench --full-size's rows for every registered model (see above)")
+    p.add_argument("--models", nargs="+", default=["*"], metavar="NAME|PATTERN",
+                   help="with --full-size: registered names or wildcards (default every model)")
+    p.add_argument("--batch-size", type=int, nargs="+", default=None, metavar="N",
+                   help="with --full-size: batch size(s) (default: per model, see above)")
+    p.add_argument("--precisions", default="float32,mixed_bfloat16",
+                   help="with --full-size: Keras dtype policies, comma-separated")
+    p.add_argument("--rounds", type=int, default=3, help="with --full-size: timed rounds (>= 3)")
+    p.add_argument("--results", default=os.path.join("benchmarks", "results"),
+                   help="with --full-size: the folder of bench-<gpu>-full.csv and .md")
+    p.add_argument("--no-peers", dest="peers", action="store_false",
+                   help="with --full-size: the zoo models only")
     args = p.parse_args(argv)
+    if args.rounds < 3:
+        p.error(f"--rounds must be at least 3. Received: {args.rounds}")
+    if any(b < 1 for b in args.batch_size or ()):
+        p.error(f"--batch-size must be at least 1. Received: {args.batch_size}")
+    bad = set(args.precisions.split(",")) - {"float32", "mixed_bfloat16", "bfloat16",
+                                             "mixed_float16"}
+    if bad:
+        p.error(f"--precisions takes float32, mixed_bfloat16, bfloat16, mixed_float16. "
+                f"Received: {sorted(bad)}")
     for flag in ("steps", "warmup", "repeats", "resnet_batch", "transformer_batch",
                  "transformer_length", "lstm_batch"):
         if getattr(args, flag) < 1:
@@ -195,6 +219,40 @@ def bench_lstm(args, peaks):
     return rows
 
 
+GPU_WORK, GPU_BATCH = 2e12, (32, 256)  # a full-size batch's forward multiply-adds, its range
+
+
+def full_size_rows(args, kind, peaks):
+    """`zoo bench --full-size`'s rows of `args.models` on this (JAX) backend against the data
+    sheet's `peaks` (TFLOP/s by "bf16"/"fp32"); written to `args.results`."""
+    from zoo.bench import bench
+    from zoo.bench.cli import names_matching
+    from zoo.bench.measure import full_size_batch
+    from zoo.bench.report import write_results
+    from zoo.core.registry import stored_card
+
+    try:
+        names = names_matching(args.models, "--models")
+    except ValueError as e:
+        raise SystemExit(f"gpu_jax.py: {e}") from None
+    gflops = ({"float32": peaks["fp32"] * 1e3, "bfloat16": peaks["bf16"] * 1e3,
+               "float16": peaks["bf16"] * 1e3} if peaks else None)
+    rows = []
+    for name in names:
+        batch = args.batch_size
+        if batch is None:  # the card's multiply-adds at the default shapes decide
+            batch = [full_size_batch((stored_card(name) or {}).get("macs") or 1, GPU_WORK,
+                                     *GPU_BATCH)]
+        found, _ = bench([name], isolate=len(names) > 1, full_size=True,
+                         batch=tuple(batch) if len(batch) > 1 else batch[0],
+                         precisions=tuple(args.precisions.split(",")), jits=(True,),
+                         rounds=args.rounds, warmup=2, peers=args.peers, peaks=gflops,
+                         progress=lambda line: print(f"[gpu_jax] {line}", flush=True))
+        rows += found
+        write_results(found, args.results, kind, full_size=True)  # model by model: nothing lost
+    return rows
+
+
 def table(rows, meta):
     lines = ["| model | precision | batch | throughput (min-max of repeats) | step ms | TFLOPS | MFU |",
              "|---|---|---:|---:|---:|---:|---:|"]
@@ -215,7 +273,12 @@ def table(rows, meta):
 def main(argv=None):
     args = parse_args(argv)
     os.environ["KERAS_BACKEND"] = "jax"
-    sys.meta_path.insert(0, _BlockTensorFlow())
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    sys.path.insert(0, root)  # zoo, here and in the bench's child processes
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
+    from zoo.bench.child import block_tensorflow
+
+    block_tensorflow()
     import jax
     import keras
 
@@ -224,6 +287,13 @@ def main(argv=None):
     platform_, kind, peaks = device_info()
     if args.peak_tflops:
         peaks = {"bf16": args.peak_tflops, "fp32": args.peak_tflops / 14.8}
+    if args.full_size:
+        from zoo.bench.report import markdown_table, results_paths
+
+        rows = full_size_rows(args, kind, peaks)
+        path = results_paths(args.results, kind, full_size=True)[1]
+        print(markdown_table(rows) + f"\nwritten: {path} and its .csv", flush=True)
+        return rows
     rows = []
     for what, fn in (("resnet50", bench_resnet), ("transformer", bench_transformer),
                      ("lstm", bench_lstm)):

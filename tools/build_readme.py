@@ -2,9 +2,10 @@
 
 The table sits between `<!-- models:start -->` and `<!-- models:end -->`; everything else in
 README.md is written by hand. One row per `zoo.list_models()`, from `zoo.model_card(name)`: family,
-task, parameters, multiply-adds, paper and registered weights; and the throughput `zoo bench`
-measured (benchmarks/results/bench-cpu.csv: the zoo model's training step and batch inference,
-TensorFlow, float32, jit off, at the registry's test size), "-" where it has no row.
+task, parameters, multiply-adds, paper and registered weights; and the throughput `zoo bench
+--full-size` measured (benchmarks/results/bench-cpu-full.csv: the zoo model's training step and
+batch inference, TensorFlow, float32, jit off, at its registered configuration and default input
+size) with its fraction of the machine's matmul peak, "-" where it has no row.
 
     python tools/build_readme.py          # rewrite the table in README.md
     python tools/build_readme.py --check  # exit 1 if README.md's table is not the registry's
@@ -19,7 +20,7 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 README = os.path.join(ROOT, "README.md")
 START, END = "<!-- models:start -->", "<!-- models:end -->"
-BENCH_CSV = os.path.join(ROOT, "benchmarks", "results", "bench-cpu.csv")
+BENCH_CSV = os.path.join(ROOT, "benchmarks", "results", "bench-cpu-full.csv")
 BENCH_SETTING = {"implementation": "zoo", "backend": "tensorflow", "precision": "float32",
                  "jit": "off"}
 
@@ -50,7 +51,8 @@ def _weights(registered):
 
 
 def bench_throughput(path=BENCH_CSV):
-    """{model: {mode: "586 ex/s"}} of the rows of `zoo bench`'s CSV at `BENCH_SETTING`."""
+    """{model: {mode: "5.1 ex/s (59%)"}} of the rows of `zoo bench`'s CSV at `BENCH_SETTING`
+    (the percentage: the row's fraction of the machine's peak, where it has one)."""
     if not os.path.exists(path):
         return {}
     found = {}
@@ -59,8 +61,10 @@ def bench_throughput(path=BENCH_CSV):
             if all(row.get(k) == v for k, v in BENCH_SETTING.items()) and row.get("throughput"):
                 unit = {"tokens/s": "tok/s", "examples/s": "ex/s"}.get(row["unit"], row["unit"])
                 value = float(row["throughput"])
-                found.setdefault(row["model"], {})[row["mode"]] = (
-                    f"{value:,.0f} {unit}" if value >= 100 else f"{value:.3g} {unit}")
+                text = f"{value:,.0f} {unit}" if value >= 100 else f"{value:.3g} {unit}"
+                if row.get("peak_fraction"):
+                    text += f" ({100 * float(row['peak_fraction']):.0f}%)"
+                found.setdefault(row["model"], {})[row["mode"]] = text
     return found
 
 
@@ -75,7 +79,7 @@ def model_table(cards=None, bench=None):
     bench = bench_throughput() if bench is None else bench
     lines = [
         "| model | family | task | parameters | multiply-adds | paper | weights | "
-        "train, CPU, test size | infer, CPU, test size |",
+        "train, CPU (of peak) | infer, CPU (of peak) |",
         "|---|---|---|---:|---:|---|---|---:|---:|",
     ]
     for name in sorted(cards):

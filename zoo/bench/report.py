@@ -23,16 +23,24 @@ __all__ = ["COLUMNS", "KEY", "results_paths", "merge_rows", "write_results", "fo
 
 COLUMNS = ("model", "implementation", "backend", "precision", "jit", "mode", "batch", "input",
            "throughput", "unit", "examples_per_s", "step_ms", "zoo_speedup", "ci_low", "ci_high",
-           "rounds", "steps", "params", "date", "versions", "machine", "load", "note")
+           "rounds", "steps", "params", "date", "versions", "machine", "load", "note",
+           # full size (`zoo bench --full-size`): spread, work, and the machine's limit
+           "throughput_min", "throughput_max", "macs", "macs_source", "model_gflops",
+           "peak_gflops", "peak_gflops_min", "peak_dtype", "peak_source", "peak_f32_gflops",
+           "peak_bf16_gflops", "peak_fraction", "peak_fraction_min", "peak_fraction_max",
+           "load_after")
 KEY = ("model", "implementation", "backend", "precision", "jit", "mode", "batch", "input")
 _FLOATS = {"throughput": 4, "examples_per_s": 4, "step_ms": 4, "zoo_speedup": 4, "ci_low": 4,
-           "ci_high": 4}
+           "ci_high": 4, "throughput_min": 4, "throughput_max": 4, "model_gflops": 4,
+           "peak_gflops": 4, "peak_gflops_min": 4, "peak_f32_gflops": 4, "peak_bf16_gflops": 4,
+           "peak_fraction": 3, "peak_fraction_min": 3, "peak_fraction_max": 3}
 
 
-def results_paths(out_dir, kind):
-    """`(csv path, md path)` of machine kind `kind` (`cpu`, or a GPU's name) under `out_dir`."""
+def results_paths(out_dir, kind, full_size=False):
+    """`(csv path, md path)` of machine kind `kind` (`cpu`, or a GPU's name) under `out_dir`;
+    `bench-<kind>-full` for the full-size rows."""
     slug = re.sub(r"[^a-z0-9]+", "-", kind.lower()).strip("-") or "cpu"
-    base = os.path.join(out_dir, f"bench-{slug}")
+    base = os.path.join(out_dir, f"bench-{slug}{'-full' if full_size else ''}")
     return base + ".csv", base + ".md"
 
 
@@ -79,30 +87,50 @@ def _throughput(r):
 
 _SHOWN = ("model", "implementation", "backend", "precision", "jit", "mode", "batch", "input",
           "throughput", "step ms", "zoo speedup [95% CI]", "params")
+_SHOWN_FULL = ("GFLOP/s", "of peak [min, max]", "peak GFLOP/s")
 
 
-def _shown(r):
-    return (r["model"], r["implementation"], r["backend"], r["precision"], r["jit"], r["mode"],
-            str(r["batch"]), r["input"], _throughput(r),
-            f"{float(r['step_ms']):.3g}" if r.get("step_ms") else "", _ratio(r),
-            f"{int(r['params']):,}" if r.get("params") else "")
+def _fraction(r):
+    if not r.get("peak_fraction"):
+        return ""
+    return (f"{100 * float(r['peak_fraction']):.0f}% [{100 * float(r['peak_fraction_min']):.0f}, "
+            f"{100 * float(r['peak_fraction_max']):.0f}]")
+
+
+def _shown(r, full=False):
+    cells = (r["model"], r["implementation"], r["backend"], r["precision"], r["jit"], r["mode"],
+             str(r["batch"]), r["input"], _throughput(r),
+             f"{float(r['step_ms']):.3g}" if r.get("step_ms") else "", _ratio(r),
+             f"{int(r['params']):,}" if r.get("params") else "")
+    if full:
+        cells += (f"{float(r['model_gflops']):.3g}" if r.get("model_gflops") else "", _fraction(r),
+                  f"{float(r['peak_gflops']):.0f} {r['peak_dtype']}" if r.get("peak_gflops")
+                  else "")
+    return cells
+
+
+def _columns(rows):
+    full = any(r.get("model_gflops") for r in rows)
+    return (_SHOWN + _SHOWN_FULL if full else _SHOWN), full
 
 
 def format_table(rows):
     """The rows as an aligned plain-text table (the console's)."""
     rows = [{c: _cell(c, r.get(c)) for c in COLUMNS} for r in rows]
-    cells = [_SHOWN] + [_shown(r) for r in rows]
-    widths = [max(len(c[i]) for c in cells) for i in range(len(_SHOWN))]
-    return "\n".join("  ".join(c[i].ljust(widths[i]) for i in range(len(_SHOWN))).rstrip()
+    shown, full = _columns(rows)
+    cells = [shown] + [_shown(r, full) for r in rows]
+    widths = [max(len(c[i]) for c in cells) for i in range(len(shown))]
+    return "\n".join("  ".join(c[i].ljust(widths[i]) for i in range(len(shown))).rstrip()
                      for c in cells)
 
 
 def markdown_table(rows):
     """The Markdown results page: the table, then where and when its rows were measured."""
-    lines = ["| " + " | ".join(_SHOWN) + " |",
-             "|" + "|".join("---:" if c in ("batch", "throughput", "step ms", "params") else "---"
-                            for c in _SHOWN) + "|"]
-    lines += ["| " + " | ".join(_shown(r)) + " |" for r in rows]
+    shown, full = _columns(rows)
+    right = ("batch", "throughput", "step ms", "params", "GFLOP/s", "peak GFLOP/s")
+    lines = ["| " + " | ".join(shown) + " |",
+             "|" + "|".join("---:" if c in right else "---" for c in shown) + "|"]
+    lines += ["| " + " | ".join(_shown(r, full)) + " |" for r in rows]
     dates = sorted(r["date"] for r in rows if r.get("date"))
     loads = [float(r["load"]) for r in rows if r.get("load")]
     machines = sorted({r["machine"] for r in rows if r.get("machine")})
@@ -120,13 +148,23 @@ def markdown_table(rows):
         "is faster), with a 95% bootstrap interval. The A/A twin is a second copy of the zoo "
         "model: its interval shows the noise of the machine.",
     ]
+    if full:
+        after = [float(r["load_after"]) for r in rows if r.get("load_after")]
+        sources = sorted({r["peak_source"] for r in rows if r.get("peak_source")})
+        lines += ["", "Full size: GFLOP/s counts 2 FLOPs per multiply-add of the card (3 forward "
+                  "passes per training step); *of peak* is that over the peak of the row's "
+                  f"precision ({'; '.join(sources) or '-'}: a measured one is a large matrix "
+                  "multiply in the same process, precision and thread settings just before the "
+                  "model), at the median step; in brackets at the slowest and fastest timing. "
+                  "Load average "
+                  f"after each model: {min(after, default=0):.1f} to {max(after, default=0):.1f}."]
     return "\n".join(lines) + "\n"
 
 
-def write_results(rows, out_dir, kind):
-    """Merge `rows` into `out_dir`'s CSV for machine kind `kind` and rewrite its Markdown table;
-    returns `(csv path, md path)`."""
-    csv_path, md_path = results_paths(out_dir, kind)
+def write_results(rows, out_dir, kind, full_size=False):
+    """Merge `rows` into `out_dir`'s CSV for machine kind `kind` (`-full` for `full_size`) and
+    rewrite its Markdown table; returns `(csv path, md path)`."""
+    csv_path, md_path = results_paths(out_dir, kind, full_size)
     os.makedirs(out_dir, exist_ok=True)
     merged = merge_rows(read_csv(csv_path), rows)
     tmp = csv_path + ".tmp"
