@@ -1,7 +1,7 @@
 """The suite's own machinery: the xdist groups that keep a module on one worker hold.
 
-Modules with expensive module-scoped fixtures (test_export_families exports every registered model once,
-about 5 minutes on 2 cores) carry `pytest.mark.xdist_group`, and setup.cfg runs the suite with
+Modules with expensive module-scoped fixtures (test_export_families exports every family once,
+about 3 minutes on 2 cores) carry `pytest.mark.xdist_group`, and setup.cfg runs the suite with
 `--dist loadgroup`. pytest 9.2 silently broke that grouping with pytest-xdist 3.8
 (pytest-dev/pytest-xdist#1386): every grouped module was split over both workers and built its
 fixtures twice. This module is grouped too and checks, from inside a worker, that its group
