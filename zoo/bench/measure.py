@@ -196,6 +196,8 @@ def _timed_steps(fn, steps):
     return (time.perf_counter() - t0) / steps
 
 
+# Long: one timing loop over the models it builds (zoo, twin, peer and the paired matmul), whose
+# closures must share those models, inside one try/finally that restores the dtype policy.
 def bench_model(name, *, batch=2, size=None, length=16, steps=1, rounds=10, warmup=2,
                 precision="float32", jit=False, modes=("train", "infer"), peers=True, seed=0,
                 progress=None, full_size=False, twin=None, peak=None, peak_n=4096):
