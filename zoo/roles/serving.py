@@ -406,10 +406,10 @@ class ServingRole:
         card's `preprocessing` (its peer's `preprocess_input`), else the task pipeline's."""
         from zoo.core.weights import preprocessing_of
 
-        opts = dict((spec.extra.get("export_options") or {}) if spec is not None else {})
+        opts = dict((spec.export_options or {}) if spec is not None else {})
         pre = preprocessing_of(model) if model is not None else None
         if pre is None and spec is not None:  # untrained: the card's, else the pipeline's
-            pre = spec.extra.get("preprocessing", self.pipeline_preprocessing)
+            pre = spec.preprocessing if spec.preprocessing is not None else self.pipeline_preprocessing
         if pre is not None:
             opts["preprocessing"] = pre
         names = class_names_of(model) if model is not None else None
