@@ -7,7 +7,9 @@ quality job exactly as its test and README row do, with `--seed SEED`, under one
 - `avx2`: `ONEDNN_MAX_CPU_ISA=AVX2`, oneDNN's kernels for CPUs without AVX-512;
 - `no_onednn`: `TF_ENABLE_ONEDNN_OPTS=0`, TensorFlow's own Eigen kernels;
 - `xla`: `--jit-compile on`, the training step compiled by XLA (not for the DCGAN, whose step
-  Keras compiles).
+  Keras compiles);
+- `one_thread`: `TF_NUM_INTRAOP_THREADS=1`, each op on one thread (as the test suite runs
+  TensorFlow: tests/conftest.py).
 
     python tests/quality_spread.py JOB VARIANT SEED [--out FILE]   # one run, one JSON line
     python tests/quality_spread.py --all [--out FILE]              # every job, variant and seed
@@ -48,6 +50,7 @@ VARIANTS = {
     "avx2": {"ONEDNN_MAX_CPU_ISA": "AVX2"},
     "no_onednn": {"TF_ENABLE_ONEDNN_OPTS": "0"},
     "xla": {},
+    "one_thread": {"TF_NUM_INTRAOP_THREADS": "1"},
 }
 
 

@@ -23,8 +23,9 @@ repeats across CPUs. Measured with those kernels (`python tests/quality_spread.p
 avx2 SEED`): seed 0 0.824 (judge 0.000 / 0.002 / 0.986 on noise, blends, held-out digits; every
 class; 2.8% near-duplicates; median distance to training 7.33, held-out digits 6.08), seed 1
 0.818 but with no confident 8 (the every-class check fails on that seed); the earlier machine:
-seed 0 0.823, seed 1 0.783. `PUBLISHED` is seed 0's figure, and `FLOOR` is it minus the spread
-measured over seeds and CPUs (0.783 to 0.824: 0.041): the target of issue 5 (0.80) is met on
+seed 0 0.823, seed 1 0.783; with one intra-op thread (as tests/conftest.py runs TensorFlow) seed 0
+gives 0.824 again, the same counts per class. `PUBLISHED` is seed 0's figure, and `FLOOR` is it
+minus the spread measured over seeds and CPUs (0.783 to 0.824: 0.041): the target of issue 5 (0.80) is met on
 seed 0, and docs/dcgan.md reports every run.
 """
 
