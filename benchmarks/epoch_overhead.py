@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
 import os
 import sys
 import tempfile
@@ -41,6 +40,8 @@ import time
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from zoo.bench.report import write_csv  # noqa: E402
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "epoch_overhead.csv")
 COLUMNS = ["case", "model", "epochs", "steps_per_epoch", "setting", "run", "wall_s", "cpu_s",
@@ -176,12 +177,7 @@ def main(argv=None):
                       f"of fit, {row['once_work_s']:.2f} s once ({row['checkpoints']} "
                       f"checkpoints, {row['evaluations']} evaluations), load {row['load1']:.1f}",
                       flush=True)
-    os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
-    with open(a.out, "w", newline="") as f:
-        w = csv.DictWriter(f, COLUMNS)
-        w.writeheader()
-        for row in rows:
-            w.writerow({k: (f"{v:.4g}" if isinstance(v, float) else v) for k, v in row.items()})
+    write_csv(a.out, COLUMNS, rows)
     print(f"wrote {a.out}")
     return rows
 

@@ -24,7 +24,6 @@ Writes `benchmarks/results/pipeline_throughput.csv` (`--out`).
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import sys
 import tempfile
@@ -33,6 +32,8 @@ import time
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from zoo.bench.report import write_csv  # noqa: E402
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
                        "pipeline_throughput.csv")
@@ -148,12 +149,7 @@ def main(argv=None):
                          "ok": ratio >= 2.0, "load1": os.getloadavg()[0]})
             print(f"{task} ({name}, batch {batch}) run {run}: pipeline {pipeline_eps:.1f} "
                   f"examples/s, step {step_eps:.1f} examples/s, ratio {ratio:.1f}", flush=True)
-    os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
-    with open(a.out, "w", newline="") as f:
-        w = csv.DictWriter(f, COLUMNS)
-        w.writeheader()
-        for row in rows:
-            w.writerow({k: (f"{v:.4g}" if isinstance(v, float) else v) for k, v in row.items()})
+    write_csv(a.out, COLUMNS, rows)
     print(f"wrote {a.out}")
     return rows
 

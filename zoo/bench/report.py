@@ -19,7 +19,7 @@ import os
 import re
 
 __all__ = ["COLUMNS", "KEY", "results_paths", "merge_rows", "write_results", "format_table",
-           "markdown_table", "read_csv"]
+           "markdown_table", "read_csv", "write_csv"]
 
 COLUMNS = ("model", "implementation", "backend", "precision", "jit", "mode", "batch", "input",
            "throughput", "unit", "examples_per_s", "step_ms", "zoo_speedup", "ci_low", "ci_high",
@@ -159,6 +159,24 @@ def markdown_table(rows):
                   "Load average "
                   f"after each model: {min(after, default=0):.1f} to {max(after, default=0):.1f}."]
     return "\n".join(lines) + "\n"
+
+
+def write_csv(path, columns, rows):
+    """Write `rows` (dicts) to the CSV file `path` with the header `columns`, floats to 4
+    significant digits, atomically (a temporary file renamed into place); creates the folder.
+
+    Example:
+        >>> write_csv("/tmp/zoo-example/rows.csv", ["model", "seconds"],
+        ...           [{"model": "gcn", "seconds": 1.23456}])
+    """
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = path + ".tmp"
+    with open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, columns)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: (f"{v:.4g}" if isinstance(v, float) else v) for k, v in row.items()})
+    os.replace(tmp, path)
 
 
 def write_results(rows, out_dir, kind, full_size=False):
