@@ -161,9 +161,10 @@ def markdown_table(rows):
     return "\n".join(lines) + "\n"
 
 
-def write_csv(path, columns, rows):
-    """Write `rows` (dicts) to the CSV file `path` with the header `columns`, floats to 4
-    significant digits, atomically (a temporary file renamed into place); creates the folder.
+def write_csv(path, columns, rows, digits=4):
+    """Write `rows` (dicts) to the CSV file `path` with the header `columns`, floats to `digits`
+    significant digits (None: as they are), atomically (a temporary file renamed into place);
+    creates the folder.
 
     Example:
         >>> write_csv("/tmp/zoo-example/rows.csv", ["model", "seconds"],
@@ -175,7 +176,8 @@ def write_csv(path, columns, rows):
         writer = csv.DictWriter(f, columns)
         writer.writeheader()
         for row in rows:
-            writer.writerow({k: (f"{v:.4g}" if isinstance(v, float) else v) for k, v in row.items()})
+            writer.writerow({k: (f"{v:.{digits}g}" if isinstance(v, float) and digits else v)
+                             for k, v in row.items()})
     os.replace(tmp, path)
 
 
@@ -183,14 +185,8 @@ def write_results(rows, out_dir, kind, full_size=False):
     """Merge `rows` into `out_dir`'s CSV for machine kind `kind` (`-full` for `full_size`) and
     rewrite its Markdown table; returns `(csv path, md path)`."""
     csv_path, md_path = results_paths(out_dir, kind, full_size)
-    os.makedirs(out_dir, exist_ok=True)
     merged = merge_rows(read_csv(csv_path), rows)
-    tmp = csv_path + ".tmp"
-    with open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS)
-        writer.writeheader()
-        writer.writerows(merged)
-    os.replace(tmp, csv_path)
+    write_csv(csv_path, COLUMNS, merged, digits=None)
     with open(md_path, "w") as f:
         f.write(markdown_table(merged))
     return csv_path, md_path
