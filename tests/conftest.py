@@ -117,6 +117,17 @@ def _node_id(nodeid):
     return nodeid.split("@", 1)[0]
 
 
+def durations_row(line):
+    """(node id, wall seconds, CPU seconds or None) of a tests/durations.txt row: `WALL [CPU]
+    NODEID` (records written before the CPU column have none)."""
+    first, rest = line.split(None, 1)
+    second, *tail = rest.split(None, 1)
+    try:
+        return tail[0].strip(), float(first), float(second)
+    except (IndexError, ValueError):
+        return rest.strip(), float(first), None
+
+
 def recorded_durations(path=DURATIONS):
     """{node id: seconds} of the run recorded in `path` (tests/durations.txt)."""
     if not os.path.exists(path):
@@ -125,8 +136,8 @@ def recorded_durations(path=DURATIONS):
     with open(path) as f:
         for line in f:
             if line.strip() and not line.startswith("#"):
-                seconds, nodeid = line.split(None, 1)
-                out[nodeid.strip()] = float(seconds)
+                nodeid, seconds, _ = durations_row(line)
+                out[nodeid] = seconds
     return out
 
 
@@ -138,8 +149,31 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.fast)
 
 
-_SECONDS = {}
+_SECONDS, _CPU = {}, {}
 _START = []
+_CPU_MARK = [0.0]
+
+
+def _cpu_seconds():
+    """User + system CPU seconds of this process and of the children it has waited for (the
+    `zoo` commands, workers and JAX processes a test starts)."""
+    import resource
+
+    return sum(r.ru_utime + r.ru_stime for r in (resource.getrusage(resource.RUSAGE_SELF),
+                                                  resource.getrusage(resource.RUSAGE_CHILDREN)))
+
+
+def pytest_runtest_logstart(nodeid, location):
+    _CPU_MARK[0] = _cpu_seconds()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    # each phase's CPU seconds travel in its report (to xdist's controller, which writes them)
+    report = (yield).get_result()
+    now = _cpu_seconds()
+    report.user_properties = [*report.user_properties, ("cpu_seconds", now - _CPU_MARK[0])]
+    _CPU_MARK[0] = now
 
 
 def pytest_sessionstart(session):
@@ -153,6 +187,8 @@ def pytest_sessionstart(session):
 def pytest_runtest_logreport(report):
     nodeid = _node_id(report.nodeid)
     _SECONDS[nodeid] = _SECONDS.get(nodeid, 0.0) + report.duration
+    _CPU[nodeid] = _CPU.get(nodeid, 0.0) + sum(
+        v for k, v in getattr(report, "user_properties", ()) if k == "cpu_seconds")
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -175,8 +211,10 @@ def pytest_sessionfinish(session, exitstatus):
                 f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, "
                 f"{platform.machine()} {os.cpu_count()} cores, exit status {int(exitstatus)}: "
                 f"pytest {args}\n")
-        f.write("# seconds per test (setup + call + teardown), slowest first\n")
+        f.write("# seconds per test (setup + call + teardown), slowest first: wall, then CPU (its "
+                "process and the processes it started and waited for; "
+                f"{sum(_CPU.values()):.0f} s in all)\n")
         f.write("# written by `pytest --durations-file PATH` (tests/conftest.py); `pytest -m fast` "
                 f"selects the tests not marked slow that took at most {FAST_SECONDS:g} s here\n")
         for nodeid, seconds in rows:
-            f.write(f"{seconds:8.2f} {nodeid}\n")
+            f.write(f"{seconds:8.2f} {_CPU.get(nodeid, 0.0):8.2f} {nodeid}\n")

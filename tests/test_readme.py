@@ -6,6 +6,8 @@ import re
 
 import pytest
 
+from conftest import durations_row
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -180,7 +182,7 @@ def test_readme_quotes_the_recorded_durations():
     quotes where it states the suite's time."""
     with open(os.path.join(ROOT, "tests", "durations.txt")) as f:
         header = f.readline()
-        recorded = [line.split(None, 1)[1].strip() for line in f if not line.startswith("#")]
+        recorded = [durations_row(line)[0] for line in f if not line.startswith("#")]
     run = re.match(r"# (\d+ tests, \d+ s wall, -n \d+, [\d-]+ [\d:]+ UTC)", header).group(1)
     assert f"`{run}`" in _readme().replace("\n", " "), run
     assert len(recorded) == int(run.split()[0]) and len(set(recorded)) == len(recorded)
