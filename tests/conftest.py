@@ -8,6 +8,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # idle: 154 s -> 129 s). The quality tests' figures under it (`python tests/quality_spread.py JOB
 # one_thread 0`) are within their asserted spreads: docs/recipes.md lists them.
 os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
+# oneDNN's kernels on every x86 CPU: TensorFlow turns them on by itself only on CPUs with AVX-512
+# VNNI, bfloat16 or AMX, and elsewhere runs its Eigen kernels, whose convolutions build im2col
+# buffers of up to 128 MB per op (on a 2-core AMD EPYC without AVX-512: 4x slower DCGAN steps,
+# 300 -> 74 ms, and 40% of the CPU in the kernel's page faults). The same kernels on every CI
+# machine, and the quality figures are those of tests/quality_spread.py's `avx2` variant there.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

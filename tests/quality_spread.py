@@ -3,8 +3,12 @@
 Each run is a fresh process (oneDNN and XLA read their settings at start-up) that trains one
 quality job exactly as its test and README row do, with `--seed SEED`, under one kernel variant:
 
-- `default`: this CPU's best kernels (oneDNN picks AVX-512 where the CPU has it);
-- `avx2`: `ONEDNN_MAX_CPU_ISA=AVX2`, oneDNN's kernels for CPUs without AVX-512;
+- `default`: TensorFlow's defaults: oneDNN's kernels (the best ISA it finds) only where TensorFlow
+  turns oneDNN on by itself (x86 CPUs with AVX-512 VNNI, bfloat16 or AMX), its own Eigen kernels
+  elsewhere (an AMD EPYC without AVX-512, say);
+- `avx2`: `TF_ENABLE_ONEDNN_OPTS=1 ONEDNN_MAX_CPU_ISA=AVX2`, oneDNN's AVX2 kernels on any x86 CPU
+  since 2013-2015 (without the first setting, a CPU on which TensorFlow leaves oneDNN off ran
+  Eigen's kernels: the DCGAN test took 1,344 s there instead of about 300 s);
 - `no_onednn`: `TF_ENABLE_ONEDNN_OPTS=0`, TensorFlow's own Eigen kernels;
 - `xla`: `--jit-compile on`, the training step compiled by XLA (not for the DCGAN, whose step
   Keras compiles);
@@ -47,7 +51,7 @@ def command(job):
 
 VARIANTS = {
     "default": {},
-    "avx2": {"ONEDNN_MAX_CPU_ISA": "AVX2"},
+    "avx2": {"TF_ENABLE_ONEDNN_OPTS": "1", "ONEDNN_MAX_CPU_ISA": "AVX2"},
     "no_onednn": {"TF_ENABLE_ONEDNN_OPTS": "0"},
     "xla": {},
     "one_thread": {"TF_NUM_INTRAOP_THREADS": "1"},
@@ -88,6 +92,7 @@ def run_fresh(job, variant, seed, timeout=3600):
     # (tests/conftest.py). The DCGAN test, the suite's longest, scores the same either way
     # (docs/dcgan.md), and took 324 s with one thread against 260 s with both cores in CI's run
     env.pop("TF_NUM_INTRAOP_THREADS", None)
+    env.pop("TF_ENABLE_ONEDNN_OPTS", None)  # TensorFlow's choice unless the variant makes it
     env.update(VARIANTS[variant])
     proc = subprocess.run([sys.executable, __file__, job, variant, str(seed)], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=timeout)
