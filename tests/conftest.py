@@ -124,14 +124,9 @@ def _node_id(nodeid):
 
 
 def durations_row(line):
-    """(node id, wall seconds, CPU seconds or None) of a tests/durations.txt row: `WALL [CPU]
-    NODEID` (records written before the CPU column have none)."""
-    first, rest = line.split(None, 1)
-    second, *tail = rest.split(None, 1)
-    try:
-        return tail[0].strip(), float(first), float(second)
-    except (IndexError, ValueError):
-        return rest.strip(), float(first), None
+    """(node id, wall seconds, CPU seconds) of a tests/durations.txt row: `WALL CPU NODEID`."""
+    wall, cpu, nodeid = line.split(None, 2)
+    return nodeid.strip(), float(wall), float(cpu)
 
 
 def recorded_durations(path=DURATIONS):
