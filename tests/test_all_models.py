@@ -6,6 +6,7 @@ Parametrized over `zoo.list_models()`, each with its registered small test confi
 """
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -16,6 +17,13 @@ from harness import run_builder_test
 from zoo.core.registry import get_spec
 
 ALL = zoo.list_models()
+
+# The 101- and 152-layer ResNets (v1, v2, gated) and their 50-layer siblings: the same builder code
+# (`test_depth_variants_run_their_siblings_code` checks the bytecode), only the blocks per stage
+# differ. The JAX parity runs the 50-layer ones, and the mixed_bfloat16 step too: a deeper stack
+# of the same layers runs no other op. Every variant keeps its own forward, float32 step (every
+# weight reached), `.keras` round trip, card, export and keras.applications structure tests.
+DEPTH_VARIANTS = {n: re.sub(r"(101|152)", "50", n) for n in ALL if re.search(r"(101|152)", n)}
 
 
 def _build(name):
@@ -48,7 +56,28 @@ def test_builder(name):
         assert tuple(t.shape[1:]) == tuple(
             d if d is not None else t.shape[i + 1] for i, d in enumerate(sym.shape[1:])
         )
-    run_builder_test(name, get_spec(name).test_overrides, x, model=model)
+    run_builder_test(name, get_spec(name).test_overrides, x, model=model,
+                     run_precision_check=name not in DEPTH_VARIANTS)
+
+
+def _code(builder):
+    import inspect
+
+    return inspect.unwrap(builder).__code__
+
+
+def test_depth_variants_run_their_siblings_code():
+    """Each 101- or 152-layer builder is its 50-layer sibling's function with other constants
+    (the blocks per stage, its name): the same bytecode and names, so the checks that run only
+    on the sibling (JAX parity, the mixed_bfloat16 step) cover the code it runs."""
+    assert sorted(DEPTH_VARIANTS) == ["gated_resnet101", "gated_resnet152", "resnet101",
+                                      "resnet101v2", "resnet152", "resnet152v2"]
+    for deep, base in DEPTH_VARIANTS.items():
+        a, b = get_spec(deep), get_spec(base)
+        assert (a.family, a.task, a.test_overrides) == (b.family, b.task, b.test_overrides), deep
+        ca, cb = _code(a.builder), _code(b.builder)
+        assert ca.co_code == cb.co_code and ca.co_names == cb.co_names, (deep, base)
+        assert ca.co_consts != cb.co_consts, deep  # the depth differs
 
 
 JAX_SCRIPT = r"""
@@ -105,7 +134,7 @@ JAX_SHARDS = 2  # one JAX process per xdist worker
 
 
 def _jax_configs(shard):
-    configs = {name: (name, {}) for name in ALL}
+    configs = {name: (name, {}) for name in ALL if name not in DEPTH_VARIANTS}
     configs.update(JAX_EXTRA)
     keys = sorted(configs)
     return {k: configs[k] for k in keys[shard::JAX_SHARDS]}
@@ -116,7 +145,8 @@ def _jax_configs(shard):
 def test_every_builder_gives_the_same_outputs_on_jax_and_tensorflow(shard, tmp_path):
     """The builders use keras and keras.ops only: the same code runs on the JAX backend (under
     jax.jit), and with the same weights (built on JAX, saved, loaded here on TensorFlow) gives
-    the same outputs."""
+    the same outputs (every builder but the deeper ResNets, whose code their 50-layer siblings
+    run: `DEPTH_VARIANTS`)."""
     import keras
 
     # every builder at its test configuration, and options that add layers of their own
@@ -138,4 +168,5 @@ def test_every_builder_gives_the_same_outputs_on_jax_and_tensorflow(shard, tmp_p
 
 def test_jax_shards_cover_every_builder():
     keys = [k for shard in range(JAX_SHARDS) for k in _jax_configs(shard)]
-    assert sorted(keys) == sorted([*ALL, *JAX_EXTRA]) and len(set(keys)) == len(keys)
+    assert sorted(keys) == sorted([*(set(ALL) - set(DEPTH_VARIANTS)), *JAX_EXTRA])
+    assert len(set(keys)) == len(keys) and set(DEPTH_VARIANTS.values()) <= set(keys)
