@@ -101,3 +101,42 @@ def test_tensorflows_start_up_lines_are_hidden():
     assert "Total params: 44,860" in out
     assert loaded.startswith("['keras', 'tensorflow']")
     assert not re.search(r"^[IWEF]\d{4} |absl::InitializeLog", err, re.MULTILINE), err
+
+
+def test_optional_imports_of_tensorflow_and_keras_are_skipped_in_zoos_processes_only():
+    """`skip_optional_imports` (the `zoo` command, its benchmark children, the verification
+    process' copy): TFLite and Keras load without `jax`, `sklearn` and `matplotlib`, which zoo
+    still imports itself where it uses them; `import zoo` alone installs nothing."""
+    import ast
+
+    code = (
+        "import json, sys, zoo\n"
+        "installed = [type(f).__name__ for f in sys.meta_path]\n"
+        "from zoo.cli import skip_optional_imports\n"
+        "skip_optional_imports()\n"
+        "import tensorflow, keras\n"
+        "loaded = sorted(m for m in ('jax', 'sklearn', 'matplotlib') if m in sys.modules)\n"
+        "from keras.src.wrappers import fixes\n"
+        "from tensorflow.lite.python import util\n"
+        "import jax, matplotlib.pyplot, sklearn.datasets\n"
+        "print('RESULT', json.dumps({'installed': installed, 'loaded': loaded,\n"
+        "    'keras_sklearn': fixes.sklearn is not None, 'tflite_jax': util._jit is not None,\n"
+        "    'own': sorted(m for m in ('jax', 'sklearn', 'matplotlib') if m in sys.modules)}))\n")
+    env = _env(KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=600, env=env, check=False)
+    assert out.returncode == 0, out.stderr[-3000:]
+    r = json.loads(out.stdout.split("RESULT ", 1)[1])
+    assert "_SkipOptional" not in r["installed"]  # `import zoo` left the process as it was
+    assert r["loaded"] == [] and not r["keras_sklearn"] and not r["tflite_jax"], r
+    assert r["own"] == ["jax", "matplotlib", "sklearn"], r
+
+    def finder(path):  # the class's table and its find_spec, as code (the copy is exact)
+        tree = ast.parse(open(path).read())
+        cls = next(n for n in ast.walk(tree) if isinstance(n, ast.ClassDef)
+                   and n.name == "_SkipOptional")
+        return [ast.dump(n) for n in cls.body if not isinstance(n, ast.Expr)]  # no docstring
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    assert finder(os.path.join(root, "zoo", "export", "verify_child.py")) == \
+        finder(os.path.join(root, "zoo", "cli.py"))

@@ -34,6 +34,9 @@ def block_tensorflow():
 
 
 def main(argv=None):
+    from zoo.cli import skip_optional_imports
+
+    skip_optional_imports()
     if os.environ.get(BLOCK_TENSORFLOW) == "1":
         block_tensorflow()
     from zoo.bench import CHILD_MARK, run_here

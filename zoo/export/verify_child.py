@@ -26,6 +26,26 @@ class _BlockZoo(importlib.abc.MetaPathFinder):
             raise ModuleNotFoundError("`zoo` is blocked in the verification process", name=name)
         return None
 sys.meta_path.insert(0, _BlockZoo())
+
+
+class _SkipOptional(importlib.abc.MetaPathFinder):
+    """Imports that TensorFlow and Keras make while loading, for features this process never
+    uses, refused to those modules only (they go on without them, as where the package is not
+    installed): TFLite's JAX converter and Keras' Orbax callback import `jax`, Keras' scikit-learn
+    wrappers `sklearn` and its plotting helpers `matplotlib`."""
+
+    SKIPPED = {"jax": ("tensorflow.lite.", "keras.src.callbacks.orbax_checkpoint"),
+               "sklearn": ("keras.src.wrappers.",), "matplotlib": ("keras.src.visualization.",)}
+
+    def find_spec(self, name, path=None, target=None):
+        importers = self.SKIPPED.get(name)
+        frame = sys._getframe(1) if importers else None
+        while frame is not None:  # refused only when one of those modules imports it
+            if frame.f_globals.get("__name__", "").startswith(importers):
+                raise ModuleNotFoundError(f"{name} is not loaded for {importers}", name=name)
+            frame = frame.f_back
+        return None
+sys.meta_path.insert(0, _SkipOptional())
 jobs_file, repo_root = sys.argv[1], sys.argv[2]
 sys.path[:] = [p for p in sys.path if p and os.path.abspath(p) != os.path.abspath(repo_root)]
 try:  # a probe: the import must fail
