@@ -19,7 +19,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from zoo.cli import skip_optional_imports  # noqa: E402
+from zoo.core.lazy import skip_optional_imports  # noqa: E402
 
 skip_optional_imports()  # as the `zoo` command does
 from zoo import data, train  # noqa: E402

@@ -112,7 +112,7 @@ def test_optional_imports_of_tensorflow_and_keras_are_skipped_in_zoos_processes_
     code = (
         "import json, sys, zoo\n"
         "installed = [type(f).__name__ for f in sys.meta_path]\n"
-        "from zoo.cli import skip_optional_imports\n"
+        "from zoo.core.lazy import skip_optional_imports\n"
         "skip_optional_imports()\n"
         "import tensorflow, keras\n"
         "loaded = sorted(m for m in ('jax', 'sklearn', 'matplotlib') if m in sys.modules)\n"
@@ -139,4 +139,4 @@ def test_optional_imports_of_tensorflow_and_keras_are_skipped_in_zoos_processes_
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     assert finder(os.path.join(root, "zoo", "export", "verify_child.py")) == \
-        finder(os.path.join(root, "zoo", "cli.py"))
+        finder(os.path.join(root, "zoo", "core", "lazy.py"))

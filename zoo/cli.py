@@ -195,35 +195,6 @@ class _QuietImport(importlib.abc.MetaPathFinder, importlib.abc.Loader):
             self._loader.exec_module(module)
 
 
-class _SkipOptional(importlib.abc.MetaPathFinder):
-    """Imports that TensorFlow and Keras make while loading, for features zoo's processes never
-    use, refused to those modules only (they go on as where the package is not installed):
-    TFLite's JAX converter and Keras' Orbax callback import `jax`, Keras' scikit-learn wrappers
-    `sklearn` and its plotting helpers `matplotlib`. zoo's own imports of them are untouched,
-    and on the JAX backend Keras has loaded `jax` before these ask. CPU at start on a 2-core AMD
-    EPYC: about 1 s less for a `zoo train`, 9.7 -> 6.5 s for a verification process
-    (zoo/export/verify_child.py keeps an exact copy, tests/test_cli.py: zoo is blocked there)."""
-
-    SKIPPED = {"jax": ("tensorflow.lite.", "keras.src.callbacks.orbax_checkpoint"),
-               "sklearn": ("keras.src.wrappers.",), "matplotlib": ("keras.src.visualization.",)}
-
-    def find_spec(self, name, path=None, target=None):
-        importers = self.SKIPPED.get(name)
-        frame = sys._getframe(1) if importers else None
-        while frame is not None:  # refused only when one of those modules imports it
-            if frame.f_globals.get("__name__", "").startswith(importers):
-                raise ModuleNotFoundError(f"{name} is not loaded for {importers}", name=name)
-            frame = frame.f_back
-        return None
-
-
-def skip_optional_imports():
-    """Installs `_SkipOptional` (once) in a process that zoo starts: the `zoo` command, its
-    benchmark children; not on `import zoo`, which leaves a user's process as it is."""
-    if not any(isinstance(f, _SkipOptional) for f in sys.meta_path):
-        sys.meta_path.insert(0, _SkipOptional())
-
-
 def _quiet_start_up():
     """TensorFlow and absl as quiet as they can be made, before anything imports TensorFlow."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -238,6 +209,8 @@ def _quiet_start_up():
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     command, verbose = _command_and_verbose(argv)
+    from zoo.core.lazy import skip_optional_imports
+
     skip_optional_imports()
     if not verbose:
         _quiet_start_up()

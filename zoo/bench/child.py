@@ -34,7 +34,7 @@ def block_tensorflow():
 
 
 def main(argv=None):
-    from zoo.cli import skip_optional_imports
+    from zoo.core.lazy import skip_optional_imports
 
     skip_optional_imports()
     if os.environ.get(BLOCK_TENSORFLOW) == "1":
