@@ -71,23 +71,37 @@ def _served(model, beam, cache):
         input_signature=[tf.TensorSpec([None, None], tf.int32)])
 
 
+def _seeded_weights(variant):
+    """The weights of `_model(seed)` for each of SEEDS: one model per variant then takes each
+    seed's weights, so each decoding function is traced (or compiled) once, not once per seed."""
+    return [_model(seed, **VARIANTS[variant]).get_weights() for seed in SEEDS]
+
+
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_cached_decoding_equals_uncached_in_tf_function(variant):
     import tensorflow as tf
 
     lengths = []
-    for seed in SEEDS:
-        model, src = _model(seed, **VARIANTS[variant]), _sources(seed)
+    model = _model(SEEDS[0], **VARIANTS[variant])
+    run = {(beam, cache): _served(model, beam, cache) for beam in (1, BEAM) for cache in (True, False)}
+    for seed, weights in zip(SEEDS, _seeded_weights(variant)):
+        model.set_weights(weights)  # the traced functions read the model's variables
+        src = _sources(seed)
         for beam in (1, BEAM):
-            run = {cache: _served(model, beam, cache) for cache in (True, False)}
-            cached, reference = run[True](tf.constant(src)), run[False](tf.constant(src))
+            cached, reference = run[beam, True](tf.constant(src)), run[beam, False](tf.constant(src))
             _assert_same(cached, reference)
+            if beam == 1:  # the traced function decodes with this seed's weights, as eagerly
+                _assert_same(cached, decoding.translate(model, src, max_length=MAX_LENGTH,
+                                                        beam_size=1, alpha=0.6))
             # the same concrete function at another batch size and source length
-            _assert_same(run[True](tf.constant(src[1:3, :5])), run[False](tf.constant(src[1:3, :5])))
+            _assert_same(run[beam, True](tf.constant(src[1:3, :5])),
+                         run[beam, False](tf.constant(src[1:3, :5])))
             lengths.extend(_lengths(cached["target_ids"]).tolist())
             ids = np.asarray(cached["target_ids"])
             for row, n in zip(ids, _lengths(ids)):
                 assert (row[n:] == 0).all()  # padding after the end id
+    for fn in run.values():  # one trace each, shared by every seed and shape
+        assert len(fn._list_all_concrete_functions()) == 1
     # the cases the test is about: hypotheses that end early and ones that never end
     assert min(lengths) < MAX_LENGTH // 2 and max(lengths) == MAX_LENGTH, lengths
 
@@ -153,21 +167,33 @@ import numpy as np
 import jax, keras
 assert keras.backend.backend() == "jax"
 sys.path.insert(0, os.path.join(os.getcwd(), "tests"))
-from test_kv_cache import BEAM, MAX_LENGTH, SEEDS, VARIANTS, _lengths, _model, _sources
+from test_kv_cache import (BEAM, MAX_LENGTH, SEEDS, VARIANTS, _lengths, _model, _seeded_weights,
+                           _sources)
 from zoo.models import transformer_decoding as decoding
 same, lengths = [], []
 for variant in sorted(VARIANTS):
-    for seed in SEEDS[:2]:
-        model, src = _model(seed, **VARIANTS[variant]), _sources(seed)
+    model = _model(SEEDS[0], **VARIANTS[variant])
+
+    def decode(values, s, beam, cache):
+        # the weights as arguments (Keras' StatelessScope), so that one compiled program serves
+        # every seed's weights; a closure over the model would compile them in as constants
+        with keras.StatelessScope(state_mapping=list(zip(model.variables, values))):
+            return decoding.translate(model, s, max_length=MAX_LENGTH, beam_size=beam, alpha=0.6,
+                                      cache=cache)
+
+    jitted = jax.jit(decode, static_argnums=(2, 3))
+    for seed, weights in list(zip(SEEDS, _seeded_weights(variant)))[:2]:
+        model.set_weights(weights)
+        values = [v.value for v in model.variables]
+        src = _sources(seed)
         for beam in (1, BEAM):
-            out = {cache: jax.jit(lambda s, cache=cache: decoding.translate(
-                model, s, max_length=MAX_LENGTH, beam_size=beam, alpha=0.6, cache=cache))(src)
-                   for cache in (True, False)}
+            out = {cache: jitted(values, src, beam, cache) for cache in (True, False)}
             a, b = out[True], out[False]
             same.append(bool((np.asarray(a["target_ids"]) == np.asarray(b["target_ids"])).all()))
             same.append(bool(np.allclose(np.asarray(a["scores"]), np.asarray(b["scores"]),
                                          rtol=1e-5, atol=1e-5)))
             lengths.extend(_lengths(a["target_ids"]).tolist())
+    assert jitted._cache_size() == 4, jitted._cache_size()  # (beam, cache), not per seed
 print("RESULT " + json.dumps({"same": same, "lengths": lengths}))
 """
 
