@@ -86,33 +86,12 @@ def saved_transformer_classifier(tmp_path_factory):
     return path
 
 
-def _load_transformer(path):
-    code = (
-        "import zoo\nimport keras\nimport numpy as np\n"
-        f"model = keras.saving.load_model({path!r})\n"
-        f"y = keras.ops.convert_to_numpy(model(np.load({path + '.x.npy'!r})))\n"
-        f"np.testing.assert_allclose(y, np.load({path + '.y.npy'!r}), rtol=1e-5, atol=1e-6)\n"
-        "print(type(model.get_layer('first_token')).__name__, type(model.loss).__name__,\n"
-        "      type(model.optimizer._learning_rate).__name__)\n"
-    )
-    env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                          timeout=300, check=False)
-
-
-def test_a_compiled_transformer_file_loads_after_import_zoo(saved_transformer_classifier):
-    out = _load_transformer(saved_transformer_classifier)
-    assert out.returncode == 0, out.stderr[-3000:]
-    assert out.stdout.split() == ["FirstToken", "LabelSmoothedCrossEntropy", "TransformerSchedule"]
-
-
-def test_a_file_written_before_the_rename_of_first_token_loads(saved_transformer_classifier, tmp_path):
-    # files written before 0.2 name the pooling layer `zoo>_FirstToken`
+def _old_named_copy(path, old):
+    """`path` rewritten as files written before 0.2 name the pooling layer: `zoo>_FirstToken`."""
     import shutil
     import zipfile
 
-    old = str(tmp_path / "old.keras")
-    with zipfile.ZipFile(saved_transformer_classifier) as src, zipfile.ZipFile(old, "w") as dst:
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(old, "w") as dst:
         for item in src.infolist():
             data = src.read(item.filename)
             if item.filename == "config.json":
@@ -121,7 +100,50 @@ def test_a_file_written_before_the_rename_of_first_token_loads(saved_transformer
                     b'"class_name": "FirstToken"', b'"class_name": "_FirstToken"')
             dst.writestr(item, data)
     for suffix in (".x.npy", ".y.npy"):
-        shutil.copy(saved_transformer_classifier + suffix, old + suffix)
-    out = _load_transformer(old)
-    assert out.returncode == 0, out.stderr[-3000:]
-    assert out.stdout.split()[0] == "FirstToken"
+        shutil.copy(path + suffix, old + suffix)
+    return old
+
+
+@pytest.fixture(scope="module")
+def transformer_loads(saved_transformer_classifier, tmp_path_factory):
+    """The compiled Transformer file and its pre-0.2 copy loaded after `import zoo`, each in its
+    own try, in ONE fresh process (what they check is the files, not the order of imports):
+    {file: (loaded, the pooling layer's, the loss's and the schedule's classes, or the error)}."""
+    old = _old_named_copy(saved_transformer_classifier,
+                          str(tmp_path_factory.mktemp("tc_old") / "old.keras"))
+    files = {"compiled": saved_transformer_classifier, "before_rename": old}
+    code = (
+        "import json, traceback\nimport zoo\nimport keras\nimport numpy as np\n"
+        f"files, out = {files!r}, {{}}\n"
+        "for key, path in files.items():\n"
+        "    try:\n"
+        "        model = keras.saving.load_model(path)\n"
+        "        y = keras.ops.convert_to_numpy(model(np.load(path + '.x.npy')))\n"
+        "        np.testing.assert_allclose(y, np.load(path + '.y.npy'), rtol=1e-5, atol=1e-6)\n"
+        "        out[key] = [True, type(model.get_layer('first_token')).__name__,\n"
+        "                    type(model.loss).__name__,\n"
+        "                    type(model.optimizer._learning_rate).__name__]\n"
+        "    except Exception:\n"
+        "        out[key] = [False, traceback.format_exc()[-3000:]]\n"
+        "print('RESULT ' + json.dumps(out))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                          timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    import json
+
+    return json.loads([l for l in proc.stdout.splitlines() if l.startswith("RESULT ")][-1][7:])
+
+
+def test_a_compiled_transformer_file_loads_after_import_zoo(transformer_loads):
+    loaded, *what = transformer_loads["compiled"]
+    assert loaded, what[0]
+    assert what == ["FirstToken", "LabelSmoothedCrossEntropy", "TransformerSchedule"]
+
+
+def test_a_file_written_before_the_rename_of_first_token_loads(transformer_loads):
+    # files written before 0.2 name the pooling layer `zoo>_FirstToken`
+    loaded, *what = transformer_loads["before_rename"]
+    assert loaded, what[0]
+    assert what[0] == "FirstToken"
