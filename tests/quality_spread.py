@@ -16,6 +16,7 @@ quality job exactly as its test and README row do, with `--seed SEED`, under one
   TensorFlow: tests/conftest.py).
 
     python tests/quality_spread.py JOB VARIANT SEED [--out FILE]   # one run, one JSON line
+    python tests/quality_spread.py dcgan avx2 0 --epochs 60         # the DCGAN at other epochs
     python tests/quality_spread.py --all [--out FILE]              # every job, variant and seed
 
 Jobs: `digits`, `adding`, `reversal` (tests/test_recipes.py), `main` (the README's main job),
@@ -66,14 +67,16 @@ def _figures(summary):
     return out
 
 
-def one_run(job, variant, seed):
-    """Train `job` in this process (the variant's environment already set); returns its figures."""
+def one_run(job, variant, seed, epochs=None):
+    """Train `job` in this process (the variant's environment already set); returns its figures.
+    `epochs`: the DCGAN's, instead of its test's (tests/test_dcgan_recipe.py `EPOCHS`)."""
     sys.path.insert(0, HERE)
     with tempfile.TemporaryDirectory() as tmp:
         if job == "dcgan":
             import test_dcgan_recipe
 
-            return test_dcgan_recipe.train_and_judge(os.path.join(tmp, "run"), seed=seed)
+            return test_dcgan_recipe.train_and_judge(os.path.join(tmp, "run"), seed=seed,
+                                                     epochs=epochs or test_dcgan_recipe.EPOCHS)
         from zoo.train import recipe
 
         name, *argv = command(job)
@@ -84,7 +87,7 @@ def one_run(job, variant, seed):
         return _figures(recipe.run(name, argv))
 
 
-def run_fresh(job, variant, seed, timeout=3600):
+def run_fresh(job, variant, seed, timeout=3600, epochs=None):
     """One run in a fresh process with the variant's environment; returns its figures (or
     {"error": the end of its standard error})."""
     env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="2", ZOO_QUALITY_RUN="1")
@@ -94,16 +97,19 @@ def run_fresh(job, variant, seed, timeout=3600):
     env.pop("TF_NUM_INTRAOP_THREADS", None)
     env.pop("TF_ENABLE_ONEDNN_OPTS", None)  # TensorFlow's choice unless the variant makes it
     env.update(VARIANTS[variant])
-    proc = subprocess.run([sys.executable, __file__, job, variant, str(seed)], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=timeout)
+    extra = ["--epochs", str(epochs)] if epochs else []
+    proc = subprocess.run([sys.executable, __file__, job, variant, str(seed), *extra], env=env,
+                          cwd=ROOT, capture_output=True, text=True, timeout=timeout)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     return json.loads(lines[-1][7:]) if lines else {"error": proc.stderr[-3000:]}
 
 
-def spawn(job, variant, seed, out):
+def spawn(job, variant, seed, out, epochs=None):
     start = time.time()
-    figures = run_fresh(job, variant, seed)
+    figures = run_fresh(job, variant, seed, epochs=epochs)
     row = {"job": job, "variant": variant, "seed": seed, "seconds": round(time.time() - start)}
+    if epochs:
+        row["epochs"] = epochs
     row.update(figures)
     with open(out, "a") as f:
         f.write(json.dumps(row) + "\n")
@@ -121,9 +127,13 @@ def main(argv):
                     spawn(job, variant, seed, out)
         return
     job, variant, seed = argv[0], argv[1], int(argv[2])
+    epochs = int(argv[argv.index("--epochs") + 1]) if "--epochs" in argv else None
+    if epochs is not None and (job != "dcgan" or epochs < 1):
+        sys.exit(f"quality_spread.py: --epochs is the DCGAN's (a positive integer), got {job} "
+                 f"with {epochs}; the other jobs train their tests' commands")
     if not os.environ.get("ZOO_QUALITY_RUN"):  # called by hand: run in a fresh process
-        return spawn(job, variant, seed, out)
-    print("RESULT " + json.dumps(one_run(job, variant, seed)), flush=True)
+        return spawn(job, variant, seed, out, epochs)
+    print("RESULT " + json.dumps(one_run(job, variant, seed, epochs)), flush=True)
 
 
 if __name__ == "__main__":
