@@ -106,7 +106,8 @@ def test_tensorflows_start_up_lines_are_hidden():
 def test_optional_imports_of_tensorflow_and_keras_are_skipped_in_zoos_processes_only():
     """`skip_optional_imports` (the `zoo` command, its benchmark children, the verification
     process' copy): TFLite and Keras load without `jax`, `sklearn` and `matplotlib`, which zoo
-    still imports itself where it uses them; `import zoo` alone installs nothing."""
+    still imports itself where it uses them; `import zoo` alone installs nothing; the embedded
+    digits load without `sklearn`."""
     import ast
 
     code = (
@@ -116,11 +117,15 @@ def test_optional_imports_of_tensorflow_and_keras_are_skipped_in_zoos_processes_
         "skip_optional_imports()\n"
         "import tensorflow, keras\n"
         "loaded = sorted(m for m in ('jax', 'sklearn', 'matplotlib') if m in sys.modules)\n"
+        "from zoo.data import digits_split\n"
+        "digits = [len(part) for part in digits_split(0, 0.15)]\n"
+        "digits_sklearn = 'sklearn' in sys.modules\n"
         "from keras.src.wrappers import fixes\n"
         "from tensorflow.lite.python import util\n"
         "import jax, matplotlib.pyplot, sklearn.datasets\n"
         "print('RESULT', json.dumps({'installed': installed, 'loaded': loaded,\n"
         "    'keras_sklearn': fixes.sklearn is not None, 'tflite_jax': util._jit is not None,\n"
+        "    'digits': digits, 'digits_sklearn': digits_sklearn,\n"
         "    'own': sorted(m for m in ('jax', 'sklearn', 'matplotlib') if m in sys.modules)}))\n")
     env = _env(KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -130,6 +135,8 @@ def test_optional_imports_of_tensorflow_and_keras_are_skipped_in_zoos_processes_
     assert "_SkipOptional" not in r["installed"]  # `import zoo` left the process as it was
     assert r["loaded"] == [] and not r["keras_sklearn"] and not r["tflite_jax"], r
     assert r["own"] == ["jax", "matplotlib", "sklearn"], r
+    # the digits load from scikit-learn's file without importing it (zoo.data.images._digits)
+    assert r["digits"] == [1221, 216, 360] * 2 and not r["digits_sklearn"], r
 
     def finder(path):  # the class's table and its find_spec, as code (the copy is exact)
         tree = ast.parse(open(path).read())

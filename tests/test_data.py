@@ -22,6 +22,37 @@ def test_digits_is_the_real_dataset_with_a_stratified_20_percent_holdout():
     assert data.validation_pipeline(whole, 8) is None
 
 
+def test_digits_and_their_splits_are_scikit_learns_without_importing_it():
+    """zoo reads the digits from the file scikit-learn ships and draws the stratified splits as
+    its `train_test_split` does (zoo.data.images, written out to spare every process the import
+    of scikit-learn): the same arrays and the same indices, nested splits included, for 12 seeds
+    and several fractions."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    from zoo.data import images
+
+    d = load_digits()
+    digit_images, target = images._digits()
+    assert digit_images.dtype == d.images.dtype and target.dtype == d.target.dtype
+    np.testing.assert_array_equal(digit_images, d.images)
+    np.testing.assert_array_equal(target, d.target)
+    everything = np.arange(len(target))
+    for seed in range(12):
+        for fraction in (0.2, 0.15, 0.33, 0.5):
+            want = train_test_split(everything, test_size=fraction, random_state=seed,
+                                    stratify=target)
+            got = images._stratified_split(everything, target, fraction, seed)
+            for a, b in zip(got, want):
+                np.testing.assert_array_equal(a, b)
+        train = want[0]
+        for fraction in (0.15, 0.1):
+            want = train_test_split(train, test_size=fraction, random_state=seed,
+                                    stratify=target[train])
+            for a, b in zip(images._stratified_split(train, target[train], fraction, seed), want):
+                np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize("seed", [0, 1])
 def test_digits_splits_are_disjoint_and_the_test_split_is_the_one_it_always_was(seed):
     """Train, validation and test index sets are disjoint and cover the 1,797 digits; the test

@@ -98,32 +98,86 @@ def _resized(image, size, crop, crop_seed):
 # ----------------------------------------------------------------------------------- digits
 
 
+def _digits():
+    """scikit-learn's digits as its `load_digits()` gives them, `(images, target)`: 1,797 8x8
+    images (float64, 0..16) and their labels, read from the file its package ships
+    (sklearn/datasets/data/digits.csv.gz) without importing scikit-learn, whose import is about
+    1.5 s of CPU in every process that loads the digits."""
+    import gzip
+    import importlib.util
+
+    spec = importlib.util.find_spec("sklearn")
+    path = spec and spec.submodule_search_locations and os.path.join(
+        list(spec.submodule_search_locations)[0], "datasets", "data", "digits.csv.gz")
+    if not path or not os.path.isfile(path):
+        raise ModuleNotFoundError(
+            "The embedded digits are scikit-learn's (sklearn/datasets/data/digits.csv.gz), and "
+            "scikit-learn is not installed: pip install scikit-learn")
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        data = np.loadtxt(f, delimiter=",")
+    return data[:, :-1].reshape(-1, 8, 8), data[:, -1].astype(int)
+
+
+def _approximate_mode(class_counts, n_draws, rng):
+    """scikit-learn's `sklearn.utils.extmath._approximate_mode` (1.x): per-class counts of
+    `n_draws` in proportion to `class_counts`, the leftovers given by remainder (ties by `rng`)."""
+    continuous = class_counts / class_counts.sum() * n_draws
+    floored = np.floor(continuous)
+    need_to_add = int(n_draws - floored.sum())
+    if need_to_add > 0:
+        remainder = continuous - floored
+        for value in np.sort(np.unique(remainder))[::-1]:
+            (inds,) = np.where(remainder == value)
+            add_now = min(len(inds), need_to_add)
+            floored[rng.choice(inds, size=add_now, replace=False)] += 1
+            need_to_add -= add_now
+            if need_to_add == 0:
+                break
+    return floored.astype(int)
+
+
+def _stratified_split(items, y, test_fraction, seed):
+    """`(train, test)` of `items` as scikit-learn's `train_test_split(items,
+    test_size=test_fraction, random_state=seed, stratify=y)` draws them (its
+    StratifiedShuffleSplit, 1.x), written out so that the digits load without scikit-learn:
+    the split every published figure was measured on (tests/test_data.py compares the two)."""
+    n = len(y)
+    n_test = int(np.ceil(test_fraction * n))
+    n_train = n - n_test
+    classes, y_indices, class_counts = np.unique(y, return_inverse=True, return_counts=True)
+    class_indices = np.split(np.argsort(y_indices, kind="stable"), np.cumsum(class_counts)[:-1])
+    rng = np.random.RandomState(seed)
+    n_i = _approximate_mode(class_counts, n_train, rng)
+    t_i = _approximate_mode(class_counts - n_i, n_test, rng)
+    train, test = [], []
+    for i in range(len(classes)):
+        members = class_indices[i].take(rng.permutation(class_counts[i]), mode="clip")
+        train.extend(members[: n_i[i]])
+        test.extend(members[n_i[i]: n_i[i] + t_i[i]])
+    return items[rng.permutation(train)], items[rng.permutation(test)]
+
+
 def digits_indices(seed=0, validation_fraction=0.15):
     """`(train, validation, test)` indices into scikit-learn's digits: a stratified 20% test split
     (360 images, the same for a seed whatever `validation_fraction`), then a stratified
-    `validation_fraction` of the rest (216 of 1,437 at 0.15; none at 0), both drawn with `seed`."""
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-
+    `validation_fraction` of the rest (216 of 1,437 at 0.15; none at 0), both drawn with `seed`
+    as scikit-learn's `train_test_split` draws them."""
     check_fraction(validation_fraction, "validation_fraction")
-    y = load_digits().target
-    train, test = train_test_split(np.arange(len(y)), test_size=0.2, random_state=seed, stratify=y)
+    y = _digits()[1]
+    train, test = _stratified_split(np.arange(len(y)), y, 0.2, seed)
     val = train[:0]
     if validation_fraction:
-        train, val = train_test_split(train, test_size=validation_fraction, random_state=seed,
-                                      stratify=y[train])
+        train, val = _stratified_split(train, y[train], validation_fraction, seed)
     return train, val, test
 
 
 def digits_split(seed=0, validation_fraction=0.0):
     """`x_train, x_test, y_train, y_test` (scikit-learn's order; pixels 0..255), and with a
     `validation_fraction` `x_train, x_val, x_test, y_train, y_val, y_test` (`digits_indices`)."""
-    from sklearn.datasets import load_digits
-
-    d = load_digits()
-    images = (d.images * (255.0 / 16.0)).astype("float32")  # 0..16 -> 0..255
+    digit_images, target = _digits()
+    images = (digit_images * (255.0 / 16.0)).astype("float32")  # 0..16 -> 0..255
     parts = [p for p in digits_indices(seed, validation_fraction) if validation_fraction or len(p)]
-    labels = d.target.astype("int32")
+    labels = target.astype("int32")
     return [images[p] for p in parts] + [labels[p] for p in parts]
 
 
