@@ -87,6 +87,11 @@ import numpy as np
 import keras
 assert keras.backend.backend() == "jax"
 sys.path.insert(0, os.path.join(os.getcwd(), "tests"))
+from keras.src.utils import module_utils
+# TensorFlow is not loaded here (Keras looks for it only to seed it and to recognise its
+# TensorShape when serializing): the builders run on JAX alone, and the process saves the 7-10 s
+# of CPU of importing it
+module_utils.tensorflow._available = False
 import zoo
 from zoo.core.registry import get_spec
 from conftest import example_inputs
@@ -98,11 +103,13 @@ configs, out_dir = json.loads(sys.argv[1]), sys.argv[2]
 # power of two, cut to `shape` on the host: JAX compiles a random program per shape, and one per
 # weight shape was most of a model's build (0.3 s each, 58 for GoogLeNet-BN); with a few dozen
 # sizes for every model, the compilations are shared. The values are still JAX's, from Keras' seeds.
+# The cut draw goes back to the device with `jax.device_put`, which compiles nothing
+# (`jnp.asarray` of a NumPy array compiles a `stage` program per shape).
 def power_of_two_draws(draw):
     def drawn(shape, *args, **kwargs):
         n = int(np.prod(shape))
         flat = np.asarray(draw((1 << max(n - 1, 0).bit_length(),), *args, **kwargs))
-        return jax.numpy.asarray(flat[:n].reshape(shape))
+        return jax.device_put(flat[:n].reshape(shape))
     return drawn
 
 
@@ -124,7 +131,8 @@ for key, (name, extra) in configs.items():
                                    example_inputs(model)))
     model.save_weights(os.path.join(out_dir, key + ".weights.h5"))
     np.savez(os.path.join(out_dir, key + ".npz"), *[np.asarray(t) for t in y])
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)  # Python's full collection: 0.5 s a model
+assert "tensorflow" not in sys.modules
 print("DONE")
 """
 
