@@ -6,6 +6,7 @@ Stand-in models (built here) for every task; the families add their own exports 
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -285,12 +286,15 @@ def test_export_writes_warm_up_requests_and_batching_parameters_that_verify_runs
         assert inputs["images"].dtype == (np.uint8 if sig == "serving_default" else np.float32)
     text = open(os.path.join(path, BATCHING_FILE)).read()
     assert "max_batch_size { value: 32 }" in text
-    report = ex.verify(path, keras_model=model)
+    # a copy of the export without its warm-up file, checked in the same verification process:
+    # a warm-up file that no longer matches the signatures is a problem verify reports
+    damaged = os.path.join(os.path.dirname(path), "2")
+    shutil.copytree(path, damaged)
+    os.remove(os.path.join(damaged, "assets.extra", "tf_serving_warmup_requests"))
+    report, without = ex.verify_many([(path, model), (damaged, model)])
     assert report["ok"], report["problems"]
     assert sorted(report["warmup"]["signatures"]) == ["classify_float", "image_bytes",
                                                       "serving_default"]
     assert report["warmup"]["failed"] == []
-    # a warm-up file that no longer matches the signatures is a problem verify reports
-    os.remove(os.path.join(path, "assets.extra", "tf_serving_warmup_requests"))
-    report = ex.verify(path, keras_model=model)
-    assert not report["ok"] and any("warm-up" in p for p in report["problems"]), report
+    assert not without["ok"] and any("warm-up" in p for p in without["problems"]), without
+    assert without["path"] == damaged and report["path"] == path
