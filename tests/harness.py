@@ -88,10 +88,11 @@ def run_config_round_trip(obj):
     return clone
 
 
-def run_keras_file_round_trip(model, input_data, *, atol=1e-5, path=None):
+def run_keras_file_round_trip(model, input_data, *, atol=1e-5, path=None, expected=None):
     """Save `model` as a `.keras` file and load it with `safe_mode=True`: the same config (the
-    load rebuilds the model from it), parameters and outputs in inference; returns the loaded
-    model."""
+    load rebuilds the model from it), parameters and outputs in inference (`expected`: the
+    model's inference outputs on `input_data` with its current weights, when the caller has
+    them already; computed here otherwise); returns the loaded model."""
     import keras
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -101,7 +102,9 @@ def run_keras_file_round_trip(model, input_data, *, atol=1e-5, path=None):
     assert _plain(loaded.get_config()) == _plain(model.get_config()), \
         "the .keras round trip changed the config"
     assert loaded.count_params() == model.count_params()
-    _assert_close(loaded(input_data, training=False), model(input_data, training=False), atol,
+    if expected is None:
+        expected = model(input_data, training=False)
+    _assert_close(loaded(input_data, training=False), expected, atol,
                   "the .keras round trip changed the outputs")
     return loaded
 
@@ -243,7 +246,7 @@ def run_layer_test(cls, init_kwargs, input_data, expected_output_shape, *,
 
 
 def run_builder_test(name_or_builder, kwargs=None, input_data=None, *, model=None,
-                     expected_output_shape=None, run_training_check=True,
+                     expected_output_shape=None, check_outputs=None, run_training_check=True,
                      run_precision_check=True, run_saving_check=True, run_config_check=None,
                      atol=1e-5):
     """Check a model from a builder (keras-hub's `run_backbone_test`, for zoo builders).
@@ -254,6 +257,10 @@ def run_builder_test(name_or_builder, kwargs=None, input_data=None, *, model=Non
         input_data: the model's inputs (default: `conftest.example_inputs(model)`).
         model: an already built model from the same builder and `kwargs` (not built again).
         expected_output_shape: the output's shape, or a list of shapes, when given.
+        check_outputs: a function called with the model's inference outputs on `input_data`,
+            when given. Those outputs are computed once, after the training step (which moves
+            the batch-norm statistics), and are also what the `.keras` round trip's loaded model
+            must give.
         run_training_check: a float32 training step with finite loss and gradients.
         run_precision_check: the model built again under `mixed_bfloat16`, a training step.
         run_saving_check: a `.keras` round trip with `safe_mode=True`, same outputs.
@@ -277,14 +284,19 @@ def run_builder_test(name_or_builder, kwargs=None, input_data=None, *, model=Non
 
     model = model if model is not None else make()
     input_data = example_inputs(model) if input_data is None else input_data
-    if expected_output_shape is not None:
-        _assert_shapes(model(input_data, training=False), expected_output_shape)
     if run_training_check:
         run_training_step(model, input_data)
+    outputs = None
+    if expected_output_shape is not None or check_outputs is not None or run_saving_check:
+        outputs = model(input_data, training=False)
+    if expected_output_shape is not None:
+        _assert_shapes(outputs, expected_output_shape)
+    if check_outputs is not None:
+        check_outputs(outputs)
     if run_config_check or (run_config_check is None and not run_saving_check):
         run_config_round_trip(model)
     if run_saving_check:
-        run_keras_file_round_trip(model, input_data, atol=atol)
+        run_keras_file_round_trip(model, input_data, atol=atol, expected=outputs)
     if run_precision_check:
         run_precision_test(make, input_data)
     return model
