@@ -9,12 +9,25 @@ mean over independently initialised networks (they must agree).
 `rates` measures the judge on images it never saw (made from other seeds, from the held-out
 digits): uniform noise, 50/50 blends of two held-out digits of different classes, and the
 held-out digits themselves. The test asserts those rates; docs/dcgan.md reports them.
+
+The test's judge (seed 0, one network, 20 epochs, on the training digits at 32x32x3) is trained
+once and stored in tests/data/ (`Judge.stored()`; about 50 s of training the test no longer
+repeats): `python tests/_digits_judge.py --write` trains it as the test did, in a process with
+oneDNN's AVX2 kernels (the test's `KERNELS`), and prints the file's SHA-256 that `WEIGHTS_SHA256`
+records. Its rates on noise, blends and held-out digits are asserted on every run.
 """
+
+import hashlib
+import os
+import sys
 
 import numpy as np
 
 THRESHOLD = 0.9
 NOT_A_DIGIT = 10
+WEIGHTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data",
+                       "digits_judge_32x32x3_seed0.weights.h5")
+WEIGHTS_SHA256 = "0da040317b247c1a8a27928d66385aab8db637eabef49abf07626f0f4131c0db"
 
 
 def upsample(digits8, size, channels):
@@ -120,6 +133,21 @@ class Judge:
             model.fit(x, y, batch_size=64, epochs=epochs, shuffle=True, verbose=0)
             self.models.append(model)
 
+    @classmethod
+    def stored(cls, path=WEIGHTS, sha256=WEIGHTS_SHA256):
+        """The test's judge as `python tests/_digits_judge.py --write` trained and stored it
+        (its SHA-256 checked): seed 0, one network, 32x32x3 digits."""
+        with open(path, "rb") as f:
+            digest = hashlib.sha256(f.read()).hexdigest()
+        if digest != sha256:
+            raise ValueError(f"{path} has SHA-256 {digest}, not the stored judge's {sha256}; "
+                             "write it again with `python tests/_digits_judge.py --write`")
+        judge = cls.__new__(cls)
+        model = _network(32, 3)
+        model.load_weights(path)
+        judge.models = [model]
+        return judge
+
     def probabilities(self, images):
         return np.mean([m.predict(images, batch_size=256, verbose=0) for m in self.models], 0)
 
@@ -147,3 +175,31 @@ def _shift(images, rng):
     for k, (dy, dx) in enumerate(rng.integers(-2, 3, (len(images), 2))):
         out[k] = np.roll(images[k], (dy, dx), (0, 1))
     return out
+
+
+def write(path=WEIGHTS):
+    """Train the test's judge (tests/test_dcgan_recipe.py: seed 0 on the training digits at
+    32x32x3) in a fresh process with the test's kernels, store its weights at `path` and return
+    the file's SHA-256."""
+    import subprocess
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path.insert(0, here)
+    import quality_spread
+
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(here), TF_CPP_MIN_LOG_LEVEL="2")
+    env.pop("TF_NUM_INTRAOP_THREADS", None)  # as the DCGAN test's process: TensorFlow's threads
+    env.update(quality_spread.VARIANTS["avx2"])
+    code = ("import sys; sys.path.insert(0, %r)\n"
+            "import test_dcgan_recipe as t, _digits_judge as j\n"
+            "train, _, y_train, _ = t._real_digits(t.SIZE, t.CHANNELS)\n"
+            "j.Judge(train, y_train, seed=0).models[0].save_weights(%r)\n") % (here, path)
+    subprocess.run([sys.executable, "-c", code], env=env, check=True)
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["--write"]:
+        sys.exit("usage: python tests/_digits_judge.py --write")
+    print(write())

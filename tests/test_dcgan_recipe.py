@@ -1,7 +1,8 @@
 """Issue 5's DCGAN target, with issue 18's judge that can fail: the recipe on the embedded digits.
 
 The judge (`tests/_digits_judge.py`) is a small CNN with an 11th "not a digit" class, trained
-here on the training digits and on noise, blends and corrupted digits drawn from its own seed.
+on the training digits and on noise, blends and corrupted digits drawn from its own seed (once,
+stored in tests/data/ by `python tests/_digits_judge.py --write`, as this test trained it).
 Before it judges anything, the test shows that it can fail: on images it never saw it must be
 confident (one digit at probability >= 0.9) on fewer than 10% of uniform-noise images and of
 50/50 blends of two held-out digits of different classes, and on at least 97% of the held-out
@@ -87,7 +88,7 @@ def train_and_judge(run_dir, seed=0, epochs=EPOCHS):
     images = np.asarray(trainer.model.sampler(z, training=False))
 
     train, held_out, y_train, y_held_out = _real_digits(SIZE, CHANNELS)
-    judge = Judge(train, y_train, seed=0)
+    judge = Judge.stored()  # trained on `train` with seed 0 (tests/_digits_judge.py --write)
     rates = judge.rates(held_out, y_held_out, seed=100)
     confident, digit = judge.confident(images)
     classes = np.bincount(digit[confident], minlength=10)
