@@ -129,15 +129,22 @@ def test_resnet101_weights_do_not_fit_resnet50(tmp_path):
     _assert_unchanged(model, snap)
 
 
-@pytest.mark.parametrize("layout", ["keras_v3", "legacy_h5"])
-def test_classes_mismatch_names_predictions_and_loads_nothing(tmp_path, layout):
+@pytest.fixture(scope="module")
+def classes_10_and_5():
+    """A 10-class peer ResNet-50 and ours with 5 classes, built once for both layouts: the peer
+    is only saved, and ours must come out of each failed load unchanged (each test checks)."""
     peer = _peer("resnet50", input_shape=(32, 32, 3), classes=10)
+    return peer, zoo.resnet50(input_shape=(32, 32, 3), classes=5)
+
+
+@pytest.mark.parametrize("layout", ["keras_v3", "legacy_h5"])
+def test_classes_mismatch_names_predictions_and_loads_nothing(tmp_path, layout, classes_10_and_5):
+    peer, model = classes_10_and_5
     path = str(tmp_path / ("r50.weights.h5" if layout == "keras_v3" else "r50.h5"))
     if layout == "keras_v3":
         peer.save_weights(path)
     else:
         _save_legacy(peer, path)
-    model = zoo.resnet50(input_shape=(32, 32, 3), classes=5)
     snap = _snapshot(model)
     with pytest.raises(zw.WeightsMismatchError) as err:
         zw.load_weights(model, path)
