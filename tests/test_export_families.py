@@ -158,6 +158,21 @@ def _export_and_verify(names, base, timeout=600):
     return models, paths, dict(zip(names, reports))
 
 
+@pytest.fixture(scope="module")
+def loaded():
+    """`loaded(path)`: the SavedModel at `path`, loaded once for this module's tests, which only
+    call it (a signature's first call is what costs: TensorFlow optimises its graph then)."""
+    cache = {}
+
+    def load(path):
+        if path not in cache:
+            cache[path] = tf.saved_model.load(path)
+        return cache[path]
+
+    yield load
+    cache.clear()
+
+
 @pytest.mark.parametrize("name", MODELS)
 def test_family_export_verified_without_zoo(exported, name):
     _, _, paths, reports = exported
@@ -191,7 +206,7 @@ def test_default_preprocessing_is_the_weights():
     assert ex.serving_options("not_registered") == {}
 
 
-def test_googlenet_exported_without_auxiliary_heads(exported):
+def test_googlenet_exported_without_auxiliary_heads(exported, loaded):
     from zoo.models.googlenet import googlenet_inference_model
 
     _, models, paths, reports = exported
@@ -202,21 +217,21 @@ def test_googlenet_exported_without_auxiliary_heads(exported):
     # auxiliary heads' not at all
     params = sum(int(np.prod(s)) for n, s in stored if n != "_CHECKPOINTABLE_OBJECT_GRAPH")
     assert params == googlenet_inference_model(model).count_params() < model.count_params()
-    loaded = tf.saved_model.load(paths[GOOGLENET])
-    assert len(loaded.variables) == len(googlenet_inference_model(model).weights)
+    saved = loaded(paths[GOOGLENET])
+    assert len(saved.variables) == len(googlenet_inference_model(model).weights)
     sig = reports[GOOGLENET]["signatures"]["serving_default"]
     assert sig["outputs"]["probabilities"] == ["float32", [None, 10]]
 
 
-def test_transformer_translate_equals_zoo_decoding(exported):
+def test_transformer_translate_equals_zoo_decoding(exported, loaded):
     from zoo.models.transformer_decoding import translate
 
     _, models, paths, _ = exported
     model = models[TRANSLATION]
-    loaded = tf.saved_model.load(paths[TRANSLATION])
+    saved = loaded(paths[TRANSLATION])
     src = np.array([[5, 9, 13, 7, 2, 0], [4, 4, 8, 2, 0, 0], [11, 3, 6, 17, 21, 2]], "int32")
     for key, beam in (("translate", 3), ("translate_greedy", 1)):
-        got = loaded.signatures[key](source_ids=tf.constant(src))
+        got = saved.signatures[key](source_ids=tf.constant(src))
         # the signatures run the cached decoder; the uncached one (the reference) agrees
         for cache in (True, False):
             want = translate(model, src, max_length=6, beam_size=beam, alpha=0.6, cache=cache)
@@ -225,21 +240,21 @@ def test_transformer_translate_equals_zoo_decoding(exported):
                                        atol=1e-5)
 
 
-def test_sequence_lengths_mask_the_padding(exported):
+def test_sequence_lengths_mask_the_padding(exported, loaded):
     """A sequence padded past `lengths` scores as the unpadded sequence does in Keras."""
     _, models, paths, _ = exported
     for name in (BY_TASK["sequence_classification"], BY_TASK["text_classification"]):
-        fn = tf.saved_model.load(paths[name]).signatures["serving_default"]
+        fn = loaded(paths[name]).signatures["serving_default"]
         toks = np.array([[3, 4, 5, 6, 7], [3, 4, 5, 6, 7]], "int32")
         got = fn(tokens=toks, lengths=np.array([5, 3], "int32"))["probabilities"].numpy()
         np.testing.assert_allclose(got[0], models[name](toks[:1])[0], atol=1e-5)
         np.testing.assert_allclose(got[1], models[name](toks[1:, :3])[0], atol=1e-5)
 
 
-def test_dcgan_generator_serves_uint8_images(exported):
+def test_dcgan_generator_serves_uint8_images(exported, loaded):
     _, models, paths, _ = exported
     z = np.random.default_rng(2).uniform(-1, 1, size=(3, 8)).astype("float32")
-    served = tf.saved_model.load(paths[GENERATOR]).signatures["serving_default"]
+    served = loaded(paths[GENERATOR]).signatures["serving_default"]
     got = served(latents=z)["images"]
     want = np.round((models[GENERATOR](z).numpy() + 1.0) * 127.5)
     assert got.dtype == tf.uint8 and got.shape == (3,) + tuple(models[GENERATOR].outputs[0].shape[1:])
@@ -385,10 +400,10 @@ def _reference_cases(name, model, signatures, rng):
 
 
 @pytest.mark.parametrize("name", MODELS)
-def test_every_signature_equals_the_keras_model_on_independent_inputs(exported, name):
+def test_every_signature_equals_the_keras_model_on_independent_inputs(exported, loaded, name):
     _, models, paths, _ = exported
     model = models[name]
-    signatures = tf.saved_model.load(paths[name]).signatures
+    signatures = loaded(paths[name]).signatures
     cases = _reference_cases(name, model, signatures, np.random.default_rng(3))
     assert {s for s, _, _ in cases} >= set(EXPECTED[name]) - {"translate"}  # beam: transformer_decoding
     for signature, inputs, want in cases:
