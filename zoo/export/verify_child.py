@@ -68,49 +68,14 @@ try:  # registers the TF Text ops (SentencepieceOp, ...) that text exports use a
 except ImportError:  # not installed: an export using those ops fails to load, and says so
     pass
 
-# `python -I -m tf2onnx.convert ARGS` for each ARGS of argv[1] (JSON), one after the other in this
-# one process (one TensorFlow start-up); writes [exit status, stderr] of each to argv[2] as it goes
-_ONNX_CONVERT = r"""
-import importlib.util, io, json, runpy, sys, traceback
-class _Stderr(io.TextIOBase):  # what the conversion under way writes to stderr
-    text = io.StringIO()
-    def writable(self):
-        return True
-    def write(self, s):
-        return self.text.write(s)
-sys.stderr = _Stderr()
-runs, result_file, done = json.loads(sys.argv[1]), sys.argv[2], []
-try:  # as `python -m` says it
-    missing = None if importlib.util.find_spec("tf2onnx.convert") else "No module named tf2onnx.convert"
-except ImportError as e:
-    missing = f"Error while finding module specification for 'tf2onnx.convert' ({type(e).__name__}: {e})"
-for argv in runs:
-    sys.stderr.text, status = io.StringIO(), 0
-    sys.argv = ["tf2onnx.convert"] + argv
-    try:
-        if missing:
-            sys.exit(f"{sys.executable}: {missing}")
-        runpy.run_module("tf2onnx.convert", run_name="__main__", alter_sys=True)
-    except SystemExit as e:  # as Python exits with it
-        if e.code is not None and not isinstance(e.code, int):
-            print(e.code, file=sys.stderr)
-        status = e.code if isinstance(e.code, int) else int(e.code is not None)
-    except BaseException:
-        traceback.print_exc()
-        status = 1
-    done.append([status, sys.stderr.text.getvalue()])
-    with open(result_file, "w") as f:
-        json.dump(done, f)
-"""
-
-
 def _to_onnx(path, keys, targets):
     """[(exit status, stderr)] of converting each signature `keys[i]` to `targets[i]` with
     tf2onnx, all in one more process (TensorFlow starts once, not once per signature); a
     signature the process did not reach gets the process's own."""
     import subprocess
     result_file = targets[0] + ".json" if targets else os.devnull
-    r = subprocess.run([sys.executable, "-I", "-c", _ONNX_CONVERT, json.dumps(
+    program = os.path.join(os.path.dirname(os.path.abspath(__file__)), "onnx_child.py")
+    r = subprocess.run([sys.executable, "-I", program, json.dumps(
         [["--saved-model", path, "--signature_def", k, "--output", t] for k, t in zip(keys, targets)]),
         result_file], capture_output=True, text=True, cwd=os.path.dirname(os.path.abspath(result_file)))
     try:
