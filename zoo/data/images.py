@@ -10,6 +10,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import os
 
 import numpy as np
@@ -98,11 +99,13 @@ def _resized(image, size, crop, crop_seed):
 # ----------------------------------------------------------------------------------- digits
 
 
+@functools.lru_cache(maxsize=1)
 def _digits():
     """scikit-learn's digits as its `load_digits()` gives them, `(images, target)`: 1,797 8x8
     images (float64, 0..16) and their labels, read from the file its package ships
     (sklearn/datasets/data/digits.csv.gz) without importing scikit-learn, whose import is about
-    1.5 s of CPU in every process that loads the digits."""
+    1.5 s of CPU in every process that loads the digits. Read once per process (`digits_split`
+    and `digits_indices` share it), so both arrays are read-only."""
     import gzip
     import importlib.util
 
@@ -115,7 +118,9 @@ def _digits():
             "scikit-learn is not installed: pip install scikit-learn")
     with gzip.open(path, "rt", encoding="utf-8") as f:
         data = np.loadtxt(f, delimiter=",")
-    return data[:, :-1].reshape(-1, 8, 8), data[:, -1].astype(int)
+    images, target = data[:, :-1].reshape(-1, 8, 8), data[:, -1].astype(int)
+    images.flags.writeable = target.flags.writeable = False
+    return images, target
 
 
 def _approximate_mode(class_counts, n_draws, rng):

@@ -68,6 +68,7 @@ try:  # registers the TF Text ops (SentencepieceOp, ...) that text exports use a
 except ImportError:  # not installed: an export using those ops fails to load, and says so
     pass
 
+
 def _to_onnx(path, keys, targets):
     """[(exit status, stderr)] of converting each signature `keys[i]` to `targets[i]` with
     tf2onnx, all in one more process (TensorFlow starts once, not once per signature); a
