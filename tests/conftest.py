@@ -6,7 +6,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # two workers on two cores, and one intra-op thread each does the same work with less contention
 # (tests/test_tuning_families.py, test_da_rnn.py and test_kv_cache.py, -n 2, this 2-core AMD EPYC
 # idle: 154 s -> 129 s). The quality tests' figures under it (`python tests/quality_spread.py JOB
-# one_thread 0`) are within their asserted spreads: docs/recipes.md lists them.
+# one_thread 0`, and `JOB suite 0` with oneDNN on as below) are within their asserted spreads:
+# docs/recipes.md lists them.
 os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
 # oneDNN's kernels on every x86 CPU: TensorFlow turns them on by itself only on CPUs with AVX-512
 # VNNI, bfloat16 or AMX, and elsewhere runs its Eigen kernels, whose convolutions build im2col

@@ -12,8 +12,9 @@ quality job exactly as its test and README row do, with `--seed SEED`, under one
 - `no_onednn`: `TF_ENABLE_ONEDNN_OPTS=0`, TensorFlow's own Eigen kernels;
 - `xla`: `--jit-compile on`, the training step compiled by XLA (not for the DCGAN, whose step
   Keras compiles);
-- `one_thread`: `TF_NUM_INTRAOP_THREADS=1`, each op on one thread (as the test suite runs
-  TensorFlow: tests/conftest.py).
+- `one_thread`: `TF_NUM_INTRAOP_THREADS=1`, each op on one thread;
+- `suite`: `TF_ENABLE_ONEDNN_OPTS=1 TF_NUM_INTRAOP_THREADS=1`, oneDNN's best kernels for the CPU
+  on one thread, as the test suite runs TensorFlow (tests/conftest.py).
 
     python tests/quality_spread.py JOB VARIANT SEED [--out FILE]   # one run, one JSON line
     python tests/quality_spread.py dcgan avx2 0 --epochs 60         # the DCGAN at other epochs
@@ -56,6 +57,7 @@ VARIANTS = {
     "no_onednn": {"TF_ENABLE_ONEDNN_OPTS": "0"},
     "xla": {},
     "one_thread": {"TF_NUM_INTRAOP_THREADS": "1"},
+    "suite": {"TF_ENABLE_ONEDNN_OPTS": "1", "TF_NUM_INTRAOP_THREADS": "1"},
 }
 
 
