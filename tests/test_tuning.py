@@ -65,6 +65,52 @@ def test_conditional_grid_is_enumerated_exactly():
         tuning.make_tuner(S.small_spec(), tuning.SearchSettings(tuner="annealing"))
 
 
+@pytest.mark.parametrize("tuner_name", ["grid", "random", "bayesian", "hyperband"])
+def test_the_space_is_discovered_without_building_a_model(tmp_path, tuner_name):
+    """keras-tuner builds the hypermodel once per conditional branch to find the space; zoo's
+    tuners run the space function alone: the same hyperparameters and conditions, no model."""
+    import dataclasses
+    import functools
+
+    import keras_tuner as kt
+
+    built = []
+
+    @functools.wraps(S.tiny_mlp)
+    def counted(**kwargs):
+        built.append(kwargs)
+        return S.tiny_mlp(**kwargs)
+
+    def space_fn(hp):  # a branch of each value of `cell`, each found by keras-tuner's loop
+        out = {"learning_rate": hp.Choice("learning_rate", [1e-2, 1e-3])}
+        cell = hp.Choice("cell", ["lstm", "gru"])
+        with hp.conditional_scope("cell", ["lstm"]):
+            if cell == "lstm":
+                out["peepholes"] = hp.Boolean("peepholes")
+        with hp.conditional_scope("cell", ["gru"]):
+            if cell == "gru":
+                out["units"] = hp.Choice("units", [4, 8])
+        return out
+
+    spec = dataclasses.replace(S.conditional_spec(), builder=counted, search_space=space_fn)
+    t = tuning.make_tuner(spec, tuning.SearchSettings(tuner=tuner_name, directory=str(tmp_path),
+                                                      max_trials=2, log=lambda *_: None))
+    assert built == []
+
+    def keras_tuners_own(hp):  # a plain build function: keras-tuner's discovery builds it
+        space_fn(hp)
+        return S.tiny_mlp()
+
+    ref = kt.RandomSearch(keras_tuners_own, objective="val_loss", max_trials=2,
+                          directory=str(tmp_path), project_name="reference")
+    space, expected = t.oracle.get_space(), ref.oracle.get_space()
+    assert space.get_config() == expected.get_config()
+    assert [(h.name, [c.values for c in h.conditions]) for h in space.space] == [
+        ("learning_rate", []), ("cell", []), ("peepholes", [["lstm"]]), ("units", [["gru"]])]
+    t.hypermodel.build(t.oracle.get_space())  # a trial's build still builds the model
+    assert len(built) == 1
+
+
 def test_grid_runs_each_point_once_failures_recorded_report_and_export(tmp_path):
     spec = S.failing_spec()  # learning_rate x bad x explode: 2 fine, 2 NaN, 4 bad combinations
     logs = []

@@ -4,6 +4,7 @@ trainer (`zoo.tuning.trial`)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 
@@ -54,6 +55,19 @@ class ZooHyperModel(kt.HyperModel):
         self.seed = seed
         self._data = None
         self._source = None
+        self._declaring = False
+
+    @contextlib.contextmanager
+    def declaring(self):
+        """While keras-tuner discovers the space (`Tuner._populate_initial_space`: a build per
+        conditional branch), `build` declares the trial's hyperparameters (the space function)
+        and checks its builder arguments, but builds no model: the builder takes plain values, so
+        the model adds no hyperparameter, and each trial builds its own."""
+        self._declaring = True
+        try:
+            yield self
+        finally:
+            self._declaring = False
 
     def recipe_source(self):
         if self._source is None:
@@ -69,7 +83,10 @@ class ZooHyperModel(kt.HyperModel):
     def build(self, hp):
         builder, training = split_overrides(self.space(hp))
         try:
-            model = self.spec.build(**self.build_kwargs(builder))
+            kwargs = self.build_kwargs(builder)
+            if self._declaring:
+                return None
+            model = self.spec.build(**kwargs)
             if not self.recipes:
                 compile_for_trial(self.spec, model, training)
         except Exception as e:  # a bad combination: recorded as failed, no retry
