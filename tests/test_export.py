@@ -298,3 +298,31 @@ def test_export_writes_warm_up_requests_and_batching_parameters_that_verify_runs
     assert report["warmup"]["failed"] == []
     assert not without["ok"] and any("warm-up" in p for p in without["problems"]), without
     assert without["path"] == damaged and report["path"] == path
+
+
+def test_an_export_pauses_the_collector_and_restores_it():
+    """`export_model` turns Python's cyclic collector off while it traces and saves
+    (zoo/export/archive.py `_collector_paused`) and leaves it as it found it: on after nested
+    exports and after one that fails, still off where the caller had turned it off."""
+    import gc
+
+    from zoo.export import archive
+
+    assert gc.isenabled()
+    with archive._collector_paused():
+        assert not gc.isenabled()
+        with archive._collector_paused():  # a second export (another thread) at the same time
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the first one still runs
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError, match="failed"):
+        with archive._collector_paused():
+            raise RuntimeError("the export failed")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with archive._collector_paused():
+            pass
+        assert not gc.isenabled()  # the caller's choice stands
+    finally:
+        gc.enable()
