@@ -145,6 +145,16 @@ def _check_version(version):
                          f"version). Received: version={version!r}")
 
 
+def _check_backend():
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        raise ValueError(
+            "zoo.export writes TensorFlow SavedModels and needs KERAS_BACKEND=tensorflow. "
+            f"Received: backend={keras.backend.backend()!r}"
+        )
+
+
 def export_model(model, name, task=None, export_dir="saved_models", version=None, *,
                  outputs=None, inference_model=None, write_config=True, verbose=False,
                  **opts) -> str:
@@ -181,16 +191,10 @@ def export_model(model, name, task=None, export_dir="saved_models", version=None
     Example:
         >>> path = export_model(model, "tiny", task="image_classification", export_dir="/tmp/sm")
     """
-    import keras
-
     check_folder_name(name, "name")
     export_dir = real_folder(check_writable_folder(export_dir, "export_dir"))
     _check_version(version)
-    if keras.backend.backend() != "tensorflow":
-        raise ValueError(
-            "zoo.export writes TensorFlow SavedModels and needs KERAS_BACKEND=tensorflow. "
-            f"Received: backend={keras.backend.backend()!r}"
-        )
+    _check_backend()
     served = inference_model if inference_model is not None else model
     module = _export_module(served, name, task, outputs, opts)
     allow_non_finite = module.options.pop("allow_non_finite", False)
