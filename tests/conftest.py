@@ -1,4 +1,5 @@
 import os
+import sys
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -158,11 +159,14 @@ _CPU_MARK = [0.0]
 
 def _cpu_seconds():
     """User + system CPU seconds of this process and of the children it has waited for (the
-    `zoo` commands, workers and JAX processes a test starts)."""
+    `zoo` commands, workers and JAX processes a test starts), with those forked from
+    tests/_spawn.py's zygotes (and the zygotes' imports)."""
     import resource
 
+    spawn = sys.modules.get("_spawn")
     return sum(r.ru_utime + r.ru_stime for r in (resource.getrusage(resource.RUSAGE_SELF),
-                                                  resource.getrusage(resource.RUSAGE_CHILDREN)))
+                                                  resource.getrusage(resource.RUSAGE_CHILDREN))
+               ) + (spawn.FORKED_CPU[0] if spawn is not None else 0.0)
 
 
 def pytest_runtest_logstart(nodeid, location):

@@ -14,11 +14,11 @@ adding problems of 10.
 
 import json
 import os
-import subprocess
 import sys
 
 import pytest
 
+import _spawn
 from zoo.core.task_kinds import TASKS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -98,7 +98,7 @@ def test_mixed_float16_training_step_of_every_task_kind(tmp_path):
     assert sorted(CASES) == sorted(TASKS)
     env = dict(os.environ, PYTHONPATH=ROOT, CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="3",
                KERAS_BACKEND="tensorflow")
-    proc = subprocess.run([sys.executable, "-c", SCRIPT, json.dumps(CASES), str(tmp_path)],
+    proc = _spawn.run([sys.executable, "-c", SCRIPT, json.dumps(CASES), str(tmp_path)],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
     line = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")][-1]

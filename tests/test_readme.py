@@ -30,13 +30,14 @@ def test_ci_runs_readme_test_command():
 
 # ------------------------------------------------------------------ the README's examples, run
 def _zoo(argv, cwd, timeout=900):
-    """`zoo ARGV` (the console script's `zoo.cli:main`) in a fresh process in `cwd`; returns its
-    standard output, after asserting that it succeeded."""
-    import subprocess
+    """`zoo ARGV` (the console script's `zoo.cli:main`) in a fresh process in `cwd` (forked from
+    tests/_spawn.py's zygote); returns its standard output, after asserting that it succeeded."""
     import sys
 
+    import _spawn
+
     env = dict(os.environ, PYTHONPATH=ROOT, CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="3")
-    proc = subprocess.run([sys.executable, "-c", "import sys; from zoo.cli import main; "
+    proc = _spawn.run([sys.executable, "-c", "import sys; from zoo.cli import main; "
                            "sys.exit(main(sys.argv[1:]))", *argv], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, (argv, (proc.stdout + proc.stderr)[-3000:])

@@ -9,7 +9,6 @@ recipes/ run end to end in a subprocess.
 """
 
 import os
-import subprocess
 import sys
 
 import numpy as np
@@ -324,8 +323,11 @@ SCRIPTS = {  # script: (exported model, arguments of a tiny run)
 @pytest.mark.parametrize("script", sorted(SCRIPTS))
 def test_recipe_script_runs_end_to_end(script, tmp_path):
     """Each script of recipes/ trains (a couple of steps, two CPU replicas where it says mirrored)
-    and exports, from the command line in a fresh process, as its docstring shows."""
+    and exports, from the command line in a fresh process (forked from tests/_spawn.py's
+    zygote), as its docstring shows."""
     import json
+
+    import _spawn
 
     model, args = SCRIPTS[script]
     out = ["--directory", tmp_path / "tune"] if script == "search" else ["--run-dir",
@@ -333,7 +335,7 @@ def test_recipe_script_runs_end_to_end(script, tmp_path):
     cmd = [sys.executable, os.path.join(ROOT, "recipes", f"{script}.py"), *args, *out,
            "--export-dir", tmp_path / "saved"]
     env = dict(os.environ, PYTHONPATH=ROOT, CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="3")
-    proc = subprocess.run(_strs(cmd), env=env, capture_output=True, text=True, timeout=600)
+    proc = _spawn.run(_strs(cmd), env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     export = tmp_path / "saved" / model / "1"
     assert os.path.exists(export / "saved_model.pb"), proc.stdout[-2000:]
