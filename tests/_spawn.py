@@ -60,7 +60,7 @@ ROOT = os.path.dirname(HERE)
 RUNTIME_VARIABLES = ("CUDA_VISIBLE_DEVICES", "TF_CONFIG", "TF_NUM_INTRAOP_THREADS",
                      "TF_NUM_INTEROP_THREADS", "PYTEST_CURRENT_TEST")
 RUNTIME_PREFIXES = ("ZOO_", "KERASTUNER_", "SLURM_")
-MAX_ZYGOTES = 2
+MAX_ZYGOTES = 3  # about 0.55 GB resident each (the forks share it)
 PIPE, STDOUT, DEVNULL = subprocess.PIPE, subprocess.STDOUT, subprocess.DEVNULL
 _FORKABLE_KEYS = {"stdin", "stdout", "stderr", "cwd", "env", "text", "universal_newlines",
                   "encoding", "errors", "bufsize", "close_fds"}
