@@ -351,18 +351,34 @@ class Trainer:
         ds = cache[split][1]
         if ds is None:
             return {}
-        if not hasattr(self, "_eval_fn"):
-            fn = lambda batch: self.task.evaluation_step(self.model, batch)  # noqa: E731
-            self._eval_fn = tf.function(fn, jit_compile=self.jit, reduce_retracing=True)
         sums = {}
         with self.strategy.scope():
+            eval_fn = self._evaluation_function(ds)
             for batch in ds:
-                stats = self._eval_fn(batch)
+                stats = eval_fn(batch)
                 if stats is None:
                     return {}
                 for k, v in stats.items():
                     sums[k] = sums.get(k, 0.0) + float(v)
         return self.task.summarize(sums)
+
+    def _evaluation_function(self, ds):
+        """The `tf.function` of `task.evaluation_step`, one for every split.
+
+        When a held-out split ends in a smaller batch, `reduce_retracing` traces (and Grappler
+        optimises) it twice: for the full batches, then again for any batch size at that last
+        batch. Then it is traced once, for any batch size, before the first batch (`ds`'s
+        element spec), and every batch of every split runs that one graph.
+        """
+        if getattr(self, "_eval_fn", None) is None:
+            fn = lambda batch: self.task.evaluation_step(self.model, batch)  # noqa: E731
+            self._eval_fn = tf.function(fn, jit_compile=self.jit, reduce_retracing=True)
+            size = self.config.eval_batch_size or self.config.batch_size
+            counts = [self.source.num_test] + (
+                [self.source.num_validation] if self.source.validation is not None else [])
+            if any(n and n % size for n in counts):
+                self._eval_fn.get_concrete_function(ds.element_spec)
+        return self._eval_fn
 
     # -- the loop
     def fit(self) -> Dict[str, Any]:
