@@ -231,11 +231,27 @@ def test_zoo_tune_flags_build_search_settings():
 def test_bayesian_search_runs_its_trials_and_reports_the_best(tmp_path):
     """A tiny Bayesian search (keras-tuner's Gaussian-process oracle): 2 random initial points,
     then one point it proposes; every trial runs once, and the best is the best completed row."""
+    import dataclasses
+    import functools
+    import gc
+    import weakref
+
     import keras_tuner as kt
 
-    res = tuning.run_search(S.small_spec(), tuning.SearchSettings(
+    models, alive = [], []
+
+    @functools.wraps(S.tiny_mlp)
+    def builder(**kwargs):  # each trial's build finds the earlier trials' models collected
+        alive.append(sum(m() is not None for m in models))
+        models.append(weakref.ref(S.tiny_mlp(**kwargs)))
+        return models[-1]()
+
+    frozen = gc.get_freeze_count()
+    res = tuning.run_search(dataclasses.replace(S.small_spec(), builder=builder),
+                            tuning.SearchSettings(
         tuner="bayesian", max_trials=3, seed=0, directory=str(tmp_path / "tune"), export=False,
         log=lambda *_: None, steps_per_epoch=2, eval_examples=32))
+    assert alive == [0, 0, 0] and gc.get_freeze_count() == frozen  # the collector as it was
     oracle = res["tuner"].oracle
     assert isinstance(oracle, kt.oracles.BayesianOptimizationOracle)
     assert oracle.num_initial_points == 2
