@@ -14,6 +14,7 @@ so it shows that an export runs where zoo is not installed.
 import contextlib
 import importlib
 import importlib.abc
+import importlib.util
 import io
 import json
 import os
@@ -54,19 +55,27 @@ try:  # a probe: the import must fail
 except ImportError:
     zoo_blocked = True
 assert zoo_blocked, "zoo importable in the verification process"
+# Keras is not loaded here, as in TF Serving: a SavedModel loads and runs with TensorFlow alone.
+# TensorFlow's own start-up imports Keras for `tf.keras` when it can (some 1,300 modules, 2.6 to
+# 2.9 s CPU of a 9 s start on the shared 2-core machine); an entry of None in sys.modules makes
+# it absent (TensorFlow then leaves `tf.keras` unset; only using it would fail)
+sys.modules["keras"] = sys.modules["tf_keras"] = None
 import numpy as np
 import tensorflow as tf
-
-try:  # the TF Text ops (SentencepieceOp, ...) that TF Serving links; exports of text use them
-    import tensorflow_text  # noqa: F401
-except ImportError:
-    pass
 from tensorflow.python.tools import saved_model_cli
 
-try:  # registers the TF Text ops (SentencepieceOp, ...) that text exports use and TF Serving links
-    import tensorflow_text  # noqa: F401
-except ImportError:  # not installed: an export using those ops fails to load, and says so
-    pass
+
+def _load_text_ops():
+    """Register TF Text's ops (SentencepieceOp, ...), which text exports use and TF Serving links:
+    the op libraries that `import tensorflow_text` loads, loaded without the package's Python
+    side (its Keras layers need Keras). Not installed: an export using those ops fails to load,
+    and says so."""
+    spec = importlib.util.find_spec("tensorflow_text")  # found, not imported
+    folder = os.path.join(spec.submodule_search_locations[0], "python", "ops") if spec else ""
+    for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
+        if name.startswith("_") and name.endswith(".so"):
+            tf.load_op_library(os.path.join(folder, name))
+_load_text_ops()
 
 
 def _to_onnx(path, keys, targets):
