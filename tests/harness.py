@@ -25,8 +25,8 @@ import tempfile
 import numpy as np
 
 __all__ = ["run_layer_test", "run_builder_test", "run_config_round_trip",
-           "run_keras_file_round_trip", "run_training_step", "run_precision_test",
-           "dtype_policy", "PRECISION"]
+           "run_keras_file_round_trip", "keras_saving_skipsets_cached", "run_training_step",
+           "run_precision_test", "dtype_policy", "PRECISION"]
 
 PRECISION = "mixed_bfloat16"
 
@@ -88,6 +88,32 @@ def run_config_round_trip(obj):
     return clone
 
 
+@contextlib.contextmanager
+def keras_saving_skipsets_cached():
+    """Keras 3.15's `saving_lib.get_attr_skipset` (which attributes of a Layer, Functional, ...
+    a `.keras` save or load does not walk) stores its set under `saving_attr_skipset_<type>` but
+    looks it up under `saving_attr_skiplist_<type>`: it never finds it, and builds a reference
+    `Layer()` (2-4 ms) for each of the 1,000-odd layers and operations a deep model's save and
+    load walk (ResNet-152: 1,036 of them, ~4 s of a 12-16 s round trip). Inside the block, the
+    set it computes is also stored under the key it looks up, as Keras means to (the same sets,
+    the same files; `clear_session` drops both keys)."""
+    from keras.src.backend.common import global_state
+    from keras.src.saving import saving_lib
+
+    compute = saving_lib.get_attr_skipset
+
+    def get_attr_skipset(obj_type):
+        skipset = compute(obj_type)
+        global_state.set_global_attribute(f"saving_attr_skiplist_{obj_type}", skipset)
+        return skipset
+
+    saving_lib.get_attr_skipset = get_attr_skipset
+    try:
+        yield
+    finally:
+        saving_lib.get_attr_skipset = compute
+
+
 def run_keras_file_round_trip(model, input_data, *, atol=1e-5, path=None, expected=None):
     """Save `model` as a `.keras` file and load it with `safe_mode=True`: the same config (the
     load rebuilds the model from it), parameters and outputs in inference (`expected`: the
@@ -95,7 +121,7 @@ def run_keras_file_round_trip(model, input_data, *, atol=1e-5, path=None, expect
     them already; computed here otherwise); returns the loaded model."""
     import keras
 
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, keras_saving_skipsets_cached():
         path = path or os.path.join(tmp, "model.keras")
         model.save(path)
         loaded = keras.saving.load_model(path, safe_mode=True)

@@ -68,3 +68,17 @@ def test_a_softmax_output_still_gives_every_weight_a_gradient():
     inp = keras.Input((3,))
     model = keras.Model(inp, keras.layers.Dense(4, activation="softmax")(inp))
     run_training_step(model, X)
+
+
+def test_keras_saving_skipsets_cached_gives_keras_own_sets_and_restores_it():
+    from keras.src.saving import saving_lib
+
+    from harness import keras_saving_skipsets_cached
+
+    compute = saving_lib.get_attr_skipset
+    want = {t: compute(t) for t in ("Layer", "Functional", "Operation", "Optimizer")}
+    with keras_saving_skipsets_cached():
+        assert saving_lib.get_attr_skipset is not compute
+        for _ in range(2):  # computed, then found under the key Keras looks up
+            assert {t: saving_lib.get_attr_skipset(t) for t in want} == want
+    assert saving_lib.get_attr_skipset is compute
