@@ -434,3 +434,45 @@ def test_epochs_are_judged_on_validation_and_the_target_reported_on_test(tmp_pat
     assert [h["split"] for h in trainer.history if h["kind"] == "epoch"] == ["test"]
     assert "test_mse" in trainer.history[-1]
 
+
+
+
+def _three_adam_updates(name, shared, grads, path):
+    """Weights and optimizer variables after three updates in a tf.function under a strategy,
+    and the names a checkpoint of them holds."""
+    import tensorflow as tf
+
+    from zoo.train.optimizers import make_optimizer, share_step_scalars
+
+    strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
+    with strategy.scope():
+        variables = [tf.Variable(np.ones(g.shape, "float32") * 0.5) for g in grads[0]]
+        opt = make_optimizer(name, 1e-2, weight_decay=0.01 if name == "adamw" else None)
+        opt = share_step_scalars(opt) if shared else opt
+        opt.build(variables)
+    assert type(opt) is type(make_optimizer(name))
+
+    @tf.function
+    def step(g):
+        strategy.run(lambda: opt.apply_gradients(zip(g, variables)))
+
+    for g in grads:
+        step([tf.constant(x) for x in g])
+    state = [v.numpy() for v in variables] + [np.asarray(v) for v in opt.variables]
+    saved = tf.train.Checkpoint(opt=opt, v=variables).write(str(path))
+    return state, sorted(n for n, _ in tf.train.list_variables(saved))
+
+
+@pytest.mark.parametrize("name", ["adam", "adamw"])
+def test_adam_with_shared_step_scalars_updates_and_checkpoints_as_keras(name, tmp_path):
+    """`share_step_scalars` (the trainer's Adam, its step size computed once per update): the
+    same weights and optimizer variables as Keras' own Adam, bit for bit, after three updates,
+    and a checkpoint of the same variables."""
+    rng = np.random.RandomState(0)
+    grads = [[rng.randn(*s).astype("float32") for s in [(3, 5), (5,), (5, 2)]] for _ in range(3)]
+    keras_state, keras_names = _three_adam_updates(name, False, grads, tmp_path / "keras")
+    state, names = _three_adam_updates(name, True, grads, tmp_path / "shared")
+    assert names == keras_names and len(state) == len(keras_state)
+    for a, b in zip(state, keras_state):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(state[0], np.ones((3, 5), "float32") * 0.5)

@@ -41,7 +41,7 @@ from zoo.roles.task import Task
 from zoo.train.backend import check_backend
 from zoo.train.config import TrainConfig
 from zoo.train.curve import plot_history
-from zoo.train.optimizers import make_optimizer
+from zoo.train.optimizers import make_optimizer, share_step_scalars
 from zoo.train.runfolder import check_run_identity, checkpoint_candidates, run_identity, write_run_identity
 from zoo.train.schedule import (
     AUTO_CHECKPOINT_SECONDS,
@@ -193,9 +193,9 @@ class Trainer:
                 0.0 if cfg.warmup_steps else lr, decay_steps=max(self.total_steps - cfg.warmup_steps, 1),
                 warmup_target=lr if cfg.warmup_steps else None, warmup_steps=cfg.warmup_steps,
             )
-        opt = make_optimizer(cfg.optimizer, lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
-                             weight_decay=cfg.weight_decay, beta_1=cfg.beta_1,
-                             clipnorm=cfg.clipnorm or None)
+        opt = share_step_scalars(make_optimizer(
+            cfg.optimizer, lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
+            weight_decay=cfg.weight_decay, beta_1=cfg.beta_1, clipnorm=cfg.clipnorm or None))
         if cfg.precision == "mixed_float16":
             opt = keras.optimizers.LossScaleOptimizer(opt)
         return opt
