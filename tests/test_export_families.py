@@ -102,11 +102,29 @@ def _spread_generator_pixels(model):
         w.assign(np.asarray(w) * (0.8 / spread))
 
 
+# every registered model beyond MODELS (deeper ResNets, the other cells, DCGAN sizes, ...)
+REST = [n for n in zoo.list_models() if n not in MODELS]
+
+
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    """Every model of MODELS exported into one folder, then verified in one fresh process."""
-    base = str(tmp_path_factory.mktemp("saved_models"))
-    return (base, *_export_and_verify(MODELS, base))
+def verified(tmp_path_factory):
+    """MODELS exported into one folder and REST into another, then all of them checked in ONE
+    fresh `zoo verify` process (one TensorFlow start-up, not one per group):
+    `{"models": (base, models, paths, reports), "rest": (paths, reports)}`, by name. REST's Keras
+    models are not kept once checked."""
+    base, rest_base = (str(tmp_path_factory.mktemp(n)) for n in ("saved_models", "saved_models_rest"))
+    models, paths = _export(MODELS, base)
+    rest_models, rest_paths = _export(REST, rest_base)
+    items = [(paths[n], models[n]) for n in MODELS] + [(rest_paths[n], rest_models[n]) for n in REST]
+    reports = dict(zip(MODELS + REST, ex.verify_many(items, timeout=2400)))  # 30 models
+    return {"models": (base, models, paths, {n: reports[n] for n in MODELS}),
+            "rest": (rest_paths, {n: reports[n] for n in REST})}
+
+
+@pytest.fixture(scope="module")
+def exported(verified):
+    """Every model of MODELS exported into one folder and verified (`verified`)."""
+    return verified["models"]
 
 
 def test_every_family_and_task_is_exported():
@@ -142,9 +160,9 @@ def _assert_verified(name, r, path):
     assert doc["options"].get("preprocessing") == ex.serving_options(name).get("preprocessing")
 
 
-def _export_and_verify(names, base, timeout=600):
-    """Build `names` at their test configurations, export them into `base` and check them all in
-    ONE `zoo verify` process (given `timeout` seconds); returns (models, paths, reports) by name."""
+def _export(names, base):
+    """Build `names` at their test configurations and export them into `base`; returns (models,
+    paths) by name."""
     models, paths = {}, {}
     for i, name in enumerate(names):
         keras.utils.set_random_seed(i)
@@ -154,8 +172,7 @@ def _export_and_verify(names, base, timeout=600):
             _spread_generator_pixels(models[name])
         paths[name] = ex.export_model(models[name], name, export_dir=base,
                                       **OPTIONS.get(spec.task, {}))
-    reports = ex.verify_many([(paths[n], models[n]) for n in names], timeout=timeout)
-    return models, paths, dict(zip(names, reports))
+    return models, paths
 
 
 @pytest.fixture(scope="module")
@@ -182,15 +199,13 @@ def test_family_export_verified_without_zoo(exported, name):
     assert doc["options"].get("preprocessing") == PREPROCESSING.get(name)
 
 
-REST = [n for n in zoo.list_models() if n not in MODELS]
-
-
-def test_every_other_registered_model_is_exported_and_verified(tmp_path):
+def test_every_other_registered_model_is_exported_and_verified(verified):
     """Every registered model beyond the one per family and task above (deeper ResNets, the other
-    cells, DCGAN sizes, ...): exported at its test configuration and checked as those are, in ONE
-    more `zoo verify` process."""
+    cells, DCGAN sizes, ...): exported at its test configuration and checked as those are, in the
+    same `zoo verify` process (`verified`)."""
     assert sorted(MODELS + REST) == zoo.list_models() and not set(MODELS) & set(REST)
-    _, paths, reports = _export_and_verify(REST, str(tmp_path), timeout=1800)  # 19 models
+    paths, reports = verified["rest"]  # 19 models
+    assert sorted(reports) == sorted(REST)
     for name in REST:
         _assert_verified(name, reports[name], paths[name])
 
