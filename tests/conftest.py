@@ -144,6 +144,17 @@ def recorded_durations(path=DURATIONS):
     return out
 
 
+def pytest_collection_finish(session):
+    """The objects of the imports (TensorFlow, Keras, zoo, the test modules: ~440,000) out of
+    Python's full garbage collections, which went over them every time (`gc.freeze`): the
+    collections a test triggers go over its own objects. tests/test_resnet.py and
+    test_gated_skip.py in one process: 11.0 s CPU in 29 full collections, 4.2 s in 32 frozen."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+
+
 def pytest_collection_modifyitems(config, items):
     recorded = recorded_durations()
     for item in items:

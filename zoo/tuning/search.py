@@ -177,17 +177,21 @@ def heap_frozen():
     24.6 s CPU of tests/test_tuning.py's eight-trial grid. Frozen, a collection goes over the
     objects of the search alone: a trial's model and graphs still become garbage, and are
     collected, when the next trial is built; what was garbage before the search is collected
-    after it."""
+    after it. A process that has frozen objects itself (`gc.freeze`, as a server that forks
+    workers does, or the test suite after its imports) keeps them as they are: nothing is
+    frozen or unfrozen then."""
     with _FROZEN_LOCK:
         if _FROZEN["searches"] == 0:
-            gc.freeze()
+            _FROZEN["ours"] = gc.get_freeze_count() == 0
+            if _FROZEN["ours"]:
+                gc.freeze()
         _FROZEN["searches"] += 1
     try:
         yield
     finally:
         with _FROZEN_LOCK:
             _FROZEN["searches"] -= 1
-            if _FROZEN["searches"] == 0:
+            if _FROZEN["searches"] == 0 and _FROZEN.pop("ours"):
                 gc.unfreeze()
 
 
