@@ -18,6 +18,8 @@ instead (`subprocess.Popen`, transparently):
   children whose environment equals its own apart from `RUNTIME_VARIABLES` (read later, when the
   runtime starts or by zoo itself), and a child of another environment gets a zygote of its own
   (at most `MAX_ZYGOTES` per worker, the least recently used stopped);
+- Keras' backend: a zygote imports TensorFlow's; a child with another `KERAS_BACKEND` (JAX,
+  PyTorch) is a new process;
 - the modules already imported: a child that checks what gets imported (zoo's import without
   TensorFlow, say) or that must not see zoo must be a new process: `fork=False`, as must any
   command that is not `sys.executable` with `-c`, `-m` or a script (with `-u` at most), or that
@@ -186,8 +188,10 @@ class Popen:
     `communicate`, `send_signal`, `terminate`, `kill` and `with`."""
 
     def __new__(cls, args, *, fork=True, **kwargs):
+        env = os.environ if kwargs.get("env") is None else kwargs["env"]
         if (not fork or _python_args(args) is None or set(kwargs) - _FORKABLE_KEYS
-                or kwargs.get("close_fds") is False):
+                or kwargs.get("close_fds") is False
+                or env.get("KERAS_BACKEND", "tensorflow") != "tensorflow"):
             return subprocess.Popen(args, **kwargs)
         return super().__new__(cls)
 

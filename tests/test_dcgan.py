@@ -8,13 +8,13 @@ devices must be configured before TensorFlow initialises).
 
 import json
 import os
-import subprocess
 import sys
 
 import keras
 import numpy as np
 import pytest
 
+import _spawn
 import zoo
 from harness import run_keras_file_round_trip
 from zoo.layers import ToUint8Image
@@ -477,8 +477,8 @@ def test_trains_under_mirrored_strategy(tmp_path):
             "--ema-decay", "0.999", "--diff-augment", "translation,cutout", "--quiet",
             "--no-export", "--run-dir", str(tmp_path / "run")]
     env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="2")
-    proc = subprocess.run([sys.executable, "-c", MIRRORED_SCRIPT, *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=600)
+    proc = _spawn.run([sys.executable, "-c", MIRRORED_SCRIPT, *args], cwd=ROOT, env=env,
+                      capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-4000:]
     # the recipe's options under two CPU replicas
     line = [l for l in proc.stdout.splitlines() if l.startswith("RECIPE ")][-1]

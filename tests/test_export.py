@@ -13,6 +13,8 @@ import sys
 import numpy as np
 import pytest
 
+import _spawn
+
 keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
 
@@ -259,9 +261,9 @@ def test_zoo_verify_on_a_damaged_export_is_one_line_naming_it(tmp_path, damage):
         else:
             f.seek(size // 3)
             f.write(bytes(np.random.default_rng(0).integers(0, 256, 2000, dtype=np.uint8)))
-    res = subprocess.run([sys.executable, "-c", "import sys; from zoo.cli import main; "
+    res = _spawn.run([sys.executable, "-c", "import sys; from zoo.cli import main; "
                           "sys.exit(main(sys.argv[1:]))", "verify", str(path)], capture_output=True,
-                         text=True, timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+                     text=True, timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     lines = [line for line in res.stderr.splitlines() if line.strip()]
     assert res.returncode == 2, res.stderr[-3000:]
     assert len(lines) == 1 and "Traceback" not in res.stderr, res.stderr[-3000:]

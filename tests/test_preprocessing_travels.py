@@ -18,6 +18,8 @@ import sys
 import numpy as np
 import pytest
 
+import _spawn
+
 keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
 
@@ -34,8 +36,8 @@ NAME = "googlenet"
 def _zoo(cwd, *args):
     """`python -m zoo.cli ARGS` in a fresh process; a Popen (the caller waits)."""
     env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3", KERAS_BACKEND="tensorflow")
-    return subprocess.Popen([sys.executable, "-m", "zoo.cli", *args], cwd=str(cwd), env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return _spawn.Popen([sys.executable, "-m", "zoo.cli", *args], cwd=str(cwd), env=env,
+                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 def _finish(proc, what, timeout=600):

@@ -16,6 +16,7 @@ import time
 import numpy as np
 import pytest
 
+import _spawn
 from zoo.core.locks import LOCK_NAME, FolderBusyError, FolderLock, real_folder
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -245,8 +246,8 @@ def test_zoo_train_of_a_busy_run_folder_is_one_line_before_the_data(tmp_path, mo
 def _zoo(args, cwd, **env):
     full = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="",
                 **env)
-    return subprocess.run([sys.executable, "-m", "zoo.cli", *args], cwd=cwd, env=full,
-                          capture_output=True, text=True, timeout=300)
+    return _spawn.run([sys.executable, "-m", "zoo.cli", *args], cwd=cwd, env=full,
+                      capture_output=True, text=True, timeout=300)
 
 
 @pytest.mark.parametrize("backend", ["jax", "torch"])

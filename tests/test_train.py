@@ -16,6 +16,7 @@ import time
 import numpy as np
 import pytest
 
+import _spawn
 from conftest import finish_process
 
 # One xdist worker runs this whole module, so its module-scoped fixtures are built once.
@@ -38,8 +39,8 @@ def _env(**extra):
 
 def _job(run_dir, out, *args, env=None, wait=True):
     cmd = [sys.executable, JOB, "--run-dir", str(run_dir), "--out", str(out), *map(str, args)]
-    proc = subprocess.Popen(cmd, env=env or _env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    proc = _spawn.Popen(cmd, env=env or _env(), stdout=subprocess.PIPE,
+                        stderr=subprocess.STDOUT, text=True)
     if not wait:
         return proc
     return _finish(proc)

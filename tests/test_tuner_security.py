@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+import _spawn
 from zoo.tuning import transport
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -173,8 +174,8 @@ def test_chief_and_two_workers_with_tls_and_token_refuse_a_worker_without_it(tmp
     procs, outs, took = {}, {}, {}
     t0 = time.time()
     for key, (tid, flags, env) in runs.items():
-        procs[key] = subprocess.Popen([*cmd, *flags], env=dict(base, KERASTUNER_TUNER_ID=tid, **env),
-                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        procs[key] = _spawn.Popen([*cmd, *flags], env=dict(base, KERASTUNER_TUNER_ID=tid, **env),
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         for key in ("no_token", "wrong_token", "tuner0", "tuner1", "chief"):
             outs[key] = procs[key].communicate(timeout=200)[0]

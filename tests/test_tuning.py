@@ -9,6 +9,8 @@ import sys
 
 import pytest
 
+import _spawn
+
 sys.path.insert(0, os.path.dirname(__file__))
 
 import _tuning_standins as S  # noqa: E402
@@ -144,14 +146,14 @@ def test_grid_runs_each_point_once_failures_recorded_report_and_export(tmp_path)
 def test_sigkill_resume_does_not_rerun_finished_trials(tmp_path, tuner_name, args):
     stand_in = "small_spec" if tuner_name == "hyperband" else "conditional_spec"
     cmd = _search_cmd(f"_tuning_standins:{stand_in}", tmp_path, "--tuner", tuner_name, "--no-export", *args)
-    first = subprocess.run(cmd, env=_env(ZOO_TUNE_SIGKILL_AT="3"), capture_output=True, text=True,
-                           timeout=240)
+    first = _spawn.run(cmd, env=_env(ZOO_TUNE_SIGKILL_AT="3"), capture_output=True, text=True,
+                       timeout=240)
     assert first.returncode == -signal.SIGKILL, first.stderr[-2000:]
     project = tmp_path / "tune" / f"tiny_{'small' if tuner_name == 'hyperband' else 'cond'}_{tuner_name}"
     before = _runs(project)
     finished = {r["trial_id"] for r in before if r["event"] == "end"}
     assert len(finished) == 2 and len([r for r in before if r["event"] == "start"]) == 3
-    second = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=240)
+    second = _spawn.run(cmd, env=_env(), capture_output=True, text=True, timeout=240)
     assert second.returncode == 0, second.stderr[-3000:]
     after = _runs(project)[len(before):]
     rerun = {r["trial_id"] for r in after if r["event"] == "start"}
@@ -177,8 +179,8 @@ def test_distributed_chief_and_two_workers(tmp_path):
     procs = {}
     for tid in ("chief", "tuner0", "tuner1"):
         env = _env(KERASTUNER_TUNER_ID=tid, KERASTUNER_ORACLE_IP="127.0.0.1", KERASTUNER_ORACLE_PORT=port)
-        procs[tid] = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                      text=True)
+        procs[tid] = _spawn.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                  text=True)
     outs = {}
     try:
         for tid, p in procs.items():
