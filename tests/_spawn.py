@@ -68,8 +68,8 @@ _FORKABLE_KEYS = {"stdin", "stdout", "stderr", "cwd", "env", "text", "universal_
                   "encoding", "errors", "bufsize", "close_fds"}
 
 
-def _children_cpu():
-    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+def _cpu(who=resource.RUSAGE_CHILDREN):
+    r = resource.getrusage(who)
     return r.ru_utime + r.ru_stime
 
 
@@ -121,11 +121,11 @@ class _Zygote:
         return conn, json.loads(reply)["pid"]
 
     def stop(self):
-        before = _children_cpu()
+        before = _cpu()
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait()
-        FORKED_CPU[0] -= _children_cpu() - before  # counted already, child by child
+        FORKED_CPU[0] -= _cpu() - before  # counted already, child by child
         for name in ("socket", "socket.part", "socket.ready"):
             try:
                 os.unlink(os.path.join(self.folder, name))
@@ -330,11 +330,6 @@ def _preload():
     import tensorflow  # noqa: F401
 
 
-def _self_cpu():
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
-
-
 def _serve(path):
     """Forks a child per request; returns the request in the child (the zygote never returns)."""
     parent = os.getppid()
@@ -342,7 +337,7 @@ def _serve(path):
     listener.bind(path)
     listener.listen(64)
     with open(path + ".part", "w") as f:
-        json.dump({"cpu": _self_cpu()}, f)
+        json.dump({"cpu": _cpu(resource.RUSAGE_SELF)}, f)
     os.rename(path + ".part", path + ".ready")
     children = {}  # pid -> connection
     while os.getppid() == parent:
