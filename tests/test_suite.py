@@ -1,4 +1,5 @@
-"""The suite's own machinery: the xdist groups that keep a module on one worker hold.
+"""The suite's own machinery: the xdist groups that keep a module on one worker hold, and the
+test processes run on tcmalloc where the machine has it (tests/conftest.py).
 
 Modules with expensive module-scoped fixtures (test_export_families exports every family once,
 about 3 minutes on 2 cores) carry `pytest.mark.xdist_group`, and setup.cfg runs the suite with
@@ -31,3 +32,28 @@ def test_a_grouped_module_stays_on_one_worker(request, i):
         "setup.cfg's note on the pytest version")
     _WORKERS.append(worker)
     assert set(_WORKERS) == {worker} and len(_WORKERS) == i + 1, _WORKERS
+
+
+def test_tcmalloc_is_preloaded_where_the_machine_has_it():
+    """conftest preloads gperftools' tcmalloc (found by ctypes) into pytest's processes and what
+    they start; CI installs it (.ci/run), so there it must be in this process."""
+    import ctypes.util
+
+    from conftest import PRELOADED_AT_START, _preload_allocator
+
+    lib = ctypes.util.find_library("tcmalloc_minimal")
+    if os.environ.get("CI") == "true":
+        assert lib, ".ci/run installs libtcmalloc-minimal4"
+        if os.environ.get("PYTEST_XDIST_WORKER"):  # started by the controller, after conftest
+            assert "tcmalloc" in PRELOADED_AT_START
+    if "tcmalloc" in PRELOADED_AT_START:
+        with open("/proc/self/maps") as f:
+            assert "libtcmalloc_minimal" in f.read()
+    # another preloaded library is left alone; none: tcmalloc, quiet about large allocations
+    assert _preload_allocator({"LD_PRELOAD": "libother.so"}) is None
+    env = {}
+    assert _preload_allocator(env) == lib
+    if lib:
+        assert env == {"LD_PRELOAD": lib, "TCMALLOC_LARGE_ALLOC_REPORT_THRESHOLD": str(1 << 40)}
+    else:
+        assert env == {}
