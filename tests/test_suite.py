@@ -36,16 +36,16 @@ def test_a_grouped_module_stays_on_one_worker(request, i):
 
 def test_tcmalloc_is_preloaded_where_the_machine_has_it():
     """conftest preloads gperftools' tcmalloc (found by ctypes) into pytest's processes and what
-    they start; CI installs it (.ci/run), so there it must be in this process."""
+    they start, unless another library is preloaded (not under CI); .ci/run installs it where apt
+    has it."""
     import ctypes.util
 
     from conftest import PRELOADED_AT_START, _preload_allocator
 
     lib = ctypes.util.find_library("tcmalloc_minimal")
-    if os.environ.get("CI") == "true":
-        assert lib, ".ci/run installs libtcmalloc-minimal4"
-        if os.environ.get("PYTEST_XDIST_WORKER"):  # started by the controller, after conftest
-            assert "tcmalloc" in PRELOADED_AT_START
+    if lib and os.environ.get("PYTEST_XDIST_WORKER"):  # started by the controller's conftest
+        assert "tcmalloc" in PRELOADED_AT_START or (
+            os.environ.get("CI") != "true" and PRELOADED_AT_START), PRELOADED_AT_START
     if "tcmalloc" in PRELOADED_AT_START:
         with open("/proc/self/maps") as f:
             assert "libtcmalloc_minimal" in f.read()
