@@ -24,8 +24,8 @@ ALL = zoo.list_models()
 # trip too: a deeper stack of the same layers runs no other op, and saves and loads the same layer
 # classes with the same config keys (a deep variant's round trip was 13-16 s of CPU of its 20-26,
 # a second build and 230 MB of weights written and read). Every variant keeps its own forward,
-# float32 step (every weight reached), JSON config, card, export and keras.applications structure
-# tests.
+# float32 step (every weight reached), JSON config, card and keras.applications structure tests;
+# resnet152 alone is exported as the check of depth (tests/test_export_families.py).
 DEPTH_VARIANTS = {n: re.sub(r"(101|152)", "50", n) for n in ALL if re.search(r"(101|152)", n)}
 
 

@@ -4,6 +4,7 @@ One model per task of each family is exported into one export folder, and ONE `z
 process (zoo blocked, TF only) checks them all against the Keras models (1e-5 in float32).
 """
 
+import inspect
 import json
 import os
 import re
@@ -102,8 +103,16 @@ def _spread_generator_pixels(model):
         w.assign(np.asarray(w) * (0.8 / spread))
 
 
-# every registered model beyond MODELS (deeper ResNets, the other cells, DCGAN sizes, ...)
-REST = [n for n in zoo.list_models() if n not in MODELS]
+# The 101- and 152-layer ResNets (v1, v2, gated) are their 50-layer siblings' builders with more
+# blocks per stage (tests/test_all_models.py `DEPTH_VARIANTS` checks the bytecode): the same layer
+# classes, serving role and options, so their siblings' exports cover the code their exports run.
+# resnet152, the deepest graph (about 1,500 variables through export, TensorFlow's loader and
+# Grappler), is exported as the check of depth itself; the other five (about 40% of this module's
+# CPU: resnet152's export alone is 18 s, its verification 15 s) are not.
+DEEP_BY_SIBLING = {n: re.sub(r"(101|152)", "50", n) for n in zoo.list_models()
+                   if re.search(r"(101|152)", n) and n != "resnet152"}
+# every registered model beyond MODELS (the other cells, DCGAN sizes, resnet152, ...)
+REST = [n for n in zoo.list_models() if n not in MODELS and n not in DEEP_BY_SIBLING]
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +125,7 @@ def verified(tmp_path_factory):
     models, paths = _export(MODELS, base)
     rest_models, rest_paths = _export(REST, rest_base)
     items = [(paths[n], models[n]) for n in MODELS] + [(rest_paths[n], rest_models[n]) for n in REST]
-    reports = dict(zip(MODELS + REST, ex.verify_many(items, timeout=2400)))  # 30 models
+    reports = dict(zip(MODELS + REST, ex.verify_many(items, timeout=2400)))  # 29 models
     return {"models": (base, models, paths, {n: reports[n] for n in MODELS}),
             "rest": (rest_paths, {n: reports[n] for n in REST})}
 
@@ -200,14 +209,31 @@ def test_family_export_verified_without_zoo(exported, name):
 
 
 def test_every_other_registered_model_is_exported_and_verified(verified):
-    """Every registered model beyond the one per family and task above (deeper ResNets, the other
-    cells, DCGAN sizes, ...): exported at its test configuration and checked as those are, in the
-    same `zoo verify` process (`verified`)."""
-    assert sorted(MODELS + REST) == zoo.list_models() and not set(MODELS) & set(REST)
-    paths, reports = verified["rest"]  # 19 models
+    """Every registered model beyond the one per family and task above (the other cells, DCGAN
+    sizes, resnet152, ...): exported at its test configuration and checked as those are, in the
+    same `zoo verify` process (`verified`); the other deep ResNets through their siblings."""
+    assert sorted(MODELS + REST + list(DEEP_BY_SIBLING)) == zoo.list_models()
+    assert not set(MODELS) & set(REST) and not set(DEEP_BY_SIBLING) & set(MODELS + REST)
+    paths, reports = verified["rest"]  # 14 models
     assert sorted(reports) == sorted(REST)
     for name in REST:
         _assert_verified(name, reports[name], paths[name])
+
+
+def test_deep_resnets_are_exported_as_their_siblings():
+    """A 101- or 152-layer ResNet not exported here is its exported 50-layer sibling's builder
+    (the same bytecode and names, other block counts) with the same task, test configuration
+    and serving options: its export runs the sibling's code on a deeper stack."""
+    assert sorted(DEEP_BY_SIBLING) == ["gated_resnet101", "gated_resnet152", "resnet101",
+                                       "resnet101v2", "resnet152v2"]
+    assert "resnet152" in REST
+    for deep, sibling in DEEP_BY_SIBLING.items():
+        assert sibling in MODELS + REST, deep
+        a, b = get_spec(deep), get_spec(sibling)
+        assert (a.family, a.task, a.test_overrides) == (b.family, b.task, b.test_overrides), deep
+        assert ex.serving_options(deep) == ex.serving_options(sibling), deep
+        ca, cb = (inspect.unwrap(s.builder).__code__ for s in (a, b))
+        assert ca.co_code == cb.co_code and ca.co_names == cb.co_names, (deep, sibling)
 
 
 def test_default_preprocessing_is_the_weights():
