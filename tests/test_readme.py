@@ -25,7 +25,9 @@ def test_ci_runs_readme_test_command():
     with open(os.path.join(ROOT, ".ci", "run")) as f:
         ci = [line.strip() for line in f if line.strip() and not line.startswith("#")]
     assert ci[-1] == test_cmd.strip(), (ci[-1], test_cmd)
-    assert 'pip install --quiet -e ".[test]"' in "\n".join(ci)
+    script = "\n".join(ci)  # the project with its test extra: through uv, else through pip
+    assert 'uv pip install --quiet --python "$(command -v python)" -e ".[test]"' in script
+    assert 'python -m pip install --quiet -e ".[test]"' in script
 
 
 # ------------------------------------------------------------------ the README's examples, run
