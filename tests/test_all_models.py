@@ -183,7 +183,7 @@ def test_every_builder_gives_the_same_outputs_on_jax_and_tensorflow(shard, tmp_p
         for a, b in zip(jax_y, y):
             assert np.all(np.isfinite(a)), f"{key}: non-finite output on JAX"
             np.testing.assert_allclose(a, np.asarray(b), rtol=1e-4, atol=1e-4, err_msg=key)
-        keras.backend.clear_session()
+        keras.backend.clear_session(free_memory=False)
 
 
 def test_jax_shards_cover_every_builder():

@@ -23,7 +23,7 @@ PEERS = {
 
 
 def _peer(name, **kw):
-    keras.backend.clear_session()  # keras.applications leaves some layers unnamed
+    keras.backend.clear_session(free_memory=False)  # keras.applications leaves some layers unnamed
     return getattr(keras.applications, PEERS[name])(weights=None, **kw)
 
 
@@ -61,7 +61,7 @@ def _assert_unchanged(model, snap):
 def test_same_network_as_keras_applications(name):
     """Same parameter count, layer names, layer classes and weight shapes in the same order."""
     peer = _peer(name, input_shape=(32, 32, 3))
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
     ours = zoo.create_model(name, input_shape=(32, 32, 3))
     assert ours.count_params() == peer.count_params()
     assert [l.name for l in ours.layers] == [l.name for l in peer.layers]

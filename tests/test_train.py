@@ -220,7 +220,7 @@ def test_xla_under_a_strategy_matches_eager_graph(tmp_path):
     src = data.get_source("adding", steps=10, num_train=256, num_test=64)
     results = []
     for jit in ("off", "on"):
-        keras.backend.clear_session()
+        keras.backend.clear_session(free_memory=False)
         cfg = train.TrainConfig(name=f"jit_{jit}", epochs=1, steps_per_epoch=8, batch_size=32,
                                 run_dir=str(tmp_path / jit), export=False, progress=False,
                                 strategy="one_device", jit_compile=jit)

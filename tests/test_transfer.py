@@ -139,7 +139,7 @@ def test_fine_tuning_a_ten_class_run_onto_three_classes_beats_training_from_scra
     assert _backbone_equal(trainer.model, source, ["predictions"])
     head = trainer.model.get_layer("predictions").kernel
     assert not np.array_equal(np.asarray(head), np.asarray(model.get_layer("predictions").kernel))
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
 
     # equal steps (30) on 9 training images: fine-tuned (the head at a high rate on the frozen
     # backbone, then every layer at --fine-tune-lr) vs from scratch (at 0.03, the best of 0.01,

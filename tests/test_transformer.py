@@ -467,7 +467,7 @@ def test_translate_exports_to_a_saved_model(tmp_path):
     )
     archive.write_out(str(tmp_path / "1"))
     del model, archive
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
     served = tf.saved_model.load(str(tmp_path / "1"))
     out = served.translate(tf.constant([[3, 4, 2], [4, 2, 0]], tf.int32))
     np.testing.assert_array_equal(out["target_ids"].numpy(), [[4, 2, 0, 0]] * 2)

@@ -153,7 +153,7 @@ def test_missing_imagenet_file_offline_says_where_to_put_it(offline):
 def test_imagenet_name_loads_a_cached_keras_applications_file(offline, monkeypatch):
     """The whole `weights="imagenet"` path, on a file laid out like keras.applications' own."""
     cache, calls = offline
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
     peer = keras.applications.ResNet50V2(weights=None, include_top=False, input_shape=(32, 32, 3))
     _randomize(peer, 3)
     x = np.random.default_rng(0).uniform(-1, 1, (1, 32, 32, 3)).astype("float32")
