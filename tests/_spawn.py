@@ -317,33 +317,30 @@ def run(args, *, input=None, capture_output=False, timeout=None, check=False, fo
 # --- the zygote -------------------------------------------------------------------------------
 
 
+def _zoo_file(*parts):
+    """A module of zoo's loaded by its path, without importing `zoo` itself."""
+    spec = importlib.util.spec_from_file_location("_zoo_for_zygote_" + parts[-1][:-3],
+                                                  os.path.join(ROOT, "zoo", *parts))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def _preload():
     """What a zygote imports: zoo's optional-import filter (zoo/core/lazy.py, loaded by path so
     that `zoo` itself is not imported), NumPy, TensorFlow, Keras and matplotlib (warmed)."""
-    spec = importlib.util.spec_from_file_location("_zoo_lazy_for_zygote",
-                                                  os.path.join(ROOT, "zoo", "core", "lazy.py"))
-    lazy = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(lazy)
-    lazy.skip_optional_imports()
+    _zoo_file("core", "lazy.py").skip_optional_imports()
     import keras  # noqa: F401
     import numpy  # noqa: F401
     import tensorflow  # noqa: F401
 
-    # what a `zoo train` run draws its training curve with (zoo/train/curve.py): matplotlib, its
-    # font list and a first figure drawn (about 1 s of CPU in every forked run otherwise: 1.2 s
-    # for a run's first curve, 0.3 s for a second in the same process)
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(2, 2))
-    FigureCanvasAgg(fig)
-    ax = fig.subplots()
-    ax.plot([0, 1], [0, 1], "o-", label="warm")
-    ax.set_title("warm")
-    ax.legend()
-    fig.suptitle("warm")
-    fig.tight_layout()
-    fig.savefig(io.BytesIO(), format="png", dpi=80)
+    # what a `zoo train` run draws its training curve with: zoo/train/curve.py (loaded by path,
+    # as lazy.py is) draws one curve, so that matplotlib, its font list and a first figure are
+    # ready (about 1 s of CPU in every forked run otherwise: 1.2 s for a run's first curve, 0.3 s
+    # for a second in the same process)
+    _zoo_file("train", "curve.py").plot_history(
+        [{"kind": "train", "step": 1, "loss": 1.0},
+         {"kind": "epoch", "step": 1, "validation_loss": 1.0}], "warm", io.BytesIO())
 
 
 def _serve(path):

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import tempfile
 
 import numpy as np
@@ -29,6 +30,14 @@ __all__ = ["run_layer_test", "run_builder_test", "run_config_round_trip",
            "run_precision_test", "dtype_policy", "PRECISION"]
 
 PRECISION = "mixed_bfloat16"
+
+
+def depth_variants(names):
+    """{101- or 152-layer ResNet among `names`: its 50-layer sibling}. The deeper builders are the
+    siblings' functions with more blocks per stage (tests/test_all_models.py
+    `test_depth_variants_run_their_siblings_code` checks the bytecode), so some checks run on the
+    sibling only."""
+    return {n: re.sub(r"(101|152)", "50", n) for n in names if re.search(r"(101|152)", n)}
 
 
 @contextlib.contextmanager

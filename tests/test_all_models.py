@@ -6,14 +6,13 @@ Parametrized over `zoo.list_models()`, each with its registered small test confi
 """
 
 import json
-import re
 
 import numpy as np
 import pytest
 
 import zoo
 from conftest import example_inputs, jax_process
-from harness import run_builder_test
+from harness import depth_variants, run_builder_test
 from zoo.core.registry import get_spec
 
 ALL = zoo.list_models()
@@ -26,7 +25,7 @@ ALL = zoo.list_models()
 # a second build and 230 MB of weights written and read). Every variant keeps its own forward,
 # float32 step (every weight reached), JSON config, card and keras.applications structure tests;
 # resnet152 alone is exported as the check of depth (tests/test_export_families.py).
-DEPTH_VARIANTS = {n: re.sub(r"(101|152)", "50", n) for n in ALL if re.search(r"(101|152)", n)}
+DEPTH_VARIANTS = depth_variants(ALL)
 
 
 def _build(name):

@@ -16,6 +16,7 @@ keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
 
 import zoo  # noqa: E402
+from harness import depth_variants  # noqa: E402
 from zoo import export as ex  # noqa: E402
 from zoo.core.registry import FAMILIES, exported_names, get_spec  # noqa: E402
 
@@ -109,8 +110,7 @@ def _spread_generator_pixels(model):
 # resnet152, the deepest graph (about 1,500 variables through export, TensorFlow's loader and
 # Grappler), is exported as the check of depth itself; the other five (about 40% of this module's
 # CPU: resnet152's export alone is 18 s, its verification 15 s) are not.
-DEEP_BY_SIBLING = {n: re.sub(r"(101|152)", "50", n) for n in zoo.list_models()
-                   if re.search(r"(101|152)", n) and n != "resnet152"}
+DEEP_BY_SIBLING = {n: s for n, s in depth_variants(zoo.list_models()).items() if n != "resnet152"}
 # every registered model beyond MODELS (the other cells, DCGAN sizes, resnet152, ...)
 REST = [n for n in zoo.list_models() if n not in MODELS and n not in DEEP_BY_SIBLING]
 
