@@ -60,7 +60,7 @@ ROOT = os.path.dirname(HERE)
 # read after the imports (when the runtime starts, by zoo, keras-tuner or pytest): a zygote
 # serves children that differ in these
 RUNTIME_VARIABLES = ("CUDA_VISIBLE_DEVICES", "TF_CONFIG", "TF_NUM_INTRAOP_THREADS",
-                     "TF_NUM_INTEROP_THREADS", "PYTEST_CURRENT_TEST")
+                     "TF_NUM_INTEROP_THREADS", "PYTEST_CURRENT_TEST", "JOB_COMPLETION_INDEX")
 RUNTIME_PREFIXES = ("ZOO_", "KERASTUNER_", "SLURM_")
 MAX_ZYGOTES = 3  # about 0.55 GB resident each (the forks share it)
 PIPE, STDOUT, DEVNULL = subprocess.PIPE, subprocess.STDOUT, subprocess.DEVNULL

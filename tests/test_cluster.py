@@ -29,6 +29,7 @@ import time
 import numpy as np
 import pytest
 
+import _spawn
 from conftest import finish_process
 
 pytestmark = pytest.mark.xdist_group("test_cluster")
@@ -67,8 +68,10 @@ def _free_port():
 
 
 def _start(words, env=None, cwd=None):
-    return subprocess.Popen(words, env=env or _env(), cwd=cwd, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    """`words` started with its output captured: a `python -m zoo.cli` forked from a test zygote
+    (tests/_spawn.py: TensorFlow imported once), the Slurm daemons as new processes."""
+    return _spawn.Popen(words, env=env or _env(), cwd=cwd, stdout=subprocess.PIPE,
+                        stderr=subprocess.STDOUT, text=True)
 
 
 def _finish(proc, timeout=TIMEOUT):
@@ -342,9 +345,9 @@ def test_indexed_job_pods_run_locally_equal_one_process(reference, tmp_path):
 
 
 def test_no_reachable_tpu_is_one_line_and_exit_2(tmp_path):
-    proc = subprocess.run([*ZOO.split(), "train", "highway_net", *FLAGS, "--cluster", "tpu",
-                           "--tpu", "local", "--run-dir", str(tmp_path / "run")], env=_env(),
-                          capture_output=True, text=True, timeout=TIMEOUT)
+    proc = _spawn.run([*ZOO.split(), "train", "highway_net", *FLAGS, "--cluster", "tpu",
+                       "--tpu", "local", "--run-dir", str(tmp_path / "run")], env=_env(),
+                      capture_output=True, text=True, timeout=TIMEOUT)
     assert proc.returncode == 2, proc.stderr[-2000:]
     lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("zoo: error:")]
     assert len(lines) == 1 and "cluster='tpu' reaches no TPU" in lines[0], proc.stderr[-2000:]
