@@ -14,7 +14,8 @@ quality job exactly as its test and README row do, with `--seed SEED`, under one
   Keras compiles);
 - `one_thread`: `TF_NUM_INTRAOP_THREADS=1`, each op on one thread;
 - `suite`: `TF_ENABLE_ONEDNN_OPTS=1 TF_NUM_INTRAOP_THREADS=1`, oneDNN's best kernels for the CPU
-  on one thread, as the test suite runs TensorFlow (tests/conftest.py).
+  on one thread, as the test suite runs TensorFlow (tests/conftest.py);
+- `avx2_one_thread`: `avx2` on one intra-op thread (the DCGAN test's process).
 
     python tests/quality_spread.py JOB VARIANT SEED [--out FILE]   # one run, one JSON line
     python tests/quality_spread.py dcgan avx2 0 --epochs 60         # the DCGAN at other epochs
@@ -58,6 +59,8 @@ VARIANTS = {
     "xla": {},
     "one_thread": {"TF_NUM_INTRAOP_THREADS": "1"},
     "suite": {"TF_ENABLE_ONEDNN_OPTS": "1", "TF_NUM_INTRAOP_THREADS": "1"},
+    "avx2_one_thread": {"TF_ENABLE_ONEDNN_OPTS": "1", "ONEDNN_MAX_CPU_ISA": "AVX2",
+                        "TF_NUM_INTRAOP_THREADS": "1"},
 }
 
 
@@ -94,8 +97,8 @@ def run_fresh(job, variant, seed, timeout=3600, epochs=None):
     {"error": the end of its standard error})."""
     env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="2", ZOO_QUALITY_RUN="1")
     # TensorFlow's default threads unless the variant sets them: not the test suite's one thread
-    # (tests/conftest.py). The DCGAN test, the suite's longest, scores the same either way
-    # (docs/dcgan.md), and took 324 s with one thread against 260 s with both cores in CI's run
+    # (tests/conftest.py). The DCGAN scores the same either way (docs/dcgan.md); its test runs
+    # `avx2_one_thread`, one thread beside the other pytest worker on the two cores
     env.pop("TF_NUM_INTRAOP_THREADS", None)
     env.pop("TF_ENABLE_ONEDNN_OPTS", None)  # TensorFlow's choice unless the variant makes it
     env.update(VARIANTS[variant])

@@ -49,7 +49,10 @@ RECIPE_FLAGS = [
     "--discriminator-set", "base_filters=32", "--discriminator-set", "kernel_size=4",
     "--label-smoothing", 0.1, "--ema-decay", 0.999, "--diff-augment", "translation",
 ]
-KERNELS = "avx2"  # quality_spread.py: TF_ENABLE_ONEDNN_OPTS=1 ONEDNN_MAX_CPU_ISA=AVX2
+# quality_spread.py: TF_ENABLE_ONEDNN_OPTS=1 ONEDNN_MAX_CPU_ISA=AVX2 TF_NUM_INTRAOP_THREADS=1:
+# one thread, as the suite's other tests, beside the other pytest worker on the two cores (seed 0
+# at 15 epochs: the same 0.640 and classes as with both threads, 103 s wall and 117 s CPU alone)
+KERNELS = "avx2_one_thread"
 TARGET = 0.8  # issue 5's: met at 60 epochs on seed 0 (0.824), not by the test's 15 epochs
 PUBLISHED = 0.640  # README.md and docs/dcgan.md: seed 0 with KERNELS (tests/test_readme.py checks)
 SPREAD = 0.02  # over seeds: 0.640 (seed 0) to 0.657 (seed 1), rounded up
@@ -111,7 +114,7 @@ def train_and_judge(run_dir, seed=0, epochs=EPOCHS):
 @pytest.mark.slow
 def test_dcgan_recipe_digits_samples_are_recognisable_and_diverse():
     # in a fresh process with oneDNN held to its AVX2 kernels, which x86-64 CPUs have run since
-    # 2013-2015: the figure then repeats across CPUs (see the module's docstring)
+    # 2013-2015: the figure then repeats across CPUs (see the module's docstring); one thread
     import quality_spread
 
     r = quality_spread.run_fresh("dcgan", KERNELS, seed=0)
