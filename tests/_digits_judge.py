@@ -12,9 +12,10 @@ held-out digits themselves. The test asserts those rates; docs/dcgan.md reports 
 
 The test's judge (seed 0, one network, 20 epochs, on the training digits at 32x32x3) is trained
 once and stored in tests/data/ (`Judge.stored()`; about 50 s of training the test no longer
-repeats): `python tests/_digits_judge.py --write` trains it as the test did, in a process with
-oneDNN's AVX2 kernels (the test's `KERNELS`), and prints the file's SHA-256 that `WEIGHTS_SHA256`
-records. Its rates on noise, blends and held-out digits are asserted on every run.
+repeats): `python tests/_digits_judge.py --write` trains it as the test did when it was stored,
+in a process with oneDNN's AVX2 kernels on TensorFlow's default threads (quality_spread.py's
+`avx2`; the test now runs `avx2_one_thread`, which scores the same), and prints the file's
+SHA-256 that `WEIGHTS_SHA256` records. Its rates on noise, blends and held-out digits are asserted on every run.
 """
 
 import hashlib
@@ -188,7 +189,7 @@ def write(path=WEIGHTS):
     import quality_spread
 
     env = dict(os.environ, PYTHONPATH=os.path.dirname(here), TF_CPP_MIN_LOG_LEVEL="2")
-    env.pop("TF_NUM_INTRAOP_THREADS", None)  # as the DCGAN test's process: TensorFlow's threads
+    env.pop("TF_NUM_INTRAOP_THREADS", None)  # as the stored judge was trained: TensorFlow's threads
     env.update(quality_spread.VARIANTS["avx2"])
     code = ("import sys; sys.path.insert(0, %r)\n"
             "import test_dcgan_recipe as t, _digits_judge as j\n"

@@ -100,9 +100,9 @@ def test_readme_main_job_as_shown_reaches_the_digits_figure_exports_verifies_and
     with open(run / "summary.json") as f:
         summary = json.load(f)
     # the figures, recomputed from the saved model's predictions on the job's own splits
-    name = q.DIGITS[0]
-    args = recipe.build_parser(name).parse_args(q.DIGITS[1:])
-    source, _ = task_class(get_spec(name).task).from_args(args).make_source(get_spec(name), args)
+    spec = get_spec(q.DIGITS[0])
+    args = recipe.build_parser(spec.name).parse_args(q.DIGITS[1:])
+    source, _ = task_class(spec.task).from_args(args).make_source(spec, args)
     assert (source.num_validation, source.num_test) == (216, 360)
     model = zw.load_model(str(run / "model.keras"))
     assert model.count_params() == summary["params"] == 7_020_392 - 1_025_000 + 10_250

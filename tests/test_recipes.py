@@ -4,8 +4,9 @@ The quality tests train registered models by name with their task's recipe
 (`zoo.train.recipe.run(NAME, ARGV)`, the in-process `zoo train NAME ARGV`; `--set KEY=VALUE` for
 smaller builder settings). Their settings (the learning rate) were chosen on the validation split
 by benchmarks/recipe_settings.py (docs/recipe_settings.md); they assert the target on the test
-split, which nothing was chosen on, recomputed here from the model's predictions. The scripts in
-recipes/ run end to end in a subprocess.
+split, which nothing was chosen on, recomputed here from the model's predictions (the digits
+job's test is the README main job's, in tests/test_readme.py). The scripts in recipes/ run end to
+end in a subprocess.
 """
 
 import os
