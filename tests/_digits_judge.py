@@ -15,7 +15,8 @@ once and stored in tests/data/ (`Judge.stored()`; about 50 s of training the tes
 repeats): `python tests/_digits_judge.py --write` trains it as the test did when it was stored,
 in a process with oneDNN's AVX2 kernels on TensorFlow's default threads (quality_spread.py's
 `avx2`; the test now runs `avx2_one_thread`, which scores the same), and prints the file's
-SHA-256 that `WEIGHTS_SHA256` records. Its rates on noise, blends and held-out digits are asserted on every run.
+SHA-256 that `WEIGHTS_SHA256` records. Its rates on noise, blends and held-out digits are
+asserted on every run.
 """
 
 import hashlib
