@@ -15,7 +15,10 @@ quality job exactly as its test and README row do, with `--seed SEED`, under one
 - `one_thread`: `TF_NUM_INTRAOP_THREADS=1`, each op on one thread;
 - `suite`: `TF_ENABLE_ONEDNN_OPTS=1 TF_NUM_INTRAOP_THREADS=1`, oneDNN's best kernels for the CPU
   on one thread, as the test suite runs TensorFlow (tests/conftest.py);
-- `avx2_one_thread`: `avx2` on one intra-op thread (the DCGAN test's process).
+- `avx2_one_thread`: `avx2` on one intra-op thread (the DCGAN test's process);
+- `xla_sse42`: `XLA_FLAGS=--xla_cpu_max_isa=SSE4_2`, XLA's code limited to SSE4.2 (for a job
+  whose command compiles its step with XLA, the adding problem's: the kernels XLA generates
+  depend on the CPU, as oneDNN's do).
 
     python tests/quality_spread.py JOB VARIANT SEED [--out FILE]   # one run, one JSON line
     python tests/quality_spread.py dcgan avx2 0 --epochs 60         # the DCGAN at other epochs
@@ -61,6 +64,7 @@ VARIANTS = {
     "suite": {"TF_ENABLE_ONEDNN_OPTS": "1", "TF_NUM_INTRAOP_THREADS": "1"},
     "avx2_one_thread": {"TF_ENABLE_ONEDNN_OPTS": "1", "ONEDNN_MAX_CPU_ISA": "AVX2",
                         "TF_NUM_INTRAOP_THREADS": "1"},
+    "xla_sse42": {"XLA_FLAGS": "--xla_cpu_max_isa=SSE4_2"},
 }
 
 
