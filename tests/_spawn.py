@@ -28,6 +28,14 @@ instead (`subprocess.Popen`, transparently):
   (`zoo.core.lazy.skip_optional_imports`: no scikit-learn, matplotlib or JAX for Keras' wrappers,
   plotting and TFLite converter).
 
+`zoo verify`'s program (`python -I zoo/export/verify_child.py JOBS REPO_ROOT`, TensorFlow without
+Keras or zoo, as TF Serving runs an export) is forked from a zygote of its own: a `python -I`
+process that ran the program's lines before its `__main__` guard (its import blocks and
+TensorFlow's import), then forks each verification, which runs the whole program as a new
+`python -I` process would (its lines before the guard again, on modules already loaded). Each
+verification otherwise spent 5.5-7 s of CPU starting TensorFlow (`PRELUDE_SCRIPTS`;
+`route_verification` sends `zoo.export.verify`'s processes here).
+
 Example:
     >>> import sys
     >>> import _spawn
@@ -62,7 +70,9 @@ ROOT = os.path.dirname(HERE)
 RUNTIME_VARIABLES = ("CUDA_VISIBLE_DEVICES", "TF_CONFIG", "TF_NUM_INTRAOP_THREADS",
                      "TF_NUM_INTEROP_THREADS", "PYTEST_CURRENT_TEST", "JOB_COMPLETION_INDEX")
 RUNTIME_PREFIXES = ("ZOO_", "KERASTUNER_", "SLURM_")
-MAX_ZYGOTES = 3  # about 0.55 GB resident each (the forks share it)
+MAX_ZYGOTES = 4  # about 0.55 GB resident each (the forks share it); one of them zoo verify's
+# programs run as `python -I PROGRAM ...` whose zygote runs their lines before `__main__`'s guard
+PRELUDE_SCRIPTS = (os.path.join(ROOT, "zoo", "export", "verify_child.py"),)
 PIPE, STDOUT, DEVNULL = subprocess.PIPE, subprocess.STDOUT, subprocess.DEVNULL
 _FORKABLE_KEYS = {"stdin", "stdout", "stderr", "cwd", "env", "text", "universal_newlines",
                   "encoding", "errors", "bufsize", "close_fds"}
@@ -73,18 +83,24 @@ def _cpu(who=resource.RUSAGE_CHILDREN):
     return r.ru_utime + r.ru_stime
 
 
-def _key(env):
-    return tuple(sorted((k, v) for k, v in env.items()
-                        if k not in RUNTIME_VARIABLES and not k.startswith(RUNTIME_PREFIXES)))
+def _key(env, prelude=None):
+    return (prelude,) + tuple(sorted(
+        (k, v) for k, v in env.items()
+        if k not in RUNTIME_VARIABLES and not k.startswith(RUNTIME_PREFIXES)))
 
 
 def _python_args(args):
-    """(flags, mode, target, argv) of `[sys.executable, ...]` that a zygote can run, else None."""
+    """(flags, mode, target, argv) of `[sys.executable, ...]` that a zygote can run, else None:
+    `-c`, `-m` or a script, with `-u` or `-B`; `-I` only before one of `PRELUDE_SCRIPTS`."""
     if isinstance(args, (str, bytes)) or not args or str(args[0]) != sys.executable:
         return None
     rest, flags = [str(a) for a in args[1:]], []
-    while rest and rest[0] in ("-u", "-B"):
+    while rest and rest[0] in ("-u", "-B", "-I"):
         flags.append(rest.pop(0))
+    if "-I" in flags:
+        if rest and os.path.abspath(rest[0]) in PRELUDE_SCRIPTS:
+            return flags, "script", os.path.abspath(rest[0]), rest[1:]
+        return None
     if len(rest) >= 2 and rest[0] in ("-c", "-m"):
         return flags, rest[0], rest[1], rest[2:]
     if rest and not rest[0].startswith("-"):
@@ -95,12 +111,14 @@ def _python_args(args):
 class _Zygote:
     """One zygote process and the Unix socket it listens on."""
 
-    def __init__(self, env):
+    def __init__(self, env, prelude=None):
         self.folder = tempfile.mkdtemp(prefix="zoo-zygote-")
         self.path = os.path.join(self.folder, "socket")
-        self.process = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--serve",
-                                         self.path], env=env, stdin=DEVNULL, stdout=DEVNULL,
-                                        stderr=DEVNULL, cwd=ROOT)
+        command = [os.path.abspath(__file__), "--serve", self.path]
+        if prelude:  # an isolated interpreter, as the program's own (`python -I`)
+            command = ["-I", *command, "--prelude", prelude]
+        self.process = subprocess.Popen([sys.executable, *command], env=env, stdin=DEVNULL,
+                                        stdout=DEVNULL, stderr=DEVNULL, cwd=ROOT)
         deadline = time.monotonic() + 300
         while not os.path.exists(self.path + ".ready"):
             if self.process.poll() is not None or time.monotonic() > deadline:
@@ -145,12 +163,12 @@ FORKED_CPU = [0.0]
 _LOCK = threading.Lock()
 
 
-def _zygote(env):
-    key = _key(env)
+def _zygote(env, prelude=None):
+    key = _key(env, prelude)
     with _LOCK:
         z = _ZYGOTES.pop(key, None)
         if z is None or z.process.poll() is not None:
-            z = _Zygote(env)
+            z = _Zygote(env, prelude)
         _ZYGOTES[key] = z
         while len(_ZYGOTES) > MAX_ZYGOTES:
             _ZYGOTES.pop(next(iter(_ZYGOTES))).stop()
@@ -209,7 +227,8 @@ class Popen:
         request = {"flags": flags, "mode": mode, "target": target, "argv": argv, "env": env,
                    "cwd": os.path.abspath(str(cwd)) if cwd is not None else os.getcwd()}
         try:
-            self._conn, self.pid = _zygote(env).fork(
+            prelude = target if "-I" in flags else None
+            self._conn, self.pid = _zygote(env, prelude).fork(
                 request, [child["stdin"], child["stdout"], child["stderr"]])
         finally:
             for fd in child.values():
@@ -312,6 +331,27 @@ def run(args, *, input=None, capture_output=False, timeout=None, check=False, fo
     if check:
         done.check_returncode()
     return done
+
+
+def route_verification():
+    """`zoo.export.verify`'s processes (`python -I verify_child.py ...`) started through `run`
+    here, forked from the verification zygote, in this process and the ones it forks (called
+    once per testing process by tests/conftest.py). Returns the module whose `subprocess` was
+    replaced (its `run` only; the rest is the real module's)."""
+    from zoo.export import verification
+
+    if not isinstance(verification.subprocess, _ViaZygote):
+        verification.subprocess = _ViaZygote()
+    return verification
+
+
+class _ViaZygote(types.ModuleType):
+    """`subprocess`, but `run` is this module's (a zygote's fork where it can)."""
+
+    def __init__(self):
+        super().__init__("subprocess")
+        self.__dict__.update({k: v for k, v in vars(subprocess).items() if not k.startswith("__")})
+        self.run = run
 
 
 # --- the zygote -------------------------------------------------------------------------------
@@ -423,11 +463,24 @@ def _become(request, fds):
         sys.argv, sys.path[0] = [target, *argv], os.getcwd()
         runpy.run_module(target, run_name="__main__", alter_sys=True)
     else:
-        sys.argv, sys.path[0] = [target, *argv], os.path.dirname(os.path.realpath(target))
+        sys.argv = [target, *argv]
+        if "-I" not in request["flags"]:  # isolated: no script folder on the path (-I implies -P)
+            sys.path[0] = os.path.dirname(os.path.realpath(target))
         runpy.run_path(target, run_name="__main__")
 
 
+def _prelude(program):
+    """An isolated zygote's imports: `program`'s lines before its `__main__` guard, run as the
+    program runs them (its arguments: no jobs file yet, this repository as its root)."""
+    sys.argv = [program, os.devnull, ROOT]
+    runpy.run_path(program, run_name="_zygote_prelude")
+
+
 if __name__ == "__main__" and sys.argv[1:2] == ["--serve"]:
-    _preload()
-    _become(*_serve(sys.argv[2]))
+    socket_path = sys.argv[2]
+    if sys.argv[3:4] == ["--prelude"]:
+        _prelude(sys.argv[4])
+    else:
+        _preload()
+    _become(*_serve(socket_path))
     sys.exit(0)

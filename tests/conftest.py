@@ -224,6 +224,10 @@ def pytest_sessionstart(session):
     if hasattr(session.config, "workerinput") or not session.config.getoption("numprocesses", None):
         import keras  # noqa: F401  (once per testing process, not in its first test's seconds)
 
+        import _spawn
+
+        _spawn.route_verification()  # zoo.export.verify's processes forked (tests/_spawn.py)
+
 
 def pytest_runtest_logreport(report):
     nodeid = _node_id(report.nodeid)

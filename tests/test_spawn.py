@@ -82,3 +82,31 @@ def test_a_forked_childs_cpu_is_counted_for_the_test_that_started_it():
     before = _spawn.FORKED_CPU[0]
     _spawn.run([sys.executable, "-c", "sum(i * i for i in range(3_000_000))"], env=ENV)
     assert _spawn.FORKED_CPU[0] - before > 0.05
+
+
+def test_zoo_verify_forked_from_its_own_zygote_reports_as_a_new_process(tmp_path):
+    """`zoo.export.verify`'s program (`python -I verify_child.py`: TensorFlow without Keras or
+    zoo) forked from the verification zygote, as tests/conftest.py routes it, gives the report a
+    new process gives, zoo blocked in both; its zygote is an isolated interpreter of its own."""
+    import zoo
+    from zoo.core.registry import get_spec
+    from zoo.export import export_model, verification
+
+    model = zoo.create_model("highway_net", **get_spec("highway_net").test_overrides)
+    path = export_model(model, "hw", export_dir=str(tmp_path))
+    assert verification is _spawn.route_verification()  # conftest routed it already
+    assert isinstance(verification.subprocess, _spawn._ViaZygote)
+    program = os.path.join(ROOT, "zoo", "export", "verify_child.py")
+    jobs = tmp_path / "jobs.json"
+    jobs.write_text("[]")
+    proc = _spawn.Popen([sys.executable, "-I", program, str(jobs), ROOT], env=ENV)
+    assert isinstance(proc, _spawn.Popen) and proc.wait(timeout=300) == 0
+    key = _spawn._key(ENV, program)
+    assert key in _spawn._ZYGOTES and "-I" in _spawn._ZYGOTES[key].process.args
+    routed = verification.verify(path, keras_model=model)
+    verification.subprocess = subprocess
+    try:
+        new = verification.verify(path, keras_model=model)
+    finally:
+        _spawn.route_verification()
+    assert routed == new and routed["ok"] and routed["zoo_blocked"], (routed, new)
