@@ -96,6 +96,8 @@ def _to_onnx(path, keys, targets):
     return done + [[r.returncode or 1, r.stderr]] * (len(keys) - len(done))
 
 
+# Long by design: the program's whole job loop (listing, running, warm-up requests, TFLite, ONNX),
+# one step after another as a reader checks them against `zoo.export.verify`'s report
 def _run(jobs_file):
     """Every job of `jobs_file`: its SavedModel loaded, listed and run, its outputs and report
     written."""
