@@ -96,7 +96,7 @@ def test_zoo_verify_forked_from_its_own_zygote_reports_as_a_new_process(tmp_path
     path = export_model(model, "hw", export_dir=str(tmp_path))
     assert verification is _spawn.route_verification()  # conftest routed it already
     assert isinstance(verification.subprocess, _spawn._ViaZygote)
-    program = os.path.join(ROOT, "zoo", "export", "verify_child.py")
+    (program,) = _spawn.PRELUDE_SCRIPTS  # zoo/export/verify_child.py
     jobs = tmp_path / "jobs.json"
     jobs.write_text("[]")
     proc = _spawn.Popen([sys.executable, "-I", program, str(jobs), ROOT], env=ENV)
